@@ -1,0 +1,38 @@
+/** Protocol limits and defaults. One place, so the server, the client and the docs agree. */
+export const Limits = {
+  queueNameMaxLength: 80,
+  /** Default and ceiling of a queue's maxMessageBytes. */
+  defaultMaxMessageBytes: 256 * 1024,
+  maxMessageBytesCeiling: 1024 * 1024,
+  /** Entries in sendBatch / deleteBatch. */
+  maxBatchEntries: 1000,
+  /** Sum of body bytes in one sendBatch. */
+  maxBatchBytes: 8 * 1024 * 1024,
+  /** Largest WebSocket message the server reads; past it the socket is closed (1009). */
+  maxFrameBytes: 16 * 1024 * 1024,
+  /** receive: messages per call. */
+  maxReceive: 1000,
+  /** Long-poll wait ceiling, as SQS. */
+  maxWaitMs: 20_000,
+  /** Visibility timeout ceiling, as SQS (12 h). */
+  maxVisibilityMs: 12 * 60 * 60 * 1000,
+  defaultVisibilityMs: 30_000,
+  /** Delivery delay ceiling, as SQS (15 min). */
+  maxDelayMs: 15 * 60 * 1000,
+  /** Push credit a subscription may hold at once. */
+  maxCredit: 100_000,
+  /** listQueues page size. */
+  maxListLimit: 1000,
+  /** Message attributes per message, and their key/value sizes. */
+  maxMessageAttributes: 32,
+  maxAttributeKeyLength: 256,
+  maxAttributeValueLength: 4096,
+  /** Requests a connection may have outstanding. */
+  maxInFlightPerConnection: 100_000,
+} as const;
+
+export const QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+
+export function isValidQueueName(name: unknown): name is string {
+  return typeof name === 'string' && QUEUE_NAME_RE.test(name) && name.replace(/\.fifo$/, '').length <= Limits.queueNameMaxLength;
+}
