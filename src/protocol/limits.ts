@@ -33,6 +33,6 @@ export const Limits = {
 
 export const QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
 
-export function isValidQueueName(name: unknown): name is string {
+export function isValidQueueName(name: unknown): boolean {
   return typeof name === 'string' && QUEUE_NAME_RE.test(name) && name.replace(/\.fifo$/, '').length <= Limits.queueNameMaxLength;
 }

@@ -1,0 +1,51 @@
+/**
+ * What a QueueActor needs from the world, as small interfaces (BullMQ style: depend on a minimal
+ * port, not on the big class behind it). The shard host binds them to RocksDB and to the thread
+ * boundary; unit tests bind them to memory.
+ */
+import type { WireError } from '../protocol/errors.js';
+import type { DeliveredMessage } from '../protocol/ops.js';
+import type { DeliveryRecord, QueueRecord, StoredMessage } from '../storage/records.js';
+
+/** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
+export interface PartitionStore {
+  putQueue(record: QueueRecord): void;
+  putNextSeq(nextSeq: number): void;
+  putMessage(seq: number, message: StoredMessage): void;
+  putDelivery(seq: number, delivery: DeliveryRecord): void;
+  deleteMessage(seq: number): void;
+  /** Drops every stored message below `seq` (purge). */
+  clearBelow(seq: number): void;
+  /** Drops the queue and everything in it. */
+  removeQueue(): void;
+  /** Synchronous read of messages whose bodies are not in memory. */
+  readMessages(seqs: readonly number[]): Array<StoredMessage | undefined>;
+}
+
+/**
+ * Where an actor's answers go. The host holds them until the turn's writes are durable, so a
+ * reply or a push never reports something a crash could still take back.
+ */
+export interface ActorOutbox<Ref> {
+  reply(ref: Ref, result: unknown): void;
+  fail(ref: Ref, error: WireError): void;
+  push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  endSubscription(session: number, sub: number, error: WireError): void;
+}
+
+/** Bodies kept in memory across all actors of a shard; past the budget they are read from disk. */
+export class BodyCache {
+  bytes = 0;
+  constructor(readonly budget: number) {}
+
+  /** Whether a body of this size may be kept; accounts for it if so. */
+  admit(size: number): boolean {
+    if (this.bytes + size > this.budget) return false;
+    this.bytes += size;
+    return true;
+  }
+
+  release(size: number): void {
+    this.bytes -= size;
+  }
+}

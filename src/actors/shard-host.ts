@@ -1,0 +1,201 @@
+/**
+ * ShardHost: the many QueueActors of one shard over one ShardStore. It runs turns:
+ *
+ *   accept(messages…)  → actors handle requests, writes are staged, answers are held
+ *   endTurn()          → actors dispatch to waiters/subscribers, ONE synced batch commits every
+ *                        staged write, then the held answers are released in one array
+ *
+ * This is group commit: a turn's sends, deletes and leases share a single fdatasync, and no reply
+ * leaves before the write it reports is durable. The host owns no thread and no timer; the worker
+ * entry (shard-worker.ts) drives it from postMessage and from one timer at `nextDeadline()`.
+ */
+import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
+import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
+import type { ShardStore } from '../storage/shard-store.js';
+import type { QueueRecord } from '../storage/records.js';
+import { DeadlineHeap } from './min-heap.js';
+import { QueueActor, type ActorRequest } from './queue-actor.js';
+import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
+import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
+
+type Actor = QueueActor<number>;
+
+class HeldAnswers implements ActorOutbox<number> {
+  items: FromShard[] = [];
+  reply(r: number, result: unknown): void {
+    this.items.push({ t: 'reply', r, result });
+  }
+  fail(r: number, error: WireError): void {
+    this.items.push({ t: 'fail', r, error });
+  }
+  push(session: number, sub: number, messages: DeliveredMessage[]): void {
+    this.items.push({ t: 'push', session, sub, messages });
+  }
+  endSubscription(session: number, sub: number, error: WireError): void {
+    this.items.push({ t: 'subEnd', session, sub, error });
+  }
+  take(): FromShard[] {
+    const items = this.items;
+    this.items = [];
+    return items;
+  }
+}
+
+function partitionStore(store: ShardStore, qid: string): PartitionStore {
+  return {
+    putQueue: (record) => store.putQueue(record),
+    putNextSeq: (n) => store.putNextSeq(qid, n),
+    putMessage: (seq, m) => store.putMessage(qid, seq, m),
+    putDelivery: (seq, d) => store.putDelivery(qid, seq, d),
+    deleteMessage: (seq) => store.deleteMessage(qid, seq),
+    clearBelow: (seq) => store.clearBelow(qid, seq),
+    removeQueue: () => store.removeQueue(qid),
+    readMessages: (seqs) => store.readMessages(qid, seqs),
+  };
+}
+
+export class ShardHost {
+  readonly #store: ShardStore;
+  readonly #answers = new HeldAnswers();
+  readonly #bodies: BodyCache;
+  readonly #actors = new Map<string, Actor>();
+  /** Actors by slot, for the deadline heap (which stores numbers). */
+  readonly #slots = new Map<number, Actor>();
+  readonly #slotOf = new WeakMap<Actor, number>();
+  #nextSlot = 0;
+  /** When each actor next needs a tick, as registered in #deadlines. */
+  readonly #registered = new Map<number, number>();
+  readonly #deadlines = new DeadlineHeap();
+  readonly #touched = new Set<Actor>();
+
+  constructor(store: ShardStore, bodyCacheBytes: number) {
+    this.#store = store;
+    this.#bodies = new BodyCache(bodyCacheBytes);
+  }
+
+  /** Rebuilds every queue of the shard from disk. Returns what the main thread routes by. */
+  async recover(now: number): Promise<QueueInfo[]> {
+    const queues = await this.#store.recover();
+    for (const q of queues) {
+      const actor = this.#add(q.record, q.nextSeq);
+      for (const m of q.messages) actor.restore(m, now);
+      this.#touched.add(actor);
+    }
+    return queues.map((q) => ({ name: q.record.name, id: q.record.id, attributes: q.record.attributes }));
+  }
+
+  #add(record: QueueRecord, nextSeq: number): Actor {
+    const actor = new QueueActor<number>(record, nextSeq, {
+      store: partitionStore(this.#store, record.id), outbox: this.#answers, bodies: this.#bodies,
+    });
+    const slot = this.#nextSlot++;
+    this.#actors.set(record.id, actor);
+    this.#slots.set(slot, actor);
+    this.#slotOf.set(actor, slot);
+    return actor;
+  }
+
+  #drop(actor: Actor): void {
+    const slot = this.#slotOf.get(actor)!;
+    this.#actors.delete(actor.id);
+    this.#slots.delete(slot);
+    this.#registered.delete(slot);
+    this.#touched.delete(actor);
+  }
+
+  /** Applies one message from the main thread. Answers are held until endTurn. */
+  accept(m: ToShard, now: number): void {
+    switch (m.t) {
+      case 'req': {
+        const actor = this.#actors.get(m.qid);
+        if (actor === undefined) {
+          this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
+          return;
+        }
+        actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
+        if (actor.destroyed) this.#drop(actor);
+        else this.#touched.add(actor);
+        return;
+      }
+      case 'create': {
+        try {
+          const record: QueueRecord = {
+            id: m.id, name: m.name, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...m.attributes }, createdAt: m.createdAt, purgedBelow: 0,
+          };
+          this.#store.putQueue(record);
+          this.#touched.add(this.#add(record, 0));
+          this.#answers.reply(m.r, { queue: record.name, created: true, attributes: record.attributes });
+        } catch (err) {
+          this.#answers.fail(m.r, toWireError(err));
+        }
+        return;
+      }
+      case 'closeSession':
+        for (const actor of this.#actors.values()) {
+          actor.closeSession(m.session);
+          this.#touched.add(actor);
+        }
+        return;
+      case 'stats':
+        this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map((a) => ({ name: a.name, ...a.stats(now) })) });
+        return;
+      case 'crash':
+      case 'close':
+        return; // the worker entry handles these
+    }
+  }
+
+  /** Shutdown: answers every long poll so the last turn carries their replies. */
+  answerWaiters(): void {
+    for (const actor of this.#actors.values()) {
+      actor.answerWaiters();
+      this.#touched.add(actor);
+    }
+  }
+
+  /** Runs due timers of every actor whose deadline has come. */
+  tick(now: number): void {
+    for (let top = this.#deadlines.peek(); top !== undefined && top.at <= now; top = this.#deadlines.peek()) {
+      this.#deadlines.pop();
+      const actor = this.#slots.get(top.seq);
+      if (actor === undefined || this.#registered.get(top.seq) !== top.at) continue;
+      this.#registered.delete(top.seq);
+      actor.tick(now);
+      this.#touched.add(actor);
+    }
+  }
+
+  /**
+   * Ends the turn: dispatch, one synced commit, then the answers. Throws StorageError if the
+   * commit fails — the caller must then die, because memory is ahead of disk.
+   */
+  endTurn(now: number): FromShard[] {
+    for (const actor of this.#touched) actor.endTurn(now);
+    this.#store.commit();
+    for (const actor of this.#touched) {
+      const at = actor.nextDeadline();
+      const slot = this.#slotOf.get(actor)!;
+      const registered = this.#registered.get(slot);
+      if (at !== undefined && (registered === undefined || at < registered)) {
+        this.#registered.set(slot, at);
+        this.#deadlines.push({ at, seq: slot });
+      }
+    }
+    this.#touched.clear();
+    return this.#answers.take();
+  }
+
+  /** When the host next needs `tick`, if ever. */
+  nextDeadline(): number | undefined {
+    // Skip entries whose actor re-registered earlier or was dropped.
+    for (let top = this.#deadlines.peek(); top !== undefined; top = this.#deadlines.peek()) {
+      if (this.#registered.get(top.seq) === top.at) return top.at;
+      this.#deadlines.pop();
+    }
+    return undefined;
+  }
+
+  get queueCount(): number {
+    return this.#actors.size;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Messages between the main thread and a shard worker. Both sides post arrays: everything one side
+ * produced in one event-loop turn goes in one postMessage (its cost is per message, not per byte).
+ * `r` numbers a request on the main thread; the worker's answer carries it back.
+ */
+import type { WireError } from '../protocol/errors.js';
+import type { DeliveredMessage, OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+
+/** Ops a shard runs for a queue it owns. */
+export type QueueOp = Exclude<OpName, 'listQueues'>;
+
+export type QueueRequest = { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp];
+
+export type ToShard =
+  /** A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe. */
+  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest }
+  /** Create a queue placed on this shard; attributes not given take their defaults. */
+  | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number }
+  /** A client connection closed: drop its long polls and subscriptions, release their leases. */
+  | { t: 'closeSession'; session: number }
+  /** Queue stats for /metrics. */
+  | { t: 'stats'; r: number }
+  /** Fault injection (tests): die at once, as a crash would. */
+  | { t: 'crash' }
+  /** Finish the turn, close RocksDB, exit. */
+  | { t: 'close' };
+
+export interface QueueInfo {
+  name: string;
+  id: string;
+  attributes: QueueAttributes;
+}
+
+export interface ShardQueueStats extends QueueStats {
+  name: string;
+}
+
+export type FromShard =
+  | { t: 'ready'; queues: QueueInfo[] }
+  | { t: 'reply'; r: number; result: unknown }
+  | { t: 'fail'; r: number; error: WireError }
+  | { t: 'push'; session: number; sub: number; messages: DeliveredMessage[] }
+  | { t: 'subEnd'; session: number; sub: number; error: WireError }
+  | { t: 'stats'; r: number; queues: ShardQueueStats[] }
+  | { t: 'closed' };
+
+/** What the main thread passes a shard worker at start. */
+export interface ShardWorkerData {
+  shard: number;
+  dir: string;
+  bodyCacheBytes: number;
+}

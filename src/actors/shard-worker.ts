@@ -1,0 +1,89 @@
+/**
+ * Entry point of a shard worker thread: owns one RocksDB directory (ShardStore) and the ShardHost
+ * over it, and drives turns from the main thread's messages and from one timer. No socket here:
+ * the main thread owns every socket, this thread owns every byte on disk.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ShardStore } from '../storage/shard-store.js';
+import { ShardHost } from './shard-host.js';
+import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
+
+const port = parentPort;
+if (port === null) throw new Error('shard-worker.js must run in a worker thread');
+const data = workerData as ShardWorkerData;
+
+const store = await ShardStore.open(data.dir);
+const host = new ShardHost(store, data.bodyCacheBytes);
+const queues = await host.recover(Date.now());
+
+let turnScheduled = false;
+let timer: NodeJS.Timeout | undefined;
+let timerAt = Infinity;
+let closing = false;
+
+function post(items: FromShard[]): void {
+  if (items.length > 0) port!.postMessage(items);
+}
+
+function endTurn(): void {
+  turnScheduled = false;
+  try {
+    post(host.endTurn(Date.now()));
+  } catch (err) {
+    // The synced write failed: memory is ahead of disk. Die; the supervisor restarts this shard
+    // from what is on disk, and fails the requests that were in flight here as retryable.
+    console.error(JSON.stringify({ level: 'fatal', shard: data.shard, msg: 'commit failed', err: String(err) }));
+    process.exit(70);
+  }
+  armTimer();
+}
+
+function scheduleTurn(): void {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(endTurn);
+  }
+}
+
+function armTimer(): void {
+  const at = host.nextDeadline();
+  if (at === undefined || at >= timerAt) return;
+  if (timer !== undefined) clearTimeout(timer);
+  timerAt = at;
+  timer = setTimeout(onTimer, Math.max(0, at - Date.now()));
+}
+
+function onTimer(): void {
+  timer = undefined;
+  timerAt = Infinity;
+  host.tick(Date.now());
+  scheduleTurn();
+}
+
+async function close(): Promise<void> {
+  if (closing) return;
+  closing = true;
+  if (timer !== undefined) clearTimeout(timer);
+  host.answerWaiters();
+  post(host.endTurn(Date.now()));
+  await store.close();
+  port!.postMessage([{ t: 'closed' }] satisfies FromShard[]);
+  port!.close();
+}
+
+port.on('message', (batch: ToShard[]) => {
+  if (closing) return;
+  const now = Date.now();
+  for (const m of batch) {
+    if (m.t === 'crash') process.exit(70);
+    if (m.t === 'close') {
+      void close();
+      return;
+    }
+    host.accept(m, now);
+  }
+  scheduleTurn();
+});
+
+post([{ t: 'ready', queues }]);
+scheduleTurn();

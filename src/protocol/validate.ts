@@ -1,0 +1,236 @@
+/**
+ * Validation of request frames from outside. Every check names the field at fault and raises a
+ * FerryError with a stable code; nothing here trusts the decoded CBOR's types. Queue-specific rules
+ * (a body against the queue's own maxMessageBytes, receipts) are the QueueActor's, which knows the queue.
+ */
+import { ErrorCodes, FerryError } from './errors.js';
+import { Limits, isValidQueueName } from './limits.js';
+import { isOpName, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry } from './ops.js';
+
+/** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
+export class InvalidRequest extends Error {
+  override readonly name = 'InvalidRequest';
+  constructor(readonly id: number | null, readonly error: FerryError) {
+    super(error.message, { cause: error });
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function missing(field: string): FerryError {
+  return new FerryError(ErrorCodes.MissingField, `${field} is required`, { field });
+}
+
+function invalid(field: string, what: string): FerryError {
+  return new FerryError(ErrorCodes.InvalidField, `${field} must be ${what}`, { field });
+}
+
+function int(o: Obj, field: string, min: number, max: number, path = field): number | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(path, 'an integer');
+  if (v < min || v > max) throw new FerryError(ErrorCodes.ValueOutOfRange, `${path} must be from ${min} to ${max}, got ${v}`, { field: path });
+  return v;
+}
+
+function requiredInt(o: Obj, field: string, min: number, max: number, path = field): number {
+  const v = int(o, field, min, max, path);
+  if (v === undefined) throw missing(path);
+  return v;
+}
+
+function str(o: Obj, field: string, path = field): string | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalid(path, 'a string');
+  return v;
+}
+
+function requiredStr(o: Obj, field: string, path = field): string {
+  const v = str(o, field, path);
+  if (v === undefined) throw missing(path);
+  return v;
+}
+
+function queueName(o: Obj, field = 'queue'): string {
+  const v = requiredStr(o, field);
+  if (!isValidQueueName(v)) {
+    throw new FerryError(ErrorCodes.InvalidQueueName, `${field} must be 1–80 characters of [A-Za-z0-9_-], optionally ending in .fifo; got ${JSON.stringify(v.slice(0, 100))}`, { field });
+  }
+  return v;
+}
+
+function body(o: Obj, path: string, maxBytes: number): Uint8Array {
+  const v = o.body;
+  if (v === undefined || v === null) throw missing(path);
+  const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v instanceof Uint8Array ? v : undefined;
+  if (bytes === undefined) throw invalid(path, 'a byte string or a text string');
+  if (bytes.byteLength === 0) throw new FerryError(ErrorCodes.EmptyBody, `${path} must not be empty`, { field: path });
+  if (bytes.byteLength > maxBytes) throw new FerryError(ErrorCodes.BodyTooLarge, `${path} is ${bytes.byteLength} bytes; the broker accepts at most ${maxBytes}`, { field: path });
+  return bytes;
+}
+
+function messageAttributes(o: Obj, path: string): MessageAttributes | undefined {
+  const v = o.attributes;
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw invalid(path, 'a map of strings');
+  const keys = Object.keys(v);
+  if (keys.length > Limits.maxMessageAttributes) {
+    throw new FerryError(ErrorCodes.ValueOutOfRange, `${path} has ${keys.length} entries; at most ${Limits.maxMessageAttributes}`, { field: path });
+  }
+  const out: MessageAttributes = {};
+  for (const k of keys) {
+    const val = v[k];
+    if (k.length === 0 || k.length > Limits.maxAttributeKeyLength) throw invalid(`${path}.${k}`, `a key of 1–${Limits.maxAttributeKeyLength} characters`);
+    if (typeof val !== 'string' || val.length > Limits.maxAttributeValueLength) throw invalid(`${path}.${k}`, `a string of at most ${Limits.maxAttributeValueLength} characters`);
+    out[k] = val;
+  }
+  return out;
+}
+
+const ATTRIBUTE_RANGES: Record<keyof QueueAttributes, [number, number]> = {
+  visibilityMs: [0, Limits.maxVisibilityMs],
+  maxMessageBytes: [1, Limits.maxMessageBytesCeiling],
+  receiveWaitMs: [0, Limits.maxWaitMs],
+  delayMs: [0, Limits.maxDelayMs],
+};
+
+/** Queue attributes: every name known, every value in range. */
+export function queueAttributes(v: unknown, path = 'attributes'): Partial<QueueAttributes> {
+  if (!isObj(v)) throw invalid(path, 'a map of attributes');
+  const out: Partial<QueueAttributes> = {};
+  for (const key of Object.keys(v)) {
+    const range = ATTRIBUTE_RANGES[key as keyof QueueAttributes];
+    if (range === undefined) {
+      throw new FerryError(ErrorCodes.InvalidAttribute, `${path}.${key} is not a queue attribute (known: ${Object.keys(ATTRIBUTE_RANGES).join(', ')})`, { field: `${path}.${key}` });
+    }
+    out[key as keyof QueueAttributes] = int(v, key, range[0], range[1], `${path}.${key}`)!;
+  }
+  return out;
+}
+
+function sendEntry(o: Obj, path: string, maxBytes: number): SendEntry {
+  const entry: SendEntry = { body: body(o, path === '' ? 'body' : `${path}.body`, maxBytes) };
+  const delayMs = int(o, 'delayMs', 0, Limits.maxDelayMs, path === '' ? 'delayMs' : `${path}.delayMs`);
+  if (delayMs !== undefined) entry.delayMs = delayMs;
+  const attributes = messageAttributes(o, path === '' ? 'attributes' : `${path}.attributes`);
+  if (attributes !== undefined) entry.attributes = attributes;
+  return entry;
+}
+
+function list(o: Obj, field: string): unknown[] {
+  const v = o[field];
+  if (v === undefined || v === null) throw missing(field);
+  if (!Array.isArray(v)) throw invalid(field, 'an array');
+  if (v.length === 0) throw new FerryError(ErrorCodes.EmptyBatch, `${field} must have at least one entry`, { field });
+  if (v.length > Limits.maxBatchEntries) {
+    throw new FerryError(ErrorCodes.BatchTooLarge, `${field} has ${v.length} entries; at most ${Limits.maxBatchEntries}`, { field });
+  }
+  return v;
+}
+
+type Validator<O extends OpName> = (a: Obj, maxBody: number) => OpArgs<O>;
+
+const validators: { [O in OpName]: Validator<O> } = {
+  createQueue: (a) => {
+    const out: OpArgs<'createQueue'> = { queue: queueName(a) };
+    if (a.attributes !== undefined && a.attributes !== null) out.attributes = queueAttributes(a.attributes);
+    return out;
+  },
+  deleteQueue: (a) => ({ queue: queueName(a) }),
+  listQueues: (a) => {
+    const out: OpArgs<'listQueues'> = {};
+    const prefix = str(a, 'prefix');
+    const after = str(a, 'after');
+    const limit = int(a, 'limit', 1, Limits.maxListLimit);
+    if (prefix !== undefined) out.prefix = prefix;
+    if (after !== undefined) out.after = after;
+    if (limit !== undefined) out.limit = limit;
+    return out;
+  },
+  getQueueAttributes: (a) => ({ queue: queueName(a) }),
+  setQueueAttributes: (a) => {
+    if (a.attributes === undefined || a.attributes === null) throw missing('attributes');
+    return { queue: queueName(a), attributes: queueAttributes(a.attributes) };
+  },
+  purgeQueue: (a) => ({ queue: queueName(a) }),
+  send: (a, maxBody) => ({ queue: queueName(a), ...sendEntry(a, '', maxBody) }),
+  sendBatch: (a, maxBody) => {
+    const queue = queueName(a);
+    let total = 0;
+    const entries = list(a, 'entries').map((e, i) => {
+      if (!isObj(e)) throw invalid(`entries.${i}`, 'a map');
+      const entry = sendEntry(e, `entries.${i}`, maxBody);
+      total += entry.body.byteLength;
+      return entry;
+    });
+    if (total > Limits.maxBatchBytes) {
+      throw new FerryError(ErrorCodes.BatchTooLarge, `entries carry ${total} body bytes; at most ${Limits.maxBatchBytes}`, { field: 'entries' });
+    }
+    return { queue, entries };
+  },
+  receive: (a) => {
+    const out: OpArgs<'receive'> = { queue: queueName(a) };
+    const max = int(a, 'max', 1, Limits.maxReceive);
+    const visibilityMs = int(a, 'visibilityMs', 0, Limits.maxVisibilityMs);
+    const waitMs = int(a, 'waitMs', 0, Limits.maxWaitMs);
+    if (max !== undefined) out.max = max;
+    if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
+    if (waitMs !== undefined) out.waitMs = waitMs;
+    return out;
+  },
+  delete: (a) => ({ queue: queueName(a), receipt: requiredStr(a, 'receipt') }),
+  deleteBatch: (a) => ({
+    queue: queueName(a),
+    receipts: list(a, 'receipts').map((r, i) => {
+      if (typeof r !== 'string') throw invalid(`receipts.${i}`, 'a string');
+      return r;
+    }),
+  }),
+  changeVisibility: (a) => ({
+    queue: queueName(a), receipt: requiredStr(a, 'receipt'), visibilityMs: requiredInt(a, 'visibilityMs', 0, Limits.maxVisibilityMs),
+  }),
+  nack: (a) => {
+    const out: OpArgs<'nack'> = { queue: queueName(a), receipt: requiredStr(a, 'receipt') };
+    const delayMs = int(a, 'delayMs', 0, Limits.maxDelayMs);
+    if (delayMs !== undefined) out.delayMs = delayMs;
+    return out;
+  },
+  subscribe: (a) => {
+    const out: OpArgs<'subscribe'> = { queue: queueName(a), credit: requiredInt(a, 'credit', 0, Limits.maxCredit) };
+    const visibilityMs = int(a, 'visibilityMs', 0, Limits.maxVisibilityMs);
+    if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
+    return out;
+  },
+  credit: (a) => ({ sub: requiredInt(a, 'sub', 0, Number.MAX_SAFE_INTEGER), credit: requiredInt(a, 'credit', 1, Limits.maxCredit) }),
+  unsubscribe: (a) => ({ sub: requiredInt(a, 'sub', 0, Number.MAX_SAFE_INTEGER) }),
+};
+
+export type ValidRequest = { [O in OpName]: { id: number; op: O; args: OpArgs<O> } }[OpName];
+
+/**
+ * Checks one decoded frame. `maxBodyBytes` is the broker-wide ceiling; the queue's own limit is
+ * checked by its actor. Throws InvalidRequest.
+ */
+export function validateRequest(frame: unknown, maxBodyBytes: number): ValidRequest {
+  if (!isObj(frame)) throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'a request frame must be a map {id, op, args}'));
+  const id = frame.id;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+    throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'id must be a non-negative integer', { field: 'id' }));
+  }
+  const op = frame.op;
+  if (typeof op !== 'string') throw new InvalidRequest(id, missing('op'));
+  if (!isOpName(op)) throw new InvalidRequest(id, new FerryError(ErrorCodes.UnknownOp, `unknown op ${JSON.stringify(op.slice(0, 64))}`, { field: 'op' }));
+  const args = frame.args ?? {};
+  if (!isObj(args)) throw new InvalidRequest(id, invalid('args', 'a map'));
+  try {
+    return { id, op, args: (validators[op] as Validator<OpName>)(args, maxBodyBytes) } as ValidRequest;
+  } catch (err) {
+    if (err instanceof FerryError) throw new InvalidRequest(id, err);
+    throw err;
+  }
+}

@@ -1,0 +1,29 @@
+// Minimal declarations for @nxtedition/rocksdb (it ships none): only what src/storage uses.
+declare module '@nxtedition/rocksdb' {
+  export interface ChainedBatch {
+    put(key: Buffer, value: Uint8Array): this;
+    del(key: Buffer): this;
+    readonly length: number;
+    write(options: { sync: boolean }): Promise<void>;
+    /** Synchronous write (this binding writes synchronously anyway). */
+    _writeSync(options: { sync: boolean }): void;
+    close(): Promise<void>;
+  }
+  export interface Iterator {
+    nextv(size: number): Promise<Array<[Buffer, Buffer]>>;
+    close(): Promise<void>;
+  }
+  export interface RangeOptions {
+    gt?: Buffer; gte?: Buffer; lt?: Buffer; lte?: Buffer;
+  }
+  export class RocksLevel {
+    constructor(location: string, options?: { keyEncoding?: 'buffer'; valueEncoding?: 'buffer' });
+    readonly status: 'opening' | 'open' | 'closing' | 'closed';
+    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null }): Promise<void>;
+    close(): Promise<void>;
+    batch(): ChainedBatch;
+    iterator(options: RangeOptions & { keys?: boolean; values?: boolean; keyEncoding?: 'buffer'; valueEncoding?: 'buffer' }): Iterator;
+    clear(options: RangeOptions): Promise<void>;
+    _getManySync(keys: Buffer[], options?: { valueEncoding?: 'buffer' }): Array<Buffer | undefined>;
+  }
+}

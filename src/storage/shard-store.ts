@@ -1,0 +1,212 @@
+/**
+ * One RocksDB instance owned by one shard worker. Writes are staged into a batch during an actor
+ * turn and made durable together by `commit()`: one synced write batch (one fdatasync) for every
+ * change of every actor on the shard in that turn — group commit. Replies wait for it.
+ *
+ * shared/STACK.md: `put(k, v, {sync: true})` does NOT sync in this binding; only synced batches do.
+ * So this module writes through batches only, and test/storage.test.ts proves a sync happens.
+ * Reads used on the delivery path are synchronous (`_getManySync`): the worker has nothing better
+ * to do meanwhile, and it keeps the QueueActor a synchronous state machine.
+ */
+import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
+import { Encoder } from 'cbor-x';
+import { PREFIX, messageKey, parseMessageKey, parseQueueKey, prefixRange, queueKey, queueRange, encodeSeq } from './keys.js';
+import type { DeliveryRecord, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage } from './records.js';
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  readonly code = 'StorageFailure';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface ShardStoreOptions {
+  /** Bodies kept in memory at recovery, in bytes; the rest are read on delivery. */
+  recoveryBodyBudget?: number;
+}
+
+export class ShardStore {
+  #db: RocksLevel;
+  #batch: ChainedBatch | undefined;
+  #staged = 0;
+  /** Range deletions to run after the next commit (purge and queue deletion leave garbage behind). */
+  #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
+  #syncs = 0;
+
+  private constructor(db: RocksLevel) {
+    this.#db = db;
+  }
+
+  static async open(dir: string): Promise<ShardStore> {
+    const db = new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open({ createIfMissing: true, infoLogLevel: null });
+    } catch (err) {
+      throw new StorageError(`cannot open RocksDB at ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    return new ShardStore(db);
+  }
+
+  /** Number of synced batches written since open (a test proves commits sync). */
+  get syncCount(): number {
+    return this.#syncs;
+  }
+
+  /** Operations staged and not yet committed. */
+  get staged(): number {
+    return this.#staged;
+  }
+
+  #stage(): ChainedBatch {
+    this.#staged++;
+    return (this.#batch ??= this.#db.batch());
+  }
+
+  putQueue(record: QueueRecord): void {
+    this.#stage().put(queueKey(PREFIX.queue, record.id), cbor.encode(record));
+  }
+
+  /** Deletes a queue: its record and high-water mark now, its messages after the commit. */
+  removeQueue(qid: string): void {
+    this.#stage().del(queueKey(PREFIX.queue, qid));
+    this.#stage().del(queueKey(PREFIX.nextSeq, qid));
+    this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
+  }
+
+  /** Clears messages below `seq` after the commit; the caller stages the purgedBelow mark itself. */
+  clearBelow(qid: string, seq: number): void {
+    this.#afterCommit.push(
+      { gte: messageKey(PREFIX.message, qid, 0), lt: messageKey(PREFIX.message, qid, seq) },
+      { gte: messageKey(PREFIX.delivery, qid, 0), lt: messageKey(PREFIX.delivery, qid, seq) },
+    );
+  }
+
+  putNextSeq(qid: string, nextSeq: number): void {
+    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
+  }
+
+  putMessage(qid: string, seq: number, message: StoredMessage): void {
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
+  }
+
+  putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
+    this.#stage().put(messageKey(PREFIX.delivery, qid, seq), cbor.encode(delivery));
+  }
+
+  deleteMessage(qid: string, seq: number): void {
+    this.#stage().del(messageKey(PREFIX.message, qid, seq));
+    this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
+  }
+
+  /**
+   * Makes everything staged durable: one synced batch. Throws StorageError when the write fails;
+   * the caller must then treat its in-memory state as lost (the worker exits and recovers).
+   */
+  commit(): void {
+    const batch = this.#batch;
+    if (batch !== undefined) {
+      this.#batch = undefined;
+      this.#staged = 0;
+      try {
+        batch._writeSync({ sync: true });
+        this.#syncs++;
+      } catch (err) {
+        throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    if (this.#afterCommit.length > 0) {
+      const ranges = this.#afterCommit;
+      this.#afterCommit = [];
+      // Garbage only: losing these in a crash is harmless, recovery skips and clears them again.
+      for (const range of ranges) void this.#db.clear(range).catch(() => undefined);
+    }
+  }
+
+  /** Reads stored messages synchronously (delivery of messages whose body is not in memory). */
+  readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
+    if (seqs.length === 0) return [];
+    const values = this.#db._getManySync(seqs.map((s) => messageKey(PREFIX.message, qid, s)));
+    return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as StoredMessage)));
+  }
+
+  /**
+   * Rebuilds what the actors need from disk: every queue with its messages in sequence order and
+   * their delivery records. Messages of deleted queues and purged messages are skipped and cleared.
+   */
+  async recover(options: ShardStoreOptions = {}): Promise<RecoveredQueue[]> {
+    let bodyBudget = options.recoveryBodyBudget ?? 64 * 1024 * 1024;
+    const queues = new Map<string, RecoveredQueue>();
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
+      const record = cbor.decode(value) as QueueRecord;
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [] });
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.nextSeq))) {
+      const q = queues.get(parseQueueKey(key));
+      if (q !== undefined) q.nextSeq = Number(value.readBigUInt64BE(0));
+    }
+    const deliveries = new Map<string, Map<number, DeliveryRecord>>();
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.delivery))) {
+      const { qid, seq } = parseMessageKey(key);
+      let m = deliveries.get(qid);
+      if (m === undefined) deliveries.set(qid, (m = new Map()));
+      m.set(seq, cbor.decode(value) as DeliveryRecord);
+    }
+    const orphans = new Set<string>();
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.message))) {
+      const { qid, seq } = parseMessageKey(key);
+      const q = queues.get(qid);
+      if (q === undefined || seq < q.record.purgedBelow) {
+        orphans.add(qid);
+        continue;
+      }
+      const stored = cbor.decode(value) as StoredMessage;
+      const size = stored.body.byteLength;
+      const keepBody = size <= bodyBudget;
+      if (keepBody) bodyBudget -= size;
+      const recovered: RecoveredMessage = {
+        seq,
+        id: stored.id,
+        sentAt: stored.sentAt,
+        visibleAt: stored.visibleAt,
+        size,
+        body: keepBody ? stored.body : undefined,
+        delivery: deliveries.get(qid)?.get(seq),
+      };
+      if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
+      q.messages.push(recovered);
+      if (seq >= q.nextSeq) q.nextSeq = seq + 1;
+    }
+    for (const qid of orphans) {
+      const q = queues.get(qid);
+      if (q === undefined) {
+        this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
+      } else {
+        this.clearBelow(qid, q.record.purgedBelow);
+      }
+    }
+    for (const [qid] of deliveries) if (!queues.has(qid)) this.#afterCommit.push(queueRange(PREFIX.delivery, qid));
+    this.commit();
+    return [...queues.values()];
+  }
+
+  async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
+    const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      for (;;) {
+        const rows = await it.nextv(1000);
+        if (rows.length === 0) return;
+        yield* rows;
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#staged > 0) this.commit();
+    if (this.#db.status === 'open') await this.#db.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The broker node: wires the shard pool, the router, the metrics and the server together, and
+ * shuts them down in order. `startBroker` is what `ferry server` calls.
+ *
+ * Shutdown order (SIGTERM/SIGINT): stop listening → refuse new requests (ShuttingDown) → shards
+ * finish their turn, answer long polls, close RocksDB and exit → the answers reach the clients →
+ * client sockets close with 1001.
+ */
+import pino, { type Logger } from 'pino';
+import { ErrorCodes } from '../protocol/errors.js';
+import type { DeliveredMessage } from '../protocol/ops.js';
+import type { ValidRequest } from '../protocol/validate.js';
+import { BrokerMetrics } from '../transport/metrics.js';
+import { FerryServer, type HttpRoute } from '../transport/server.js';
+import type { RequestHandler } from '../transport/session.js';
+import type { BrokerConfig } from './config.js';
+import { openDataDir } from './node-meta.js';
+import { Router } from './router.js';
+import { ShardPool, type Answer } from './shard-pool.js';
+
+export interface Broker {
+  readonly host: string;
+  readonly port: number;
+  readonly shards: number;
+  close(): Promise<void>;
+}
+
+/** Bodies a shard keeps in memory; the rest are read from RocksDB on delivery. */
+const BODY_CACHE_BYTES_PER_SHARD = 64 * 1024 * 1024;
+
+export async function startBroker(config: BrokerConfig, logger?: Logger): Promise<Broker> {
+  const log = logger ?? pino({ level: config.logLevel, base: { service: 'ferry' } });
+  const meta = await openDataDir(config.dataDir, config.shards);
+  if (meta.shards !== config.shards) {
+    log.warn({ requested: config.shards, stored: meta.shards }, 'data directory was created with another shard count; keeping it');
+  }
+
+  let server: FerryServer | undefined;
+  let shuttingDown = false;
+  const router = new Router({
+    push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
+    subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
+  });
+  const pool = new ShardPool({ dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD }, log, router);
+  router.attach(pool);
+  const metrics = new BrokerMetrics(() => pool.stats());
+
+  const handler: RequestHandler = {
+    dispatch: (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done),
+    answered: (req, answer, startedAt) => metrics.answered(req, answer, startedAt),
+    maxBodyBytes: config.maxMessageBytes,
+    get shuttingDown() {
+      return shuttingDown;
+    },
+  };
+
+  const text = 'text/plain; charset=utf-8';
+  const get: Record<string, HttpRoute> = {
+    '/healthz': (reply) => reply('200 OK', text, 'ok\n'),
+    '/readyz': (reply) => (pool.allUp && !shuttingDown ? reply('200 OK', text, 'ready\n') : reply('503 Service Unavailable', text, 'not ready\n')),
+    '/metrics': (reply) => {
+      metrics.registry.metrics().then(
+        (body) => reply('200 OK', metrics.registry.contentType, body),
+        (err: unknown) => reply('500 Internal Server Error', text, `${String(err)}\n`),
+      );
+    },
+  };
+  const post: Record<string, HttpRoute> = {};
+  if (config.faultInjection) {
+    post['/admin/shards/:shard/crash'] = (reply, { path }) => {
+      const shard = Number(path.split('/')[3]);
+      if (!Number.isInteger(shard) || !pool.crash(shard)) return reply('404 Not Found', text, `no running shard ${path.split('/')[3]}\n`);
+      log.warn({ shard }, 'fault injection: crashing shard worker');
+      reply('202 Accepted', text, 'crashing\n');
+    };
+  }
+
+  await pool.start();
+  server = new FerryServer({
+    handler,
+    sessionClosed: (session) => router.closeSession(session),
+    sessionCountChanged: (delta) => metrics.connections.inc(delta),
+    get,
+    post,
+  });
+  let port: number;
+  try {
+    port = await server.listen(config.host, config.port);
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  log.info({ url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount }, 'ferry ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    host: config.host,
+    port,
+    shards: meta.shards,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        log.info('ferry shutting down');
+        shuttingDown = true;
+        server!.stopListening();
+        await pool.close();
+        server!.closeSessions('server shutting down');
+        log.info({ code: ErrorCodes.ShuttingDown }, 'ferry stopped');
+        log.flush?.();
+      })();
+      return closing;
+    },
+  };
+}

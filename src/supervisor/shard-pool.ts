@@ -1,0 +1,236 @@
+/**
+ * ShardPool: the shard worker threads of this node. It starts them, batches what the main thread
+ * sends each of them per event-loop turn (one postMessage each), matches answers to requests,
+ * and restarts a worker that dies: requests in flight on it fail at once with the retryable
+ * ShardUnavailable (never hang), and its queues come back from its RocksDB directory.
+ *
+ * Workers run the compiled `dist/` code (tsx does not carry its loader into workers on Node 20).
+ */
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ErrorCodes, type WireError } from '../protocol/errors.js';
+import type { DeliveredMessage } from '../protocol/ops.js';
+import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+
+/** An answer to one request: the result, or the error. */
+export type Answer = { result: unknown } | { error: WireError };
+
+export interface ShardPoolEvents {
+  /** A shard is (again) ready with these queues. */
+  shardUp(shard: number, queues: QueueInfo[]): void;
+  /** A shard died; its pending requests were already failed. */
+  shardDown(shard: number): void;
+  push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  subEnd(session: number, sub: number, error: WireError): void;
+}
+
+export interface ShardPoolOptions {
+  dataDir: string;
+  shards: number;
+  bodyCacheBytes: number;
+  /** Delay before a dead worker is started again. */
+  restartDelayMs?: number;
+}
+
+const WORKER_URL = new URL('../actors/shard-worker.js', import.meta.url);
+
+interface Slot {
+  worker: Worker | undefined;
+  up: boolean;
+  outbox: ToShard[];
+  pending: Map<number, (a: Answer) => void>;
+  closed: Promise<void> | undefined;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+export class ShardPool {
+  readonly #opts: Required<ShardPoolOptions>;
+  readonly #log: Logger;
+  readonly #events: ShardPoolEvents;
+  readonly #slots: Slot[];
+  #nextR = 1;
+  #flushScheduled = false;
+  #closing = false;
+  readonly #statsWaiters = new Map<number, (q: ShardQueueStats[]) => void>();
+
+  constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
+    this.#opts = { restartDelayMs: 100, ...opts };
+    this.#log = log;
+    this.#events = events;
+    this.#slots = Array.from({ length: opts.shards }, () => ({
+      worker: undefined, up: false, outbox: [], pending: new Map(), closed: undefined, restartTimer: undefined,
+    }));
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  isUp(shard: number): boolean {
+    return this.#slots[shard]?.up === true;
+  }
+
+  get allUp(): boolean {
+    return this.#slots.every((s) => s.up);
+  }
+
+  /** Starts every worker; resolves when all have recovered their queues. */
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((_, i) => this.#spawn(i)));
+  }
+
+  #spawn(shard: number): Promise<void> {
+    const slot = this.#slots[shard]!;
+    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes };
+    const worker = new Worker(WORKER_URL, { workerData: data, name: `ferry-shard-${shard}` });
+    slot.worker = worker;
+    let resolveExit!: () => void;
+    slot.closed = new Promise((r) => (resolveExit = r));
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (batch: FromShard[]) => {
+        for (const m of batch) {
+          if (m.t === 'ready') {
+            ready = true;
+            slot.up = true;
+            this.#log.info({ shard, queues: m.queues.length }, 'shard ready');
+            this.#events.shardUp(shard, m.queues);
+            resolve();
+          } else {
+            this.#onAnswer(shard, m);
+          }
+        }
+      });
+      worker.on('error', (err) => {
+        this.#log.error({ shard, err }, 'shard worker error');
+        if (!ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        resolveExit();
+        const wasUp = slot.up;
+        slot.up = false;
+        slot.worker = undefined;
+        this.#failPending(slot, { code: ErrorCodes.ShardUnavailable, message: `shard ${shard} stopped; retry`, retryable: true });
+        if (this.#closing) return;
+        this.#log.error({ shard, code }, 'shard worker died; restarting');
+        if (wasUp) this.#events.shardDown(shard);
+        slot.restartTimer = setTimeout(() => {
+          slot.restartTimer = undefined;
+          this.#spawn(shard).catch((err: unknown) => this.#log.error({ shard, err }, 'shard restart failed'));
+        }, this.#opts.restartDelayMs);
+        if (!ready) reject(new Error(`shard ${shard} exited with code ${code} before it was ready`));
+      });
+    });
+  }
+
+  #failPending(slot: Slot, error: WireError): void {
+    const pending = slot.pending;
+    slot.pending = new Map();
+    slot.outbox = [];
+    for (const done of pending.values()) done({ error });
+  }
+
+  #onAnswer(shard: number, m: FromShard): void {
+    const slot = this.#slots[shard]!;
+    switch (m.t) {
+      case 'reply':
+      case 'fail': {
+        const done = slot.pending.get(m.r);
+        if (done === undefined) return;
+        slot.pending.delete(m.r);
+        done(m.t === 'reply' ? { result: m.result } : { error: m.error });
+        return;
+      }
+      case 'push':
+        this.#events.push(m.session, m.sub, m.messages);
+        return;
+      case 'subEnd':
+        this.#events.subEnd(m.session, m.sub, m.error);
+        return;
+      case 'stats': {
+        const done = this.#statsWaiters.get(m.r);
+        this.#statsWaiters.delete(m.r);
+        done?.(m.queues);
+        return;
+      }
+      case 'ready':
+      case 'closed':
+        return;
+    }
+  }
+
+  /**
+   * Sends a request to a shard; `done` is called exactly once with its answer. A shard that is
+   * down answers ShardUnavailable at once.
+   */
+  request(shard: number, build: (r: number) => ToShard, done: (a: Answer) => void): void {
+    const slot = this.#slots[shard];
+    if (slot === undefined || !slot.up) {
+      done({ error: { code: ErrorCodes.ShardUnavailable, message: `shard ${shard} is restarting; retry`, retryable: true } });
+      return;
+    }
+    const r = this.#nextR++;
+    slot.pending.set(r, done);
+    this.#enqueue(slot, build(r));
+  }
+
+  /** Sends a message that has no answer (closeSession) to every shard that is up. */
+  broadcast(m: ToShard): void {
+    for (const slot of this.#slots) if (slot.up) this.#enqueue(slot, m);
+  }
+
+  /** Stats of every queue on every shard that is up. */
+  async stats(): Promise<ShardQueueStats[]> {
+    const parts = await Promise.all(this.#slots.map((slot) => new Promise<ShardQueueStats[]>((resolve) => {
+      if (!slot.up) return resolve([]);
+      const r = this.#nextR++;
+      this.#statsWaiters.set(r, resolve);
+      this.#enqueue(slot, { t: 'stats', r });
+    })));
+    return parts.flat();
+  }
+
+  /** Fault injection: the shard's thread exits at once. */
+  crash(shard: number): boolean {
+    const slot = this.#slots[shard];
+    if (slot?.worker === undefined || !slot.up) return false;
+    slot.worker.postMessage([{ t: 'crash' }]);
+    return true;
+  }
+
+  #enqueue(slot: Slot, m: ToShard): void {
+    slot.outbox.push(m);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const slot of this.#slots) {
+      if (slot.outbox.length === 0 || slot.worker === undefined) continue;
+      slot.worker.postMessage(slot.outbox);
+      slot.outbox = [];
+    }
+  }
+
+  /** Lets each worker finish its turn (answers flow back), close RocksDB and exit. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#flush();
+    for (const slot of this.#slots) {
+      if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
+      slot.worker?.postMessage([{ t: 'close' }]);
+    }
+    // A worker that does not finish closing in time is terminated (safe here: shard workers run no uWS).
+    const force = setTimeout(() => {
+      for (const slot of this.#slots) void slot.worker?.terminate();
+    }, 10_000);
+    await Promise.all(this.#slots.map((s) => s.closed));
+    clearTimeout(force);
+    for (const done of this.#statsWaiters.values()) done([]);
+    this.#statsWaiters.clear();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Prometheus metrics (prom-client), served at GET /metrics. Counters are kept on the main thread
+ * from the answers that pass through it; queue depths are asked of the shards at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ShardQueueStats } from '../actors/shard-messages.js';
+import type { Answer } from '../supervisor/shard-pool.js';
+import type { ValidRequest } from '../protocol/validate.js';
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'op'>;
+  readonly #errors: Counter<'op' | 'code'>;
+  readonly #duration: Histogram<'op'>;
+  readonly #messages: Counter<'queue' | 'event'>;
+  readonly connections: Gauge;
+
+  constructor(queueStats: () => Promise<ShardQueueStats[]>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
+    this.#requests = new Counter({ name: 'ferry_requests_total', help: 'Requests by op', labelNames: ['op'], registers });
+    this.#errors = new Counter({ name: 'ferry_request_errors_total', help: 'Failed requests by op and error code', labelNames: ['op', 'code'], registers });
+    this.#duration = new Histogram({
+      name: 'ferry_request_duration_seconds', help: 'Time from request decoded to answer ready (includes fsync)', labelNames: ['op'], registers,
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 20],
+    });
+    this.#messages = new Counter({ name: 'ferry_messages_total', help: 'Messages by queue and event (sent, received, deleted, pushed)', labelNames: ['queue', 'event'], registers });
+    this.connections = new Gauge({ name: 'ferry_connections', help: 'Open WebSocket connections', registers });
+    new Gauge({
+      name: 'ferry_queue_messages', help: 'Messages in a queue by state (visible, leased, delayed)', labelNames: ['queue', 'state'], registers,
+      async collect() {
+        this.reset();
+        for (const q of await queueStats()) {
+          this.set({ queue: q.name, state: 'visible' }, q.visible);
+          this.set({ queue: q.name, state: 'leased' }, q.leased);
+          this.set({ queue: q.name, state: 'delayed' }, q.delayed);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ferry_queue_oldest_age_seconds', help: 'Age of the oldest message in a queue', labelNames: ['queue'], registers,
+      async collect() {
+        this.reset();
+        for (const q of await queueStats()) this.set({ queue: q.name }, q.oldestAgeMs / 1000);
+      },
+    });
+  }
+
+  /** Counts one answered request; `startedAt` from performance.now(). */
+  answered(req: ValidRequest, answer: Answer, startedAt: number): void {
+    this.#requests.inc({ op: req.op });
+    this.#duration.observe({ op: req.op }, (performance.now() - startedAt) / 1000);
+    if ('error' in answer) {
+      this.#errors.inc({ op: req.op, code: answer.error.code });
+      return;
+    }
+    const queue = 'queue' in req.args ? req.args.queue : undefined;
+    if (queue === undefined) return;
+    const result = answer.result as { messages?: unknown[]; results?: Array<{ ok?: unknown }>; deleted?: boolean };
+    switch (req.op) {
+      case 'send': return this.#messages.inc({ queue, event: 'sent' });
+      case 'sendBatch': return this.#messages.inc({ queue, event: 'sent' }, countOk(result.results));
+      case 'receive': return this.#messages.inc({ queue, event: 'received' }, result.messages?.length ?? 0);
+      case 'delete': return result.deleted === true ? this.#messages.inc({ queue, event: 'deleted' }) : undefined;
+      case 'deleteBatch': return this.#messages.inc({ queue, event: 'deleted' }, countOk(result.results));
+      default: return;
+    }
+  }
+
+  pushed(queue: string, count: number): void {
+    this.#messages.inc({ queue, event: 'pushed' }, count);
+  }
+}
+
+function countOk(results: Array<{ ok?: unknown }> | undefined): number {
+  return results?.filter((r) => r.ok !== undefined).length ?? 0;
+}
