@@ -464,7 +464,7 @@ export class QueueActor<Ref> {
       this.#counts.leased++;
       msg.state = State.Leased;
       msg.receiveCount++;
-      if (msg.firstReceivedAt === 0) msg.firstReceivedAt = now;
+      if (msg.receiveCount === 1) msg.firstReceivedAt = now;
       msg.until = now + visibilityMs;
       msg.holder = holder;
       holder?.leased.add(msg.seq);

@@ -1,0 +1,247 @@
+/**
+ * consume(): a push subscription that runs a handler per message. Resolves → ack (delete),
+ * throws → nack; each ack/nack gives one credit back. The deletes of one turn go out as one
+ * deleteBatch and the credit as one `credit` request, in the same WebSocket message.
+ *
+ * After a reconnect the server redelivers what was unacked (at-least-once); acks of messages from
+ * before the reconnect are dropped, since their receipts are stale.
+ */
+import { ErrorCodes, FerryError } from '../protocol/errors.js';
+import type { DeliveredMessage } from '../protocol/ops.js';
+import { Limits } from '../protocol/limits.js';
+import type { Connection } from './connection.js';
+import type { Subscription } from './subscription.js';
+
+export type MessageHandler = (message: DeliveredMessage) => Promise<void> | void;
+
+export interface ConsumeOptions {
+  /** Messages held at once (subscription credit). Default 100, 1..100000. */
+  prefetch?: number;
+  /** Lease length of delivered messages; the queue's default if absent. */
+  visibilityMs?: number;
+  /** Handlers running at once. Default: prefetch. */
+  concurrency?: number;
+  /** Delay of a nack after the handler throws, ms. Default 0. */
+  nackDelayMs?: number;
+  /** Called when the handler throws (the message is nacked either way). */
+  onError?: (err: unknown, message: DeliveredMessage) => void;
+}
+
+export interface ConsumerStats {
+  received: number;
+  acked: number;
+  nacked: number;
+  /** Results dropped because a reconnect made their receipts stale. */
+  stale: number;
+}
+
+interface Item {
+  message: DeliveredMessage;
+  generation: number;
+}
+
+/** What a Consumer needs from its QueueClient. */
+export interface ConsumerHost {
+  readonly connection: Connection;
+  readonly queue: string;
+  subscribe(credit: number, visibilityMs: number | undefined, onMessages: (m: DeliveredMessage[], s: Subscription) => void, onEnd: (err: FerryError) => void): Promise<Subscription>;
+  logError(err: unknown, msg: string): void;
+}
+
+function positiveInt(name: string, v: unknown, fallback: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new TypeError(`${name} must be an integer from 1 to ${max}, got ${String(v)}`);
+  return v;
+}
+
+export class Consumer {
+  readonly prefetch: number;
+  readonly concurrency: number;
+  readonly stats: ConsumerStats = { received: 0, acked: 0, nacked: 0, stale: 0 };
+  /** Resolves when the consumer is closed; rejects if the server ended the subscription for good. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: FerryError) => void;
+  private sub: Subscription | undefined;
+  private readonly backlog: Item[] = [];
+  private running = 0;
+  private closing = false;
+  private acks: string[] = [];
+  private acksQueued = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly visibilityMs: number | undefined;
+  private readonly nackDelayMs: number;
+  private readonly onError: ((err: unknown, message: DeliveredMessage) => void) | undefined;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    private readonly handler: MessageHandler,
+    options: ConsumeOptions = {},
+  ) {
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    this.prefetch = positiveInt('prefetch', options.prefetch, 100, Limits.maxCredit);
+    this.concurrency = positiveInt('concurrency', options.concurrency, this.prefetch, Limits.maxCredit);
+    if (options.visibilityMs !== undefined) positiveInt('visibilityMs', options.visibilityMs, 0, Limits.maxVisibilityMs);
+    this.visibilityMs = options.visibilityMs;
+    this.nackDelayMs = options.nackDelayMs ?? 0;
+    if (!Number.isInteger(this.nackDelayMs) || this.nackDelayMs < 0 || this.nackDelayMs > Limits.maxDelayMs) {
+      throw new TypeError(`nackDelayMs must be an integer from 0 to ${Limits.maxDelayMs}`);
+    }
+    this.onError = options.onError;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {}); // a consumer nobody awaits must not crash the process
+  }
+
+  /** @internal */
+  async start(): Promise<this> {
+    this.sub = await this.host.subscribe(this.prefetch, this.visibilityMs, this.onMessages, this.onEnd);
+    return this;
+  }
+
+  /** Messages delivered and not yet acked or nacked (queued or in the handler). */
+  get inProgress(): number {
+    return this.backlog.length + this.running;
+  }
+
+  /**
+   * Stops: unsubscribes, nacks what was delivered but not started, waits for running handlers and
+   * their acks.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return this.done;
+    this.closing = true;
+    const sub = this.sub;
+    if (sub) await sub.unsubscribe().catch((err: unknown) => this.host.logError(err, 'ferry: unsubscribe failed'));
+    for (const item of this.backlog.splice(0)) this.nackNow(item, 0);
+    if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.sendAcks();
+    await Promise.allSettled([...this.inflight]);
+    this.resolveDone();
+    return this.done;
+  }
+
+  /** @internal The client is closing: stop without talking to the server. */
+  abort(): void {
+    this.closing = true;
+    this.backlog.length = 0;
+    this.acks = [];
+    this.resolveDone();
+  }
+
+  private readonly onEnd = (err: FerryError): void => {
+    this.closing = true;
+    this.backlog.length = 0;
+    this.rejectDone(err);
+  };
+
+  private readonly onMessages = (messages: DeliveredMessage[], sub: Subscription): void => {
+    this.sub ??= sub; // pushes may arrive in the same WebSocket message as the subscribe reply
+    const generation = sub.generation;
+    for (const message of messages) {
+      this.stats.received++;
+      const item = { message, generation };
+      if (this.closing) this.nackNow(item, 0);
+      else this.backlog.push(item);
+    }
+    this.pump();
+  };
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.backlog.length > 0 && !this.closing) {
+      const item = this.backlog.shift()!;
+      if (item.generation !== this.sub?.generation) {
+        this.stats.stale++; // redelivered on the new socket anyway
+        continue;
+      }
+      this.run(item);
+    }
+  }
+
+  private run(item: Item): void {
+    this.running++;
+    let result: Promise<void> | void;
+    try {
+      result = this.handler(item.message);
+    } catch (err) {
+      this.settle(item, err, false);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(
+        () => this.settle(item, undefined, true),
+        (err: unknown) => this.settle(item, err, false),
+      );
+    } else {
+      this.settle(item, undefined, true);
+    }
+  }
+
+  private settle(item: Item, err: unknown, ok: boolean): void {
+    this.running--;
+    const sub = this.sub;
+    const current = sub !== undefined && item.generation === sub.generation && this.host.connection.state === 'open';
+    if (!ok) {
+      try {
+        this.onError?.(err, item.message);
+      } catch (e) {
+        this.host.logError(e, 'ferry: onError threw');
+      }
+    }
+    if (!current) {
+      this.stats.stale++;
+    } else if (ok) {
+      this.stats.acked++;
+      this.acks.push(item.message.receipt);
+      if (!this.acksQueued) {
+        this.acksQueued = true;
+        this.host.connection.defer(this.sendAcks);
+      }
+      sub.credit(1);
+    } else {
+      this.nackNow(item, this.nackDelayMs);
+      sub.credit(1);
+    }
+    if (this.running === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    this.pump();
+  }
+
+  private nackNow(item: Item, delayMs: number): void {
+    if (this.sub === undefined || item.generation !== this.sub.generation || this.host.connection.state !== 'open') {
+      this.stats.stale++;
+      return;
+    }
+    this.stats.nacked++;
+    const args: Record<string, unknown> = { queue: this.host.queue, receipt: item.message.receipt };
+    if (delayMs > 0) args.delayMs = delayMs;
+    this.track(this.host.connection.request('nack', args));
+  }
+
+  private readonly sendAcks = (): void => {
+    this.acksQueued = false;
+    const receipts = this.acks;
+    this.acks = [];
+    for (let i = 0; i < receipts.length; i += Limits.maxBatchEntries) {
+      const chunk = receipts.slice(i, i + Limits.maxBatchEntries);
+      this.track(this.host.connection.request('deleteBatch', { queue: this.host.queue, receipts: chunk }));
+    }
+  };
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.then(
+      () => undefined,
+      (err: unknown) => {
+        // Stale receipts after a reconnect or a lease that ran out are expected under at-least-once.
+        if (err instanceof FerryError && (err.code === ErrorCodes.ConnectionClosed || err.code === ErrorCodes.ReceiptHandleExpired)) return;
+        this.host.logError(err, 'ferry: ack/nack failed');
+      },
+    );
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+  }
+}

@@ -1,0 +1,119 @@
+// ShardStore over a real RocksDB: layout, recovery, purge and delete garbage, and proof that a
+// commit really reaches the disk (shared/STACK.md: a sync option in this binding does not sync).
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ShardStore } from '../src/storage/shard-store.js';
+
+function tempDir(t: Parameters<Parameters<typeof import('tap').test>[1]>[0]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const QA = 'aaaaaaaaaaaaaaaa';
+const QB = 'bbbbbbbbbbbbbbbb';
+const attributes = { visibilityMs: 30000, maxMessageBytes: 1024, receiveWaitMs: 0, delayMs: 0 };
+
+t.test('recover returns queues, messages in order, deliveries and the sequence high-water mark', async (t) => {
+  const dir = tempDir(t);
+  let store = await ShardStore.open(dir);
+  store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 0 });
+  store.putQueue({ id: QB, name: 'b', attributes, createdAt: 2, purgedBelow: 0 });
+  for (let seq = 0; seq < 5; seq++) store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: Buffer.from(`body${seq}`) });
+  store.putDelivery(QA, 2, { receiveCount: 3, firstReceivedAt: 10 });
+  store.deleteMessage(QA, 4);
+  store.putNextSeq(QA, 5);
+  store.putMessage(QB, 0, { id: 'b0', sentAt: 0, visibleAt: 0, body: Buffer.from('x'), attributes: { k: 'v' } });
+  store.commit();
+  await store.close();
+
+  store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  const queues = await store.recover();
+  const a = queues.find((q) => q.record.name === 'a')!;
+  const b = queues.find((q) => q.record.name === 'b')!;
+  t.same(a.messages.map((m) => m.seq), [0, 1, 2, 3]);
+  t.equal(Buffer.from(a.messages[1]!.body!).toString(), 'body1');
+  t.same(a.messages[2]!.delivery, { receiveCount: 3, firstReceivedAt: 10 });
+  t.equal(a.nextSeq, 5, 'the high-water mark survives the deletion of the last message');
+  t.same(b.messages[0]!.attributes, { k: 'v' });
+  t.equal(b.nextSeq, 1, 'without a mark, the next sequence follows the last message');
+});
+
+t.test('purged messages and deleted queues are skipped at recovery and cleared', async (t) => {
+  const dir = tempDir(t);
+  let store = await ShardStore.open(dir);
+  store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 0 });
+  store.putQueue({ id: QB, name: 'b', attributes, createdAt: 1, purgedBelow: 0 });
+  for (let seq = 0; seq < 4; seq++) {
+    store.putMessage(QA, seq, { id: `a${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.from('a') });
+    store.putMessage(QB, seq, { id: `b${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.from('b') });
+  }
+  store.commit();
+  store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 3 });
+  store.removeQueue(QB);
+  store.commit();
+  await store.close();
+
+  store = await ShardStore.open(dir);
+  const queues = await store.recover();
+  t.same(queues.map((q) => q.record.name), ['a']);
+  t.same(queues[0]!.messages.map((m) => m.seq), [3]);
+  await store.close();
+  store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  const again = await store.recover();
+  t.same(again[0]!.messages.map((m) => m.seq), [3], 'stable across a second recovery');
+});
+
+t.test('bodies past the recovery budget are left on disk and read on demand', async (t) => {
+  const dir = tempDir(t);
+  let store = await ShardStore.open(dir);
+  store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 0 });
+  for (let seq = 0; seq < 3; seq++) store.putMessage(QA, seq, { id: `m${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.alloc(100, seq) });
+  store.commit();
+  await store.close();
+  store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  const [q] = await store.recover({ recoveryBodyBudget: 150 });
+  t.same(q!.messages.map((m) => m.body === undefined), [false, true, true]);
+  t.same(q!.messages.map((m) => m.size), [100, 100, 100]);
+  const [m1] = store.readMessages(QA, [1]);
+  t.equal(m1!.body.byteLength, 100);
+  t.equal(m1!.body[0], 1);
+});
+
+t.test('every commit is one synced write: fdatasync is called (strace)', async (t) => {
+  const dir = tempDir(t);
+  const storeModule = resolve('dist/src/storage/shard-store.js');
+  const script = `
+    const { ShardStore } = await import(${JSON.stringify(storeModule)});
+    const s = await ShardStore.open(${JSON.stringify(dir)});
+    await s.recover();
+    for (let i = 0; i < 5; i++) {
+      s.putMessage('${QA}', i, { id: 'x', sentAt: 0, visibleAt: 0, body: Buffer.from('x') });
+      process.stderr.write('COMMIT\\n');
+      s.commit();
+    }
+    await s.close();`;
+  const run = spawnSync('strace', ['-f', '-e', 'trace=fsync,fdatasync,write', '-e', 'signal=none', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.equal(run.error, undefined, 'strace must be installed (.ci/run installs it)');
+  t.equal(run.status, 0, run.stderr.slice(-2000));
+  // After each COMMIT marker, a data sync must follow before the next marker.
+  const lines = run.stderr.split('\n');
+  let syncedCommits = 0;
+  let awaitingSync = false;
+  for (const line of lines) {
+    if (line.includes('"COMMIT\\n"')) {
+      if (awaitingSync) break;
+      awaitingSync = true;
+    } else if (awaitingSync && /\b(fdatasync|fsync)\(/.test(line)) {
+      awaitingSync = false;
+      syncedCommits++;
+    }
+  }
+  t.equal(syncedCommits, 5, 'each of the 5 commits was followed by an fsync/fdatasync');
+});
