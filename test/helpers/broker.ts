@@ -1,0 +1,152 @@
+/**
+ * A real broker process for integration tests: `node dist/src/cli/main.js server` on a free port
+ * (--port 0) over a temporary data directory. Tests stop it with SIGTERM (clean) or SIGKILL (crash)
+ * and start it again on the same directory. Run `npm run build` first (`npm test` does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FERRY_MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+export interface BrokerOptions {
+  /** Data directory; a new temporary one (removed by `cleanup`) when not given. */
+  dataDir?: string;
+  shards?: number;
+  /** Extra `ferry server` flags. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the ready line. Default 20 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface BrokerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class BrokerProcess {
+  readonly dataDir: string;
+  readonly #ownsDir: boolean;
+  readonly #opts: BrokerOptions;
+  #proc: ChildProcess | undefined;
+  #exited: Promise<BrokerExit> | undefined;
+  /** Everything the broker wrote to stdout/stderr (structured pino lines), for assertions and debugging. */
+  output = '';
+  port = 0;
+
+  constructor(opts: BrokerOptions = {}) {
+    this.#opts = opts;
+    this.#ownsDir = opts.dataDir === undefined;
+    this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ferry-it-'));
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  get running(): boolean {
+    return this.#proc !== undefined && this.#proc.exitCode === null && this.#proc.signalCode === null;
+  }
+
+  /**
+   * Starts the broker and resolves once it printed its ready line. Reuses the last port on a restart.
+   * The port is picked here rather than with --port 0: on Linux a port the kernel chose for a
+   * listener cannot be bound again while connections to it linger in TIME_WAIT, so a restart on it
+   * would fail for a minute.
+   */
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    const args = [
+      FERRY_MAIN, 'server', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir,
+      '--shards', String(this.#opts.shards ?? 2), ...(this.#opts.args ?? []),
+    ];
+    const proc = spawn(process.execPath, args, { env: { ...process.env, ...this.#opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#proc = proc;
+    this.#exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    const timeoutMs = this.#opts.readyTimeoutMs ?? 20_000;
+    await new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      const timer = setTimeout(() => reject(new Error(`broker not ready within ${timeoutMs} ms:\n${this.output.slice(-4000)}`)), timeoutMs);
+      const onData = (chunk: Buffer): void => {
+        const text = chunk.toString();
+        this.output += text;
+        buffered += text;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          const m = /"url":"ws:\/\/[^"]*:(\d+)\/ws"/.exec(line);
+          if (m !== null && line.includes('ferry ready')) {
+            this.port = Number(m[1]);
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+      void this.#exited!.then((exit) => {
+        clearTimeout(timer);
+        reject(new Error(`broker exited before ready (${JSON.stringify(exit)}):\n${this.output.slice(-4000)}`));
+      });
+    });
+  }
+
+  /** Sends a signal and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<BrokerExit> {
+    const proc = this.#proc;
+    if (proc === undefined || this.#exited === undefined) return { code: null, signal: null };
+    if (this.running) proc.kill(signal);
+    const exit = await this.#exited;
+    this.#proc = undefined;
+    return exit;
+  }
+
+  /** kill -9. */
+  kill(): Promise<BrokerExit> {
+    return this.stop('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Stops the broker (SIGKILL if still running) and removes a temporary data directory. */
+  async cleanup(): Promise<void> {
+    if (this.running) await this.kill();
+    if (this.#ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A TCP port that is free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a broker for one tap test and cleans it up at teardown. */
+export async function startBroker(t: { teardown(fn: () => unknown): void }, opts: BrokerOptions = {}): Promise<BrokerProcess> {
+  const broker = new BrokerProcess(opts);
+  t.teardown(() => broker.cleanup());
+  await broker.start();
+  return broker;
+}
