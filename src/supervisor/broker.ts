@@ -13,6 +13,10 @@ import type { ValidRequest } from '../protocol/validate.js';
 import { BrokerMetrics } from '../transport/metrics.js';
 import { FerryServer, type HttpRoute } from '../transport/server.js';
 import type { RequestHandler } from '../transport/session.js';
+import { SqsBackend } from '../transport/sqs/backend.js';
+import { SqsMetadataStore } from '../transport/sqs/metadata.js';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from '../transport/sqs/queue-url.js';
+import { SqsService, sqsBodyLimit } from '../transport/sqs/service.js';
 import type { BrokerConfig } from './config.js';
 import { openDataDir } from './node-meta.js';
 import { Router } from './router.js';
@@ -75,6 +79,30 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     };
   }
 
+  const sqsMeta = await SqsMetadataStore.open(config.dataDir);
+  const sqs = new SqsService({
+    backend: new SqsBackend({
+      dispatch: (session, req, done) => {
+        const startedAt = performance.now();
+        router.dispatch(session, req, (answer) => {
+          metrics.answered(req, answer, startedAt);
+          done(answer);
+        });
+      },
+      closeSession: (session) => router.closeSession(session),
+      maxBodyBytes: config.maxMessageBytes,
+      get shuttingDown() {
+        return shuttingDown;
+      },
+    }),
+    meta: sqsMeta,
+    id: { accountId: DEFAULT_ACCOUNT_ID, region: DEFAULT_REGION },
+    credentials: config.sqsCredentials.length > 0 ? config.sqsCredentials : undefined,
+    maxBodyBytes: sqsBodyLimit(config.maxMessageBytes),
+    defaultHost: `${config.host}:${config.port}`,
+    log,
+  });
+
   await pool.start();
   server = new FerryServer({
     handler,
@@ -82,6 +110,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     sessionCountChanged: (delta) => metrics.connections.inc(delta),
     get,
     post,
+    services: { '/': sqs, '/:account/:queue': sqs },
   });
   let port: number;
   try {
@@ -90,7 +119,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     await pool.close();
     throw err;
   }
-  log.info({ url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount }, 'ferry ready');
+  log.info({ url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, sqs: `http://${config.host}:${port}/`, sqsSigned: config.sqsCredentials.length > 0, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount }, 'ferry ready');
 
   let closing: Promise<void> | undefined;
   return {
@@ -103,6 +132,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
         shuttingDown = true;
         server!.stopListening();
         await pool.close();
+        await sqsMeta.close();
         server!.closeSessions('server shutting down');
         log.info({ code: ErrorCodes.ShuttingDown }, 'ferry stopped');
         log.flush?.();

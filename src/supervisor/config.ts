@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Limits } from '../protocol/limits.js';
+import { parseCredentials, type SqsCredential } from '../transport/sqs/sigv4.js';
 
 export interface BrokerConfig {
   /** Interface to listen on. Default 127.0.0.1. */
@@ -19,6 +20,11 @@ export interface BrokerConfig {
   maxMessageBytes: number;
   /** Test hook: allows POST /admin/shards/:n/crash. Off by default. */
   faultInjection: boolean;
+  /**
+   * Access keys the SQS API checks SigV4 signatures against. Empty: requests are accepted unsigned
+   * (the default, meant for loopback and trusted networks).
+   */
+  sqsCredentials: SqsCredential[];
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -54,6 +60,17 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
     throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
   const faultInjection = raw.faultInjection ?? false;
+  let sqsCredentials: SqsCredential[] = [];
+  const rawCredentials = raw.sqsCredentials;
+  if (typeof rawCredentials === 'string') {
+    try {
+      sqsCredentials = parseCredentials(rawCredentials);
+    } catch (err) {
+      throw new ConfigError('sqsCredentials', `${(err as Error).message} (format KEY:SECRET[,KEY:SECRET…])`);
+    }
+  } else if (Array.isArray(rawCredentials)) {
+    sqsCredentials = rawCredentials;
+  }
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),
@@ -61,11 +78,12 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
     shards: intInRange('shards', raw.shards ?? availableParallelism(), 1, 64),
     maxMessageBytes: intInRange('maxMessageBytes', raw.maxMessageBytes ?? Limits.defaultMaxMessageBytes, 1, Limits.maxMessageBytesCeiling),
     faultInjection: faultInjection === true || faultInjection === 'true' || faultInjection === '1',
+    sqsCredentials,
     logLevel: logLevel as BrokerConfig['logLevel'],
   };
 }
 
-/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_FAULT_INJECTION, FERRY_LOG_LEVEL. */
+/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_FAULT_INJECTION, FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
   if (env.FERRY_HOST !== undefined) out.host = env.FERRY_HOST;
@@ -74,6 +92,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_SHARDS !== undefined) out.shards = env.FERRY_SHARDS;
   if (env.FERRY_MAX_MESSAGE_BYTES !== undefined) out.maxMessageBytes = env.FERRY_MAX_MESSAGE_BYTES;
   if (env.FERRY_FAULT_INJECTION !== undefined) out.faultInjection = env.FERRY_FAULT_INJECTION;
+  if (env.FERRY_SQS_CREDENTIALS !== undefined) out.sqsCredentials = env.FERRY_SQS_CREDENTIALS;
   if (env.FERRY_LOG_LEVEL !== undefined) out.logLevel = env.FERRY_LOG_LEVEL as BrokerConfig['logLevel'];
   return out;
 }

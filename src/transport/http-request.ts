@@ -1,0 +1,95 @@
+/**
+ * HTTP requests with bodies on the uWS port. uWS hands the body over in chunks through `onData`
+ * (each chunk's ArrayBuffer is valid only inside the callback, so it is copied), and a response
+ * may be written only until `onAborted` fires. `serveHttp` reads the whole body up to a limit,
+ * copies the headers out while the request object is still valid, and calls the service once.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest as UwsRequest, HttpResponse } from 'uWebSockets.js';
+
+export interface HttpRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Raw query string, without `?`. */
+  query: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** Handles one request; `reply` may be called later (long polls) and only once. */
+export interface HttpService {
+  /** Largest body read; past it the request is answered with `tooLarge`. */
+  readonly maxBodyBytes: number;
+  handle(req: HttpRequest, reply: (r: HttpReply) => void, signal: AbortSignal): void;
+  /** The answer to a body over `maxBodyBytes`. */
+  tooLarge(req: HttpRequest, limit: number): HttpReply;
+}
+
+export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpService): void {
+  const headers: Record<string, string> = {};
+  uwsReq.forEach((k, v) => {
+    headers[k] = headers[k] === undefined ? v : `${headers[k]},${v}`;
+  });
+  const req: HttpRequest = { method: uwsReq.getCaseSensitiveMethod().toUpperCase(), path: uwsReq.getUrl(), query: uwsReq.getQuery() ?? '', headers, body: Buffer.alloc(0) };
+  const abort = new AbortController();
+  let done = false;
+  res.onAborted(() => {
+    done = true;
+    abort.abort();
+  });
+  const reply = (r: HttpReply): void => {
+    if (done) return;
+    done = true;
+    res.cork(() => {
+      res.writeStatus(`${r.status} ${STATUS_CODES[r.status] ?? ''}`.trimEnd());
+      for (const [k, v] of Object.entries(r.headers)) res.writeHeader(k, v);
+      res.end(r.body);
+    });
+  };
+  const declared = Number(headers['content-length'] ?? '0');
+  if (Number.isFinite(declared) && declared > service.maxBodyBytes) {
+    // Answer at once and close: reading a body we will refuse only costs bandwidth.
+    const r = service.tooLarge(req, service.maxBodyBytes);
+    done = true;
+    res.cork(() => {
+      res.writeStatus(`${r.status} ${STATUS_CODES[r.status] ?? ''}`.trimEnd());
+      for (const [k, v] of Object.entries(r.headers)) res.writeHeader(k, v);
+      res.end(r.body, true);
+    });
+    return;
+  }
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    service.handle(req, reply, abort.signal);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  res.onData((chunk, isLast) => {
+    if (done) return;
+    if (!over) {
+      size += chunk.byteLength;
+      if (size > service.maxBodyBytes) over = true;
+      else chunks.push(Buffer.from(chunk.slice(0)));
+    }
+    if (!isLast) return;
+    if (over) {
+      reply(service.tooLarge(req, service.maxBodyBytes));
+      return;
+    }
+    req.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    try {
+      service.handle(req, reply, abort.signal);
+    } catch (err) {
+      reply({ status: 500, headers: { 'content-type': 'text/plain' }, body: `internal error: ${err instanceof Error ? err.message : String(err)}\n` });
+    }
+  });
+}
