@@ -60,11 +60,11 @@ const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
  * The Entries of a batch action: 1–10 maps, each with an Id of 1–80 of [A-Za-z0-9_-], Ids distinct
  * (API Reference, SendMessageBatch / DeleteMessageBatch / ChangeMessageVisibilityBatch, Errors).
  */
-export function batchEntries(input: Input): Input[] {
+export function batchEntries(input: Input, entryName: string): Input[] {
   const v = input.Entries;
   if (v === undefined || v === null) throw missingParameter('Entries');
   if (!Array.isArray(v)) throw invalidValue('Entries', 'must be a list.');
-  if (v.length === 0) throw new SqsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.');
+  if (v.length === 0) throw new SqsError('EmptyBatchRequest', `There should be at least one ${entryName} in the request.`);
   if (v.length > MAX_BATCH_ENTRIES) {
     throw new SqsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are ${MAX_BATCH_ENTRIES}. You have sent ${v.length}.`);
   }

@@ -10,7 +10,7 @@ import { queueOf } from '../queues.js';
 
 export const changeMessageVisibilityBatch: ActionHandler = async (input, ctx) => {
   const queue = queueOf(input, ctx);
-  const entries = batchEntries(input);
+  const entries = batchEntries(input, 'ChangeMessageVisibilityBatchRequestEntry');
   const outcomes = await Promise.all(entries.map(async (e) => {
     const id = e.Id as string;
     try {

@@ -9,7 +9,7 @@ import { queueOf } from '../queues.js';
 
 export const deleteMessageBatch: ActionHandler = async (input, ctx) => {
   const queue = queueOf(input, ctx);
-  const entries = batchEntries(input);
+  const entries = batchEntries(input, 'DeleteMessageBatchRequestEntry');
   const successful: Record<string, unknown>[] = [];
   const failed: Record<string, unknown>[] = [];
   const valid = entries.filter((e) => {

@@ -13,7 +13,7 @@ import { failedEntry } from '../batch.js';
 
 export const sendMessageBatch: ActionHandler = async (input, ctx) => {
   const queue = queueOf(input, ctx);
-  const entries = batchEntries(input);
+  const entries = batchEntries(input, 'SendMessageBatchRequestEntry');
   const failed: Record<string, unknown>[] = [];
   const ready: Array<{ id: string; p: PreparedSend }> = [];
   let total = 0;
