@@ -86,7 +86,7 @@ export const SYSTEM_ATTRIBUTE_NAMES = [
 ] as const;
 
 /** A delivered message, with the fields the queue-semantics work adds when it is present. */
-export type Delivered = DeliveredMessage & { groupId?: string; dedupId?: string; deadLetterSource?: string };
+export type Delivered = DeliveredMessage & { groupId?: string; dedupId?: string; deadLetter?: { sourceQueue: string } };
 
 export interface ReceiveSelection {
   /** System attribute names asked for (All included). */
@@ -111,7 +111,7 @@ export function toSqsMessage(m: Delivered, queue: string, sel: ReceiveSelection,
     if (m.dedupId !== undefined) all.MessageDeduplicationId = m.dedupId;
   }
   if (traceHeader !== undefined) all.AWSTraceHeader = traceHeader;
-  if (m.deadLetterSource !== undefined) all.DeadLetterQueueSourceArn = queueArn(id, m.deadLetterSource);
+  if (m.deadLetter !== undefined) all.DeadLetterQueueSourceArn = queueArn(id, m.deadLetter.sourceQueue);
   const wantAll = sel.system.includes('All');
   const system: Record<string, string> = {};
   for (const [k, v] of Object.entries(all)) if (wantAll || sel.system.includes(k)) system[k] = v;

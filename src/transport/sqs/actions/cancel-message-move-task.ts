@@ -1,15 +1,22 @@
-/** CancelMessageMoveTask (SQS API Reference, "CancelMessageMoveTask"): only a running task. Ferry op: cancelRedrive. */
+/**
+ * CancelMessageMoveTask (SQS API Reference, "CancelMessageMoveTask"): only a running task can be
+ * cancelled; a handle the broker does not know is ResourceNotFoundException. Ferry op: cancelRedrive.
+ */
 import type { ActionHandler } from '../action.js';
-import { toSqsError } from '../backend.js';
+import { BrokerError, toSqsError } from '../backend.js';
+import { SqsError } from '../errors.js';
 import { reqString } from '../input.js';
-import { decodeTaskHandle } from '../move-tasks.js';
+import { decodeTaskHandle, type BrokerRedriveTask } from '../move-tasks.js';
 
 export const cancelMessageMoveTask: ActionHandler = async (input, ctx) => {
-  const { queue, taskId } = decodeTaskHandle(reqString(input, 'TaskHandle'));
+  const { task } = decodeTaskHandle(reqString(input, 'TaskHandle'));
+  let result: BrokerRedriveTask;
   try {
-    const r = await ctx.backend.call<{ moved?: number }>('cancelRedrive', { queue, taskId });
-    return { ApproximateNumberOfMessagesMoved: r.moved ?? 0 };
+    result = await ctx.backend.call<BrokerRedriveTask>('cancelRedrive', { task });
   } catch (err) {
-    throw toSqsError(err, { QueueDoesNotExist: 'ResourceNotFoundException' });
+    if (err instanceof BrokerError && err.wire.field === 'task') throw new SqsError('ResourceNotFoundException', 'One or more specified resources don\'t exist.', { cause: err });
+    throw toSqsError(err);
   }
+  if (result.state !== 'cancelled') throw new SqsError('UnsupportedOperation', `Only a RUNNING task can be cancelled; this one is ${result.state}.`);
+  return { ApproximateNumberOfMessagesMoved: result.moved };
 };

@@ -6,7 +6,7 @@
 import type { ActionHandler } from '../action.js';
 import { toSqsError } from '../backend.js';
 import { optInt, optString, reqString } from '../input.js';
-import { encodeTaskHandle } from '../move-tasks.js';
+import { encodeTaskHandle, type BrokerRedriveTask } from '../move-tasks.js';
 import { queueFromArn } from '../queue-url.js';
 
 export const startMessageMoveTask: ActionHandler = async (input, ctx) => {
@@ -14,12 +14,12 @@ export const startMessageMoveTask: ActionHandler = async (input, ctx) => {
   const destinationArn = optString(input, 'DestinationArn');
   const rate = optInt(input, 'MaxNumberOfMessagesPerSecond', 1, 500);
   const args: Record<string, unknown> = { queue: source };
-  if (destinationArn !== undefined) args.destination = queueFromArn(destinationArn, 'DestinationArn', ctx.id);
-  if (rate !== undefined) args.maxPerSecond = rate;
+  if (destinationArn !== undefined) args.target = queueFromArn(destinationArn, 'DestinationArn', ctx.id);
+  if (rate !== undefined) args.ratePerSec = rate;
   try {
-    const r = await ctx.backend.call<{ taskId: string }>('startRedrive', args);
-    return { TaskHandle: encodeTaskHandle(source, r.taskId) };
+    const task = await ctx.backend.call<BrokerRedriveTask>('startRedrive', args);
+    return { TaskHandle: encodeTaskHandle(source, task.task) };
   } catch (err) {
-    throw toSqsError(err);
+    throw toSqsError(err, { QueueDoesNotExist: 'ResourceNotFoundException' });
   }
 };
