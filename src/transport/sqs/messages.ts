@@ -123,3 +123,14 @@ export function toSqsMessage(m: Delivered, queue: string, sel: ReceiveSelection,
   }
   return out;
 }
+
+/**
+ * A FIFO send needs a MessageDeduplicationId unless the queue has ContentBasedDeduplication
+ * (API Reference, SendMessage "MessageDeduplicationId"). Looks the queue up only when an entry
+ * has none.
+ */
+export async function checkFifoDedup(entries: ReadonlyArray<Record<string, unknown>>, contentDedup: () => Promise<boolean>): Promise<SqsError | undefined> {
+  if (entries.every((e) => e.dedupId !== undefined)) return undefined;
+  if (await contentDedup()) return undefined;
+  return new SqsError('InvalidParameterValue', 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+}

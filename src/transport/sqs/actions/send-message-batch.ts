@@ -7,8 +7,8 @@ import type { ActionHandler } from '../action.js';
 import { BrokerError, toSqsError } from '../backend.js';
 import { SqsError } from '../errors.js';
 import { batchEntries } from '../input.js';
-import { MAX_BATCH_BYTES, prepareSend, sequenceNumber, type PreparedSend } from '../messages.js';
-import { queueOf } from '../queues.js';
+import { checkFifoDedup, MAX_BATCH_BYTES, prepareSend, sequenceNumber, type PreparedSend } from '../messages.js';
+import { queueOf, viewQueue } from '../queues.js';
 import { failedEntry } from '../batch.js';
 
 export const sendMessageBatch: ActionHandler = async (input, ctx) => {
@@ -30,6 +30,14 @@ export const sendMessageBatch: ActionHandler = async (input, ctx) => {
     throw new SqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${MAX_BATCH_BYTES} bytes. You have sent ${total} bytes.`);
   }
   const successful: Record<string, unknown>[] = [];
+  if (queue.endsWith('.fifo') && ready.length > 0) {
+    const err = await checkFifoDedup(ready.map((r) => r.p.entry), async () => (await viewQueue(ctx, queue)).attributes.contentDedup === true);
+    if (err !== undefined) {
+      // Entries with their own id are fine; those without fail one by one, as Amazon reports them.
+      for (const r of ready.filter((x) => x.p.entry.dedupId === undefined)) failed.push(failedEntry(r.id, err));
+      ready.splice(0, ready.length, ...ready.filter((x) => x.p.entry.dedupId !== undefined));
+    }
+  }
   if (ready.length > 0) {
     let results: BatchEntryResult<SendResult>[];
     try {

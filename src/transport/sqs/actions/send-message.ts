@@ -2,12 +2,16 @@
 import type { SendResult } from '../../../protocol/ops.js';
 import type { ActionHandler } from '../action.js';
 import { toSqsError } from '../backend.js';
-import { prepareSend, sequenceNumber } from '../messages.js';
-import { queueOf } from '../queues.js';
+import { checkFifoDedup, prepareSend, sequenceNumber } from '../messages.js';
+import { queueOf, viewQueue } from '../queues.js';
 
 export const sendMessage: ActionHandler = async (input, ctx) => {
   const queue = queueOf(input, ctx);
   const p = prepareSend(input, queue, ctx.backend.maxBodyBytes);
+  if (queue.endsWith('.fifo')) {
+    const err = await checkFifoDedup([p.entry], async () => (await viewQueue(ctx, queue)).attributes.contentDedup === true);
+    if (err !== undefined) throw err;
+  }
   let r: SendResult;
   try {
     r = await ctx.backend.call<SendResult>('send', { queue, ...p.entry });
