@@ -20,7 +20,7 @@ export interface BrokerRedriveTask {
 }
 
 /** Amazon's task states: RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED. */
-const STATUS: Record<string, string> = { running: 'RUNNING', done: 'COMPLETED', cancelled: 'CANCELLED', failed: 'FAILED' };
+export const STATES: Record<string, string> = { running: 'RUNNING', done: 'COMPLETED', cancelled: 'CANCELLED', failed: 'FAILED' };
 
 export function encodeTaskHandle(queue: string, task: string): string {
   return Buffer.from(JSON.stringify({ q: queue, t: task }), 'utf8').toString('base64url');
@@ -38,7 +38,7 @@ export function decodeTaskHandle(handle: string): { queue: string; task: string 
 
 /** ListMessageMoveTasksResultEntry (SQS API Reference). */
 export function moveTaskEntry(t: BrokerRedriveTask, id: SqsIdentity): Record<string, unknown> {
-  const status = STATUS[t.state] ?? t.state.toUpperCase();
+  const status = STATES[t.state] ?? t.state.toUpperCase();
   const e: Record<string, unknown> = {
     Status: status,
     SourceArn: queueArn(id, t.queue),
