@@ -3,6 +3,7 @@
  * (each chunk's ArrayBuffer is valid only inside the callback, so it is copied), and a response
  * may be written only until `onAborted` fires. `serveHttp` reads the whole body up to a limit,
  * copies the headers out while the request object is still valid, and calls the service once.
+ * A body over the limit is not kept: the service's `tooLarge` answer goes out once it has arrived.
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest as UwsRequest, HttpResponse } from 'uWebSockets.js';
@@ -33,6 +34,8 @@ export interface HttpService {
   tooLarge(req: HttpRequest, limit: number): HttpReply;
 }
 
+const DISCARD_FACTOR = 4;
+
 export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpService): void {
   const headers: Record<string, string> = {};
   uwsReq.forEach((k, v) => {
@@ -54,18 +57,6 @@ export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpSe
       res.end(r.body);
     });
   };
-  const declared = Number(headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > service.maxBodyBytes) {
-    // Answer at once and close: reading a body we will refuse only costs bandwidth.
-    const r = service.tooLarge(req, service.maxBodyBytes);
-    done = true;
-    res.cork(() => {
-      res.writeStatus(`${r.status} ${STATUS_CODES[r.status] ?? ''}`.trimEnd());
-      for (const [k, v] of Object.entries(r.headers)) res.writeHeader(k, v);
-      res.end(r.body, true);
-    });
-    return;
-  }
   if (req.method === 'GET' || req.method === 'HEAD') {
     service.handle(req, reply, abort.signal);
     return;
@@ -75,10 +66,17 @@ export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpSe
   let over = false;
   res.onData((chunk, isLast) => {
     if (done) return;
+    size += chunk.byteLength;
     if (!over) {
-      size += chunk.byteLength;
       if (size > service.maxBodyBytes) over = true;
       else chunks.push(Buffer.from(chunk.slice(0)));
+    }
+    // An oversized body is read and dropped so the client gets its 413 instead of a reset
+    // connection, up to a point: past DISCARD_FACTOR times the limit the connection is closed.
+    if (over && size > service.maxBodyBytes * DISCARD_FACTOR) {
+      done = true;
+      res.close();
+      return;
     }
     if (!isLast) return;
     if (over) {
