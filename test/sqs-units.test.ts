@@ -131,6 +131,15 @@ t.test('SigV4: a request signed by the SDK signer verifies; any change does not'
   t.throws(() => verifySigV4({ ...req, headers: { host: headers.host! } }, creds), { code: 'MissingAuthenticationToken' });
   t.throws(() => verifySigV4(req, creds, Date.now() + 20 * 60 * 1000), { code: 'RequestExpired' });
   t.throws(() => verifySigV4({ ...req, headers: { ...headers, authorization: 'AWS4-HMAC-SHA256 Credential=x' } }, creds), { code: 'IncompleteSignature' });
+  // A presigned GET (query protocol): the signature travels in X-Amz-* query parameters.
+  const presigned = await signer.presign({
+    method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 7700, path: '/000000000000/q', query: { Action: 'ReceiveMessage', 'AttributeName.1': 'All' },
+    headers: { host: '127.0.0.1:7700' },
+  });
+  const query = Object.entries(presigned.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  const get: HttpRequest = { method: 'GET', path: '/000000000000/q', query, headers: { host: '127.0.0.1:7700' }, body: Buffer.alloc(0) };
+  t.equal(verifySigV4(get, creds), 'AKID2', 'presigned query parameters verify');
+  t.throws(() => verifySigV4({ ...get, query: query.replace('ReceiveMessage', 'DeleteQueue') }, creds), { code: 'SignatureDoesNotMatch' });
   t.throws(() => parseCredentials('nocolon'), /KEY:SECRET/);
   t.throws(() => parseCredentials(''), /no credentials/);
 });

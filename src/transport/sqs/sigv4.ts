@@ -124,7 +124,7 @@ export function verifySigV4(req: HttpRequest, credentials: readonly SqsCredentia
     if (v === undefined) throw new SqsError('SignatureDoesNotMatch', `Signed header ${h} is missing from the request.`);
     return `${h}:${v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').trim()}`;
   });
-  const payloadHash = req.headers['x-amz-content-sha256'] ?? (auth === undefined ? 'UNSIGNED-PAYLOAD' : sha256Hex(req.body));
+  const payloadHash = req.headers['x-amz-content-sha256'] ?? sha256Hex(req.body);
   if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha256Hex(req.body)) {
     throw new SqsError('SignatureDoesNotMatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
   }
