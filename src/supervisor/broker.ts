@@ -99,7 +99,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     id: { accountId: DEFAULT_ACCOUNT_ID, region: DEFAULT_REGION },
     credentials: config.sqsCredentials.length > 0 ? config.sqsCredentials : undefined,
     maxBodyBytes: sqsBodyLimit(config.maxMessageBytes),
-    defaultHost: `${config.host}:${config.port}`,
+    defaultHost: () => `${config.host}:${server?.port ?? config.port}`,
     log,
   });
 

@@ -27,11 +27,10 @@ export interface BrokerPort {
   readonly shuttingDown: boolean;
 }
 
-/** Sessions of SQS requests are numbered far above WebSocket sessions so that the two never meet. */
-let nextSession = 2 ** 40;
-
 export class SqsBackend {
   readonly #port: BrokerPort;
+  /** Each request is its own session (so a long poll can be dropped alone), numbered far above WebSocket sessions. */
+  #nextSession = 2 ** 40;
 
   constructor(port: BrokerPort) {
     this.#port = port;
@@ -58,7 +57,7 @@ export class SqsBackend {
       if (err instanceof InvalidRequest) return Promise.reject(new BrokerError(err.error.toWire()));
       return Promise.reject(err);
     }
-    const session = nextSession++;
+    const session = this.#nextSession++;
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => this.#port.closeSession(session);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -40,7 +40,12 @@ export class SqsMetadataStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (text !== undefined) {
-      const parsed = JSON.parse(text) as Record<string, QueueMetadata>;
+      let parsed: Record<string, QueueMetadata>;
+      try {
+        parsed = JSON.parse(text) as Record<string, QueueMetadata>;
+      } catch (err) {
+        throw new Error(`${store.#path} is not valid JSON (${(err as Error).message}); restore it or remove it to drop SQS tags and policies`, { cause: err });
+      }
       store.#queues = new Map(Object.entries(parsed));
     }
     return store;

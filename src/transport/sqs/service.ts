@@ -26,13 +26,14 @@ export interface SqsServiceOptions {
   credentials: readonly SqsCredential[] | undefined;
   maxBodyBytes: number;
   /** host:port for queue URLs when a request has no Host header. */
-  defaultHost: string;
+  defaultHost: () => string;
   log: Logger;
 }
 
 /**
- * Request body ceiling: ten messages at the largest size SQS allows, in base64-free JSON or form
- * encoding (which can grow a body up to 3× for non-ASCII text), plus room for attributes.
+ * Request body ceiling: ten messages of the broker's largest body, allowing for the growth of
+ * their encoding (form encoding turns one UTF-8 byte into up to three characters), plus 1 MiB for
+ * attributes (base64 Binary values) and the rest of the request.
  */
 export function sqsBodyLimit(maxMessageBytes: number): number {
   return Math.max(1, 10 * Math.min(maxMessageBytes, 1_048_576) * 3 + 1024 * 1024);
@@ -81,7 +82,7 @@ export class SqsService implements HttpService {
           : new SqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
       }
       const ctx: ActionContext = {
-        backend: this.#o.backend, meta: this.#o.meta, id: this.#o.id, host: req.headers.host ?? this.#o.defaultHost, signal,
+        backend: this.#o.backend, meta: this.#o.meta, id: this.#o.id, host: req.headers.host ?? this.#o.defaultHost(), signal,
       };
       handler(input, ctx).then(
         (output) => reply(json ? jsonReply(output, requestId) : queryReply(action, output, requestId)),

@@ -7,7 +7,7 @@ import { optStringMap, reqString } from '../input.js';
 import { translateAttributes } from '../queue-attributes.js';
 import { queueUrl } from '../queue-url.js';
 import { checkDeadLetterTarget } from '../redrive.js';
-import { validateTags } from '../tags.js';
+import { checkTagCount, validateTags } from '../tags.js';
 import { viewQueue } from '../queues.js';
 
 export const createQueue: ActionHandler = async (input, ctx) => {
@@ -16,7 +16,8 @@ export const createQueue: ActionHandler = async (input, ctx) => {
     throw invalidValue('QueueName', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length.', queue);
   }
   const attrs = optStringMap(input, 'Attributes') ?? {};
-  const tags = validateTags(optStringMap(input, 'tags') ?? {});
+  const tags = validateTags(optStringMap(input, 'tags') ?? {}, 'tags');
+  checkTagCount(tags);
   if (queue.endsWith('.fifo') && attrs.FifoQueue !== 'true') {
     throw new SqsError('InvalidParameterValue', 'The name of a FIFO queue must end with the .fifo suffix and the queue must be created with the FifoQueue attribute set to true.');
   }
