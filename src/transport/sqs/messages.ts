@@ -61,7 +61,11 @@ export function prepareSend(input: Input, queue: string, maxBodyBytes: number): 
       throw invalidValue('MessageDeduplicationId', 'The request include parameter that is not valid for this queue type.', dedupId);
     }
     if (delay !== undefined) entry.delayMs = delay * 1000;
-    // MessageGroupId on a standard queue is Amazon's fair-queue hint; Ferry does not use it.
+    // On a standard queue MessageGroupId is Amazon's fair-queue tenant; a relaxed Ferry queue is fair across groupIds.
+    if (groupId !== undefined) {
+      if (!ID_RE.test(groupId)) throw invalidValue('MessageGroupId', `must be 1 to ${MAX_ID_LENGTH} printable ASCII characters.`, groupId);
+      entry.groupId = groupId;
+    }
   }
   const trace = system.attributes?.AWSTraceHeader?.StringValue;
   const ferryAttrs = toFerryAttributes(attrs.attributes, trace);
