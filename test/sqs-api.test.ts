@@ -112,8 +112,9 @@ t.test('SQS API on standard queues', async (t) => {
     t.same(Object.keys(ms.MessageAttributes!).sort(), ['custom.b', 'custom.n', 'custom.s', 's']);
     t.equal(ms.MD5OfMessageAttributes, md5OfAttributes(Object.fromEntries(Object.entries(wire).filter(([k]) => k === 's' || k.startsWith('custom.')))), 'digest of the selected attributes');
     t.same(ms.Attributes, { ApproximateReceiveCount: '1' });
-    const bare = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no attributes' }));
+    const bare = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'no attributes', MessageGroupId: 'tenant-1' }));
     t.equal(bare.MD5OfMessageAttributes, undefined);
+    t.equal(bare.SequenceNumber, undefined, 'a MessageGroupId (fair-queue tenant) is accepted on a standard queue');
   });
 
   t.test('long polls wait, and return early when a message arrives', async (t) => {
