@@ -100,3 +100,18 @@ t.test('SQS errors', async (t) => {
     t.ok(ok.MessageId);
   });
 });
+
+t.test('request bodies: drained and refused over the limit, the connection cut far over it', async (t) => {
+  // --max-message-bytes 1024 puts the SQS body limit at 10 × 1024 × 3 + 1 MiB = 1,079,296 bytes.
+  const broker = await startBroker(t, { args: ['--max-message-bytes', '1024'] });
+  const sqs = sqsClient(t, broker);
+  const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.ListQueues' };
+  const over = await rawRequest(broker, { headers, body: Buffer.alloc(2 * 1024 * 1024, 0x20) });
+  t.equal(over.status, 413);
+  const farOver = await rawRequest(broker, { headers, body: Buffer.alloc(6 * 1024 * 1024, 0x20) }).then(() => 'answered', () => 'cut');
+  t.equal(farOver, 'cut', 'past 4× the limit the connection is closed');
+  const url = (await sqs.send(new CreateQueueCommand({ QueueName: 'after' }))).QueueUrl!;
+  const big = await failure(() => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(1025) })));
+  t.equal(big.name, 'InvalidParameterValue', "a body over the broker's maxMessageBytes");
+  t.ok((await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(1024) }))).MessageId, 'still serving');
+});
