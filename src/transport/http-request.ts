@@ -57,10 +57,14 @@ export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpSe
       res.end(r.body);
     });
   };
-  if (req.method === 'GET' || req.method === 'HEAD') {
-    service.handle(req, reply, abort.signal);
-    return;
-  }
+  const run = (): void => {
+    try {
+      service.handle(req, reply, abort.signal);
+    } catch (err) {
+      reply({ status: 500, headers: { 'content-type': 'text/plain' }, body: `internal error: ${err instanceof Error ? err.message : String(err)}\n` });
+    }
+  };
+  if (req.method === 'GET') return run();
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
@@ -84,10 +88,6 @@ export function serveHttp(res: HttpResponse, uwsReq: UwsRequest, service: HttpSe
       return;
     }
     req.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    try {
-      service.handle(req, reply, abort.signal);
-    } catch (err) {
-      reply({ status: 500, headers: { 'content-type': 'text/plain' }, body: `internal error: ${err instanceof Error ? err.message : String(err)}\n` });
-    }
+    run();
   });
 }
