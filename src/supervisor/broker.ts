@@ -103,6 +103,10 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     log,
   });
 
+  if (config.sqsCredentials.length === 0 && !isLoopback(config.host)) {
+    log.warn({ host: config.host }, 'the SQS API accepts unsigned requests on a non-loopback address; set --sqs-credentials to check signatures');
+  }
+
   await pool.start();
   server = new FerryServer({
     handler,
@@ -140,4 +144,8 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
       return closing;
     },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
