@@ -10,6 +10,11 @@
 // Placement is the router's "fewest queues" rule on a fresh data directory: queues created in turn
 // land on shard 0, 1, 0, 1, 0 (src/supervisor/router.ts).
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ShardPool, type Answer } from '../dist/src/supervisor/shard-pool.js';
 import { connect, ErrorCodes, FerryError, type DeliveredMessage, type FerryClient } from '../src/client/index.js';
 import { startBroker } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';
@@ -93,7 +98,7 @@ t.test('a crashed shard worker restarts with its queues; the other shard never s
   const before = Array.from({ length: 100 }, (_, i) => `before-${i}`);
   await admin.queue(VICTIM).sendBatch(before);
   const leased = await admin.queue(VICTIM).receive({ max: 10, visibilityMs: LEASE_MS });
-  t.equal(leased.length, 10);
+  t.equal(leased.length, 10, 'ten messages leased before the crash');
 
   // Clients on both shards. None of them may see its connection close.
   const victimClient = await open();
@@ -131,8 +136,13 @@ t.test('a crashed shard worker restarts with its queues; the other shard never s
 
   // The crash.
   const crashedAt = Date.now();
-  const crash = await fetch(`${broker.httpUrl}/admin/shards/0/crash`, { method: 'POST' });
+  const [crash, scrape] = await Promise.all([
+    fetch(`${broker.httpUrl}/admin/shards/0/crash`, { method: 'POST' }),
+    // A scrape asks every shard for its queue stats; one overlapping the crash must still be answered.
+    within(fetch(`${broker.httpUrl}/metrics`), 5_000, 'GET /metrics during the crash'),
+  ]);
   t.equal(crash.status, 202, 'crash accepted');
+  t.equal(scrape.status, 200, '/metrics answered during the crash');
   const poll = await within(longPoll, 5_000, 'the long poll on the crashed shard settles');
   t.ok(!poll.ok && isShardUnavailable(poll.error), 'the 20 s long poll in flight fails at once with retryable ShardUnavailable');
 
@@ -189,4 +199,25 @@ t.test('crash hook: unknown or down shards are refused, and the hook is off by d
   const plain = await startBroker(t, { shards: 1 });
   t.equal((await fetch(`${plain.httpUrl}/admin/shards/0/crash`, { method: 'POST' })).status, 404, 'no crash hook without --fault-injection');
   t.equal(await status(`${plain.httpUrl}/readyz`), 200);
+});
+
+t.test('ShardPool: a request and a stats scrape sent as the worker dies are answered, never left hanging', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-pool-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const events = { shardUp: () => {}, shardDown: () => {}, push: () => {}, subEnd: () => {} };
+  const pool = new ShardPool({ dataDir, shards: 2, bodyCacheBytes: 1 << 20 }, pino({ level: 'silent' }), events);
+  await within(pool.start(), 20_000, 'pool start');
+  t.teardown(() => pool.close());
+
+  // The crash message goes out at once; what follows in this turn reaches a worker that is exiting.
+  t.ok(pool.crash(0), 'crash sent');
+  const answer = new Promise<Answer>((resolve) => pool.request(0, (r) => ({
+    t: 'req', r, qid: '0000000000000000', session: 1, req: { op: 'getQueueAttributes', args: { queue: 'q' } },
+  }), resolve));
+  const stats = pool.stats();
+  const a = await within(answer, 5_000, 'request to the dying shard');
+  t.ok('error' in a && a.error.code === ErrorCodes.ShardUnavailable && a.error.retryable === true, 'the request fails with retryable ShardUnavailable');
+  t.same(await within(stats, 5_000, 'stats (a /metrics scrape) during the crash'), [], 'the scrape is answered (no queues)');
+  await waitFor(() => pool.isUp(0), { timeoutMs: 15_000, what: 'shard 0 restarted' });
+  t.same(await within(pool.stats(), 5_000, 'stats after the restart'), []);
 });
