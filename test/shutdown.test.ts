@@ -5,7 +5,8 @@
 //    directories open again at once;
 //  - in-process: after close() no handle the broker created stays active, and this same process can
 //    open the shard directories (RocksDB refuses a second open of a directory a process holds);
-//  - a shard worker told to close right after a request that leases a message exits at once.
+//  - a shard worker told to close right after a request that leases a message exits at once;
+//  - a broker that cannot start (its data directory is in use) closes what it started and exits 1.
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { ShardStore } from '../src/storage/shard-store.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../src/actors/shard-messages.js';
 import { startBroker as startInProcess } from '../dist/src/supervisor/broker.js';
 import { resolveBrokerConfig } from '../dist/src/supervisor/config.js';
-import { startBroker } from './helpers/broker.js';
+import { BrokerProcess, startBroker } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';
 
 /** Below the shard pool's 10 s force-terminate: a worker that does not close by itself fails this. */
@@ -61,9 +62,9 @@ t.test('SIGTERM with busy connections: exit 0, long poll answered, clients see 1
     for (const q of await store.recover()) found.push(`${q.record.name}:${q.messages.length}`);
     await store.close();
   }
-  t.same(found.sort(), ['sd-poll:0', 'sd-sub:3']);
+  t.same(found.sort(), ['sd-poll:0', 'sd-sub:3'], 'both queues on disk, the pushed (leased) messages kept');
   await within(broker.start(), 20_000, 'a second broker starts on the same directory');
-  t.equal((await fetch(`${broker.httpUrl}/readyz`)).status, 200);
+  t.equal((await fetch(`${broker.httpUrl}/readyz`)).status, 200, 'and is ready');
   await Promise.all(clients.map((c) => c.close()));
 });
 
@@ -92,7 +93,7 @@ t.test('in process: close() leaves no active handle behind and releases the Rock
   await within(broker.close(), 1_000, 'a second close() is a no-op');
   t.same(await within(longPoll, 2_000, 'long poll settles'), { ok: true, value: [] }, 'the long poll was answered');
   await waitFor(() => disconnects.length === clients.length, { timeoutMs: 2_000, what: 'clients closed by the server' });
-  t.same(disconnects.map((d) => d.code), [1001, 1001, 1001]);
+  t.same(disconnects.map((d) => d.code), [1001, 1001, 1001], 'every client saw 1001 going away');
   await Promise.all(clients.map((c) => c.close()));
   // Closing sockets and workers report back over a tick or two: poll, bounded.
   await waitFor(() => leftOver(before).length === 0, { timeoutMs: 5_000, what: `no handle left (still: ${leftOver(before).join(', ')})` }).catch(() => undefined);
@@ -132,4 +133,16 @@ t.test('a shard worker told to close right after a leasing request exits at once
   const reply = got.find((m) => m.t === 'reply' && m.r === 3);
   t.ok(reply !== undefined && (reply as { result: { messages: unknown[] } }).result.messages.length === 1, 'the receive was answered before the close');
   t.ok(got.some((m) => m.t === 'closed'), 'the worker reported its store closed');
+});
+
+t.test('a broker whose data directory is in use exits 1 at once with the reason, and the first keeps serving', async (t) => {
+  const first = await startBroker(t, { shards: 2 });
+  const second = new BrokerProcess({ dataDir: first.dataDir, shards: 2, readyTimeoutMs: 15_000 });
+  t.teardown(() => second.cleanup());
+  const failed = await outcome(second.start());
+  t.ok(!failed.ok, 'the second broker does not start');
+  const message = failed.ok ? '' : String(failed.error);
+  t.match(message, /exited before ready \(\{"code":1,"signal":null\}\)/, 'it exits with code 1 instead of retrying its shards forever');
+  t.match(second.output, /cannot start the broker: cannot open RocksDB at .*shard-\d: IO error: While lock file/, 'and says why');
+  t.equal((await fetch(`${first.httpUrl}/readyz`)).status, 200, 'the first broker is unharmed');
 });
