@@ -1,5 +1,6 @@
 // Issue 2, "Proof": producers send as fast as they can while the broker process is killed with
-// SIGKILL at random moments, several rounds over the same data directory. After each restart:
+// SIGKILL at random moments, several rounds over the same data directory (and a last round stopped
+// with SIGTERM instead). After each restart:
 //  - every acknowledged message is there exactly once (unacknowledged ones may or may not be);
 //  - nothing is duplicated, and nothing appears that was never sent;
 //  - messages received (leased) but not deleted before the kill are visible again at once;
@@ -7,10 +8,13 @@
 // The kill lands in the middle of a burst of synced sendBatch writes: an ack is only sent after
 // the group commit's fdatasync, so none may be lost (shared/ARCHITECTURE.md, "Delivery").
 import t from 'tap';
-import { connect, FerryError, type FerryClient } from '../src/client/index.js';
-import { startBroker } from './helpers/broker.js';
+import { connect, ErrorCodes, FerryError, type FerryClient } from '../src/client/index.js';
+import { startBroker, type BrokerProcess } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';
 import { countOf, drainQueue } from './helpers/drain.js';
+
+/** The `t` a subtest gets. */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const ROUNDS = 5;
 const QUEUES = ['crash-a', 'crash-b'] as const;
@@ -56,12 +60,15 @@ class Ledger {
 interface Burst {
   stop: () => void;
   done: Promise<void>;
+  /** How the requests that ended each loop failed (the connection went away). */
+  cutOff: unknown[];
 }
 
 /** Producer loops (send and sendBatch, several in flight per connection) until stopped or cut off. */
 function produce(clients: FerryClient[], ledger: Ledger, round: number): Burst {
   let stopped = false;
   let n = 0;
+  const cutOff: unknown[] = [];
   const loops: Array<Promise<void>> = [];
   clients.forEach((client, c) => {
     for (let l = 0; l < LOOPS_PER_CLIENT; l++) {
@@ -73,11 +80,11 @@ function produce(clients: FerryClient[], ledger: Ledger, round: number): Burst {
           const q = client.queue(queue);
           if (ids.length === 1) {
             const sent = await outcome(q.send(ids[0]!));
-            if (!sent.ok) return; // the connection is gone: this id stays "sending" (unknown)
+            if (!sent.ok) return void cutOff.push(sent.error); // this id stays "sending" (unknown)
             ledger.acked(ids[0]!);
           } else {
             const sent = await outcome(q.sendBatch(ids));
-            if (!sent.ok) return;
+            if (!sent.ok) return void cutOff.push(sent.error);
             sent.value.forEach((r, k) => {
               if (!('ok' in r)) throw new Error(`send of ${ids[k]} was refused: ${JSON.stringify(r.error)}`);
               ledger.acked(ids[k]!);
@@ -87,17 +94,18 @@ function produce(clients: FerryClient[], ledger: Ledger, round: number): Burst {
       })());
     }
   });
-  return { stop: () => (stopped = true), done: Promise.all(loops).then(() => undefined) };
+  return { stop: () => (stopped = true), done: Promise.all(loops).then(() => undefined), cutOff };
 }
 
 /** A consumer that leases messages for a long time and deletes every other one. */
 function consume(client: FerryClient, ledger: Ledger): Burst {
   let stopped = false;
+  const cutOff: unknown[] = [];
   const loop = async (): Promise<void> => {
     for (let i = 0; !stopped; i++) {
       const queue = QUEUES[i % QUEUES.length]!;
       const got = await outcome(client.queue(queue).receive({ max: 20, visibilityMs: LEASE_MS, waitMs: 50 }));
-      if (!got.ok) return;
+      if (!got.ok) return void cutOff.push(got.error);
       const ids = got.value.map((m) => Buffer.from(m.body).toString());
       for (const id of ids) {
         if (ledger.fate.get(id) === 'deleted') throw new Error(`${id} was delivered after its delete was acknowledged`);
@@ -107,7 +115,7 @@ function consume(client: FerryClient, ledger: Ledger): Burst {
       if (toDelete.length === 0) continue;
       for (const m of toDelete) ledger.fate.set(Buffer.from(m.body).toString(), 'deleting');
       const deleted = await outcome(client.queue(queue).deleteBatch(toDelete.map((m) => m.receipt)));
-      if (!deleted.ok) return; // these ids stay "deleting" (unknown)
+      if (!deleted.ok) return void cutOff.push(deleted.error); // these ids stay "deleting" (unknown)
       deleted.value.forEach((r, k) => {
         const id = Buffer.from(toDelete[k]!.body).toString();
         if (!('ok' in r) || !r.ok.deleted) throw new Error(`delete of ${id} failed: ${JSON.stringify(r)}`);
@@ -115,64 +123,76 @@ function consume(client: FerryClient, ledger: Ledger): Burst {
       });
     }
   };
-  return { stop: () => (stopped = true), done: loop() };
+  return { stop: () => (stopped = true), done: loop(), cutOff };
 }
 
-t.test('SIGKILL during a synced send burst loses no acknowledged message, duplicates none, and brings leases back', async (t) => {
+/**
+ * One round: a burst of producers and a consumer, the broker stopped by `signal` at a random moment
+ * into it, restarted on the same directory, and every queue drained and checked against the ledger.
+ * Returns how many leased-but-undeleted messages came back, and how the cut-off requests failed.
+ */
+async function round(t: TapTest, broker: BrokerProcess, ledger: Ledger, n: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<{ leased: number; cutOff: unknown[] }> {
+  const opts = { reconnect: false, requestTimeoutMs: 10_000 } as const;
+  const producers = await Promise.all(Array.from({ length: PRODUCER_CLIENTS }, () => connect(broker.url, opts)));
+  const consumer = await connect(broker.url, opts);
+  const ackedBefore = ledger.count('acked') + ledger.count('leased');
+  const bursts = [produce(producers, ledger, n), consume(consumer, ledger)];
+
+  // Stop at a random moment once the burst is under way (some sends acknowledged).
+  await waitFor(() => ledger.count('acked') + ledger.count('leased') >= ackedBefore + 100, { timeoutMs: 10_000, what: `round ${n}: first acks` });
+  const extraMs = Math.floor(Math.random() * 300);
+  await new Promise((r) => setTimeout(r, extraMs));
+  const exit = await within(broker.stop(signal), 10_000, signal);
+  t.same(exit, signal === 'SIGKILL' ? { code: null, signal } : { code: 0, signal: null }, `round ${n}: ${signal} ${extraMs} ms into the burst`);
+
+  // Every request in flight settles, none hangs.
+  await within(Promise.all(bursts.map((b) => b.done)), 10_000, `round ${n}: producers and consumer settle after the ${signal}`);
+  for (const b of bursts) b.stop();
+  await Promise.all([...producers, consumer].map((c) => c.close()));
+
+  await within(broker.start(), 20_000, `round ${n}: restart`);
+  const verifier = await connect(broker.url, { reconnect: false });
+  t.same((await verifier.listQueues()).queues, [...QUEUES], `round ${n}: both queues recovered`);
+  const drained = [];
+  for (const q of QUEUES) drained.push(...(await drainQueue(verifier, q)).map((m) => ({ ...m, queue: q })));
+
+  const counts = countOf(drained.map((m) => m.body));
+  t.same([...counts].filter(([, c]) => c > 1), [], `round ${n}: no message is there twice`);
+  const unexpected = drained.filter((m) => {
+    const f = ledger.fate.get(m.body);
+    return f === undefined || f === 'deleted' || ledger.queueOf.get(m.body) !== m.queue;
+  });
+  t.same(unexpected.map((m) => `${m.body}:${ledger.fate.get(m.body) ?? 'never sent'}`), [], `round ${n}: nothing deleted or never sent comes back`);
+  const missing = [...ledger.fate].filter(([id, f]) => (f === 'acked' || f === 'leased') && !counts.has(id)).map(([id, f]) => `${id}:${f}`);
+  t.same(missing, [], `round ${n}: every acknowledged message is there`);
+  const leased = drained.filter((m) => ledger.fate.get(m.body) === 'leased');
+  t.ok(leased.every((m) => m.receiveCount >= 2), `round ${n}: ${leased.length} leased-but-undeleted messages are visible again, their earlier delivery counted`);
+  t.comment(`round ${n}: ${drained.length} recovered, ${ledger.count('sending')} sends and ${ledger.count('deleting')} deletes were cut off`);
+
+  // What the drain deleted, and every unknown that did not survive, is gone for good.
+  for (const [id, f] of ledger.fate) if (f !== 'deleted') ledger.fate.set(id, 'deleted');
+  const attrs = await Promise.all(QUEUES.map((q) => verifier.getQueueAttributes(q)));
+  t.same(attrs.map((a) => a.stats.visible + a.stats.leased + a.stats.delayed), [0, 0], `round ${n}: queues empty after the drain`);
+  await verifier.close();
+  return { leased: leased.length, cutOff: bursts.flatMap((b) => b.cutOff) };
+}
+
+t.test('SIGKILL during a synced send burst loses no acknowledged message, duplicates none, and brings leases back; so does SIGTERM', async (t) => {
   const broker = await startBroker(t, { shards: 2 });
   const admin = await connect(broker.url, { reconnect: false });
   for (const q of QUEUES) await admin.createQueue(q);
   await admin.close();
-
   const ledger = new Ledger();
   let leasedAcrossRounds = 0;
-  for (let round = 1; round <= ROUNDS; round++) {
-    const opts = { reconnect: false, requestTimeoutMs: 10_000 } as const;
-    const producers = await Promise.all(Array.from({ length: PRODUCER_CLIENTS }, () => connect(broker.url, opts)));
-    const consumer = await connect(broker.url, opts);
-    const ackedBefore = ledger.count('acked') + ledger.count('leased');
-    const bursts = [produce(producers, ledger, round), consume(consumer, ledger)];
-
-    // Kill at a random moment once the burst is under way (some sends acknowledged).
-    await waitFor(() => ledger.count('acked') + ledger.count('leased') >= ackedBefore + 100, { timeoutMs: 10_000, what: `round ${round}: first acks` });
-    const extraMs = Math.floor(Math.random() * 300);
-    await new Promise((r) => setTimeout(r, extraMs));
-    const exit = await within(broker.kill(), 10_000, 'SIGKILL');
-    t.equal(exit.signal, 'SIGKILL', `round ${round}: killed ${extraMs} ms into the burst`);
-
-    // Every request in flight settles (ConnectionClosed), none hangs.
-    await within(Promise.all(bursts.map((b) => b.done)), 10_000, `round ${round}: producers and consumer settle after the kill`);
-    for (const b of bursts) b.stop();
-    await Promise.all([...producers, consumer].map((c) => c.close()));
-
-    await within(broker.start(), 20_000, `round ${round}: restart`);
-    const verifier = await connect(broker.url, { reconnect: false });
-    t.same((await verifier.listQueues()).queues, [...QUEUES], `round ${round}: both queues recovered`);
-    const drained = [];
-    for (const q of QUEUES) drained.push(...(await drainQueue(verifier, q)).map((m) => ({ ...m, queue: q })));
-
-    const counts = countOf(drained.map((m) => m.body));
-    const dup = [...counts].filter(([, c]) => c > 1);
-    t.same(dup, [], `round ${round}: no message is there twice`);
-    const unexpected = drained.filter((m) => {
-      const f = ledger.fate.get(m.body);
-      return f === undefined || f === 'deleted' || ledger.queueOf.get(m.body) !== m.queue;
-    });
-    t.same(unexpected.map((m) => `${m.body}:${ledger.fate.get(m.body) ?? 'never sent'}`), [], `round ${round}: nothing deleted or never sent comes back`);
-    const missing = [...ledger.fate].filter(([id, f]) => (f === 'acked' || f === 'leased') && !counts.has(id)).map(([id, f]) => `${id}:${f}`);
-    t.same(missing, [], `round ${round}: every acknowledged message is there`);
-    const leased = drained.filter((m) => ledger.fate.get(m.body) === 'leased');
-    leasedAcrossRounds += leased.length;
-    t.ok(leased.every((m) => m.receiveCount >= 2), `round ${round}: ${leased.length} leased-but-undeleted messages are visible again, their earlier delivery counted`);
-    t.comment(`round ${round}: ${drained.length} recovered, ${ledger.count('sending')} sends and ${ledger.count('deleting')} deletes were cut off by the kill`);
-
-    // What the drain deleted, and every unknown that did not survive, is gone for good.
-    for (const [id, f] of ledger.fate) if (f !== 'deleted') ledger.fate.set(id, 'deleted');
-    const attrs = await Promise.all(QUEUES.map((q) => verifier.getQueueAttributes(q)));
-    t.same(attrs.map((a) => a.stats.visible + a.stats.leased + a.stats.delayed), [0, 0], `round ${round}: queues empty after the drain`);
-    await verifier.close();
-  }
+  for (let n = 1; n <= ROUNDS; n++) leasedAcrossRounds += (await round(t, broker, ledger, n, 'SIGKILL')).leased;
   t.ok(leasedAcrossRounds > 0, `leases were cut by kills (${leasedAcrossRounds} in all)`);
+
+  // A clean stop in the middle of the same kind of burst: exit 0, the same guarantees, and the
+  // requests it cuts off fail with a retryable code.
+  const { cutOff } = await round(t, broker, ledger, ROUNDS + 1, 'SIGTERM');
+  const codes = new Set(cutOff.map((e) => (e instanceof FerryError ? e.code : String(e))));
+  t.same([...codes].filter((c) => c !== ErrorCodes.ShuttingDown && c !== ErrorCodes.ConnectionClosed), [],
+    `requests cut off by SIGTERM fail with ShuttingDown or ConnectionClosed only (${[...codes].join(', ')})`);
   t.ok(ledger.fate.size > 0, `${ledger.fate.size} message ids tracked`);
 });
 
@@ -183,10 +203,10 @@ t.test('a message deleted before a kill never comes back; one received but not d
   await client.createQueue('kept-or-gone');
   await q.sendBatch(['deleted-1', 'deleted-2', 'leased-1', 'leased-2', 'untouched']);
   const got = await q.receive({ max: 4, visibilityMs: LEASE_MS });
-  t.same(got.map((m) => Buffer.from(m.body).toString()), ['deleted-1', 'deleted-2', 'leased-1', 'leased-2']);
-  t.ok(await q.delete(got[0]!.receipt));
+  t.same(got.map((m) => Buffer.from(m.body).toString()), ['deleted-1', 'deleted-2', 'leased-1', 'leased-2'], 'four leased');
+  t.ok(await q.delete(got[0]!.receipt), 'one deleted by delete');
   const batch = await q.deleteBatch([got[1]!.receipt]);
-  t.same(batch, [{ ok: { deleted: true } }]);
+  t.same(batch, [{ ok: { deleted: true } }], 'one deleted by deleteBatch');
   await broker.kill();
   const err = await outcome(q.send('after the kill'));
   t.ok(!err.ok && err.error instanceof FerryError && err.error.retryable, 'a request after the kill fails, retryable');
@@ -195,7 +215,7 @@ t.test('a message deleted before a kill never comes back; one received but not d
   await broker.start();
   const again = await connect(broker.url, { reconnect: false });
   const drained = await drainQueue(again, 'kept-or-gone');
-  t.same(drained.map((m) => m.body).sort(), ['leased-1', 'leased-2', 'untouched']);
+  t.same(drained.map((m) => m.body).sort(), ['leased-1', 'leased-2', 'untouched'], 'the deleted two are gone, the leased two are back');
   t.same(drained.filter((m) => m.body.startsWith('leased')).map((m) => m.receiveCount), [2, 2], 'the first delivery was counted durably');
   await again.close();
 });
