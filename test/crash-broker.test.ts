@@ -3,12 +3,12 @@
 // with SIGTERM instead). After each restart:
 //  - every acknowledged message is there exactly once (unacknowledged ones may or may not be);
 //  - nothing is duplicated, and nothing appears that was never sent;
-//  - messages received (leased) but not deleted before the kill are visible again at once;
+//  - messages received or pushed (leased) but not deleted before the kill are visible again at once;
 //  - messages whose delete was acknowledged never come back, in this round or any later one.
 // The kill lands in the middle of a burst of synced sendBatch writes: an ack is only sent after
 // the group commit's fdatasync, so none may be lost (shared/ARCHITECTURE.md, "Delivery").
 import t from 'tap';
-import { connect, ErrorCodes, FerryError, type FerryClient } from '../src/client/index.js';
+import { connect, ErrorCodes, FerryError, type FerryClient, type QueueClient } from '../src/client/index.js';
 import { startBroker, type BrokerProcess } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';
 import { countOf, drainQueue } from './helpers/drain.js';
@@ -25,10 +25,11 @@ const BATCH = 25;
 const LEASE_MS = 10 * 60 * 1000;
 
 /**
- * What the test knows of each message id. Only `acked`, `leased` and `deleted` are certain;
- * `sending` and `deleting` are requests whose reply was lost in the kill (may or may not apply).
+ * What the test knows of each message id. `acked`, `leased`, `deleted` and `refused` (a send
+ * answered ShuttingDown, which docs/protocol.md says was not applied) are certain; `sending` and
+ * `deleting` are requests whose reply was lost in the kill (may or may not apply).
  */
-type Fate = 'sending' | 'acked' | 'leased' | 'deleting' | 'deleted';
+type Fate = 'sending' | 'acked' | 'leased' | 'deleting' | 'deleted' | 'refused';
 
 class Ledger {
   readonly fate = new Map<string, Fate>();
@@ -50,6 +51,12 @@ class Ledger {
     if (f === 'sending' || f === 'acked') this.fate.set(id, 'leased');
   }
 
+  /** A send answered with an error that says it was not applied. */
+  refused(ids: string[], err: unknown): void {
+    if (!(err instanceof FerryError) || err.code !== ErrorCodes.ShuttingDown) return;
+    for (const id of ids) if (this.fate.get(id) === 'sending') this.fate.set(id, 'refused');
+  }
+
   count(f: Fate): number {
     let n = 0;
     for (const v of this.fate.values()) if (v === f) n++;
@@ -59,7 +66,8 @@ class Ledger {
 
 interface Burst {
   stop: () => void;
-  done: Promise<void>;
+  /** Settles when every request the burst made has settled (call it after the broker stopped). */
+  settled: () => Promise<unknown>;
   /** How the requests that ended each loop failed (the connection went away). */
   cutOff: unknown[];
 }
@@ -80,11 +88,11 @@ function produce(clients: FerryClient[], ledger: Ledger, round: number): Burst {
           const q = client.queue(queue);
           if (ids.length === 1) {
             const sent = await outcome(q.send(ids[0]!));
-            if (!sent.ok) return void cutOff.push(sent.error); // this id stays "sending" (unknown)
+            if (!sent.ok) return void (cutOff.push(sent.error), ledger.refused(ids, sent.error)); // else "sending" (unknown)
             ledger.acked(ids[0]!);
           } else {
             const sent = await outcome(q.sendBatch(ids));
-            if (!sent.ok) return void cutOff.push(sent.error);
+            if (!sent.ok) return void (cutOff.push(sent.error), ledger.refused(ids, sent.error));
             sent.value.forEach((r, k) => {
               if (!('ok' in r)) throw new Error(`send of ${ids[k]} was refused: ${JSON.stringify(r.error)}`);
               ledger.acked(ids[k]!);
@@ -94,7 +102,8 @@ function produce(clients: FerryClient[], ledger: Ledger, round: number): Burst {
       })());
     }
   });
-  return { stop: () => (stopped = true), done: Promise.all(loops).then(() => undefined), cutOff };
+  const done = Promise.all(loops);
+  return { stop: () => (stopped = true), settled: () => done, cutOff };
 }
 
 /** A consumer that leases messages for a long time and deletes every other one. */
@@ -116,14 +125,57 @@ function consume(client: FerryClient, ledger: Ledger): Burst {
       for (const m of toDelete) ledger.fate.set(Buffer.from(m.body).toString(), 'deleting');
       const deleted = await outcome(client.queue(queue).deleteBatch(toDelete.map((m) => m.receipt)));
       if (!deleted.ok) return void cutOff.push(deleted.error); // these ids stay "deleting" (unknown)
-      deleted.value.forEach((r, k) => {
-        const id = Buffer.from(toDelete[k]!.body).toString();
-        if (!('ok' in r) || !r.ok.deleted) throw new Error(`delete of ${id} failed: ${JSON.stringify(r)}`);
-        ledger.fate.set(id, 'deleted');
-      });
+      recordDeletes(ledger, toDelete.map((m) => Buffer.from(m.body).toString()), deleted.value);
     }
   };
-  return { stop: () => (stopped = true), done: loop(), cutOff };
+  const done = loop();
+  return { stop: () => (stopped = true), settled: () => done, cutOff };
+}
+
+/** Applies one deleteBatch's outcome to the ledger. */
+function recordDeletes(ledger: Ledger, ids: string[], results: Awaited<ReturnType<QueueClient['deleteBatch']>>): void {
+  results.forEach((r, k) => {
+    if (!('ok' in r) || !r.ok.deleted) throw new Error(`delete of ${ids[k]} failed: ${JSON.stringify(r)}`);
+    ledger.fate.set(ids[k]!, 'deleted');
+  });
+}
+
+/**
+ * A push subscriber on every queue: marks what it is pushed as leased (a push, like a reply, must
+ * only leave after the commit of the lease and of the send), deletes every other message and grants
+ * the credit back.
+ */
+async function subscribeAll(client: FerryClient, ledger: Ledger): Promise<Burst> {
+  const cutOff: unknown[] = [];
+  const deletes: Array<Promise<void>> = [];
+  const violations: string[] = [];
+  for (const queue of QUEUES) {
+    await client.queue(queue).subscribe({ credit: 20, visibilityMs: LEASE_MS }, (messages, sub) => {
+      const ids = messages.map((m) => Buffer.from(m.body).toString());
+      for (const id of ids) {
+        if (ledger.fate.get(id) === 'deleted') violations.push(`${id} was pushed after its delete was acknowledged`);
+        ledger.leased(id);
+      }
+      const toDelete = messages.filter((_, k) => k % 2 === 1);
+      const deleteIds = toDelete.map((m) => Buffer.from(m.body).toString());
+      for (const id of deleteIds) ledger.fate.set(id, 'deleting');
+      if (toDelete.length > 0) {
+        deletes.push(client.queue(queue).deleteBatch(toDelete.map((m) => m.receipt)).then(
+          (results) => recordDeletes(ledger, deleteIds, results),
+          (err: unknown) => void cutOff.push(err), // these ids stay "deleting" (unknown)
+        ));
+      }
+      sub.credit(messages.length);
+    });
+  }
+  return {
+    stop: () => {},
+    settled: async () => {
+      await Promise.all(deletes);
+      if (violations.length > 0) throw new Error(violations.join('; '));
+    },
+    cutOff,
+  };
 }
 
 /**
@@ -135,8 +187,9 @@ async function round(t: TapTest, broker: BrokerProcess, ledger: Ledger, n: numbe
   const opts = { reconnect: false, requestTimeoutMs: 10_000 } as const;
   const producers = await Promise.all(Array.from({ length: PRODUCER_CLIENTS }, () => connect(broker.url, opts)));
   const consumer = await connect(broker.url, opts);
+  const subscriber = await connect(broker.url, opts);
   const ackedBefore = ledger.count('acked') + ledger.count('leased');
-  const bursts = [produce(producers, ledger, n), consume(consumer, ledger)];
+  const bursts = [await subscribeAll(subscriber, ledger), produce(producers, ledger, n), consume(consumer, ledger)];
 
   // Stop at a random moment once the burst is under way (some sends acknowledged).
   await waitFor(() => ledger.count('acked') + ledger.count('leased') >= ackedBefore + 100, { timeoutMs: 10_000, what: `round ${n}: first acks` });
@@ -146,9 +199,9 @@ async function round(t: TapTest, broker: BrokerProcess, ledger: Ledger, n: numbe
   t.same(exit, signal === 'SIGKILL' ? { code: null, signal } : { code: 0, signal: null }, `round ${n}: ${signal} ${extraMs} ms into the burst`);
 
   // Every request in flight settles, none hangs.
-  await within(Promise.all(bursts.map((b) => b.done)), 10_000, `round ${n}: producers and consumer settle after the ${signal}`);
+  await within(Promise.all(bursts.map((b) => b.settled())), 10_000, `round ${n}: producers and consumers settle after the ${signal}`);
   for (const b of bursts) b.stop();
-  await Promise.all([...producers, consumer].map((c) => c.close()));
+  await Promise.all([...producers, consumer, subscriber].map((c) => c.close()));
 
   await within(broker.start(), 20_000, `round ${n}: restart`);
   const verifier = await connect(broker.url, { reconnect: false });
@@ -160,14 +213,14 @@ async function round(t: TapTest, broker: BrokerProcess, ledger: Ledger, n: numbe
   t.same([...counts].filter(([, c]) => c > 1), [], `round ${n}: no message is there twice`);
   const unexpected = drained.filter((m) => {
     const f = ledger.fate.get(m.body);
-    return f === undefined || f === 'deleted' || ledger.queueOf.get(m.body) !== m.queue;
+    return f === undefined || f === 'deleted' || f === 'refused' || ledger.queueOf.get(m.body) !== m.queue;
   });
-  t.same(unexpected.map((m) => `${m.body}:${ledger.fate.get(m.body) ?? 'never sent'}`), [], `round ${n}: nothing deleted or never sent comes back`);
+  t.same(unexpected.map((m) => `${m.body}:${ledger.fate.get(m.body) ?? 'never sent'}`), [], `round ${n}: nothing deleted, refused or never sent is there`);
   const missing = [...ledger.fate].filter(([id, f]) => (f === 'acked' || f === 'leased') && !counts.has(id)).map(([id, f]) => `${id}:${f}`);
   t.same(missing, [], `round ${n}: every acknowledged message is there`);
   const leased = drained.filter((m) => ledger.fate.get(m.body) === 'leased');
   t.ok(leased.every((m) => m.receiveCount >= 2), `round ${n}: ${leased.length} leased-but-undeleted messages are visible again, their earlier delivery counted`);
-  t.comment(`round ${n}: ${drained.length} recovered, ${ledger.count('sending')} sends and ${ledger.count('deleting')} deletes were cut off`);
+  t.comment(`round ${n}: ${drained.length} recovered; cut off: ${ledger.count('sending')} sends unanswered, ${ledger.count('refused')} refused, ${ledger.count('deleting')} deletes unanswered`);
 
   // What the drain deleted, and every unknown that did not survive, is gone for good.
   for (const [id, f] of ledger.fate) if (f !== 'deleted') ledger.fate.set(id, 'deleted');
