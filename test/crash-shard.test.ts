@@ -121,6 +121,13 @@ t.test('a crashed shard worker restarts with its queues; the other shard never s
     (ms) => ms.forEach((m) => bystanderPushed.add(text(m))),
   );
   const firstVictimSubId = victimSub.id;
+  // Spy on the server's end of the subscription as the SDK gets it (the end frame's error).
+  const serverEnds: FerryError[] = [];
+  const ended = victimSub.ended.bind(victimSub);
+  victimSub.ended = (err: FerryError): void => {
+    serverEnds.push(err);
+    ended(err);
+  };
   const firstBystanderSubId = bystanderSub.id;
   await admin.queue(VICTIM_SUB).sendBatch(Array.from({ length: 20 }, (_, i) => `sub-before-${i}`));
   await waitFor(() => consumed.size === 20, { timeoutMs: 10_000, what: 'consumer got the first 20 messages' });
@@ -155,6 +162,7 @@ t.test('a crashed shard worker restarts with its queues; the other shard never s
 
   // The SDK resubscribed both subscriptions of the crashed shard, without ending them.
   await waitFor(() => victimSub.live && victimSub.id !== firstVictimSubId, { timeoutMs: 10_000, what: 'low-level subscription made again' });
+  t.same(serverEnds.map((e) => [e.code, e.retryable]), [[ErrorCodes.ShardUnavailable, true]], 'the server ended the subscription once, with retryable ShardUnavailable');
   await admin.queue(VICTIM_SUB).sendBatch(Array.from({ length: 20 }, (_, i) => `sub-after-${i}`));
   await waitFor(() => [...Array(20).keys()].every((i) => consumed.has(`sub-after-${i}`)), { timeoutMs: 10_000, what: 'consumer gets messages sent after the restart' });
 
@@ -194,11 +202,11 @@ t.test('a crashed shard worker restarts with its queues; the other shard never s
 
 t.test('crash hook: unknown or down shards are refused, and the hook is off by default', async (t) => {
   const broker = await startBroker(t, { shards: 1, args: ['--fault-injection'] });
-  t.equal((await fetch(`${broker.httpUrl}/admin/shards/7/crash`, { method: 'POST' })).status, 404);
-  t.equal((await fetch(`${broker.httpUrl}/admin/shards/x/crash`, { method: 'POST' })).status, 404);
+  t.equal((await fetch(`${broker.httpUrl}/admin/shards/7/crash`, { method: 'POST' })).status, 404, 'no shard 7');
+  t.equal((await fetch(`${broker.httpUrl}/admin/shards/x/crash`, { method: 'POST' })).status, 404, 'not a shard number');
   const plain = await startBroker(t, { shards: 1 });
   t.equal((await fetch(`${plain.httpUrl}/admin/shards/0/crash`, { method: 'POST' })).status, 404, 'no crash hook without --fault-injection');
-  t.equal(await status(`${plain.httpUrl}/readyz`), 200);
+  t.equal(await status(`${plain.httpUrl}/readyz`), 200, 'and the broker is untouched');
 });
 
 t.test('ShardPool: a request and a stats scrape sent as the worker dies are answered, never left hanging', async (t) => {
@@ -219,5 +227,5 @@ t.test('ShardPool: a request and a stats scrape sent as the worker dies are answ
   t.ok('error' in a && a.error.code === ErrorCodes.ShardUnavailable && a.error.retryable === true, 'the request fails with retryable ShardUnavailable');
   t.same(await within(stats, 5_000, 'stats (a /metrics scrape) during the crash'), [], 'the scrape is answered (no queues)');
   await waitFor(() => pool.isUp(0), { timeoutMs: 15_000, what: 'shard 0 restarted' });
-  t.same(await within(pool.stats(), 5_000, 'stats after the restart'), []);
+  t.same(await within(pool.stats(), 5_000, 'stats after the restart'), [], 'stats answered by both shards again');
 });
