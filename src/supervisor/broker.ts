@@ -107,7 +107,15 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     log.warn({ host: config.host }, 'the SQS API accepts unsigned requests on a non-loopback address; set --sqs-credentials to check signatures');
   }
 
-  await pool.start();
+  try {
+    await pool.start();
+  } catch (err) {
+    // A shard that cannot start (e.g. its RocksDB directory is locked by another broker) fails the
+    // start. Stop the others and the restart timers, or this process would retry forever instead
+    // of exiting with the error.
+    await pool.close();
+    throw err;
+  }
   server = new FerryServer({
     handler,
     sessionClosed: (session) => router.closeSession(session),
