@@ -223,7 +223,8 @@ export function validateRequest(frame: unknown, maxBodyBytes: number): ValidRequ
     throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'id must be a non-negative integer', { field: 'id' }));
   }
   const op = frame.op;
-  if (typeof op !== 'string') throw new InvalidRequest(id, missing('op'));
+  if (op === undefined || op === null) throw new InvalidRequest(id, missing('op'));
+  if (typeof op !== 'string') throw new InvalidRequest(id, invalid('op', 'a string naming an operation'));
   if (!isOpName(op)) throw new InvalidRequest(id, new FerryError(ErrorCodes.UnknownOp, `unknown op ${JSON.stringify(op.slice(0, 64))}`, { field: 'op' }));
   const args = frame.args ?? {};
   if (!isObj(args)) throw new InvalidRequest(id, invalid('args', 'a map'));
