@@ -52,7 +52,6 @@ export class ShardPool {
   #nextR = 1;
   #flushScheduled = false;
   #closing = false;
-  readonly #statsWaiters = new Map<number, (q: ShardQueueStats[]) => void>();
 
   constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
     this.#opts = { restartDelayMs: 100, ...opts };
@@ -149,9 +148,9 @@ export class ShardPool {
         this.#events.subEnd(m.session, m.sub, m.error);
         return;
       case 'stats': {
-        const done = this.#statsWaiters.get(m.r);
-        this.#statsWaiters.delete(m.r);
-        done?.(m.queues);
+        const done = slot.pending.get(m.r);
+        slot.pending.delete(m.r);
+        done?.({ result: m.queues });
         return;
       }
       case 'ready':
@@ -185,7 +184,9 @@ export class ShardPool {
     const parts = await Promise.all(this.#slots.map((slot) => new Promise<ShardQueueStats[]>((resolve) => {
       if (!slot.up) return resolve([]);
       const r = this.#nextR++;
-      this.#statsWaiters.set(r, resolve);
+      // Waits among the slot's pending requests, so a shard that dies meanwhile answers it
+      // (as empty) like any other in-flight request, and a /metrics scrape never hangs.
+      slot.pending.set(r, (a) => resolve('result' in a ? (a.result as ShardQueueStats[]) : []));
       this.#enqueue(slot, { t: 'stats', r });
     })));
     return parts.flat();
@@ -230,7 +231,5 @@ export class ShardPool {
     }, 10_000);
     await Promise.all(this.#slots.map((s) => s.closed));
     clearTimeout(force);
-    for (const done of this.#statsWaiters.values()) done([]);
-    this.#statsWaiters.clear();
   }
 }
