@@ -73,6 +73,11 @@ t.test('frames that are not requests', async (t) => {
   t.test('a truncated request', (t) => sendUnreadable(t, () => s.sendBytes(encodeFrame({ id: 77, op: 'send', args: { queue: 'bi-ok', body: 'x' } }).subarray(0, -2)), { code: ErrorCodes.BadFrame }));
   t.test('two CBOR items in one message', (t) => sendUnreadable(t, () => s.sendBytes(Buffer.concat([encodeFrame(1), encodeFrame(2)])), { code: ErrorCodes.BadFrame }));
   t.test('an empty binary message', (t) => sendUnreadable(t, () => s.sendBytes(new Uint8Array(0)), { code: ErrorCodes.BadFrame }));
+  t.test('CBOR nested a million deep', (t) => sendUnreadable(t, () => {
+    const nested = Buffer.alloc(1_000_001, 0x81); // [[[[…0…]]]]: overflows a recursive decoder
+    nested[1_000_000] = 0;
+    s.sendBytes(nested);
+  }, { code: ErrorCodes.BadFrame }));
   t.test('a text message', (t) => sendUnreadable(t, () => s.sendText('{"id":1,"op":"send"}'), { code: ErrorCodes.BadFrame }));
   t.test('not a map: a number', (t) => sendUnreadable(t, () => s.sendValue(42), { code: ErrorCodes.BadFrame }));
   t.test('not a map: a string', (t) => sendUnreadable(t, () => s.sendValue('send'), { code: ErrorCodes.BadFrame }));
@@ -303,6 +308,19 @@ t.test('a frame over the socket limit closes that socket (1009) and nothing else
   const again = await RawSocket.open(broker.url);
   t.teardown(() => again.close());
   t.same((await again.ok<{ queues: string[] }>('listQueues', { prefix: 'bi-victim' })).queues, ['bi-victim'], 'new connections are served');
+});
+
+t.test('a frame past the transport cap (4× the frame limit) drops only that socket', async (t) => {
+  // uWebSockets.js reads frames up to 4 × maxFrameBytes so that the session can close an oversized
+  // one with 1009 and a reason (above). Past that cap uWS drops the TCP connection on the frame
+  // header, before buffering it, and sends no close frame: the client sees 1006. Either way only
+  // that connection ends.
+  const victim = await RawSocket.open(broker.url);
+  victim.sendBytes(new Uint8Array(Limits.maxFrameBytes * 4 + 1));
+  const closed = await victim.waitClosed(15_000);
+  t.equal(closed.code, 1006, 'dropped without a close frame');
+  t.equal(s.closed, undefined, 'other connections stay open');
+  t.same(await s.ok('listQueues', { prefix: 'bi-victim' }), { queues: ['bi-victim'] }, 'and keep working');
 });
 
 t.test('the long-lived socket survived every bad frame', async (t) => {
