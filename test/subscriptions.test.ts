@@ -209,3 +209,23 @@ t.test('consume(): prefetch bounds the messages held at once', async (t) => {
   t.equal(consumer.stats.acked, 10);
   await consumer.close();
 });
+
+t.test('a subscribe and a long poll sent with the createQueue of their queue, on a socket that drops at once, hold nothing', async (t) => {
+  // The two wait in the router for the create; the socket's close must cancel them, or they would
+  // reach the shard after its closeSession and lease messages for a connection that is gone.
+  for (let i = 0; i < 3; i++) {
+    const queue = `sub-held-${i}`;
+    const s = await RawSocket.open(broker.url);
+    s.sendValue([
+      { id: 1, op: 'createQueue', args: { queue } },
+      { id: 2, op: 'subscribe', args: { queue, credit: 5, visibilityMs: 600_000 } },
+      { id: 3, op: 'receive', args: { queue, waitMs: 20_000, visibilityMs: 600_000 } },
+    ]);
+    s.terminate();
+    const deadline = Date.now() + 5000;
+    while (!(await client.listQueues({ prefix: queue })).queues.includes(queue) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await client.queue(queue).sendBatch(bodies(6, 'h'));
+    await quiet();
+    t.match((await client.getQueueAttributes(queue)).stats, { visible: 6, leased: 0 }, `${queue}: nothing leased by the dead connection`);
+  }
+});

@@ -29,6 +29,15 @@ interface SubRoute {
   qid: string;
 }
 
+/** A request held back until a create of its queue finishes. */
+interface HeldRequest {
+  session: number;
+  /** Runs the request now. */
+  run(): void;
+  /** Answers it without running it (its connection closed meanwhile). */
+  drop(): void;
+}
+
 function fail(code: WireError['code'], message: string, field?: string): Answer {
   const error: WireError = { code, message };
   if (field !== undefined) error.field = field;
@@ -38,7 +47,7 @@ function fail(code: WireError['code'], message: string, field?: string): Answer 
 export class Router implements ShardPoolEvents {
   readonly #queues = new Map<string, Placement>();
   /** Names being created, with requests that must wait for the outcome. */
-  readonly #creating = new Map<string, Array<() => void>>();
+  readonly #creating = new Map<string, HeldRequest[]>();
   readonly #subs = new Map<number, Map<number, SubRoute>>();
   readonly #nextSub = new Map<number, number>();
   #pool: ShardPool | undefined;
@@ -85,6 +94,12 @@ export class Router implements ShardPoolEvents {
   closeSession(session: number): void {
     this.#subs.delete(session);
     this.#nextSub.delete(session);
+    // Requests of this connection held back by a create must not run later: the shards would
+    // take them after this closeSession, and a subscribe or long poll of a dead connection would
+    // then lease messages nobody can receive until their visibility timeout.
+    for (const held of this.#creating.values()) {
+      for (let i = held.length - 1; i >= 0; i--) if (held[i]!.session === session) held.splice(i, 1)[0]!.drop();
+    }
     this.#pool?.broadcast({ t: 'closeSession', session });
   }
 
@@ -106,10 +121,8 @@ export class Router implements ShardPoolEvents {
       }
       default: {
         const name = req.args.queue;
-        if (this.#creating.has(name)) {
-          this.#creating.get(name)!.push(() => this.dispatch(session, req, done));
-          return;
-        }
+        const held = this.#creating.get(name);
+        if (held !== undefined) return this.#holdBack(held, session, req, done);
         const placed = this.#queues.get(name);
         if (placed === undefined) return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
         if (req.op === 'subscribe') return this.#subscribe(session, req.args, placed, done);
@@ -135,11 +148,8 @@ export class Router implements ShardPoolEvents {
   #create(session: number, req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const pool = this.#pool!;
     const name = req.args.queue;
-    const waiting = this.#creating.get(name);
-    if (waiting !== undefined) {
-      waiting.push(() => this.dispatch(session, req, done));
-      return;
-    }
+    const held = this.#creating.get(name);
+    if (held !== undefined) return this.#holdBack(held, session, req, done);
     const placed = this.#queues.get(name);
     if (placed !== undefined) {
       return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: toQueueRequest(req) }), done);
@@ -151,10 +161,18 @@ export class Router implements ShardPoolEvents {
     const attributes = req.args.attributes ?? {};
     pool.request(shard, (r) => ({ t: 'create', r, id, name, attributes, createdAt: Date.now() }), (answer) => {
       if ('result' in answer) this.#queues.set(name, { shard, id });
-      const waiters = this.#creating.get(name) ?? [];
+      const held = this.#creating.get(name) ?? [];
       this.#creating.delete(name);
       done(answer);
-      for (const retry of waiters) retry();
+      for (const h of held) h.run();
+    });
+  }
+
+  #holdBack(held: HeldRequest[], session: number, req: ValidRequest, done: (a: Answer) => void): void {
+    held.push({
+      session,
+      run: () => this.dispatch(session, req, done),
+      drop: () => done(fail(ErrorCodes.ConnectionClosed, 'the connection closed before the request ran')),
     });
   }
 
