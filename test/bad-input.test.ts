@@ -165,6 +165,17 @@ t.test('bodies: empty, over the broker limit, over the queue limit', async (t) =
   t.end();
 });
 
+t.test("the broker's own --max-message-bytes is the ceiling for every queue", async (t) => {
+  const small = await startBroker(t, { args: ['--max-message-bytes', '1000'] });
+  const c = await RawSocket.open(small.url);
+  t.teardown(() => c.close());
+  await c.ok('createQueue', { queue: 'bi-broker-limit' });
+  const over = await c.call('send', { queue: 'bi-broker-limit', body: new Uint8Array(1001) });
+  t.match(over.error, { code: ErrorCodes.BodyTooLarge, field: 'body', message: /1000/ });
+  t.equal((await c.call('send', { queue: 'bi-broker-limit', body: new Uint8Array(1000).fill(1) })).error, undefined, '1000 bytes fit');
+  t.equal(c.closed, undefined);
+});
+
 t.test('batches: too many entries, too many bytes, empty', async (t) => {
   t.test('1001 entries', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: Array.from({ length: Limits.maxBatchEntries + 1 }, () => ({ body: 'x' })) }, { code: ErrorCodes.BatchTooLarge, field: 'entries' }));
   t.test('1001 receipts', (t) => badRequest(t, 'deleteBatch', { queue: 'bi-ok', receipts: Array.from({ length: Limits.maxBatchEntries + 1 }, () => foreign.receipt) }, { code: ErrorCodes.BatchTooLarge, field: 'receipts' }));
