@@ -148,6 +148,31 @@ t.test('missing and wrongly typed fields', async (t) => {
   for (const [name, op, args, want] of cases) t.test(name, (t) => badRequest(t, op, args, want));
 });
 
+t.test('null means "not given", inside queue attributes too', async (t) => {
+  const created = await s.ok<{ attributes: Record<string, number> }>('createQueue', { queue: 'bi-null', attributes: { visibilityMs: null, delayMs: 5 } });
+  t.same(created.attributes, { visibilityMs: 30_000, maxMessageBytes: 256 * 1024, receiveWaitMs: 0, delayMs: 5 }, 'the default stands');
+  const set = await s.ok<{ attributes: Record<string, number> }>('setQueueAttributes', { queue: 'bi-null', attributes: { visibilityMs: 100, receiveWaitMs: null } });
+  t.match(set.attributes, { visibilityMs: 100, receiveWaitMs: 0 }, 'a null attribute is left as it was');
+  // The lease of a receive without visibilityMs still ends (the attribute was not erased).
+  await s.ok('send', { queue: 'bi-null', body: 'x', delayMs: null });
+  const first = await s.ok<{ messages: DeliveredMessage[] }>('receive', { queue: 'bi-null', waitMs: 5000, max: null, visibilityMs: null });
+  t.equal(first.messages.length, 1, 'null optional fields are defaults');
+  const again = await s.ok<{ messages: DeliveredMessage[] }>('receive', { queue: 'bi-null', waitMs: 5000 });
+  t.equal(again.messages[0]?.receiveCount, 2, 'the 100 ms lease ended and the message came back');
+});
+
+t.test('integers in the 8-byte CBOR form are read as numbers', async (t) => {
+  // {id: 5 (as 0x1b…), op: "listQueues", args: {prefix: "bi-ok", limit: 3 (as 0x1b…)}}, by hand.
+  const u64 = (n: number): number[] => [0x1b, 0, 0, 0, 0, 0, 0, 0, n];
+  const text = (str: string): number[] => [0x60 + str.length, ...Buffer.from(str)];
+  const id = 4_000_000 + s.id(); // unused by the helper's own ids
+  const idBytes = [0x1b, 0, 0, 0, 0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff];
+  s.sendBytes(Buffer.from([0xa3, ...text('id'), ...idBytes, ...text('op'), ...text('listQueues'), ...text('args'), 0xa2, ...text('prefix'), ...text('bi-ok'), ...text('limit'), ...u64(3)]));
+  const reply = await s.reply(id);
+  t.same(reply.result, { queues: ['bi-ok'] });
+  await stillServes(t);
+});
+
 t.test('bodies: empty, over the broker limit, over the queue limit', async (t) => {
   t.test('empty body', (t) => badRequest(t, 'send', { queue: 'bi-ok', body: new Uint8Array(0) }, { code: ErrorCodes.EmptyBody, field: 'body' }));
   t.test('empty text body', (t) => badRequest(t, 'send', { queue: 'bi-ok', body: '' }, { code: ErrorCodes.EmptyBody, field: 'body' }));

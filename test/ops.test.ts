@@ -52,6 +52,18 @@ t.test('deleteQueue', async (t) => {
     'a receipt of the deleted incarnation is not valid for the new one');
 });
 
+t.test('deleteQueue and createQueue pipelined (sent together, no wait between)', async (t) => {
+  await client.createQueue('ops-recreate', { visibilityMs: 1000 });
+  await client.queue('ops-recreate').send('old');
+  const [deleted, created] = await Promise.all([
+    client.deleteQueue('ops-recreate'),
+    client.createQueue('ops-recreate', { visibilityMs: 2000 }),
+  ]);
+  t.equal(deleted, undefined);
+  t.match(created, { created: true, attributes: { visibilityMs: 2000 } }, 'the create made a new queue');
+  t.same(await client.queue('ops-recreate').receive({ max: 10 }), [], 'empty: the old message went with the old queue');
+});
+
 t.test('listQueues: prefix and paging', async (t) => {
   const names = Array.from({ length: 7 }, (_, i) => `ops-ls-a${i}`);
   await Promise.all([...names, 'ops-ls-b0', 'ops-lsx'].map((n) => client.createQueue(n)));

@@ -63,6 +63,37 @@ t.test("a closed connection's held requests are dropped, not run after its close
   t.ok(answers.has('create'), 'the create itself is answered');
 });
 
+t.test('requests pipelined behind a deleteQueue are routed by the outcome', async (t) => {
+  const { router, pool } = setup();
+  const answers = new Map<string, Answer>();
+  router.shardUp(1, [{ name: 'q', id: 'old', attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } }]);
+  router.dispatch(1, req('deleteQueue', { queue: 'q' }), (a) => answers.set('delete', a));
+  router.dispatch(1, req('send', { queue: 'q', body: 'x' }), (a) => answers.set('send', a));
+  router.dispatch(1, req('createQueue', { queue: 'q' }), (a) => answers.set('create', a));
+  t.same(pool.sent.map((s) => s.m.t), ['req'], 'only the delete goes out while it runs');
+  pool.sent[0]!.done!({ result: { deleted: true } });
+  t.match(answers.get('send'), { error: { code: ErrorCodes.QueueDoesNotExist } }, 'a send after the delete finds no queue');
+  t.match(pool.sent[1]!.m, { t: 'create', name: 'q' }, 'the create makes a new queue instead of reaching the deleted one');
+  t.not((pool.sent[1]!.m as { id: string }).id, 'old', 'with a new id');
+  t.same([...answers.keys()], ['delete', 'send'], 'answers in request order');
+});
+
+t.test('a failed delete leaves the queue routed', async (t) => {
+  const { router, pool } = setup();
+  router.shardUp(0, [{ name: 'q', id: 'id0', attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } }]);
+  router.dispatch(1, req('deleteQueue', { queue: 'q' }), () => {});
+  router.dispatch(1, req('send', { queue: 'q', body: 'x' }), () => {});
+  pool.sent[0]!.done!({ error: { code: ErrorCodes.ShardUnavailable, message: 'down', retryable: true } });
+  t.match(pool.sent[1]!.m, { t: 'req', qid: 'id0', req: { op: 'send' } });
+});
+
+t.test('ShardUnavailable from the router itself says retryable', async (t) => {
+  const router = new Router({ push: () => {}, subEnd: () => {} });
+  let answer: Answer | undefined;
+  router.dispatch(1, req('send', { queue: 'q', body: 'x' }), (a) => (answer = a));
+  t.match(answer, { error: { code: ErrorCodes.ShardUnavailable, retryable: true } });
+});
+
 t.test('listQueues pages by name', async (t) => {
   const { router } = setup();
   router.shardUp(0, ['b', 'a', 'c', 'ab'].map((name) => ({ name, id: name, attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } })));

@@ -108,7 +108,10 @@ export function queueAttributes(v: unknown, path = 'attributes'): Partial<QueueA
     if (range === undefined) {
       throw new FerryError(ErrorCodes.InvalidAttribute, `${path}.${key} is not a queue attribute (known: ${Object.keys(ATTRIBUTE_RANGES).join(', ')})`, { field: `${path}.${key}` });
     }
-    out[key as keyof QueueAttributes] = int(v, key, range[0], range[1], `${path}.${key}`)!;
+    // null means "not given", as for every optional field: the attribute keeps its value (or
+    // default). Storing it would erase the attribute and leave leases or long polls without an end.
+    const value = int(v, key, range[0], range[1], `${path}.${key}`);
+    if (value !== undefined) out[key as keyof QueueAttributes] = value;
   }
   return out;
 }
