@@ -176,3 +176,17 @@ t.test('tail prints pushed messages as they arrive, and stops on SIGINT', async 
   json.kill('SIGINT');
   t.equal((await json.exited).code, 0);
 });
+
+t.test('tail ends with one line and exit 1 when its queue is deleted', async (t) => {
+  await client.createQueue('cli-tail-gone');
+  const tail = startFerry(['tail', 'cli-tail-gone', ...url]);
+  t.teardown(() => {
+    if (tail.exitCode === null && tail.signalCode === null) tail.kill('SIGKILL');
+  });
+  await client.queue('cli-tail-gone').send('first');
+  await waitFor('tail to print', () => (tail.output.stdout.includes('first\n') ? true : undefined), 15_000);
+  await client.deleteQueue('cli-tail-gone');
+  const exit = await tail.exited;
+  t.equal(exit.code, 1);
+  t.equal(exit.stderr, 'ferry: QueueDoesNotExist: queue cli-tail-gone was deleted\n');
+});
