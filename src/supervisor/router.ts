@@ -132,14 +132,11 @@ export class Router implements ShardPoolEvents {
         if (placed === undefined) return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
         if (req.op === 'subscribe') return this.#subscribe(session, req.args, placed, done);
         const queueReq = toQueueRequest(req);
-        if (req.op !== 'deleteQueue') {
-          return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: queueReq }), done);
-        }
-        this.#changing.set(name, []);
+        if (req.op === 'deleteQueue') this.#changing.set(name, []);
         return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: queueReq }), (answer) => {
-          if ('result' in answer) this.#queues.delete(name);
+          if (req.op === 'deleteQueue' && 'result' in answer && this.#queues.get(name)?.id === placed.id) this.#queues.delete(name);
           done(answer);
-          this.#release(name);
+          if (req.op === 'deleteQueue') this.#release(name);
         });
       }
     }
