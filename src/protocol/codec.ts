@@ -21,3 +21,14 @@ export function encodeFrame(value: unknown): Uint8Array {
 export function decodeFrame(bytes: Uint8Array): unknown {
   return encoder.decode(bytes);
 }
+
+/**
+ * A CBOR array of items that are already encoded (each by encodeFrame): lets a sender measure
+ * frames one by one and group them into WebSocket messages without encoding anything twice.
+ */
+export function encodedArray(items: readonly Uint8Array[]): Uint8Array {
+  const n = items.length;
+  // Major type 4 (array) with the count in the shortest form (RFC 8949 §3.1).
+  const head = n < 24 ? [0x80 | n] : n < 0x100 ? [0x98, n] : n < 0x10000 ? [0x99, n >> 8, n & 0xff] : [0x9a, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Uint8Array.from(head), ...items]);
+}
