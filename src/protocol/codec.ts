@@ -24,7 +24,7 @@ export function decodeFrame(bytes: Uint8Array): unknown {
 
 /**
  * A CBOR array of items that are already encoded (each by encodeFrame): lets a sender measure
- * frames one by one and group them into WebSocket messages without encoding anything twice.
+ * frames one by one and group them into WebSocket messages without encoding each group again.
  */
 export function encodedArray(items: readonly Uint8Array[]): Uint8Array {
   const n = items.length;

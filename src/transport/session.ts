@@ -1,7 +1,9 @@
 /**
  * A client WebSocket connection: decodes incoming CBOR, validates each request frame, hands it to
  * the router, and sends replies and pushes back. Everything produced for a connection in one
- * event-loop turn leaves as one WebSocket message (a CBOR array when there is more than one frame).
+ * event-loop turn leaves as one WebSocket message (a CBOR array when there is more than one frame),
+ * or as several of at most Limits.maxDeliveryBytes when it is bigger. Output is paced by the
+ * socket: past a high water mark it waits for uWS's `drain` rather than overflowing the send buffer.
  *
  * A bad frame gets an error reply and the connection stays open (docs/protocol.md, "Errors");
  * only a message over the frame limit closes it (1009), because then the stream cannot be trusted
@@ -69,6 +71,7 @@ const MAX_HELD_BYTES = 256 * 1024 * 1024;
  * The frames of one turn that are too big together for one WebSocket message, as several CBOR
  * arrays of at most MESSAGE_BYTES each (a single bigger frame goes alone): many answers of one turn,
  * each up to maxDeliveryBytes of bodies, must not add up to a message too big for a client to read.
+ * Frames are encoded again one by one here; this is the rare case of a very big turn.
  */
 function groupFrames(frames: readonly ServerFrame[]): Uint8Array[] {
   const encoded = frames.map((f) => encodeFrame(f));
