@@ -24,14 +24,29 @@ function track<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean 
   return { promise, settled: () => settled };
 }
 
-/** Lets the request reach the shard and start waiting (a few event-loop turns on both sides). */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
+/**
+ * Resolves once every request `c` sent on `queue` before it has reached the queue's shard: requests
+ * of one connection to one shard are handled in order, so when this one is answered, an earlier
+ * long poll is waiting there.
+ */
+async function barrier(c: FerryClient, queue: string): Promise<void> {
+  await c.getQueueAttributes(queue);
+}
+
+/** Absence can only be shown by waiting: several shard turns, not a speed assertion. */
+const quiet = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
+
+/** Open WebSocket connections, as the broker's /metrics reports them. */
+async function connections(): Promise<number> {
+  const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+  return Number(/^ferry_connections (\d+)$/m.exec(text)?.[1]);
+}
 
 t.test('a waiting receive is answered when a send arrives', async (t) => {
   await client.createQueue('lp-answer');
   const q = client.queue('lp-answer');
   const waiting = track(q.receive({ waitMs: 10_000 }));
-  await settle();
+  await barrier(client, 'lp-answer');
   t.notOk(waiting.settled(), 'the receive waits on an empty queue');
   const sent = await (await newClient()).queue('lp-answer').send('wake up');
   const got = await waiting.promise;
@@ -52,7 +67,7 @@ t.test('a waiting receive returns empty after its wait', async (t) => {
 t.test("the queue's receiveWaitMs applies when the receive gives none", async (t) => {
   await client.createQueue('lp-default', { receiveWaitMs: 10_000 });
   const waiting = track(client.queue('lp-default').receive());
-  await settle();
+  await barrier(client, 'lp-default');
   t.notOk(waiting.settled(), 'waits by default');
   await client.queue('lp-default').send('x');
   t.equal((await waiting.promise).length, 1);
@@ -63,8 +78,8 @@ t.test('a delayed message wakes a waiter when its delay ends', async (t) => {
   await client.createQueue('lp-delay');
   const q = client.queue('lp-delay');
   const waiting = track(q.receive({ waitMs: 10_000 }));
-  await q.send('soon', { delayMs: 300 });
-  await settle();
+  await q.send('soon', { delayMs: 1500 });
+  await barrier(client, 'lp-delay');
   t.notOk(waiting.settled(), 'not woken by a delayed message');
   const got = await waiting.promise;
   t.same(got.map((m) => text(m.body)), ['soon']);
@@ -73,15 +88,18 @@ t.test('a delayed message wakes a waiter when its delay ends', async (t) => {
 t.test('several waiters: each message goes to one of them, none twice', async (t) => {
   await client.createQueue('lp-many');
   const waiters: Array<ReturnType<typeof track<DeliveredMessage[]>>> = [];
-  for (let i = 0; i < 5; i++) waiters.push(track((await newClient()).queue('lp-many').receive({ waitMs: 10_000, max: 1 })));
-  await settle();
+  for (let i = 0; i < 5; i++) {
+    const c = await newClient();
+    waiters.push(track(c.queue('lp-many').receive({ waitMs: 10_000, max: 1 })));
+    await barrier(c, 'lp-many');
+  }
   t.equal(waiters.filter((w) => w.settled()).length, 0, 'all five wait');
 
   await client.queue('lp-many').send('one');
   // Exactly one waiter is answered by one message; the others keep waiting.
   const deadline = Date.now() + 5000;
   while (waiters.filter((w) => w.settled()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await settle();
+  await quiet();
   t.equal(waiters.filter((w) => w.settled()).length, 1, 'one message wakes one waiter');
 
   await client.queue('lp-many').sendBatch(['two', 'three', 'four', 'five']);
@@ -93,7 +111,7 @@ t.test('several waiters: each message goes to one of them, none twice', async (t
 t.test('a waiter with max N gets up to N of what arrives at once', async (t) => {
   await client.createQueue('lp-max');
   const waiting = track(client.queue('lp-max').receive({ waitMs: 10_000, max: 10 }));
-  await settle();
+  await barrier(client, 'lp-max');
   await client.queue('lp-max').sendBatch(['a', 'b', 'c']);
   t.same((await waiting.promise).map((m) => text(m.body)), ['a', 'b', 'c'], 'one batch, one answer with all of it');
 });
@@ -102,7 +120,7 @@ t.test('a waiter on a queue that is deleted fails with QueueDoesNotExist', async
   await client.createQueue('lp-deleted');
   const other = await newClient();
   const waiting = track(other.queue('lp-deleted').receive({ waitMs: 15_000 }));
-  await settle();
+  await barrier(other, 'lp-deleted');
   t.notOk(waiting.settled());
   const started = Date.now();
   await client.deleteQueue('lp-deleted');
@@ -115,10 +133,13 @@ t.test('a waiter whose connection closes does not swallow a message', async (t) 
   await client.createQueue('lp-gone');
   const doomed = await connect(broker.url, { reconnect: false });
   const waiting = track(doomed.queue('lp-gone').receive({ waitMs: 15_000 }));
-  await settle();
+  await barrier(doomed, 'lp-gone');
+  const open = await connections();
   await doomed.close();
   await t.rejects(waiting.promise, { code: ErrorCodes.ConnectionClosed }, 'the client settles its pending receive');
-  await settle(); // the broker hears about the close and drops the waiter
+  // Once the broker counts the connection closed, it has told the shards (before any later send).
+  for (let i = 0; i < 200 && (await connections()) !== open - 1; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(await connections(), open - 1, 'the broker saw the close');
   await client.queue('lp-gone').send('kept');
   const got = await client.queue('lp-gone').receive({ waitMs: 5000 });
   t.same(got.map((m) => text(m.body)), ['kept'], 'the message went to a live receiver');

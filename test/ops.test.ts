@@ -166,7 +166,7 @@ t.test('send', async (t) => {
   t.match(got[0], { messageId: a.messageId, seq: a.seq, receiveCount: 1 });
   t.ok(got[0]!.sentAt <= got[0]!.firstReceivedAt, 'sentAt ≤ firstReceivedAt');
 
-  await q.send('delayed', { delayMs: 300 });
+  await q.send('delayed', { delayMs: 1500 });
   t.same(await q.receive(), [], 'a delayed message is not visible at once');
   t.equal((await q.attributes()).stats.delayed, 1);
   const [late] = await q.receive({ waitMs: 5000 });
@@ -191,13 +191,13 @@ t.test('receive: max, visibility timeout, redelivery with receiveCount', async (
   await q.sendBatch(['m0', 'm1', 'm2', 'm3', 'm4']);
   const three = await q.receive({ max: 3, visibilityMs: 60_000 });
   t.same(three.map((m) => text(m.body)), ['m0', 'm1', 'm2'], 'max 3, in order');
-  const rest = await q.receive({ max: 10, visibilityMs: 300 });
+  const rest = await q.receive({ max: 10, visibilityMs: 1500 });
   t.same(rest.map((m) => text(m.body)), ['m3', 'm4'], 'what is left');
   t.same(await q.receive({ max: 10 }), [], 'everything leased');
 
-  // The 300 ms leases expire: the same messages come again, their receive count bumped.
+  // The 1.5 s leases expire: the same messages come again, their receive count bumped.
   const again: string[] = [];
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 10_000;
   while (again.length < 2 && Date.now() < deadline) {
     for (const m of await q.receive({ max: 10, waitMs: 1000, visibilityMs: 60_000 })) {
       t.equal(m.receiveCount, 2, `${text(m.body)} delivered a second time`);
@@ -239,12 +239,12 @@ t.test('changeVisibility', async (t) => {
   await client.createQueue('ops-vis');
   const q = client.queue('ops-vis');
   await q.send('x');
-  const [m] = await q.receive({ visibilityMs: 300 });
+  const [m] = await q.receive({ visibilityMs: 1500 });
   const before = Date.now();
   const visibleAt = await q.changeVisibility(m!.receipt, 60_000);
   t.ok(visibleAt >= before + 59_000, 'the lease now ends in a minute');
-  // Past the original 300 ms, the message stays leased.
-  await new Promise((r) => setTimeout(r, 600));
+  // Past the original 1.5 s, the message stays leased.
+  await new Promise((r) => setTimeout(r, 2000));
   t.same(await q.receive(), [], 'still leased after its first lease would have ended');
   t.match((await q.attributes()).stats, { leased: 1, visible: 0 });
 
@@ -268,8 +268,8 @@ t.test('nack with and without delay', async (t) => {
   t.equal(m2?.receiveCount, 2);
 
   const before = Date.now();
-  const visibleAt = await q.nack(m2!.receipt, 400);
-  t.ok(visibleAt >= before + 400, 'nack with delay: visible after the delay');
+  const visibleAt = await q.nack(m2!.receipt, 1500);
+  t.ok(visibleAt >= before + 1500, 'nack with delay: visible after the delay');
   t.match((await q.attributes()).stats, { visible: 0, leased: 0, delayed: 1 });
   t.same(await q.receive(), [], 'not before its delay');
   const [m3] = await q.receive({ waitMs: 5000 });

@@ -28,7 +28,7 @@ t.test('consume() and requests survive a broker restart', async (t) => {
     (messages) => ({ messages: messages.length }),
     (err: FerryError) => ({ code: err.code, retryable: err.retryable }),
   );
-  await new Promise((r) => setTimeout(r, 100));
+  await client.getQueueAttributes('rc'); // answered after the long poll reached the shard (in order)
   const exit = await broker.stop('SIGTERM');
   t.same(exit, { code: 0, signal: null }, 'broker stopped cleanly');
   const polled = await polling;
@@ -60,7 +60,7 @@ t.test('without reconnect, pending requests settle with ConnectionClosed when th
   t.teardown(() => client.close());
   await client.createQueue('rc-closed');
   const polling = client.queue('rc-closed').receive({ waitMs: 20_000 });
-  await new Promise((r) => setTimeout(r, 100));
+  await client.getQueueAttributes('rc-closed'); // answered after the long poll reached the shard (in order)
   await broker.stop('SIGTERM');
   // Shutdown answers long polls (empty) before closing sockets.
   t.same(await polling, [], 'the long poll was answered at shutdown');
