@@ -3,7 +3,7 @@
 // client reads in one WebSocket message (ws: 100 MiB by default; before the byte budget a receive of
 // max 1000 over 105 such messages was one 110 MB frame and the client lost its connection), and a
 // turn's output past the server's send buffer (64 MiB) is paced by the socket, not cut off.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startBroker } from './helpers/broker.js';
 import { waitFor } from './helpers/raw-socket.js';
 import { connect, type DeliveredMessage, type FerryClient } from '../src/client/index.js';
@@ -24,10 +24,8 @@ for (let i = 0; i < COUNT; i += 5) {
 const q = client.queue(QUEUE);
 const expected = Array.from({ length: COUNT }, (_, i) => Buffer.alloc(MiB, i));
 
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
-
 /** Every message once, every body whole; then gives them back (nack) for the next test. */
-async function checkAndGiveBack(t: Tap, got: DeliveredMessage[]): Promise<void> {
+async function checkAndGiveBack(t: Test, got: DeliveredMessage[]): Promise<void> {
   t.equal(got.length, COUNT, 'every message');
   t.same(got.map((m) => m.body[0]!).sort((a, b) => a - b), expected.map((_, i) => i), 'each once');
   t.ok(got.every((m) => Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).equals(expected[m.body[0]!]!)), 'bodies whole');
