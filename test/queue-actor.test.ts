@@ -6,6 +6,7 @@ import { encodeReceipt, decodeReceipt } from '../src/actors/receipt.js';
 import type { WireError } from '../src/protocol/errors.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../src/protocol/ops.js';
 import type { DeliveryRecord, StoredMessage } from '../src/storage/records.js';
+import { Limits } from '../src/protocol/limits.js';
 
 type Answer = { result: unknown } | { error: WireError };
 
@@ -287,4 +288,31 @@ t.test('a million leases cost one heap, not a million timers', async (t) => {
   t.equal(actor.nextDeadline(), 2000);
   actor.tick(2000);
   t.equal(actor.stats(2000).visible, n, 'all leases expired in one tick');
+});
+
+t.test('big bodies: a receive stops taking at Limits.maxDeliveryBytes', async (t) => {
+  const MiB = 1024 * 1024;
+  const { send, receive } = setup({ maxMessageBytes: MiB }, 0);
+  for (let i = 0; i < 20; i++) send('x'.repeat(MiB), 0);
+  const perAnswer = Limits.maxDeliveryBytes / MiB;
+  t.equal(receive(0, { max: 1000 }).length, perAnswer, 'a receive of max 1000 gets what fits its byte budget');
+  t.equal(receive(0, { max: 1000 }).length, perAnswer);
+  t.equal(receive(0, { max: 1000 }).length, 20 - 2 * perAnswer, 'the rest on the next call');
+  t.equal(receive(0, { max: 1000 }).length, 0);
+});
+
+t.test('big bodies: a push stops at the budget, and the rest follows in the same turn', async (t) => {
+  const MiB = 1024 * 1024;
+  const { send, call, out } = setup({ maxMessageBytes: MiB }, 0);
+  for (let i = 0; i < 20; i++) send('y'.repeat(MiB), 0);
+  call({ op: 'subscribe', session: 3, sub: 1, args: { queue: 'q', credit: 100 } } as never, 0);
+  const pushes = out.pushes.filter((p) => p.session === 3).map((p) => p.messages.length);
+  t.equal(pushes.reduce((a, b) => a + b, 0), 20, 'all twenty pushed in the subscribe turn');
+  t.ok(pushes.every((n) => n <= Limits.maxDeliveryBytes / MiB), `no push over the budget (${pushes.join(', ')})`);
+});
+
+t.test('small messages: the byte budget changes nothing', async (t) => {
+  const { send, receive } = setup();
+  for (let i = 0; i < 1000; i++) send('small', 0);
+  t.equal(receive(0, { max: 1000 }).length, 1000);
 });

@@ -420,18 +420,24 @@ export class QueueActor<Ref> {
   }
 
   #pushToSubscribers(now: number): void {
-    const subs = [...this.#subs.values()];
-    const start = this.#subRotation++ % subs.length;
-    let hungry = subs.filter((s) => s.credit > 0).length;
-    for (let i = 0; i < subs.length && this.#counts.visible > 0; i++) {
-      const s = subs[(start + i) % subs.length]!;
-      if (s.credit === 0) continue;
-      // Share what is visible among the subscribers that can take some, so none starves.
-      const share = Math.max(1, Math.ceil(this.#counts.visible / hungry--));
-      const messages = this.#take(Math.min(s.credit, share), s.visibilityMs, now, s);
-      if (messages.length === 0) break;
-      s.credit -= messages.length;
-      this.#out.push(s.session, s.sub, messages);
+    // Rounds until credit or visible messages run out: a push stops short of its share when it
+    // reaches Limits.maxDeliveryBytes, and what is left must not wait for the next event.
+    for (let pushed = true; pushed && this.#counts.visible > 0;) {
+      pushed = false;
+      const subs = [...this.#subs.values()];
+      const start = this.#subRotation++ % subs.length;
+      let hungry = subs.filter((s) => s.credit > 0).length;
+      for (let i = 0; i < subs.length && this.#counts.visible > 0; i++) {
+        const s = subs[(start + i) % subs.length]!;
+        if (s.credit === 0) continue;
+        // Share what is visible among the subscribers that can take some, so none starves.
+        const share = Math.max(1, Math.ceil(this.#counts.visible / hungry--));
+        const messages = this.#take(Math.min(s.credit, share), s.visibilityMs, now, s);
+        if (messages.length === 0) break;
+        s.credit -= messages.length;
+        pushed = true;
+        this.#out.push(s.session, s.sub, messages);
+      }
     }
   }
 
@@ -453,13 +459,18 @@ export class QueueActor<Ref> {
     };
   }
 
-  /** Leases up to `max` visible messages to a receiver (holder undefined) or a subscription. */
+  /**
+   * Leases up to `max` visible messages to a receiver (holder undefined) or a subscription; fewer
+   * once their bodies reach Limits.maxDeliveryBytes.
+   */
   #take(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): DeliveredMessage[] {
     const taken: Msg[] = [];
-    while (taken.length < max) {
+    let bytes = 0;
+    while (taken.length < max && bytes < Limits.maxDeliveryBytes) {
       const msg = this.#visible.shift();
       if (msg === undefined) break;
       if (msg.state !== State.Visible) continue; // deleted while visible: a stale slot
+      bytes += msg.size;
       this.#counts.visible--;
       this.#counts.leased++;
       msg.state = State.Leased;

@@ -12,6 +12,12 @@ export const Limits = {
   maxFrameBytes: 16 * 1024 * 1024,
   /** receive: messages per call. */
   maxReceive: 1000,
+  /**
+   * Body bytes past which one receive answer (or one push) takes no further message: with big
+   * bodies a receive gets fewer than `max`, so that no answer outgrows what a client reads in one
+   * WebSocket message (1000 × 1 MiB would be a 1 GiB frame). The last message taken may cross it.
+   */
+  maxDeliveryBytes: 8 * 1024 * 1024,
   /** Long-poll wait ceiling, as SQS. */
   maxWaitMs: 20_000,
   /** Visibility timeout ceiling, as SQS (12 h). */

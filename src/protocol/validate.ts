@@ -108,7 +108,10 @@ export function queueAttributes(v: unknown, path = 'attributes'): Partial<QueueA
     if (range === undefined) {
       throw new FerryError(ErrorCodes.InvalidAttribute, `${path}.${key} is not a queue attribute (known: ${Object.keys(ATTRIBUTE_RANGES).join(', ')})`, { field: `${path}.${key}` });
     }
-    out[key as keyof QueueAttributes] = int(v, key, range[0], range[1], `${path}.${key}`)!;
+    // null means "not given", as for every optional field: the attribute keeps its value (or
+    // default). Storing it would erase the attribute and leave leases or long polls without an end.
+    const value = int(v, key, range[0], range[1], `${path}.${key}`);
+    if (value !== undefined) out[key as keyof QueueAttributes] = value;
   }
   return out;
 }
@@ -223,7 +226,8 @@ export function validateRequest(frame: unknown, maxBodyBytes: number): ValidRequ
     throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'id must be a non-negative integer', { field: 'id' }));
   }
   const op = frame.op;
-  if (typeof op !== 'string') throw new InvalidRequest(id, missing('op'));
+  if (op === undefined || op === null) throw new InvalidRequest(id, missing('op'));
+  if (typeof op !== 'string') throw new InvalidRequest(id, invalid('op', 'a string naming an operation'));
   if (!isOpName(op)) throw new InvalidRequest(id, new FerryError(ErrorCodes.UnknownOp, `unknown op ${JSON.stringify(op.slice(0, 64))}`, { field: 'op' }));
   const args = frame.args ?? {};
   if (!isObj(args)) throw new InvalidRequest(id, invalid('args', 'a map'));

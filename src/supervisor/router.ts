@@ -6,7 +6,7 @@
  * queues again (`shardUp`) and the map is rebuilt from disk.
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes, type WireError } from '../protocol/errors.js';
+import { ErrorCodes, isRetryable, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type { DeliveredMessage, OpArgs } from '../protocol/ops.js';
 import type { ValidRequest } from '../protocol/validate.js';
@@ -29,16 +29,30 @@ interface SubRoute {
   qid: string;
 }
 
+/** A request held back until a create or delete of its queue finishes. */
+interface HeldRequest {
+  session: number;
+  /** Runs the request now. */
+  run(): void;
+  /** Answers it without running it (its connection closed meanwhile). */
+  drop(): void;
+}
+
 function fail(code: WireError['code'], message: string, field?: string): Answer {
   const error: WireError = { code, message };
   if (field !== undefined) error.field = field;
+  if (isRetryable(code)) error.retryable = true;
   return { error };
 }
 
 export class Router implements ShardPoolEvents {
   readonly #queues = new Map<string, Placement>();
-  /** Names being created, with requests that must wait for the outcome. */
-  readonly #creating = new Map<string, Array<() => void>>();
+  /**
+   * Names being created or deleted, with the requests that must wait for the outcome: they are
+   * routed by the map as it is afterwards (a createQueue pipelined behind a deleteQueue of the same
+   * name then creates a new queue instead of reaching the deleted one).
+   */
+  readonly #changing = new Map<string, HeldRequest[]>();
   readonly #subs = new Map<number, Map<number, SubRoute>>();
   readonly #nextSub = new Map<number, number>();
   #pool: ShardPool | undefined;
@@ -85,6 +99,12 @@ export class Router implements ShardPoolEvents {
   closeSession(session: number): void {
     this.#subs.delete(session);
     this.#nextSub.delete(session);
+    // Requests of this connection held back by a create or delete must not run later: the shards
+    // would take them after this closeSession, and a subscribe or long poll of a dead connection
+    // would then lease messages nobody can receive until their visibility timeout.
+    for (const held of this.#changing.values()) {
+      for (let i = held.length - 1; i >= 0; i--) if (held[i]!.session === session) held.splice(i, 1)[0]!.drop();
+    }
     this.#pool?.broadcast({ t: 'closeSession', session });
   }
 
@@ -106,17 +126,17 @@ export class Router implements ShardPoolEvents {
       }
       default: {
         const name = req.args.queue;
-        if (this.#creating.has(name)) {
-          this.#creating.get(name)!.push(() => this.dispatch(session, req, done));
-          return;
-        }
+        const held = this.#changing.get(name);
+        if (held !== undefined) return this.#holdBack(held, session, req, done);
         const placed = this.#queues.get(name);
         if (placed === undefined) return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
         if (req.op === 'subscribe') return this.#subscribe(session, req.args, placed, done);
         const queueReq = toQueueRequest(req);
+        if (req.op === 'deleteQueue') this.#changing.set(name, []);
         return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: queueReq }), (answer) => {
           if (req.op === 'deleteQueue' && 'result' in answer && this.#queues.get(name)?.id === placed.id) this.#queues.delete(name);
           done(answer);
+          if (req.op === 'deleteQueue') this.#release(name);
         });
       }
     }
@@ -135,11 +155,8 @@ export class Router implements ShardPoolEvents {
   #create(session: number, req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const pool = this.#pool!;
     const name = req.args.queue;
-    const waiting = this.#creating.get(name);
-    if (waiting !== undefined) {
-      waiting.push(() => this.dispatch(session, req, done));
-      return;
-    }
+    const held = this.#changing.get(name);
+    if (held !== undefined) return this.#holdBack(held, session, req, done);
     const placed = this.#queues.get(name);
     if (placed !== undefined) {
       return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: toQueueRequest(req) }), done);
@@ -147,14 +164,27 @@ export class Router implements ShardPoolEvents {
     const shard = this.#leastLoadedShard(pool);
     if (shard === undefined) return done(fail(ErrorCodes.ShardUnavailable, 'no shard is up; retry'));
     const id = randomBytes(8).toString('hex');
-    this.#creating.set(name, []);
+    this.#changing.set(name, []);
     const attributes = req.args.attributes ?? {};
     pool.request(shard, (r) => ({ t: 'create', r, id, name, attributes, createdAt: Date.now() }), (answer) => {
       if ('result' in answer) this.#queues.set(name, { shard, id });
-      const waiters = this.#creating.get(name) ?? [];
-      this.#creating.delete(name);
       done(answer);
-      for (const retry of waiters) retry();
+      this.#release(name);
+    });
+  }
+
+  /** The create or delete of `name` finished: run what waited for it, in arrival order. */
+  #release(name: string): void {
+    const held = this.#changing.get(name) ?? [];
+    this.#changing.delete(name);
+    for (const h of held) h.run();
+  }
+
+  #holdBack(held: HeldRequest[], session: number, req: ValidRequest, done: (a: Answer) => void): void {
+    held.push({
+      session,
+      run: () => this.dispatch(session, req, done),
+      drop: () => done(fail(ErrorCodes.ConnectionClosed, 'the connection closed before the request ran')),
     });
   }
 

@@ -40,8 +40,6 @@ interface Slot {
   up: boolean;
   outbox: ToShard[];
   pending: Map<number, (a: Answer) => void>;
-  /** Stats requests (metrics scrapes) waiting for this shard; answered empty if it dies. */
-  statsWaiters: Map<number, (q: ShardQueueStats[]) => void>;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
@@ -60,7 +58,7 @@ export class ShardPool {
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], pending: new Map(), statsWaiters: new Map(), closed: undefined, restartTimer: undefined,
+      worker: undefined, up: false, outbox: [], pending: new Map(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -130,10 +128,6 @@ export class ShardPool {
     slot.pending = new Map();
     slot.outbox = [];
     for (const done of pending.values()) done({ error });
-    // A scrape waiting on a dead shard would otherwise never answer (GET /metrics hung).
-    const stats = slot.statsWaiters;
-    slot.statsWaiters = new Map();
-    for (const done of stats.values()) done([]);
   }
 
   #onAnswer(shard: number, m: FromShard): void {
@@ -154,9 +148,9 @@ export class ShardPool {
         this.#events.subEnd(m.session, m.sub, m.error);
         return;
       case 'stats': {
-        const done = slot.statsWaiters.get(m.r);
-        slot.statsWaiters.delete(m.r);
-        done?.(m.queues);
+        const done = slot.pending.get(m.r);
+        slot.pending.delete(m.r);
+        done?.({ result: m.queues });
         return;
       }
       case 'ready':
@@ -190,7 +184,9 @@ export class ShardPool {
     const parts = await Promise.all(this.#slots.map((slot) => new Promise<ShardQueueStats[]>((resolve) => {
       if (!slot.up) return resolve([]);
       const r = this.#nextR++;
-      slot.statsWaiters.set(r, resolve);
+      // Waits among the slot's pending requests, so a shard that dies meanwhile answers it
+      // (as empty) like any other in-flight request, and a /metrics scrape never hangs.
+      slot.pending.set(r, (a) => resolve('result' in a ? (a.result as ShardQueueStats[]) : []));
       this.#enqueue(slot, { t: 'stats', r });
     })));
     return parts.flat();

@@ -68,6 +68,9 @@ export class FerryServer {
       message: (ws, message, isBinary) => {
         ws.getUserData().session?.onMessage(message, isBinary);
       },
+      drain: (ws) => {
+        ws.getUserData().session?.onDrain();
+      },
       close: (ws) => {
         const session = ws.getUserData().session;
         if (session === undefined) return;
