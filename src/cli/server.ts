@@ -11,6 +11,7 @@ interface ServerFlags {
   maxMessageBytes?: string;
   logLevel?: string;
   faultInjection?: boolean;
+  unroutableQueue?: string;
 }
 
 /** Env first, flags over it; validated by resolveBrokerConfig (a ConfigError is a usage error). */
@@ -23,6 +24,7 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.maxMessageBytes !== undefined) raw.maxMessageBytes = flags.maxMessageBytes;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel as BrokerConfig['logLevel'];
   if (flags.faultInjection === true) raw.faultInjection = true;
+  if (flags.unroutableQueue !== undefined) raw.unroutableQueue = flags.unroutableQueue;
   try {
     return resolveBrokerConfig(raw);
   } catch (err) {
@@ -41,6 +43,7 @@ export function registerServer(program: Command): void {
     .option('--shards <n>', 'shard worker threads (FERRY_SHARDS, default: cores)')
     .option('--max-message-bytes <bytes>', 'broker-wide body size ceiling (FERRY_MAX_MESSAGE_BYTES, default 262144)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (FERRY_LOG_LEVEL, default info)')
+    .option('--unroutable-queue <name>', 'keep messages sent to missing queues in this queue (FERRY_UNROUTABLE_QUEUE, default off)')
     .option('--fault-injection', 'enable test fault hooks (FERRY_FAULT_INJECTION)')
     .action(
       action(async (flags: ServerFlags) => {

@@ -74,6 +74,8 @@ export interface WireError {
   /** The request field at fault, as a dotted path (`entries.3.body`). */
   field?: string;
   retryable?: boolean;
+  /** QueueDoesNotExist on a send when the broker keeps unroutable messages: the queue that kept them. */
+  keptIn?: string;
 }
 
 /** Every error Ferry raises, on the server and in the client SDK. */
@@ -82,23 +84,30 @@ export class FerryError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   readonly retryable: boolean;
+  /** See WireError.keptIn. */
+  readonly keptIn: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { field?: string; cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { field?: string; cause?: unknown; keptIn?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options?.field;
     this.retryable = isRetryable(code);
+    this.keptIn = options?.keptIn;
   }
 
   toWire(): WireError {
     const wire: WireError = { code: this.code, message: this.message };
     if (this.field !== undefined) wire.field = this.field;
     if (this.retryable) wire.retryable = true;
+    if (this.keptIn !== undefined) wire.keptIn = this.keptIn;
     return wire;
   }
 
   static fromWire(wire: WireError): FerryError {
-    return new FerryError(wire.code, wire.message, wire.field === undefined ? undefined : { field: wire.field });
+    const options: { field?: string; keptIn?: string } = {};
+    if (wire.field !== undefined) options.field = wire.field;
+    if (typeof wire.keptIn === 'string') options.keptIn = wire.keptIn;
+    return new FerryError(wire.code, wire.message, options);
   }
 }
 

@@ -4,7 +4,7 @@
  * and throws a ConfigError naming the setting at fault.
  */
 import { availableParallelism } from 'node:os';
-import { Limits } from '../protocol/limits.js';
+import { Limits, isValidQueueName } from '../protocol/limits.js';
 
 export interface BrokerConfig {
   /** Interface to listen on. Default 127.0.0.1. */
@@ -17,6 +17,8 @@ export interface BrokerConfig {
   shards: number;
   /** Broker-wide ceiling on maxMessageBytes (a queue may set less). Default 256 KiB, at most 1 MiB. */
   maxMessageBytes: number;
+  /** Queue that keeps messages sent to queues that do not exist (dead letters, reason noSuchQueue). Off by default. */
+  unroutableQueue: string | undefined;
   /** Test hook: allows POST /admin/shards/:n/crash. Off by default. */
   faultInjection: boolean;
   /** pino log level. */
@@ -54,18 +56,23 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
     throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
   const faultInjection = raw.faultInjection ?? false;
+  const unroutableQueue = raw.unroutableQueue === undefined || raw.unroutableQueue === '' ? undefined : raw.unroutableQueue;
+  if (unroutableQueue !== undefined && !isValidQueueName(unroutableQueue)) {
+    throw new ConfigError('unroutableQueue', `must be a valid queue name, got ${JSON.stringify(unroutableQueue)}`);
+  }
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),
     dataDir,
     shards: intInRange('shards', raw.shards ?? availableParallelism(), 1, 64),
     maxMessageBytes: intInRange('maxMessageBytes', raw.maxMessageBytes ?? Limits.defaultMaxMessageBytes, 1, Limits.maxMessageBytesCeiling),
+    unroutableQueue,
     faultInjection: faultInjection === true || faultInjection === 'true' || faultInjection === '1',
     logLevel: logLevel as BrokerConfig['logLevel'],
   };
 }
 
-/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_FAULT_INJECTION, FERRY_LOG_LEVEL. */
+/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION, FERRY_LOG_LEVEL. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
   if (env.FERRY_HOST !== undefined) out.host = env.FERRY_HOST;
@@ -73,6 +80,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_DATA_DIR !== undefined) out.dataDir = env.FERRY_DATA_DIR;
   if (env.FERRY_SHARDS !== undefined) out.shards = env.FERRY_SHARDS;
   if (env.FERRY_MAX_MESSAGE_BYTES !== undefined) out.maxMessageBytes = env.FERRY_MAX_MESSAGE_BYTES;
+  if (env.FERRY_UNROUTABLE_QUEUE !== undefined) out.unroutableQueue = env.FERRY_UNROUTABLE_QUEUE;
   if (env.FERRY_FAULT_INJECTION !== undefined) out.faultInjection = env.FERRY_FAULT_INJECTION;
   if (env.FERRY_LOG_LEVEL !== undefined) out.logLevel = env.FERRY_LOG_LEVEL as BrokerConfig['logLevel'];
   return out;
