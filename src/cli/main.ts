@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerQueue } from './queue.js';
 import { registerReceive } from './receive.js';
+import { registerRedrive } from './redrive.js';
 import { registerSend } from './send.js';
 import { registerServer } from './server.js';
 import { registerTail } from './tail.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSend(program);
   registerReceive(program);
   registerTail(program);
+  registerRedrive(program);
   return program;
 }
 

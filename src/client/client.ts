@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type TypedEmitter from 'typed-emitter';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
-import type { DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes } from '../protocol/ops.js';
+import type { DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes, RedriveTask } from '../protocol/ops.js';
 import { backoffDelay } from './backoff.js';
 import { Connection, type ConnectionState, type DisconnectInfo, type ReconnectInfo } from './connection.js';
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
@@ -129,6 +129,19 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
   /** Returns how many messages were removed. */
   async purgeQueue(name: string): Promise<number> {
     return (await this.request('purgeQueue', { queue: name })).purged;
+  }
+
+  /** Starts moving messages out of dead-letter queue `queue` (to each one's source, or `target`). */
+  startRedrive(queue: string, opts: { target?: string; max?: number; ratePerSec?: number } = {}): Promise<RedriveTask> {
+    return this.request('startRedrive', { queue, ...opts });
+  }
+
+  async listRedrives(): Promise<RedriveTask[]> {
+    return (await this.request('listRedrives', {})).tasks;
+  }
+
+  cancelRedrive(task: string): Promise<RedriveTask> {
+    return this.request('cancelRedrive', { task });
   }
 
   queue(name: string): QueueClient {
