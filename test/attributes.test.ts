@@ -50,7 +50,6 @@ t.test('every attribute accepts its range and refuses outside it, naming the fie
     [{ contentDedup: 'yes' }, 'InvalidAttribute', 'attributes.contentDedup'],
     [{ orderingWindowMs: 60_001 }, 'ValueOutOfRange', 'attributes.orderingWindowMs'],
     [{ mode: 'log' }, 'InvalidAttribute', 'attributes.mode'],
-    [{ mode: 'stream' }, 'InvalidAttribute', 'attributes.mode'],
     [{ nope: 1 }, 'InvalidAttribute', 'attributes.nope'],
   ];
   for (const [attrs, code, field] of cases) {
@@ -66,6 +65,10 @@ t.test('rules across attributes', async (t) => {
   t.equal(mergeAttributes('q', undefined, { ordering: 'strict' }).dedupWindowMs, 300_000);
   t.equal(mergeAttributes('q', undefined, { ordering: 'strict', dedupWindowMs: 0 }).dedupWindowMs, 0, 'an explicit 0 wins');
   t.equal(mergeAttributes('q', undefined, { ordering: 'strict', contentDedup: true }).contentDedup, true);
+  t.equal(mergeAttributes('q', undefined, { mode: 'stream' }).mode, 'stream');
+  t.throws(() => mergeAttributes('q', mergeAttributes('q', undefined, {}), { mode: 'stream' }), { code: 'InvalidAttribute', field: 'attributes.mode' }, 'mode is fixed at create');
+  t.throws(() => mergeAttributes('q', undefined, { mode: 'stream', ordering: 'strict' }), { code: 'InvalidAttribute', field: 'attributes.ordering' });
+  t.throws(() => mergeAttributes('q', undefined, { mode: 'stream', orderingWindowMs: 5 }), { code: 'InvalidAttribute', field: 'attributes.orderingWindowMs' });
 });
 
 t.test('send fields', async (t) => {
@@ -87,4 +90,15 @@ t.test('nack requeue and redrive ops', async (t) => {
   t.match(refused({ id: 1, op: 'startRedrive', args: { queue: 'dlq', ratePerSec: 0 } }), { code: 'ValueOutOfRange', field: 'ratePerSec' });
   t.match(refused({ id: 1, op: 'startRedrive', args: { queue: 'dlq', target: 'no such!' } }), { code: 'InvalidQueueName', field: 'target' });
   t.match(refused({ id: 1, op: 'cancelRedrive', args: {} }), { code: 'MissingField', field: 'task' });
+});
+
+t.test('stream group ops', async (t) => {
+  t.match(validateRequest({ id: 1, op: 'createGroup', args: { queue: 'q', group: 'g', start: { timestamp: 5 } } }, 1).args, { group: 'g', start: { timestamp: 5 } });
+  t.match(validateRequest({ id: 1, op: 'seek', args: { queue: 'q', group: 'g', to: 'earliest' } }, 1).args, { to: 'earliest' });
+  t.match(refused({ id: 1, op: 'createGroup', args: { queue: 'q' } }), { code: 'MissingField', field: 'group' });
+  t.match(refused({ id: 1, op: 'createGroup', args: { queue: 'q', group: 'g', start: 'middle' } }), { code: 'InvalidField', field: 'start' });
+  t.match(refused({ id: 1, op: 'createGroup', args: { queue: 'q', group: 'g', start: { offset: 1, timestamp: 2 } } }), { code: 'InvalidField', field: 'start' });
+  t.match(refused({ id: 1, op: 'seek', args: { queue: 'q', group: 'g' } }), { code: 'MissingField', field: 'to' });
+  t.match(refused({ id: 1, op: 'seek', args: { queue: 'q', group: 'g', to: { offset: 'x' } } }), { code: 'InvalidField', field: 'to.offset' });
+  t.match(refused({ id: 1, op: 'receive', args: { queue: 'q', group: '' } }), { code: 'InvalidField', field: 'group' });
 });

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { attributesFromFlags } from '../src/cli/queue.js';
 import { progressLine } from '../src/cli/redrive.js';
+import { positionFlag } from '../src/cli/group.js';
 import { UsageError } from '../src/cli/common.js';
 import { connect } from '../src/client/index.js';
 import { startBroker } from './helpers/broker.js';
@@ -31,6 +32,9 @@ t.test('attribute flags become attributes; bad ones are usage errors naming the 
     [{ orderingWindow: '60001' }, /--ordering-window must be an integer from 0 to 60000/],
     [{ mode: 'log' }, /--mode must be one of queue, stream/],
   ];
+  t.same(positionFlag('--start', 'time:1000'), { timestamp: 1000 });
+  t.same(positionFlag('--start', 'time:1970-01-01T00:00:01Z'), { timestamp: 1000 });
+  t.same(positionFlag('--start', 'offset:7'), { offset: 7 });
   for (const [flags, message] of bad) {
     t.throws(() => attributesFromFlags({ ...base, ...flags }), UsageError, JSON.stringify(flags));
     t.throws(() => attributesFromFlags({ ...base, ...flags }), message);
@@ -52,7 +56,14 @@ t.test('queue create/set/stats and redrive against a broker', async (t) => {
   for (const row of [/deadLetter\s+dlq after 1 receives/, /maxLength\s+100/, /overflow\s+dropHead/, /retention\s+3600 s/, /ordering\s+relaxed/, /deadLettered\s+0/]) t.match(stats.stdout, row);
   t.match(await runFerry(['queue', 'set', 'src', '--ordering', 'strict', ...url]), { code: 0, stdout: 'updated src\n' });
   t.match(await runFerry(['queue', 'set', 'dlq', '--dead-letter', 'src', '--max-receives', '1', ...url]), { code: 1, stderr: /InvalidAttribute: .*cycle dlq → src → dlq/ });
-  t.match(await runFerry(['queue', 'create', 'other', '--mode', 'stream', ...url]), { code: 1, stderr: /InvalidAttribute: attributes.mode: stream mode is not implemented yet/ });
+  t.match(await runFerry(['queue', 'create', 'log', '--mode', 'stream', ...url]), { code: 0, stdout: 'created log\n' });
+  t.match(await runFerry(['send', 'log', 'e1', 'e2', '--quiet', ...url]), { code: 0 });
+  t.match(await runFerry(['group', 'create', 'log', 'readers', '--start', 'earliest', ...url]), { code: 0, stdout: /^readers  committed 0  position 0/ });
+  t.match(await runFerry(['receive', 'log', '--group', 'readers', '--max', '10', '--delete', ...url]), { code: 0, stdout: 'e1\ne2\n' });
+  t.match(await runFerry(['group', 'list', 'log', ...url]), { code: 0, stdout: /readers  committed 2  position 2  leased 0  lag 0/ });
+  t.match(await runFerry(['group', 'seek', 'log', 'readers', 'offset:1', ...url]), { code: 0, stdout: /position 1/ });
+  t.match(await runFerry(['group', 'seek', 'log', 'readers', 'sometime', ...url]), { code: 2, stderr: /<pos> must be earliest, latest, offset:N or time:MS\|ISO-8601/ });
+  t.match(await runFerry(['receive', 'log', ...url]), { code: 1, stderr: /MissingField: group is required/ });
 
   t.match(await runFerry(['send', 'src', 'g1', 'g2', '--group', 'tenant-a', '--ttl', '60', '--quiet', ...url]), { code: 0, stdout: '2\n' });
   t.match(await runFerry(['send', 'src', 'x', '--ttl', '0', ...url]), { code: 2, stderr: /--ttl must be an integer from 1 to 1209600/ });

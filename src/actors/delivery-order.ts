@@ -148,3 +148,15 @@ export class StrictOrder implements DeliveryOrder {
     this.#ring.push(g);
   }
 }
+
+/** Stream mode: consumer groups read the log themselves (stream-groups.ts); nothing to order here. */
+export class NoOrder implements DeliveryOrder {
+  readonly groups = 0;
+  accepted(): void {}
+  visible(): void {}
+  removed(): void {}
+  next(): Msg | undefined {
+    return undefined;
+  }
+  clear(): void {}
+}

@@ -5,7 +5,7 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, StoredMessage } from '../storage/records.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, StoredMessage, StreamGroupRecord } from '../storage/records.js';
 
 /** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
 export interface PartitionStore {
@@ -28,6 +28,8 @@ export interface PartitionStore {
   deleteMarker(originQid: string, originSeq: number): void;
   putDedup(id: string, record: DedupRecord): void;
   deleteDedup(id: string): void;
+  putGroup(name: string, record: StreamGroupRecord): void;
+  deleteGroup(name: string): void;
   /** Synchronous read of messages whose bodies are not in memory. */
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined>;
 }

@@ -27,10 +27,11 @@ import { Limits } from '../protocol/limits.js';
 import type {
   BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
-import type { ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord } from '../storage/records.js';
+import type { ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
-import { RelaxedOrder, StrictOrder, type DeliveryOrder } from './delivery-order.js';
+import { NoOrder, RelaxedOrder, StrictOrder, type DeliveryOrder } from './delivery-order.js';
+import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
@@ -40,6 +41,8 @@ import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 interface Waiter<Ref> {
   ref: Ref;
   session: number;
+  /** Stream mode: the consumer group it reads for. */
+  group: string | undefined;
   max: number;
   visibilityMs: number;
   deadline: number;
@@ -78,6 +81,10 @@ export type ActorRequest<Ref> =
   | { op: 'purgeQueue'; ref: Ref }
   | { op: 'createQueue'; ref: Ref; args: OpArgs<'createQueue'> }
   | { op: 'deleteQueue'; ref: Ref }
+  | { op: 'createGroup'; ref: Ref; args: OpArgs<'createGroup'> }
+  | { op: 'deleteGroup'; ref: Ref; args: OpArgs<'deleteGroup'> }
+  | { op: 'listGroups'; ref: Ref; args: OpArgs<'listGroups'> }
+  | { op: 'seek'; ref: Ref; args: OpArgs<'seek'> }
   /** Internal: messages moved here from another queue. Answer: {inserted, duplicates}. */
   | { op: 'insert'; ref: Ref; args: { items: InsertItem[] } }
   /** Internal: one slice of a redrive task. Answer: {moved, remaining}. */
@@ -116,6 +123,8 @@ export class QueueActor<Ref> {
   #counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
   readonly #counters = { expired: 0, deadLettered: 0, dropped: 0, late: 0, duplicates: 0 };
   #destroyed = false;
+  /** Stream mode only: the consumer groups. */
+  readonly #stream: StreamGroups | undefined;
 
   constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>) {
     this.#record = record;
@@ -124,6 +133,22 @@ export class QueueActor<Ref> {
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
     this.#order = newOrder(record.attributes);
+    if (record.attributes.mode === 'stream') {
+      const messages = this.#messages;
+      const actor = this;
+      this.#stream = new StreamGroups({
+        get: (seq) => messages.get(seq),
+        get nextSeq() {
+          return actor.#nextSeq;
+        },
+        oldestSeq: () => this.#oldest()?.seq,
+        firstAtOrAfter: (ts) => {
+          for (const m of messages.values()) if (m.sentAt >= ts) return m.seq;
+          return this.#nextSeq;
+        },
+        deliverable: (msg, now) => !this.#isExpired(msg, now),
+      }, this.#store);
+    }
   }
 
   get name(): string {
@@ -174,7 +199,8 @@ export class QueueActor<Ref> {
   }
 
   /** Recovery: forwards this queue already accepted, and the dedup window. */
-  restoreIndexes(markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>): void {
+  restoreIndexes(markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>, groups: ReadonlyArray<{ name: string } & StreamGroupRecord> = []): void {
+    for (const g of groups) this.#stream?.restore(g.name, g);
     for (const k of markers) this.#markers.add(k);
     for (const d of [...dedup].sort((a, b) => a.at - b.at)) this.#dedup.remember(d.id, { messageId: d.messageId, seq: d.seq, at: d.at });
   }
@@ -232,6 +258,15 @@ export class QueueActor<Ref> {
         return out.reply(req.ref, this.#insert(req.args.items, now));
       case 'redriveBatch':
         return out.reply(req.ref, this.#redriveBatch(req.args.max, req.args.target));
+      case 'createGroup':
+        return out.reply(req.ref, this.#streamGroups().create(req.args.group, req.args.start ?? 'latest', now));
+      case 'deleteGroup':
+        this.#streamGroups().delete(req.args.group);
+        return out.reply(req.ref, { deleted: true });
+      case 'listGroups':
+        return out.reply(req.ref, { groups: this.#streamGroups().list() });
+      case 'seek':
+        return out.reply(req.ref, this.#streamGroups().seek(req.args.group, req.args.to));
     }
   }
 
@@ -291,10 +326,10 @@ export class QueueActor<Ref> {
     }
     let deadLetterNew = false;
     if (this.#full(size)) {
-      if (a.overflow === 'reject' || (a.maxBytes > 0 && size > a.maxBytes)) {
+      if ((a.overflow === 'reject' && this.#stream === undefined) || (a.maxBytes > 0 && size > a.maxBytes)) {
         throw new FerryError(ErrorCodes.QueueFull, `queue ${this.name} is full (maxLength ${a.maxLength || 'none'}, maxBytes ${a.maxBytes || 'none'}; overflow ${a.overflow})`, { field: 'queue' });
       }
-      if (a.overflow === 'dropHead') {
+      if (a.overflow === 'dropHead' || this.#stream !== undefined) {
         for (let oldest = this.#oldest(); oldest !== undefined && this.#full(size); oldest = this.#oldest()) {
           this.#deadLetterOrDrop(oldest, 'overflow', now);
         }
@@ -418,7 +453,8 @@ export class QueueActor<Ref> {
    * synced batch: message deleted + outbox record written), else it is dropped.
    */
   #deadLetterOrDrop(msg: Msg, reason: DeadLetterReason, now: number): boolean {
-    const target = this.#attrs.deadLetter;
+    // A stream trims its oldest messages (retention by time, count, bytes): that is not a dead letter.
+    const target = this.#stream === undefined ? this.#attrs.deadLetter : null;
     if (reason === 'expired') this.#counters.expired++;
     if (target === null) {
       if (reason !== 'expired') this.#counters.dropped++;
@@ -443,13 +479,41 @@ export class QueueActor<Ref> {
     return dl !== null && msg.receiveCount >= dl.maxReceives;
   }
 
+  #streamGroups(): StreamGroups {
+    if (this.#stream === undefined) {
+      throw new FerryError(ErrorCodes.InvalidField, `queue ${this.name} is in queue mode; consumer groups belong to stream-mode queues`, { field: 'group' });
+    }
+    return this.#stream;
+  }
+
   #receive(ref: Ref, session: number, args: OpArgs<'receive'>, now: number): void {
     const max = args.max ?? 1;
     const visibilityMs = args.visibilityMs ?? this.#attrs.visibilityMs;
     const waitMs = args.waitMs ?? this.#attrs.receiveWaitMs;
-    const messages = this.#counts.visible > 0 ? this.#take(max, visibilityMs, now, undefined) : [];
+    let messages: DeliveredMessage[];
+    if (this.#stream !== undefined) {
+      if (args.group === undefined) throw new FerryError(ErrorCodes.MissingField, `group is required: queue ${this.name} is a stream`, { field: 'group' });
+      messages = this.#takeStream(args.group, max, visibilityMs, now);
+    } else {
+      if (args.group !== undefined) this.#streamGroups();
+      messages = this.#counts.visible > 0 ? this.#take(max, visibilityMs, now, undefined) : [];
+    }
     if (messages.length > 0 || waitMs === 0) this.#out.reply(ref, { messages });
-    else this.#waiters.push({ ref, session, max, visibilityMs, deadline: now + waitMs });
+    else this.#waiters.push({ ref, session, group: args.group, max, visibilityMs, deadline: now + waitMs });
+  }
+
+  #takeStream(group: string, max: number, visibilityMs: number, now: number): DeliveredMessage[] {
+    const taken: StreamDelivery[] = this.#stream!.take(group, max, visibilityMs, now);
+    const missing = taken.filter((d) => d.msg.body === undefined);
+    const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
+    const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
+    return taken.map((d) => {
+      const m = delivered(d.msg, this.#record.id, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
+      m.receipt = encodeReceipt({ qid: this.#record.id, seq: d.msg.seq, receiveCount: d.receiveCount, gid: d.gid });
+      m.receiveCount = d.receiveCount;
+      m.firstReceivedAt = d.firstReceivedAt;
+      return m;
+    });
   }
 
   /** Checks a receipt against the current delivery of its message. */
@@ -478,8 +542,23 @@ export class QueueActor<Ref> {
     return msg;
   }
 
-  /** Deletes by receipt. A message already gone is not an error (at-least-once acks may repeat). */
+  /** A receipt of a stream group's delivery, or undefined for a queue-mode receipt. */
+  #streamReceipt(receipt: string, field: string): { gid: number; seq: number; receiveCount: number } | undefined {
+    if (this.#stream === undefined && receipt.length !== 32) return undefined; // the queue-mode path decodes it
+    const r = decodeReceipt(receipt);
+    if (r === undefined || r.qid !== this.#record.id || r.seq >= this.#nextSeq || r.receiveCount === 0) {
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
+    }
+    if ((r.gid !== undefined) !== (this.#stream !== undefined)) {
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
+    }
+    return r.gid === undefined ? undefined : { gid: r.gid, seq: r.seq, receiveCount: r.receiveCount };
+  }
+
+  /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
   #delete(receipt: string, field: string): { deleted: boolean } {
+    const sr = this.#streamReceipt(receipt, field);
+    if (sr !== undefined) return { deleted: this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, field) };
     const msg = this.#resolveReceipt(receipt, field);
     if (msg === undefined) return { deleted: false };
     this.#remove(msg);
@@ -489,6 +568,8 @@ export class QueueActor<Ref> {
 
   /** Ends the lease now (0) or moves its end. */
   #changeVisibility(receipt: string, ms: number, now: number): number {
+    const sr = this.#streamReceipt(receipt, 'receipt');
+    if (sr !== undefined) return this.#stream!.release(sr.gid, sr.seq, sr.receiveCount, ms, now, 'receipt');
     const msg = this.#leased(receipt);
     if (ms === 0) {
       this.#leaseEnded(msg, now, true);
@@ -500,6 +581,15 @@ export class QueueActor<Ref> {
   }
 
   #nack(args: OpArgs<'nack'>, now: number): NackResult {
+    const sr = this.#streamReceipt(args.receipt, 'receipt');
+    if (sr !== undefined) {
+      if (args.requeue === false) {
+        // A stream keeps its messages: rejecting one only ends it for this group.
+        this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, 'receipt');
+        return { deleted: true };
+      }
+      return { visibleAt: this.#stream!.release(sr.gid, sr.seq, sr.receiveCount, args.delayMs ?? 0, now, 'receipt') };
+    }
     const msg = this.#leased(args.receipt);
     if (args.requeue === false) {
       this.#unlease(msg);
@@ -538,6 +628,9 @@ export class QueueActor<Ref> {
   }
 
   #subscribe(ref: Ref, session: number, sub: number, args: OpArgs<'subscribe'>): void {
+    if (this.#stream !== undefined) {
+      throw new FerryError(ErrorCodes.InvalidField, `queue ${this.name} is a stream: push subscriptions to consumer groups are not supported yet; use receive with a group`, { field: 'queue' });
+    }
     const key = subKey(session, sub);
     if (this.#subs.has(key)) throw new FerryError(ErrorCodes.InvalidField, `subscription ${sub} exists`, { field: 'sub' });
     this.#subs.set(key, {
@@ -604,6 +697,7 @@ export class QueueActor<Ref> {
     this.#store.putQueue(this.#record);
     this.#store.putNextSeq(this.#nextSeq);
     this.#store.clearBelow(this.#nextSeq);
+    this.#stream?.purged(this.#nextSeq);
     return purged;
   }
 
@@ -671,13 +765,14 @@ export class QueueActor<Ref> {
         }
       }
     }
+    this.#stream?.tick(now);
     this.#expire(now);
     const windowMs = this.#attrs.orderingWindowMs;
     if (windowMs > 0) for (const msg of this.#window.release(now, windowMs)) this.#release(msg, now);
     if (this.#waiters.length > 0) {
       const keep: Array<Waiter<Ref>> = [];
       for (const w of this.#waiters) {
-        if (w.deadline <= now) this.#out.reply(w.ref, { messages: this.#take(w.max, w.visibilityMs, now, undefined) });
+        if (w.deadline <= now) this.#out.reply(w.ref, { messages: this.#takeFor(w, now) });
         else keep.push(w);
       }
       this.#waiters = keep;
@@ -716,6 +811,15 @@ export class QueueActor<Ref> {
    * once per turn rather than once per send), and stage the sequence high-water mark once.
    */
   endTurn(now: number): void {
+    if (this.#stream !== undefined && this.#waiters.length > 0) {
+      const keep: Array<Waiter<Ref>> = [];
+      for (const w of this.#waiters) {
+        const messages = this.#takeFor(w, now);
+        if (messages.length > 0) this.#out.reply(w.ref, { messages });
+        else keep.push(w);
+      }
+      this.#waiters = keep;
+    }
     while (this.#waiters.length > 0 && this.#counts.visible > 0) {
       const w = this.#waiters[0]!;
       const messages = this.#take(w.max, w.visibilityMs, now, undefined);
@@ -727,6 +831,16 @@ export class QueueActor<Ref> {
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
       this.#store.putNextSeq(this.#nextSeq);
+    }
+  }
+
+  /** Whatever a long poll can get now (its group may have been deleted meanwhile: then nothing). */
+  #takeFor(w: Waiter<Ref>, now: number): DeliveredMessage[] {
+    if (w.group === undefined) return this.#take(w.max, w.visibilityMs, now, undefined);
+    try {
+      return this.#takeStream(w.group, w.max, w.visibilityMs, now);
+    } catch {
+      return [];
     }
   }
 
@@ -753,6 +867,7 @@ export class QueueActor<Ref> {
       if (at !== undefined && (next === undefined || at < next)) next = at;
     };
     consider(this.#ttls.peek()?.at);
+    consider(this.#stream?.nextDeadline());
     const oldest = this.#oldest();
     if (oldest !== undefined) consider(oldest.sentAt + this.#attrs.retentionMs);
     if (this.#attrs.orderingWindowMs > 0) consider(this.#window.nextDue(this.#attrs.orderingWindowMs));
@@ -764,7 +879,7 @@ export class QueueActor<Ref> {
     const oldest = this.#oldest();
     return {
       visible: this.#counts.visible,
-      leased: this.#counts.leased,
+      leased: this.#counts.leased + (this.#stream?.leased ?? 0),
       delayed: this.#counts.delayed,
       oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest.sentAt),
       bytes: this.#counts.bytes,
@@ -851,6 +966,7 @@ export class QueueActor<Ref> {
 }
 
 function newOrder(a: QueueAttributes): DeliveryOrder {
+  if (a.mode === 'stream') return new NoOrder();
   return a.ordering === 'strict' ? new StrictOrder() : new RelaxedOrder();
 }
 

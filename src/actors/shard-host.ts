@@ -57,6 +57,8 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     deleteMarker: (oqid, oseq) => store.deleteMarker(qid, oqid, oseq),
     putDedup: (id, record) => store.putDedup(qid, id, record),
     deleteDedup: (id) => store.deleteDedup(qid, id),
+    putGroup: (name, record) => store.putGroup(qid, name, record),
+    deleteGroup: (name) => store.deleteGroup(qid, name),
     putQueue: (record) => store.putQueue(record),
     putNextSeq: (n) => store.putNextSeq(qid, n),
     putMessage: (seq, m) => store.putMessage(qid, seq, m),
@@ -99,7 +101,7 @@ export class ShardHost {
       // Records written before an attribute existed take its default.
       q.record = { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } };
       const actor = this.#add(q.record, q.nextSeq);
-      actor.restoreIndexes(q.markers, q.dedup);
+      actor.restoreIndexes(q.markers, q.dedup, q.groups);
       const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
       for (const m of messages) actor.restore(m, now);
       this.#touched.add(actor);

@@ -2,6 +2,7 @@
 /** The `ferry` command. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerGroup } from './group.js';
 import { registerQueue } from './queue.js';
 import { registerReceive } from './receive.js';
 import { registerRedrive } from './redrive.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerReceive(program);
   registerTail(program);
   registerRedrive(program);
+  registerGroup(program);
   return program;
 }
 

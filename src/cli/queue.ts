@@ -40,7 +40,7 @@ function withAttributeFlags(cmd: Command): Command {
     .option('--dedup-window <seconds>', 'dedup window, 0..86400 (default 0; 300 when strict)')
     .option('--content-dedup', 'deduplicate by body hash when a send gives no dedupId')
     .option('--ordering-window <ms>', `hold producer-timestamped messages this long, 0..${Limits.maxOrderingWindowMs} (default 0)`)
-    .option('--mode <mode>', 'queue (stream is not implemented yet)');
+    .option('--mode <mode>', 'queue | stream (create only; default queue)');
 }
 
 function oneOfFlag<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {

@@ -15,5 +15,5 @@ export type { ErrorCode, WireError } from '../protocol/errors.js';
 export type {
   BatchEntryResult, DeliveredMessage, MessageAttributes, OpArgs, OpName, OpResult, Ops,
   QueueAttributes, QueueStats, SendEntry, SendResult, DeadLetterTarget, DeadLetterInfo, DeadLetterReason, NackResult,
-  OverflowPolicy, Ordering, QueueMode, RedriveTask,
+  OverflowPolicy, Ordering, QueueMode, RedriveTask, StreamGroupInfo, StreamPosition,
 } from '../protocol/ops.js';

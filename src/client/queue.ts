@@ -23,6 +23,8 @@ export interface ReceiveOptions {
   visibilityMs?: number;
   /** Long-poll up to this long for a first message, ms (at most 20000). */
   waitMs?: number;
+  /** Stream-mode queues: the consumer group to read for (required there). */
+  group?: string;
 }
 
 function entry(body: Body, opts: SendOptions | undefined): SendEntry {

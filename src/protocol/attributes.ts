@@ -65,12 +65,7 @@ const PARSERS: { [K in keyof QueueAttributes]: (v: unknown, field: string) => Qu
     return v;
   },
   orderingWindowMs: (v, f) => intIn(v, f, 0, Limits.maxOrderingWindowMs),
-  mode: (v, f) => {
-    const mode = oneOf(v, f, QUEUE_MODES);
-    // Honest refusal: stream mode (consumer groups, seek, replay) is specified but not built yet.
-    if (mode === 'stream') throw new FerryError(ErrorCodes.InvalidAttribute, `${f}: stream mode is not implemented yet; use queue`, { field: f });
-    return mode;
-  },
+  mode: (v, f) => oneOf(v, f, QUEUE_MODES),
 };
 
 export const ATTRIBUTE_NAMES = Object.keys(PARSERS) as Array<keyof QueueAttributes>;
@@ -106,6 +101,15 @@ export function mergeAttributes(queueName: string, current: QueueAttributes | un
   }
   if (next.overflow === 'deadLetterNew' && next.deadLetter === null) {
     throw new FerryError(ErrorCodes.InvalidAttribute, 'attributes.overflow: deadLetterNew needs a deadLetter queue', { field: 'attributes.overflow' });
+  }
+  if (current !== undefined && patch.mode !== undefined && patch.mode !== current.mode) {
+    throw new FerryError(ErrorCodes.InvalidAttribute, `attributes.mode cannot change after the queue was created (it is ${current.mode})`, { field: 'attributes.mode' });
+  }
+  if (next.mode === 'stream' && next.ordering === 'strict') {
+    throw new FerryError(ErrorCodes.InvalidAttribute, 'attributes.ordering: a stream keeps its log order; strict ordering is for queue mode', { field: 'attributes.ordering' });
+  }
+  if (next.mode === 'stream' && next.orderingWindowMs > 0) {
+    throw new FerryError(ErrorCodes.InvalidAttribute, 'attributes.orderingWindowMs: not supported in stream mode', { field: 'attributes.orderingWindowMs' });
   }
   if (next.contentDedup && next.dedupWindowMs === 0) {
     throw new FerryError(ErrorCodes.InvalidAttribute, 'attributes.contentDedup needs a dedupWindowMs above 0', { field: 'attributes.contentDedup' });

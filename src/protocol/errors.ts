@@ -36,6 +36,9 @@ export const ErrorCodes = {
   ReceiptHandleExpired: 'ReceiptHandleExpired',
   /** credit/unsubscribe for a subscription this connection does not have. */
   UnknownSubscription: 'UnknownSubscription',
+  /** A stream consumer group that does not exist (receive, seek, deleteGroup), or exists (createGroup). `field` is `group`. */
+  GroupDoesNotExist: 'GroupDoesNotExist',
+  GroupAlreadyExists: 'GroupAlreadyExists',
   /** The queue is full and its overflow policy rejects new messages. */
   QueueFull: 'QueueFull',
   /** The shard that owns the queue is restarting; the request was not applied. Retry. */

@@ -20,7 +20,7 @@ export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['reject', 'dropHead
 export type Ordering = 'relaxed' | 'strict';
 export const ORDERINGS: readonly Ordering[] = ['relaxed', 'strict'];
 
-/** `queue`: delete on ack. `stream`: kept until retention, named consumer groups (not implemented yet). */
+/** `queue`: delete on ack. `stream`: kept until retention; named consumer groups read it, each at its own position. */
 export type QueueMode = 'queue' | 'stream';
 export const QUEUE_MODES: readonly QueueMode[] = ['queue', 'stream'];
 
@@ -164,6 +164,22 @@ export interface DeliveredMessage {
   deadLetter?: DeadLetterInfo;
 }
 
+/** Where a stream consumer group starts or seeks to. */
+export type StreamPosition = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
+/** A consumer group of a stream-mode queue. */
+export interface StreamGroupInfo {
+  group: string;
+  /** Every message below this sequence was acknowledged by the group (what a restart resumes from). */
+  committed: number;
+  /** The next sequence the group reads for the first time. */
+  position: number;
+  /** Messages leased to the group's consumers now. */
+  leased: number;
+  /** Messages at or after `position` (not yet read by the group). */
+  lag: number;
+}
+
 /**
  * nack: `visibleAt` when the message goes back to the queue; `deadLettered` when it went to the
  * dead-letter queue instead (requeue false, or maxReceives reached); `deleted` when requeue false
@@ -204,7 +220,7 @@ export interface Ops {
   purgeQueue: { args: { queue: string }; result: { purged: number } };
   send: { args: { queue: string } & SendEntry; result: SendResult };
   sendBatch: { args: { queue: string; entries: SendEntry[] }; result: { results: BatchEntryResult<SendResult>[] } };
-  receive: { args: { queue: string; max?: number; visibilityMs?: number; waitMs?: number }; result: { messages: DeliveredMessage[] } };
+  receive: { args: { queue: string; max?: number; visibilityMs?: number; waitMs?: number; group?: string }; result: { messages: DeliveredMessage[] } };
   delete: { args: { queue: string; receipt: string }; result: { deleted: boolean } };
   deleteBatch: { args: { queue: string; receipts: string[] }; result: { results: BatchEntryResult<{ deleted: boolean }>[] } };
   changeVisibility: { args: { queue: string; receipt: string; visibilityMs: number }; result: { visibleAt: number } };
@@ -212,6 +228,10 @@ export interface Ops {
   subscribe: { args: { queue: string; credit: number; visibilityMs?: number }; result: { sub: number } };
   credit: { args: { sub: number; credit: number }; result: { credit: number } };
   unsubscribe: { args: { sub: number }; result: { unsubscribed: true } };
+  createGroup: { args: { queue: string; group: string; start?: StreamPosition }; result: StreamGroupInfo };
+  deleteGroup: { args: { queue: string; group: string }; result: { deleted: true } };
+  listGroups: { args: { queue: string }; result: { groups: StreamGroupInfo[] } };
+  seek: { args: { queue: string; group: string; to: StreamPosition }; result: StreamGroupInfo };
   startRedrive: { args: { queue: string; target?: string; max?: number; ratePerSec?: number }; result: RedriveTask };
   listRedrives: { args: Record<string, never>; result: { tasks: RedriveTask[] } };
   cancelRedrive: { args: { task: string }; result: RedriveTask };
@@ -224,7 +244,7 @@ export type OpResult<O extends OpName> = Ops[O]['result'];
 export const OP_NAMES: readonly OpName[] = [
   'createQueue', 'deleteQueue', 'listQueues', 'getQueueAttributes', 'setQueueAttributes', 'purgeQueue',
   'send', 'sendBatch', 'receive', 'delete', 'deleteBatch', 'changeVisibility', 'nack',
-  'subscribe', 'credit', 'unsubscribe', 'startRedrive', 'listRedrives', 'cancelRedrive',
+  'subscribe', 'credit', 'unsubscribe', 'createGroup', 'deleteGroup', 'listGroups', 'seek', 'startRedrive', 'listRedrives', 'cancelRedrive',
 ];
 
 export function isOpName(op: unknown): op is OpName {

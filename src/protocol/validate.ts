@@ -6,7 +6,7 @@
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
 import { queueAttributes } from './attributes.js';
-import { isOpName, type MessageAttributes, type OpArgs, type OpName, type SendEntry } from './ops.js';
+import { isOpName, type MessageAttributes, type OpArgs, type OpName, type SendEntry, type StreamPosition } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
 export class InvalidRequest extends Error {
@@ -122,6 +122,23 @@ function id(o: Obj, field: string, path: string): string | undefined {
   return v;
 }
 
+function requiredId(o: Obj, field: string): string {
+  const v = id(o, field, field);
+  if (v === undefined) throw missing(field);
+  return v;
+}
+
+/** A stream position: 'earliest' | 'latest' | {offset} | {timestamp}. */
+function position(v: unknown, field: string): StreamPosition {
+  if (v === 'earliest' || v === 'latest') return v;
+  if (isObj(v)) {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === 'offset') return { offset: requiredInt(v, 'offset', 0, Number.MAX_SAFE_INTEGER, `${field}.offset`) };
+    if (keys.length === 1 && keys[0] === 'timestamp') return { timestamp: requiredInt(v, 'timestamp', 0, Number.MAX_SAFE_INTEGER, `${field}.timestamp`) };
+  }
+  throw invalid(field, "'earliest', 'latest', {offset} or {timestamp}");
+}
+
 function bool(o: Obj, field: string): boolean | undefined {
   const v = o[field];
   if (v === undefined || v === null) return undefined;
@@ -188,6 +205,8 @@ const validators: { [O in OpName]: Validator<O> } = {
     if (max !== undefined) out.max = max;
     if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
     if (waitMs !== undefined) out.waitMs = waitMs;
+    const group = id(a, 'group', 'group');
+    if (group !== undefined) out.group = group;
     return out;
   },
   delete: (a) => ({ queue: queueName(a), receipt: requiredStr(a, 'receipt') }),
@@ -228,6 +247,17 @@ const validators: { [O in OpName]: Validator<O> } = {
     return out;
   },
   listRedrives: () => ({}),
+  createGroup: (a) => {
+    const out: OpArgs<'createGroup'> = { queue: queueName(a), group: requiredId(a, 'group') };
+    if (a.start !== undefined && a.start !== null) out.start = position(a.start, 'start');
+    return out;
+  },
+  deleteGroup: (a) => ({ queue: queueName(a), group: requiredId(a, 'group') }),
+  listGroups: (a) => ({ queue: queueName(a) }),
+  seek: (a) => {
+    if (a.to === undefined || a.to === null) throw missing('to');
+    return { queue: queueName(a), group: requiredId(a, 'group'), to: position(a.to, 'to') };
+  },
   cancelRedrive: (a) => ({ task: requiredStr(a, 'task') }),
 };
 

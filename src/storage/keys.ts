@@ -14,16 +14,17 @@
  *   'X' qid(8) oqid(8) oseq(8)     → '' : queue qid accepted forward (oqid, oseq). Makes a replayed
  *                                    forward idempotent; deleted once the source dropped its 'F'.
  *   'E' qid(8) dedupKey(utf8)      → DedupRecord (CBOR): a dedup id seen inside the dedup window.
+ *   'G' qid(8) group(utf8)         → StreamGroupRecord (CBOR): a stream consumer group's committed position.
  *
  * qid is a random 8-byte id given to a queue when it is created, so a queue that is deleted and
  * created again is a new incarnation: receipts of the old one never match the new one.
- * The prefixes sort D < E < F < M < Q < S < X, so each kind of record is one contiguous range, and within a
+ * The prefixes sort D < E < F < G < M < Q < S < X, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */
-export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, message: 0x4d, queue: 0x51, nextSeq: 0x53, marker: 0x58 } as const;
+export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, nextSeq: 0x53, marker: 0x58 } as const;
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 
@@ -107,4 +108,8 @@ export function queuePrefixRange(prefix: Prefix, qid: string): { gte: Buffer; lt
     break;
   }
   return { gte, lt };
+}
+
+export function groupKey(qid: string, name: string): Buffer {
+  return Buffer.concat([queueKey(PREFIX.group, qid), Buffer.from(name, 'utf8')]);
 }

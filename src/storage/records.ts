@@ -48,6 +48,14 @@ export interface ForwardRecord {
   message: ForwardedMessage;
 }
 
+/** 'G' record: a stream consumer group. */
+export interface StreamGroupRecord {
+  /** Random id carried in the group's receipts. */
+  gid: number;
+  committed: number;
+  createdAt: number;
+}
+
 /** 'E' record: a dedup id accepted at `at`, answered with the first copy's id and seq. */
 export interface DedupRecord {
   messageId: string;
@@ -87,6 +95,8 @@ export interface RecoveredQueue {
   markers: string[];
   /** Dedup ids seen ('E' keys). */
   dedup: Array<{ id: string } & DedupRecord>;
+  /** Stream consumer groups ('G' keys). */
+  groups: Array<{ name: string } & StreamGroupRecord>;
 }
 
 /** A forward still in a shard's outbox at recovery. */

@@ -11,10 +11,10 @@
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
 import {
-  PREFIX, dedupKey, markerKey, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
+  PREFIX, dedupKey, groupKey, markerKey, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
   queuePrefixRange, queueRange, encodeSeq,
 } from './keys.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage } from './records.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
 
@@ -77,7 +77,7 @@ export class ShardStore {
     this.#stage().del(queueKey(PREFIX.queue, qid));
     this.#stage().del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(
-      queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid),
+      queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid), queuePrefixRange(PREFIX.group, qid),
     );
   }
 
@@ -137,6 +137,14 @@ export class ShardStore {
     this.#stage().del(dedupKey(qid, id));
   }
 
+  putGroup(qid: string, name: string, record: StreamGroupRecord): void {
+    this.#stage().put(groupKey(qid, name), cbor.encode(record));
+  }
+
+  deleteGroup(qid: string, name: string): void {
+    this.#stage().del(groupKey(qid, name));
+  }
+
   /** Every outbox record left by an earlier run, in key order (queue, then sequence). */
   async recoverForwards(): Promise<PendingForward[]> {
     const out: PendingForward[] = [];
@@ -184,11 +192,15 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] });
     }
     for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
       const m = parseMarkerKey(key);
       queues.get(m.qid)?.markers.push(`${m.originQid}:${m.originSeq}`);
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.group))) {
+      const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
+      queues.get(g.qid)?.groups.push({ name: g.id, ...(cbor.decode(value) as StreamGroupRecord) });
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.dedup))) {
       const d = parseDedupKey(key);

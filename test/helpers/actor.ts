@@ -10,7 +10,7 @@ import { BodyCache, type ActorOutbox, type PartitionStore } from '../../src/acto
 import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, RecoveredMessage, StoredMessage } from '../../src/storage/records.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
 
 export type Answer = { result: unknown } | { error: WireError };
 
@@ -21,6 +21,7 @@ export class MemoryStore implements PartitionStore {
   forwards = new Map<number, ForwardRecord>();
   markers = new Set<string>();
   dedup = new Map<string, DedupRecord>();
+  groups = new Map<string, StreamGroupRecord>();
   nextSeq = 0;
   removed = false;
   clearedBelow = 0;
@@ -30,12 +31,14 @@ export class MemoryStore implements PartitionStore {
   putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
   deleteMessage(seq: number): void { this.messages.delete(seq); this.deliveries.delete(seq); }
   clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
-  removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); }
+  removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); }
   putForward(seq: number, record: ForwardRecord): void { this.forwards.set(seq, record); }
   putMarker(qid: string, seq: number): void { this.markers.add(`${qid}:${seq}`); }
   deleteMarker(qid: string, seq: number): void { this.markers.delete(`${qid}:${seq}`); }
   putDedup(id: string, r: DedupRecord): void { this.dedup.set(id, r); }
   deleteDedup(id: string): void { this.dedup.delete(id); }
+  putGroup(name: string, r: StreamGroupRecord): void { this.groups.set(name, r); }
+  deleteGroup(name: string): void { this.groups.delete(name); }
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined> { return seqs.map((s) => this.messages.get(s)); }
 }
 
@@ -114,7 +117,9 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
         return rm;
       });
       h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) });
-      h.actor.restoreIndexes([...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })));
+      h.actor.restoreIndexes(
+        [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
+      );
       for (const m of recovered) h.actor.restore(m, now);
       h.actor.endTurn(now);
     },
