@@ -41,6 +41,10 @@ t.test('attribute flags become attributes; bad ones are usage errors naming the 
   }
 });
 
+t.test('the broker-wide unroutableQueue setting is validated', async (t) => {
+  t.match(await runFerry(['server', '--unroutable-queue', 'no spaces', '--port', '0']), { code: 2, stderr: /ferry: unroutableQueue: must be a valid queue name, got "no spaces"/ });
+});
+
 t.test('progress line', async (t) => {
   t.equal(progressLine({ task: 'x', queue: 'd', state: 'running', moved: 5, total: 10, ratePerSec: 1, startedAt: 0 }, 10), '[#####.....] 5/10 moved (running)');
   t.equal(progressLine({ task: 'x', queue: 'd', state: 'failed', moved: 0, total: 0, ratePerSec: 1, startedAt: 0, error: 'gone' }, 4), '[####] 0/0 moved (failed: gone)');
