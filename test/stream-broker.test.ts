@@ -36,4 +36,20 @@ t.test('two groups, committed positions survive kill -9, seek replays', async (t
   t.same(bodies(rest), Array.from({ length: 40 }, (_, i) => `e${60 + i}`), 'unacknowledged ones come again after the restart');
   await client.seek('events', 'tail', 'earliest');
   t.equal((await client.queue('events').receive({ group: 'tail', max: 1000 })).length, 100, 'replay from the start');
+
+  // consume() with a group: pushes, acks by deleteBatch for that group.
+  await client.createGroup('events', 'pushed', 'earliest');
+  const seen: string[] = [];
+  const consumer = await client.queue('events').consume((m) => {
+    seen.push(Buffer.from(m.body).toString());
+  }, { group: 'pushed', prefetch: 10 });
+  for (let i = 0; i < 200 && seen.length < 100; i++) await new Promise((r) => setTimeout(r, 50));
+  await consumer.close();
+  t.equal(seen.length, 100, 'a consumer on a group gets the whole log');
+  for (let i = 0; i < 100; i++) {
+    const g = (await client.listGroups('events')).find((x) => x.group === 'pushed')!;
+    if (g.committed === 100) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.match((await client.listGroups('events')).find((x) => x.group === 'pushed'), { committed: 100, position: 100 }, 'its acks committed the group');
 });

@@ -95,7 +95,9 @@ t.test('bad use: groups on a queue-mode queue, receive without a group, unknown 
   t.match(q.call({ op: 'receive', args: { queue: 'q', group: 'nope' } }, 0), { error: { code: 'GroupDoesNotExist', field: 'group' } });
   group(q, 'g', 'earliest');
   t.match(q.call({ op: 'createGroup', args: { queue: 'q', group: 'g' } } as never, 0), { error: { code: 'GroupAlreadyExists', field: 'group' } });
-  t.match(q.call({ op: 'subscribe', session: 1, sub: 1, args: { queue: 'q', credit: 1 } } as never, 0), { error: { code: 'InvalidField' } });
+  t.match(q.call({ op: 'subscribe', session: 1, sub: 1, args: { queue: 'q', credit: 1 } } as never, 0), { error: { code: 'MissingField', field: 'group' } });
+  t.match(q.call({ op: 'subscribe', session: 1, sub: 1, args: { queue: 'q', credit: 1, group: 'nope' } } as never, 0), { error: { code: 'GroupDoesNotExist', field: 'group' } });
+  t.match(plain.call({ op: 'subscribe', session: 1, sub: 1, args: { queue: 'q', credit: 1, group: 'g' } } as never, 0), { error: { code: 'InvalidField', field: 'group' } });
   t.match(q.call({ op: 'setQueueAttributes', args: { queue: 'q', attributes: { mode: 'queue' } } }, 0), { error: { code: 'InvalidAttribute', field: 'attributes.mode' } });
   q.ok(q.call({ op: 'deleteGroup', args: { queue: 'q', group: 'g' } } as never, 0));
   t.match(q.call({ op: 'receive', args: { queue: 'q', group: 'g' } }, 0), { error: { code: 'GroupDoesNotExist' } });
@@ -109,4 +111,19 @@ t.test('a long poll on a group is answered when a message arrives', async (t) =>
   t.notOk(q.out.answers.has(900));
   q.send('hello', 10);
   t.match(q.out.answers.get(900), { result: { messages: [{ seq: 0 }] } });
+});
+
+t.test('push subscriptions per group: within credit, every group gets every message, a closed socket gives its leases back', async (t) => {
+  const q = stream({ visibilityMs: 10_000 });
+  group(q, 'a', 'latest');
+  group(q, 'b', 'latest');
+  q.ok(q.call({ op: 'subscribe', session: 7, sub: 1, args: { queue: 'q', credit: 3, group: 'a' } } as never, 0));
+  q.ok(q.call({ op: 'subscribe', session: 8, sub: 1, args: { queue: 'q', credit: 100, group: 'b' } } as never, 0));
+  for (let i = 0; i < 5; i++) q.send(`m${i}`, 1);
+  const pushed = (session: number): string[] => q.out.pushes.filter((p) => p.session === session).flatMap((p) => p.messages.map(text));
+  t.same(pushed(7), ['m0', 'm1', 'm2'], 'group a: exactly its credit');
+  t.same(pushed(8), ['m0', 'm1', 'm2', 'm3', 'm4'], 'group b: everything, independently');
+  q.actor.closeSession(7, 2);
+  q.actor.endTurn(2);
+  t.same(read(q, 'a', 3).map(text), ['m0', 'm1', 'm2', 'm3', 'm4'], 'the closed subscriber\'s leases come back first');
 });

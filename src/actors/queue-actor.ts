@@ -51,6 +51,8 @@ interface Waiter<Ref> {
 interface Subscription {
   session: number;
   sub: number;
+  /** Stream mode: the consumer group it reads for. */
+  group: string | undefined;
   credit: number;
   visibilityMs: number;
   /** Sequence numbers this subscription holds leases on; released when its socket closes. */
@@ -502,8 +504,8 @@ export class QueueActor<Ref> {
     else this.#waiters.push({ ref, session, group: args.group, max, visibilityMs, deadline: now + waitMs });
   }
 
-  #takeStream(group: string, max: number, visibilityMs: number, now: number): DeliveredMessage[] {
-    const taken: StreamDelivery[] = this.#stream!.take(group, max, visibilityMs, now);
+  #takeStream(group: string, max: number, visibilityMs: number, now: number, holder?: Subscription): DeliveredMessage[] {
+    const taken: StreamDelivery[] = this.#stream!.take(group, max, visibilityMs, now, holder);
     const missing = taken.filter((d) => d.msg.body === undefined);
     const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
     const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
@@ -629,12 +631,15 @@ export class QueueActor<Ref> {
 
   #subscribe(ref: Ref, session: number, sub: number, args: OpArgs<'subscribe'>): void {
     if (this.#stream !== undefined) {
-      throw new FerryError(ErrorCodes.InvalidField, `queue ${this.name} is a stream: push subscriptions to consumer groups are not supported yet; use receive with a group`, { field: 'queue' });
+      if (args.group === undefined) throw new FerryError(ErrorCodes.MissingField, `group is required: queue ${this.name} is a stream`, { field: 'group' });
+      if (!this.#stream.has(args.group)) throw new FerryError(ErrorCodes.GroupDoesNotExist, `consumer group ${args.group} does not exist`, { field: 'group' });
+    } else if (args.group !== undefined) {
+      this.#streamGroups();
     }
     const key = subKey(session, sub);
     if (this.#subs.has(key)) throw new FerryError(ErrorCodes.InvalidField, `subscription ${sub} exists`, { field: 'sub' });
     this.#subs.set(key, {
-      session, sub, credit: Math.min(Limits.maxCredit, args.credit),
+      session, sub, group: args.group, credit: Math.min(Limits.maxCredit, args.credit),
       visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leased: new Set(),
     });
     this.#out.reply(ref, { sub });
@@ -735,6 +740,7 @@ export class QueueActor<Ref> {
     for (const [key, s] of this.#subs) {
       if (s.session !== session) continue;
       this.#subs.delete(key);
+      if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s);
       for (const seq of s.leased) {
         const msg = this.#messages.get(seq);
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
@@ -827,7 +833,8 @@ export class QueueActor<Ref> {
       this.#waiters.shift();
       this.#out.reply(w.ref, { messages });
     }
-    if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
+    if (this.#subs.size > 0 && this.#stream !== undefined) this.#pushToGroups(now);
+    else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
       this.#store.putNextSeq(this.#nextSeq);
@@ -841,6 +848,31 @@ export class QueueActor<Ref> {
       return this.#takeStream(w.group, w.max, w.visibilityMs, now);
     } catch {
       return [];
+    }
+  }
+
+  /** Stream mode: each subscription gets what its group has, shared among the group's subscribers. */
+  #pushToGroups(now: number): void {
+    const subs = [...this.#subs.values()];
+    const start = this.#subRotation++ % subs.length;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[(start + i) % subs.length]!;
+      if (s.credit === 0 || s.group === undefined) continue;
+      const available = this.#stream!.available(s.group);
+      if (available === 0) continue;
+      const hungry = subs.filter((o) => o.group === s.group && o.credit > 0).length;
+      let messages: DeliveredMessage[];
+      try {
+        messages = this.#takeStream(s.group, Math.min(s.credit, Math.max(1, Math.ceil(available / hungry))), s.visibilityMs, now, s);
+      } catch (err) {
+        // The group was deleted: its subscriptions end.
+        this.#subs.delete(subKey(s.session, s.sub));
+        this.#out.endSubscription(s.session, s.sub, toWireError(err));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      s.credit -= messages.length;
+      this.#out.push(s.session, s.sub, messages);
     }
   }
 

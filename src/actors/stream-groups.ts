@@ -36,6 +36,8 @@ interface Delivery {
   firstReceivedAt: number;
   /** Lease end; 0 when not leased. */
   until: number;
+  /** The push subscription holding the lease, if a push delivered it (released when its socket closes). */
+  holder: object | undefined;
 }
 
 class Group {
@@ -124,13 +126,14 @@ export class StreamGroups {
   }
 
   /** Leases up to `max` messages to group `name`: redeliveries first, then new ones in log order. */
-  take(name: string, max: number, visibilityMs: number, now: number): StreamDelivery[] {
+  take(name: string, max: number, visibilityMs: number, now: number, holder?: object): StreamDelivery[] {
     const g = this.#group(name);
     const out: StreamDelivery[] = [];
     const lease = (seq: number, msg: Msg): void => {
-      const d = g.deliveries.get(seq) ?? { receiveCount: 0, firstReceivedAt: now, until: 0 };
+      const d = g.deliveries.get(seq) ?? { receiveCount: 0, firstReceivedAt: now, until: 0, holder: undefined };
       d.receiveCount++;
       d.until = now + visibilityMs;
+      d.holder = holder;
       g.deliveries.set(seq, d);
       g.leased++;
       g.deadlines.push({ at: d.until, seq });
@@ -190,6 +193,33 @@ export class StreamGroups {
     d.until = now + ms;
     g.deadlines.push({ at: d.until, seq });
     return d.until;
+  }
+
+  /** Messages group `name` could get now (redeliveries and unread sequences; an estimate). */
+  available(name: string): number {
+    const g = this.#byName.get(name);
+    return g === undefined ? 0 : g.redeliver.length + Math.max(0, this.#log.nextSeq - g.position);
+  }
+
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  /** A push subscription went away: the leases it held end now and go back first. */
+  releaseHolder(name: string, holder: object): void {
+    const g = this.#byName.get(name);
+    if (g === undefined) return;
+    const released: number[] = [];
+    for (const [seq, d] of g.deliveries) {
+      if (d.holder !== holder || d.until === 0) continue;
+      d.until = 0;
+      d.holder = undefined;
+      g.leased--;
+      released.push(seq);
+    }
+    // In front of the redelivery line, in log order.
+    released.sort((x, y) => x - y);
+    for (let i = released.length - 1; i >= 0; i--) g.redeliver.unshift(released[i]!);
   }
 
   /** Ends leases that ran out; returns true if any did (a waiting receive may now be served). */

@@ -189,6 +189,7 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
         subscribe: (credit, visibilityMs, onMessages, onEnd) => {
           const o: SubscribeOptions = { credit, onEnd };
           if (visibilityMs !== undefined) o.visibilityMs = visibilityMs;
+          if (opts.group !== undefined) o.group = opts.group;
           return this.subscribe(queue, o, onMessages);
         },
         logError: (err, msg) => this.logError(err, msg),

@@ -225,7 +225,7 @@ export interface Ops {
   deleteBatch: { args: { queue: string; receipts: string[] }; result: { results: BatchEntryResult<{ deleted: boolean }>[] } };
   changeVisibility: { args: { queue: string; receipt: string; visibilityMs: number }; result: { visibleAt: number } };
   nack: { args: { queue: string; receipt: string; delayMs?: number; requeue?: boolean }; result: NackResult };
-  subscribe: { args: { queue: string; credit: number; visibilityMs?: number }; result: { sub: number } };
+  subscribe: { args: { queue: string; credit: number; visibilityMs?: number; group?: string }; result: { sub: number } };
   credit: { args: { sub: number; credit: number }; result: { credit: number } };
   unsubscribe: { args: { sub: number }; result: { unsubscribed: true } };
   createGroup: { args: { queue: string; group: string; start?: StreamPosition }; result: StreamGroupInfo };

@@ -233,6 +233,8 @@ const validators: { [O in OpName]: Validator<O> } = {
     const out: OpArgs<'subscribe'> = { queue: queueName(a), credit: requiredInt(a, 'credit', 0, Limits.maxCredit) };
     const visibilityMs = int(a, 'visibilityMs', 0, Limits.maxVisibilityMs);
     if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
+    const group = id(a, 'group', 'group');
+    if (group !== undefined) out.group = group;
     return out;
   },
   credit: (a) => ({ sub: requiredInt(a, 'sub', 0, Number.MAX_SAFE_INTEGER), credit: requiredInt(a, 'credit', 1, Limits.maxCredit) }),
