@@ -213,7 +213,13 @@ export class ShardHost {
    */
   endTurn(now: number): FromShard[] {
     for (const actor of this.#touched) actor.endTurn(now);
-    this.#store.commit();
+    try {
+      this.#store.commit();
+    } catch (err) {
+      // The turn's writes are lost: its answers must never leave, not even with a later turn.
+      this.#answers.take();
+      throw err;
+    }
     this.#sendForwards();
     for (const actor of this.#touched) {
       const at = actor.nextDeadline();

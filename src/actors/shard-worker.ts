@@ -27,6 +27,10 @@ function post(items: FromShard[]): void {
 
 function endTurn(): void {
   turnScheduled = false;
+  // close() ran the last turn itself. A turn scheduled before the close message arrived must not
+  // run after it: it would arm a lease timer that keeps this thread alive once the port is closed
+  // (shutdown then waited for the supervisor's force-terminate; test/shutdown.test.ts).
+  if (closing) return;
   try {
     post(host.endTurn(Date.now()));
   } catch (err) {

@@ -48,7 +48,11 @@ export class ShardStore {
     try {
       await db.open({ createIfMissing: true, infoLogLevel: null });
     } catch (err) {
-      throw new StorageError(`cannot open RocksDB at ${dir}: ${(err as Error).message}`, { cause: err });
+      // abstract-level says only "Database is not open"; the reason (e.g. "IO error: While lock
+      // file: …/LOCK: Resource temporarily unavailable" — another process has it) is in the cause.
+      const cause = (err as Error).cause;
+      const reason = cause instanceof Error ? cause.message : (err as Error).message;
+      throw new StorageError(`cannot open RocksDB at ${dir}: ${reason}`, { cause: err });
     }
     return new ShardStore(db);
   }

@@ -75,7 +75,15 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     };
   }
 
-  await pool.start();
+  try {
+    await pool.start();
+  } catch (err) {
+    // A shard that cannot start (e.g. its RocksDB directory is locked by another broker) fails the
+    // start. Stop the others and the restart timers, or this process would retry forever instead
+    // of exiting with the error.
+    await pool.close();
+    throw err;
+  }
   server = new FerryServer({
     handler,
     sessionClosed: (session) => router.closeSession(session),

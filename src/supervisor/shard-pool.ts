@@ -45,6 +45,8 @@ interface Slot {
   up: boolean;
   outbox: ToShard[];
   pending: Map<number, (a: Answer) => void>;
+  /** Stats requests (metrics scrapes) waiting for this shard; answered empty if it dies. */
+  statsWaiters: Map<number, (q: ShardQueueStats[]) => void>;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
@@ -57,14 +59,13 @@ export class ShardPool {
   #nextR = 1;
   #flushScheduled = false;
   #closing = false;
-  readonly #statsWaiters = new Map<number, (q: ShardQueueStats[]) => void>();
 
   constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
     this.#opts = { restartDelayMs: 100, ...opts };
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], pending: new Map(), closed: undefined, restartTimer: undefined,
+      worker: undefined, up: false, outbox: [], pending: new Map(), statsWaiters: new Map(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -134,6 +135,10 @@ export class ShardPool {
     slot.pending = new Map();
     slot.outbox = [];
     for (const done of pending.values()) done({ error });
+    // A scrape waiting on a dead shard would otherwise never answer (GET /metrics hung).
+    const stats = slot.statsWaiters;
+    slot.statsWaiters = new Map();
+    for (const done of stats.values()) done([]);
   }
 
   #onAnswer(shard: number, m: FromShard): void {
@@ -154,8 +159,8 @@ export class ShardPool {
         this.#events.subEnd(m.session, m.sub, m.error);
         return;
       case 'stats': {
-        const done = this.#statsWaiters.get(m.r);
-        this.#statsWaiters.delete(m.r);
+        const done = slot.statsWaiters.get(m.r);
+        slot.statsWaiters.delete(m.r);
         done?.(m.queues);
         return;
       }
@@ -204,7 +209,7 @@ export class ShardPool {
     const parts = await Promise.all(this.#slots.map((slot) => new Promise<ShardQueueStats[]>((resolve) => {
       if (!slot.up) return resolve([]);
       const r = this.#nextR++;
-      this.#statsWaiters.set(r, resolve);
+      slot.statsWaiters.set(r, resolve);
       this.#enqueue(slot, { t: 'stats', r });
     })));
     return parts.flat();
@@ -249,7 +254,5 @@ export class ShardPool {
     }, 10_000);
     await Promise.all(this.#slots.map((s) => s.closed));
     clearTimeout(force);
-    for (const done of this.#statsWaiters.values()) done([]);
-    this.#statsWaiters.clear();
   }
 }
