@@ -212,7 +212,7 @@ t.test('crash hook: an unknown shard is refused, and the hook is off by default'
 t.test('ShardPool: a request and a stats scrape sent as the worker dies are answered, never left hanging', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ferry-pool-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const events = { shardUp: () => {}, shardDown: () => {}, push: () => {}, subEnd: () => {} };
+  const events = { shardUp: () => {}, shardDown: () => {}, push: () => {}, subEnd: () => {}, forward: () => {}, forwardDone: () => {} };
   const pool = new ShardPool({ dataDir, shards: 2, bodyCacheBytes: 1 << 20 }, pino({ level: 'silent' }), events);
   await within(pool.start(), 20_000, 'pool start');
   t.teardown(() => pool.close());

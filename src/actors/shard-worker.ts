@@ -39,6 +39,7 @@ function endTurn(): void {
     console.error(JSON.stringify({ level: 'fatal', shard: data.shard, msg: 'commit failed', err: String(err) }));
     process.exit(70);
   }
+  if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }
 

@@ -12,6 +12,7 @@ interface ServerFlags {
   logLevel?: string;
   faultInjection?: boolean;
   sqsCredentials?: string;
+  unroutableQueue?: string;
 }
 
 /** Env first, flags over it; validated by resolveBrokerConfig (a ConfigError is a usage error). */
@@ -25,6 +26,7 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel as BrokerConfig['logLevel'];
   if (flags.faultInjection === true) raw.faultInjection = true;
   if (flags.sqsCredentials !== undefined) raw.sqsCredentials = flags.sqsCredentials;
+  if (flags.unroutableQueue !== undefined) raw.unroutableQueue = flags.unroutableQueue;
   try {
     return resolveBrokerConfig(raw);
   } catch (err) {
@@ -44,6 +46,7 @@ export function registerServer(program: Command): void {
     .option('--max-message-bytes <bytes>', 'broker-wide body size ceiling (FERRY_MAX_MESSAGE_BYTES, default 262144)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (FERRY_LOG_LEVEL, default info)')
     .option('--sqs-credentials <list>', 'KEY:SECRET[,KEY:SECRET...]: check SigV4 signatures on the SQS API against these (FERRY_SQS_CREDENTIALS; default: unsigned accepted)')
+    .option('--unroutable-queue <name>', 'keep messages sent to missing queues in this queue (FERRY_UNROUTABLE_QUEUE, default off)')
     .option('--fault-injection', 'enable test fault hooks (FERRY_FAULT_INJECTION)')
     .action(
       action(async (flags: ServerFlags) => {

@@ -25,6 +25,24 @@ export const Limits = {
   defaultVisibilityMs: 30_000,
   /** Delivery delay ceiling, as SQS (15 min). */
   maxDelayMs: 15 * 60 * 1000,
+  /** Queue retention bounds (as SQS): 1 minute to 14 days; default 4 days. */
+  minRetentionMs: 60_000,
+  maxRetentionMs: 14 * 24 * 60 * 60 * 1000,
+  /** maxReceives of a dead-letter policy (SQS allows 1..1000). */
+  maxReceivesCeiling: 1000,
+  /** maxLength / maxBytes ceilings (0 = no limit). */
+  maxLengthCeiling: 1_000_000_000,
+  maxBytesCeiling: 1024 * 1024 * 1024 * 1024,
+  /** Dedup window ceiling (1 day) and default when ordering is strict (5 min, as SQS FIFO). */
+  maxDedupWindowMs: 24 * 60 * 60 * 1000,
+  defaultStrictDedupWindowMs: 5 * 60 * 1000,
+  /** Ordering window ceiling. */
+  maxOrderingWindowMs: 60_000,
+  /** groupId, dedupId and producer: 1..128 characters. */
+  maxIdLength: 128,
+  /** Redrive rate ceiling, messages per second (default 500). */
+  maxRedriveRate: 100_000,
+  defaultRedriveRate: 500,
   /** Push credit a subscription may hold at once. */
   maxCredit: 100_000,
   /** listQueues page size. */

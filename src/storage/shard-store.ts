@@ -10,8 +10,11 @@
  */
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
-import { PREFIX, messageKey, parseMessageKey, parseQueueKey, prefixRange, queueKey, queueRange, encodeSeq } from './keys.js';
-import type { DeliveryRecord, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage } from './records.js';
+import {
+  PREFIX, dedupKey, groupKey, markerKey, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
+  queuePrefixRange, queueRange, encodeSeq,
+} from './keys.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
 
@@ -77,7 +80,9 @@ export class ShardStore {
   removeQueue(qid: string): void {
     this.#stage().del(queueKey(PREFIX.queue, qid));
     this.#stage().del(queueKey(PREFIX.nextSeq, qid));
-    this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
+    this.#afterCommit.push(
+      queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid), queuePrefixRange(PREFIX.group, qid),
+    );
   }
 
   /** Clears messages below `seq` after the commit; the caller stages the purgedBelow mark itself. */
@@ -103,6 +108,52 @@ export class ShardStore {
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
     this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
+  }
+
+  putForward(qid: string, seq: number, record: ForwardRecord): void {
+    this.#stage().put(messageKey(PREFIX.forward, qid, seq), cbor.encode(record));
+  }
+
+  deleteForward(qid: string, seq: number): void {
+    this.#stage().del(messageKey(PREFIX.forward, qid, seq));
+  }
+
+  /** Reads outbox records synchronously (the host sends them on in bounded slices). */
+  readForwards(keys: readonly PendingForward[]): Array<ForwardRecord | undefined> {
+    if (keys.length === 0) return [];
+    const values = this.#db._getManySync(keys.map((k) => messageKey(PREFIX.forward, k.qid, k.seq)));
+    return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as ForwardRecord)));
+  }
+
+  putMarker(qid: string, originQid: string, originSeq: number): void {
+    this.#stage().put(markerKey(qid, originQid, originSeq), Buffer.alloc(0));
+  }
+
+  deleteMarker(qid: string, originQid: string, originSeq: number): void {
+    this.#stage().del(markerKey(qid, originQid, originSeq));
+  }
+
+  putDedup(qid: string, id: string, record: DedupRecord): void {
+    this.#stage().put(dedupKey(qid, id), cbor.encode(record));
+  }
+
+  deleteDedup(qid: string, id: string): void {
+    this.#stage().del(dedupKey(qid, id));
+  }
+
+  putGroup(qid: string, name: string, record: StreamGroupRecord): void {
+    this.#stage().put(groupKey(qid, name), cbor.encode(record));
+  }
+
+  deleteGroup(qid: string, name: string): void {
+    this.#stage().del(groupKey(qid, name));
+  }
+
+  /** Every outbox record left by an earlier run, in key order (queue, then sequence). */
+  async recoverForwards(): Promise<PendingForward[]> {
+    const out: PendingForward[] = [];
+    for await (const [key] of this.#scan(prefixRange(PREFIX.forward))) out.push(parseMessageKey(key));
+    return out;
   }
 
   /**
@@ -145,7 +196,19 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] });
+    }
+    for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
+      const m = parseMarkerKey(key);
+      queues.get(m.qid)?.markers.push(`${m.originQid}:${m.originSeq}`);
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.group))) {
+      const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
+      queues.get(g.qid)?.groups.push({ name: g.id, ...(cbor.decode(value) as StreamGroupRecord) });
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.dedup))) {
+      const d = parseDedupKey(key);
+      queues.get(d.qid)?.dedup.push({ id: d.id, ...(cbor.decode(value) as DedupRecord) });
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.nextSeq))) {
       const q = queues.get(parseQueueKey(key));
@@ -180,6 +243,8 @@ export class ShardStore {
         delivery: deliveries.get(qid)?.get(seq),
       };
       if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
+      const { id: _id, sentAt: _s, visibleAt: _v, body: _b, attributes: _a, ...extra } = stored;
+      if (Object.keys(extra).length > 0) recovered.extra = extra;
       q.messages.push(recovered);
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }

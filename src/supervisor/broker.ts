@@ -44,7 +44,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   const router = new Router({
     push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
     subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
-  });
+  }, { unroutableQueue: config.unroutableQueue });
   const pool = new ShardPool({ dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD }, log, router);
   router.attach(pool);
   const metrics = new BrokerMetrics(() => pool.stats());
@@ -143,6 +143,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
         log.info('ferry shutting down');
         shuttingDown = true;
         server!.stopListening();
+        router.close();
         await pool.close();
         await sqsMeta.close();
         server!.closeSessions('server shutting down');

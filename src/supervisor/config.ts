@@ -4,7 +4,7 @@
  * and throws a ConfigError naming the setting at fault.
  */
 import { availableParallelism } from 'node:os';
-import { Limits } from '../protocol/limits.js';
+import { Limits, isValidQueueName } from '../protocol/limits.js';
 import { parseCredentials, type SqsCredential } from '../transport/sqs/sigv4.js';
 
 export interface BrokerConfig {
@@ -18,6 +18,8 @@ export interface BrokerConfig {
   shards: number;
   /** Broker-wide ceiling on maxMessageBytes (a queue may set less). Default 256 KiB, at most 1 MiB. */
   maxMessageBytes: number;
+  /** Queue that keeps messages sent to queues that do not exist (dead letters, reason noSuchQueue). Off by default. */
+  unroutableQueue: string | undefined;
   /** Test hook: allows POST /admin/shards/:n/crash. Off by default. */
   faultInjection: boolean;
   /**
@@ -71,19 +73,24 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
   } else if (Array.isArray(rawCredentials)) {
     sqsCredentials = rawCredentials;
   }
+  const unroutableQueue = raw.unroutableQueue === undefined || raw.unroutableQueue === '' ? undefined : raw.unroutableQueue;
+  if (unroutableQueue !== undefined && !isValidQueueName(unroutableQueue)) {
+    throw new ConfigError('unroutableQueue', `must be a valid queue name, got ${JSON.stringify(unroutableQueue)}`);
+  }
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),
     dataDir,
     shards: intInRange('shards', raw.shards ?? availableParallelism(), 1, 64),
     maxMessageBytes: intInRange('maxMessageBytes', raw.maxMessageBytes ?? Limits.defaultMaxMessageBytes, 1, Limits.maxMessageBytesCeiling),
+    unroutableQueue,
     faultInjection: faultInjection === true || faultInjection === 'true' || faultInjection === '1',
     sqsCredentials,
     logLevel: logLevel as BrokerConfig['logLevel'],
   };
 }
 
-/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_FAULT_INJECTION, FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL. */
+/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION, FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
   if (env.FERRY_HOST !== undefined) out.host = env.FERRY_HOST;
@@ -91,6 +98,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_DATA_DIR !== undefined) out.dataDir = env.FERRY_DATA_DIR;
   if (env.FERRY_SHARDS !== undefined) out.shards = env.FERRY_SHARDS;
   if (env.FERRY_MAX_MESSAGE_BYTES !== undefined) out.maxMessageBytes = env.FERRY_MAX_MESSAGE_BYTES;
+  if (env.FERRY_UNROUTABLE_QUEUE !== undefined) out.unroutableQueue = env.FERRY_UNROUTABLE_QUEUE;
   if (env.FERRY_FAULT_INJECTION !== undefined) out.faultInjection = env.FERRY_FAULT_INJECTION;
   if (env.FERRY_SQS_CREDENTIALS !== undefined) out.sqsCredentials = env.FERRY_SQS_CREDENTIALS;
   if (env.FERRY_LOG_LEVEL !== undefined) out.logLevel = env.FERRY_LOG_LEVEL as BrokerConfig['logLevel'];

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+import type { ForwardRecord } from '../storage/records.js';
 
 /** An answer to one request: the result, or the error. */
 export type Answer = { result: unknown } | { error: WireError };
@@ -23,6 +24,10 @@ export interface ShardPoolEvents {
   shardDown(shard: number): void;
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
   subEnd(session: number, sub: number, error: WireError): void;
+  /** An outbox record of `shard`, to carry to its target (forwarder.ts). */
+  forward(shard: number, qid: string, seq: number, record: ForwardRecord): void;
+  /** `shard` deleted outbox record (qid, seq). */
+  forwardDone(shard: number, qid: string, seq: number): void;
 }
 
 export interface ShardPoolOptions {
@@ -153,6 +158,12 @@ export class ShardPool {
         done?.({ result: m.queues });
         return;
       }
+      case 'forward':
+        this.#events.forward(shard, m.qid, m.seq, m.record);
+        return;
+      case 'forwardDone':
+        this.#events.forwardDone(shard, m.qid, m.seq);
+        return;
       case 'ready':
       case 'closed':
         return;
@@ -172,6 +183,14 @@ export class ShardPool {
     const r = this.#nextR++;
     slot.pending.set(r, done);
     this.#enqueue(slot, build(r));
+  }
+
+  /** Sends a message that has no answer to one shard; false (dropped) when the shard is down. */
+  send(shard: number, m: ToShard): boolean {
+    const slot = this.#slots[shard];
+    if (slot === undefined || !slot.up) return false;
+    this.#enqueue(slot, m);
+    return true;
   }
 
   /** Sends a message that has no answer (closeSession) to every shard that is up. */
