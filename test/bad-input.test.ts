@@ -150,7 +150,7 @@ t.test('missing and wrongly typed fields', async (t) => {
 
 t.test('null means "not given", inside queue attributes too', async (t) => {
   const created = await s.ok<{ attributes: Record<string, number> }>('createQueue', { queue: 'bi-null', attributes: { visibilityMs: null, delayMs: 5 } });
-  t.same(created.attributes, { visibilityMs: 30_000, maxMessageBytes: 256 * 1024, receiveWaitMs: 0, delayMs: 5 }, 'the default stands');
+  t.match(created.attributes, { visibilityMs: 30_000, maxMessageBytes: 256 * 1024, receiveWaitMs: 0, delayMs: 5 }, 'the default stands');
   const set = await s.ok<{ attributes: Record<string, number> }>('setQueueAttributes', { queue: 'bi-null', attributes: { visibilityMs: 100, receiveWaitMs: null } });
   t.match(set.attributes, { visibilityMs: 100, receiveWaitMs: 0 }, 'a null attribute is left as it was');
   // The lease of a receive without visibilityMs still ends (the attribute was not erased).

@@ -6,6 +6,7 @@ import type { Answer, ShardPool } from '../src/supervisor/shard-pool.js';
 import type { ToShard } from '../src/actors/shard-messages.js';
 import { validateRequest, type ValidRequest } from '../src/protocol/validate.js';
 import { ErrorCodes } from '../src/protocol/errors.js';
+import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
 
 /** Records what the router sends each shard; the test answers by hand. */
 class ScriptedPool {
@@ -41,7 +42,7 @@ t.test('requests for a queue being created wait for it, then run', async (t) => 
   router.dispatch(1, req('createQueue', { queue: 'q' }), (a) => answers.push(a));
   router.dispatch(2, req('send', { queue: 'q', body: 'x' }), (a) => answers.push(a));
   t.same(pool.sent.map((s) => s.m.t), ['create'], 'only the create goes out while it runs');
-  pool.sent[0]!.done!({ result: { queue: 'q', created: true } });
+  pool.sent[0]!.done!({ result: { queue: 'q', created: true, attributes: DEFAULT_QUEUE_ATTRIBUTES } });
   t.same(pool.sent.map((s) => s.m.t), ['create', 'req'], 'then the held send');
   t.match(pool.sent[1]!.m, { t: 'req', session: 2, req: { op: 'send' } });
 });
@@ -56,7 +57,7 @@ t.test("a closed connection's held requests are dropped, not run after its close
   router.closeSession(1);
   t.match(answers.get('subscribe'), { error: { code: ErrorCodes.ConnectionClosed } }, 'the held subscribe is answered at once');
   t.match(answers.get('receive'), { error: { code: ErrorCodes.ConnectionClosed } }, 'the held long poll too');
-  pool.sent[0]!.done!({ result: { queue: 'q', created: true } });
+  pool.sent[0]!.done!({ result: { queue: 'q', created: true, attributes: DEFAULT_QUEUE_ATTRIBUTES } });
   const reqs = pool.sent.filter((s) => s.m.t === 'req');
   t.equal(reqs.length, 1, 'only the open connection’s request reaches the shard');
   t.match(reqs[0]!.m, { session: 2, req: { op: 'receive' } });

@@ -22,8 +22,9 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+/** A value of the wrong type or shape: InvalidField, as for any other field of a request. */
 function invalid(field: string, what: string): FerryError {
-  return new FerryError(ErrorCodes.InvalidAttribute, `${field} must be ${what}`, { field });
+  return new FerryError(ErrorCodes.InvalidField, `${field} must be ${what}`, { field });
 }
 
 function intIn(v: unknown, field: string, min: number, max: number): number {
@@ -79,7 +80,10 @@ export function queueAttributes(v: unknown, path = 'attributes'): Partial<QueueA
     if (parse === undefined) {
       throw new FerryError(ErrorCodes.InvalidAttribute, `${path}.${key} is not a queue attribute (known: ${ATTRIBUTE_NAMES.join(', ')})`, { field: `${path}.${key}` });
     }
-    if (v[key] === undefined) continue;
+    // null means "not given", as for every optional field of the protocol: the attribute keeps its
+    // value or default (storing null would erase it and leave leases or long polls without an end).
+    // deadLetter is the exception: null there removes the dead-letter queue.
+    if (v[key] === undefined || (v[key] === null && key !== 'deadLetter')) continue;
     out[key] = parse(v[key], `${path}.${key}`);
   }
   return out as Partial<QueueAttributes>;
