@@ -269,7 +269,7 @@ t.test('nack with and without delay', async (t) => {
 
   const before = Date.now();
   const visibleAt = await q.nack(m2!.receipt, 1500);
-  t.ok(visibleAt >= before + 1500, 'nack with delay: visible after the delay');
+  t.ok(visibleAt !== undefined && visibleAt >= before + 1500, 'nack with delay: visible after the delay');
   t.match((await q.attributes()).stats, { visible: 0, leased: 0, delayed: 1 });
   t.same(await q.receive(), [], 'not before its delay');
   const [m3] = await q.receive({ waitMs: 5000 });

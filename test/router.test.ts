@@ -67,7 +67,7 @@ t.test("a closed connection's held requests are dropped, not run after its close
 t.test('requests pipelined behind a deleteQueue are routed by the outcome', async (t) => {
   const { router, pool } = setup();
   const answers = new Map<string, Answer>();
-  router.shardUp(1, [{ name: 'q', id: 'old', attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } }]);
+  router.shardUp(1, [{ name: 'q', id: 'old', attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, visibilityMs: 1, maxMessageBytes: 1 } }]);
   router.dispatch(1, req('deleteQueue', { queue: 'q' }), (a) => answers.set('delete', a));
   router.dispatch(1, req('send', { queue: 'q', body: 'x' }), (a) => answers.set('send', a));
   router.dispatch(1, req('createQueue', { queue: 'q' }), (a) => answers.set('create', a));
@@ -81,7 +81,7 @@ t.test('requests pipelined behind a deleteQueue are routed by the outcome', asyn
 
 t.test('a failed delete leaves the queue routed', async (t) => {
   const { router, pool } = setup();
-  router.shardUp(0, [{ name: 'q', id: 'id0', attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } }]);
+  router.shardUp(0, [{ name: 'q', id: 'id0', attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, visibilityMs: 1, maxMessageBytes: 1 } }]);
   router.dispatch(1, req('deleteQueue', { queue: 'q' }), () => {});
   router.dispatch(1, req('send', { queue: 'q', body: 'x' }), () => {});
   pool.sent[0]!.done!({ error: { code: ErrorCodes.ShardUnavailable, message: 'down', retryable: true } });
@@ -97,7 +97,7 @@ t.test('ShardUnavailable from the router itself says retryable', async (t) => {
 
 t.test('listQueues pages by name', async (t) => {
   const { router } = setup();
-  router.shardUp(0, ['b', 'a', 'c', 'ab'].map((name) => ({ name, id: name, attributes: { visibilityMs: 1, maxMessageBytes: 1, receiveWaitMs: 0, delayMs: 0 } })));
+  router.shardUp(0, ['b', 'a', 'c', 'ab'].map((name) => ({ name, id: name, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, visibilityMs: 1, maxMessageBytes: 1 } })));
   const list = (args: Record<string, unknown>): unknown => {
     let out: Answer | undefined;
     router.dispatch(1, req('listQueues', args), (a) => (out = a));

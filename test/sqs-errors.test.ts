@@ -41,7 +41,7 @@ t.test('SQS errors', async (t) => {
       ['bad id', () => sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'has space', MessageBody: 'x' }] })), InvalidBatchEntryId, 'AWS.SimpleQueueService.InvalidBatchEntryId', 400],
       ['batch too long', () => sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: Array.from({ length: 5 }, (_, i) => ({ Id: `e${i}`, MessageBody: 'x'.repeat(250_000) })) })), BatchRequestTooLong, 'AWS.SimpleQueueService.BatchRequestTooLong', 400],
       ['unknown attribute', () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['Bogus' as never] })), InvalidAttributeName, 'InvalidAttributeName', 400],
-      ['unknown settable attribute', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Bogus: '1' } })), InvalidAttributeName, 'InvalidAttributeName', 400],
+      ['unknown settable attribute', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Bogus: '1' } as Record<string, string> })), InvalidAttributeName, 'InvalidAttributeName', 400],
       ['attribute out of range', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: '43201' } })), InvalidAttributeValue, 'InvalidAttributeValue', 400],
       ['bad characters', () => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'bell \u0007' })), InvalidMessageContents, 'InvalidMessageContents', 400],
     ];

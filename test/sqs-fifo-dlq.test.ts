@@ -8,7 +8,7 @@ import {
   SetQueueAttributesCommand, StartMessageMoveTaskCommand, type Message, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { startBroker } from './helpers/broker.js';
-import { eventually, sqsClient } from './helpers/sqs.js';
+import { eventually, rejection, sqsClient } from './helpers/sqs.js';
 
 const arn = (q: string): string => `arn:aws:sqs:us-east-1:000000000000:${q}`;
 
@@ -67,11 +67,11 @@ t.test('FIFO, dead letters and move tasks over SQS', async (t) => {
     t.equal(await count(sqs, url), 2);
 
     const plain = (await sqs.send(new CreateQueueCommand({ QueueName: 'plain.fifo', Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
-    const noDedup = await sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageGroupId: 'g' })).catch((e: unknown) => e as Error);
+    const noDedup = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageGroupId: 'g' })));
     t.equal(noDedup.name, 'InvalidParameterValue', 'no dedup id and no content-based dedup');
-    const noGroup = await sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageDeduplicationId: 'd' })).catch((e: unknown) => e as Error);
+    const noGroup = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageDeduplicationId: 'd' })));
     t.equal(noGroup.name, 'MissingParameter');
-    const delay = await sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageGroupId: 'g', MessageDeduplicationId: 'd', DelaySeconds: 5 })).catch((e: unknown) => e as Error);
+    const delay = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: plain, MessageBody: 'x', MessageGroupId: 'g', MessageDeduplicationId: 'd', DelaySeconds: 5 })));
     t.equal(delay.name, 'InvalidParameterValue', 'no per-message delay on FIFO queues');
     const batch = await sqs.send(new SendMessageBatchCommand({ QueueUrl: plain, Entries: [{ Id: 'ok', MessageBody: 'x', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }, { Id: 'nodedup', MessageBody: 'y', MessageGroupId: 'g' }] }));
     t.same(batch.Successful?.map((s) => s.Id), ['ok']);
@@ -130,7 +130,7 @@ t.test('FIFO, dead letters and move tasks over SQS', async (t) => {
       return r?.Status === 'COMPLETED' ? r : undefined;
     });
     t.equal(done.TaskHandle, undefined, 'no handle once finished');
-    const late = await sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle: slow.TaskHandle! })).catch((e: unknown) => e as Error);
+    const late = await rejection(sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle: slow.TaskHandle! })));
     t.equal(late.name, 'UnsupportedOperation', 'a task that is not running cannot be cancelled');
   });
 

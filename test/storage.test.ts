@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { ShardStore } from '../src/storage/shard-store.js';
 import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
 
-function tempDir(t: Parameters<Parameters<typeof import('tap').test>[1]>[0]): string {
+function tempDir(t: { teardown(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -55,3 +55,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, tries = 50
   }
   throw new Error(`condition not met after ${tries} tries`);
 }
+
+/** The error a call was expected to fail with; a call that succeeds fails the test with a clear message. */
+export async function rejection(call: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof Error) return err;
+    throw new Error(`rejected with a non-Error: ${String(err)}`);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
