@@ -198,6 +198,11 @@ t.test("the broker's own --max-message-bytes is the ceiling for every queue", as
   const over = await c.call('send', { queue: 'bi-broker-limit', body: new Uint8Array(1001) });
   t.match(over.error, { code: ErrorCodes.BodyTooLarge, field: 'body', message: /1000/ });
   t.equal((await c.call('send', { queue: 'bi-broker-limit', body: new Uint8Array(1000).fill(1) })).error, undefined, '1000 bytes fit');
+  const above = await c.call('createQueue', { queue: 'bi-above', attributes: { maxMessageBytes: 1001 } });
+  t.match(above.error, { code: ErrorCodes.ValueOutOfRange, field: 'attributes.maxMessageBytes', message: /1000/ }, 'a queue limit above the broker ceiling is refused');
+  const raise = await c.call('setQueueAttributes', { queue: 'bi-broker-limit', attributes: { maxMessageBytes: 2000 } });
+  t.match(raise.error, { code: ErrorCodes.ValueOutOfRange, field: 'attributes.maxMessageBytes' });
+  t.equal((await c.call('setQueueAttributes', { queue: 'bi-broker-limit', attributes: { maxMessageBytes: 500 } })).error, undefined, 'a lower queue limit is fine');
   t.equal(c.closed, undefined);
 });
 

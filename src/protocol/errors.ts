@@ -32,7 +32,11 @@ export const ErrorCodes = {
   QueueAlreadyExists: 'QueueAlreadyExists',
   /** A receipt handle that is malformed or belongs to another queue (or a deleted incarnation of it). */
   ReceiptHandleIsInvalid: 'ReceiptHandleIsInvalid',
-  /** A receipt handle from an earlier delivery: the message was delivered again since, or its lease is over. */
+  /**
+   * A receipt handle from an earlier delivery: the message was delivered again since. changeVisibility
+   * and nack also need the lease to be running; delete does not (an ack after the lease ran out still
+   * deletes, as long as nobody received the message again).
+   */
   ReceiptHandleExpired: 'ReceiptHandleExpired',
   /** credit/unsubscribe for a subscription this connection does not have. */
   UnknownSubscription: 'UnknownSubscription',

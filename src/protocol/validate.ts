@@ -6,7 +6,7 @@
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
 import { queueAttributes } from './attributes.js';
-import { isOpName, type MessageAttributes, type OpArgs, type OpName, type SendEntry, type StreamPosition } from './ops.js';
+import { isOpName, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry, type StreamPosition } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
 export class InvalidRequest extends Error {
@@ -159,10 +159,23 @@ function list(o: Obj, field: string): unknown[] {
 
 type Validator<O extends OpName> = (a: Obj, maxBody: number) => OpArgs<O>;
 
+/**
+ * A queue's maxMessageBytes may not exceed the broker's own ceiling (--max-message-bytes): bodies
+ * over the ceiling are refused before they reach the queue, so a higher queue limit would promise
+ * what the broker does not deliver.
+ */
+function withinBrokerCeiling(attributes: Partial<QueueAttributes>, maxBody: number): Partial<QueueAttributes> {
+  const wanted = attributes.maxMessageBytes;
+  if (wanted !== undefined && wanted > maxBody) {
+    throw new FerryError(ErrorCodes.ValueOutOfRange, `attributes.maxMessageBytes must be from 1 to ${maxBody} (this broker's --max-message-bytes), got ${wanted}`, { field: 'attributes.maxMessageBytes' });
+  }
+  return attributes;
+}
+
 const validators: { [O in OpName]: Validator<O> } = {
-  createQueue: (a) => {
+  createQueue: (a, maxBody) => {
     const out: OpArgs<'createQueue'> = { queue: queueName(a) };
-    if (a.attributes !== undefined && a.attributes !== null) out.attributes = queueAttributes(a.attributes);
+    if (a.attributes !== undefined && a.attributes !== null) out.attributes = withinBrokerCeiling(queueAttributes(a.attributes), maxBody);
     return out;
   },
   deleteQueue: (a) => ({ queue: queueName(a) }),
@@ -177,9 +190,9 @@ const validators: { [O in OpName]: Validator<O> } = {
     return out;
   },
   getQueueAttributes: (a) => ({ queue: queueName(a) }),
-  setQueueAttributes: (a) => {
+  setQueueAttributes: (a, maxBody) => {
     if (a.attributes === undefined || a.attributes === null) throw missing('attributes');
-    return { queue: queueName(a), attributes: queueAttributes(a.attributes) };
+    return { queue: queueName(a), attributes: withinBrokerCeiling(queueAttributes(a.attributes), maxBody) };
   },
   purgeQueue: (a) => ({ queue: queueName(a) }),
   send: (a, maxBody) => ({ queue: queueName(a), ...sendEntry(a, '', maxBody) }),
