@@ -49,7 +49,7 @@ export class NatsAdapter implements BrokerAdapter {
     const js = nc.jetstream();
     return {
       async send(queue, bodies) {
-        await Promise.all(bodies.map((b) => js.publish(queue, b)));
+        await Promise.all(bodies.map((b) => js.publish(queue, b, { timeout: 60_000 })));
       },
       close: () => nc.close(),
     };
