@@ -132,6 +132,13 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   const progress = new Progress(opts.reps * scenarios.length * opts.brokers.length);
   const started = new Date();
   let runId = 0;
+  // Interrupted (Ctrl-C, kill): the broker process and its data directory go too.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress.note(`bench: ${signal}, stopping the Ferry broker`);
+    void ferry.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     if (needFerry) await ferry.start();
     for (const name of opts.brokers) {
@@ -177,6 +184,8 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   } finally {
     for (const a of adapters.values()) if (typeof a !== 'string') await a.close().catch(() => undefined);
     await ferry.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.finish();
   }
   const results: BenchResults = {

@@ -39,6 +39,8 @@ export class Router implements ShardPoolEvents {
   readonly #queues = new Map<string, Placement>();
   /** Names being created, with requests that must wait for the outcome. */
   readonly #creating = new Map<string, Array<() => void>>();
+  /** Shard chosen for each name being created: counted as placed, so a burst of creates spreads. */
+  readonly #creatingOn = new Map<string, number>();
   readonly #subs = new Map<number, Map<number, SubRoute>>();
   readonly #nextSub = new Map<number, number>();
   #pool: ShardPool | undefined;
@@ -148,11 +150,13 @@ export class Router implements ShardPoolEvents {
     if (shard === undefined) return done(fail(ErrorCodes.ShardUnavailable, 'no shard is up; retry'));
     const id = randomBytes(8).toString('hex');
     this.#creating.set(name, []);
+    this.#creatingOn.set(name, shard);
     const attributes = req.args.attributes ?? {};
     pool.request(shard, (r) => ({ t: 'create', r, id, name, attributes, createdAt: Date.now() }), (answer) => {
       if ('result' in answer) this.#queues.set(name, { shard, id });
       const waiters = this.#creating.get(name) ?? [];
       this.#creating.delete(name);
+      this.#creatingOn.delete(name);
       done(answer);
       for (const retry of waiters) retry();
     });
@@ -161,6 +165,7 @@ export class Router implements ShardPoolEvents {
   #leastLoadedShard(pool: ShardPool): number | undefined {
     const load = new Array<number>(pool.size).fill(0);
     for (const p of this.#queues.values()) load[p.shard]!++;
+    for (const s of this.#creatingOn.values()) load[s]!++;
     let best: number | undefined;
     for (let s = 0; s < pool.size; s++) if (pool.isUp(s) && (best === undefined || load[s]! < load[best]!)) best = s;
     return best;
