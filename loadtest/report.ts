@@ -3,7 +3,8 @@
  * repetitions, broker CPU per 100k messages, and Ferry's ratio to each peer. The hand-written
  * profile notes in loadtest/analysis.md ("What bounds it") are appended as they are.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryView } from './ferry-metrics.js';
 import type { Percentiles } from './histogram.js';
@@ -209,3 +210,21 @@ export function renderResults(r: BenchResults, med: Median): string {
   if (existsSync(ANALYSIS)) out.push(readFileSync(ANALYSIS, 'utf8').trimEnd(), '');
   return out.join('\n');
 }
+
+/** `node dist/loadtest/report.js [--in loadtest/results.json]`: renders RESULTS.md again from raw runs. */
+function main(): void {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf('--in');
+  const input = i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fileURLToPath(new URL('../../loadtest/results.json', import.meta.url));
+  const results = JSON.parse(readFileSync(input, 'utf8')) as BenchResults;
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const out = join(dirname(input), 'RESULTS.md');
+  writeFileSync(out, renderResults(results, median));
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -17,6 +17,8 @@ import type { Answer, ShardPool, ShardPoolEvents } from './shard-pool.js';
 export interface SessionSink {
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
   subEnd(session: number, sub: number, error: WireError): void;
+  /** Counts pushed messages (metrics). */
+  pushed?(queue: string, count: number): void;
 }
 
 interface Placement {
@@ -27,6 +29,8 @@ interface Placement {
 interface SubRoute {
   shard: number;
   qid: string;
+  /** Queue name, for per-queue metrics of pushed messages. */
+  queue: string;
 }
 
 function fail(code: WireError['code'], message: string, field?: string): Answer {
@@ -76,6 +80,8 @@ export class Router implements ShardPoolEvents {
 
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
     this.#sink.push(session, sub, messages);
+    const route = this.#subs.get(session)?.get(sub);
+    if (route !== undefined) this.#sink.pushed?.(route.queue, messages.length);
   }
 
   subEnd(session: number, sub: number, error: WireError): void {
@@ -176,7 +182,7 @@ export class Router implements ShardPoolEvents {
     this.#nextSub.set(session, sub);
     let subs = this.#subs.get(session);
     if (subs === undefined) this.#subs.set(session, (subs = new Map()));
-    subs.set(sub, { shard: placed.shard, qid: placed.id });
+    subs.set(sub, { shard: placed.shard, qid: placed.id, queue: args.queue });
     this.#pool!.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, sub, req: { op: 'subscribe', args } }), (answer) => {
       if ('error' in answer) this.#subs.get(session)?.delete(sub);
       done(answer);
