@@ -17,6 +17,7 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
+import { unpackEntries } from './packed-entries.js';
 
 type Actor = QueueActor<number>;
 
@@ -112,7 +113,8 @@ export class ShardHost {
           this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
           return;
         }
-        actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
+        const req = m.packed === undefined ? m.req : { op: 'sendBatch' as const, args: { ...m.req.args, entries: unpackEntries(m.packed) } };
+        actor.handle({ ...req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
         if (actor.destroyed) this.#drop(actor);
         else this.#touched.add(actor);
         return;

@@ -5,6 +5,7 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { DeliveredMessage, OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+import type { PackedEntries } from './packed-entries.js';
 
 /** Ops a shard runs for a queue it owns. */
 export type QueueOp = Exclude<OpName, 'listQueues'>;
@@ -12,8 +13,11 @@ export type QueueOp = Exclude<OpName, 'listQueues'>;
 export type QueueRequest = { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp];
 
 export type ToShard =
-  /** A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe. */
-  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest }
+  /**
+   * A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe.
+   * A sendBatch travels with its entries `packed` (and an empty `entries`): see packed-entries.ts.
+   */
+  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest; packed?: PackedEntries }
   /** Create a queue placed on this shard; attributes not given take their defaults. */
   | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number }
   /** A client connection closed: drop its long polls and subscriptions, release their leases. */

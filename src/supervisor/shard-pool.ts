@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+import { packEntries } from '../actors/packed-entries.js';
 
 /** An answer to one request: the result, or the error. */
 export type Answer = { result: unknown } | { error: WireError };
@@ -200,6 +201,10 @@ export class ShardPool {
   }
 
   #enqueue(slot: Slot, m: ToShard): void {
+    if (m.t === 'req' && m.req.op === 'sendBatch' && m.req.args.entries.length > 1) {
+      const { queue, entries } = m.req.args;
+      m = { ...m, req: { op: 'sendBatch', args: { queue, entries: [] } }, packed: packEntries(entries) };
+    }
     slot.outbox.push(m);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
