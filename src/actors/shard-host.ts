@@ -17,7 +17,7 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
-import { unpackEntries } from './packed-entries.js';
+import { packMessages, unpackEntries } from './packing.js';
 
 type Actor = QueueActor<number>;
 
@@ -30,7 +30,7 @@ class HeldAnswers implements ActorOutbox<number> {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, messages });
+    this.items.push({ t: 'push', session, sub, packed: packMessages(messages) });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });

@@ -4,8 +4,8 @@
  * `r` numbers a request on the main thread; the worker's answer carries it back.
  */
 import type { WireError } from '../protocol/errors.js';
-import type { DeliveredMessage, OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
-import type { PackedEntries } from './packed-entries.js';
+import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+import type { PackedEntries, PackedMessages } from './packing.js';
 
 /** Ops a shard runs for a queue it owns. */
 export type QueueOp = Exclude<OpName, 'listQueues'>;
@@ -15,7 +15,7 @@ export type QueueRequest = { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueO
 export type ToShard =
   /**
    * A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe.
-   * A sendBatch travels with its entries `packed` (and an empty `entries`): see packed-entries.ts.
+   * A sendBatch travels with its entries `packed` (and an empty `entries`): see packing.ts.
    */
   | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest; packed?: PackedEntries }
   /** Create a queue placed on this shard; attributes not given take their defaults. */
@@ -43,7 +43,8 @@ export type FromShard =
   | { t: 'ready'; queues: QueueInfo[] }
   | { t: 'reply'; r: number; result: unknown }
   | { t: 'fail'; r: number; error: WireError }
-  | { t: 'push'; session: number; sub: number; messages: DeliveredMessage[] }
+  /** A push; its messages travel `packed` (see packing.ts). */
+  | { t: 'push'; session: number; sub: number; packed: PackedMessages }
   | { t: 'subEnd'; session: number; sub: number; error: WireError }
   | { t: 'stats'; r: number; queues: ShardQueueStats[] }
   | { t: 'closed' };

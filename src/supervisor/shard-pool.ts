@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
-import { packEntries } from '../actors/packed-entries.js';
+import { packEntries, unpackMessages } from '../actors/packing.js';
 
 /** An answer to one request: the result, or the error. */
 export type Answer = { result: unknown } | { error: WireError };
@@ -144,7 +144,7 @@ export class ShardPool {
         return;
       }
       case 'push':
-        this.#events.push(m.session, m.sub, m.messages);
+        this.#events.push(m.session, m.sub, unpackMessages(m.packed));
         return;
       case 'subEnd':
         this.#events.subEnd(m.session, m.sub, m.error);

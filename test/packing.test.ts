@@ -1,6 +1,6 @@
 // sendBatch entries packed for postMessage come back equal: bodies, order, and every other field.
 import t from 'tap';
-import { packEntries, unpackEntries } from '../src/actors/packed-entries.js';
+import { packEntries, packMessages, unpackEntries, unpackMessages } from '../src/actors/packing.js';
 import type { SendEntry } from '../src/protocol/ops.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -24,4 +24,13 @@ t.test('round trip keeps bodies, order and extra fields', async (t) => {
 t.test('plain bodies carry no extras', async (t) => {
   const packed = packEntries([{ body: bytes('a') }, { body: bytes('b'), delayMs: undefined }]);
   t.equal(packed.extras, undefined);
+});
+
+t.test('pushed messages round trip, with attributes and unknown fields kept', async (t) => {
+  const messages = [
+    { messageId: 'm1', receipt: 'r1', body: bytes('hello'), seq: 1, receiveCount: 1, sentAt: 1_700_000_000_000, firstReceivedAt: 1_700_000_000_005 },
+    { messageId: 'm2', receipt: 'r2', body: bytes('x'), seq: 2 ** 40, receiveCount: 3, sentAt: 1, firstReceivedAt: 2, attributes: { a: 'b' }, groupId: 'g' },
+  ];
+  const back = unpackMessages(structuredClone(packMessages(messages)));
+  t.same(back.map((m) => ({ ...m, body: new TextDecoder().decode(m.body) })), messages.map((m) => ({ ...m, body: new TextDecoder().decode(m.body) })));
 });
