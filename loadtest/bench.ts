@@ -13,10 +13,8 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
-import { FerryAdapter } from './adapters/ferry.js';
-import { NatsAdapter } from './adapters/nats.js';
-import { RabbitAdapter } from './adapters/rabbitmq.js';
-import { RedisAdapter } from './adapters/redis.js';
+import type { FerryAdapter } from './adapters/ferry.js';
+import { ALL_BROKERS, makeAdapter } from './brokers.js';
 import { FerryProcess } from './ferry-process.js';
 import { Progress } from './progress.js';
 import { renderResults, type BenchResults, type RunRecord } from './report.js';
@@ -24,8 +22,6 @@ import { CORE, FULL, SCENARIOS, SMOKE, SMOKE_SCENARIOS, type Scenario } from './
 
 const LOADTEST_DIR = fileURLToPath(new URL('../../loadtest/', import.meta.url));
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
-const PEERS_DIR = process.env.FERRY_PEERS_DIR ?? '/tmp/ferry-peers';
-const ALL_BROKERS = ['ferry', 'rabbitmq-classic', 'rabbitmq-quorum', 'nats', 'redis'];
 
 export interface BenchOptions {
   scenarios: string[];
@@ -97,17 +93,6 @@ function ferryVersion(): string {
   return commit ? `${pkg.version} (${commit})` : pkg.version;
 }
 
-function makeAdapter(name: string, ferry: FerryProcess): BrokerAdapter {
-  switch (name) {
-    case 'ferry': return new FerryAdapter(ferry.url, () => ferry.pid, ferryVersion());
-    case 'rabbitmq-classic': return new RabbitAdapter('classic', join(PEERS_DIR, 'rabbitmq.pid'));
-    case 'rabbitmq-quorum': return new RabbitAdapter('quorum', join(PEERS_DIR, 'rabbitmq.pid'));
-    case 'nats': return new NatsAdapter(join(PEERS_DIR, 'nats.pid'));
-    case 'redis': return new RedisAdapter();
-    default: throw new UsageError(`unknown broker ${name}`);
-  }
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -142,7 +127,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   try {
     if (needFerry) await ferry.start();
     for (const name of opts.brokers) {
-      const adapter = makeAdapter(name, ferry);
+      const adapter = makeAdapter(name, ferry.url, () => ferry.pid, ferryVersion());
       try {
         await adapter.open();
         adapters.set(name, adapter);
@@ -170,6 +155,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
                 adapter, sizes, progress: (text) => progress.detail(text),
                 names: (n) => Array.from({ length: n }, (_, i) => `bench${process.pid}r${id}-${scenario.id}-${i}`),
                 ferry: name === 'ferry' ? { httpUrl: ferry.httpUrl, admin: (adapter as FerryAdapter).admin } : undefined,
+                ferryUrl: ferry.url,
               });
             } catch (err) {
               Object.assign(record, err instanceof Unsupported ? { status: 'unsupported', reason: err.message } : { status: 'failed', reason: (err as Error).message });

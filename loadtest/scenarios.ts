@@ -3,11 +3,13 @@
  * driven the same way. 256-byte bodies unless said; at most 1,000 unconfirmed per producer
  * (batch × window); every loop bounded by a message count and a deadline.
  */
+import { Worker } from 'node:worker_threads';
 import type { FerryClient } from '../src/client/index.js';
 import { Unsupported, type BrokerAdapter } from './adapters/adapter.js';
 import { CpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
+import type { SaturateData } from './saturate-worker.js';
 import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount } from './load.js';
 
 export interface Sizes {
@@ -29,8 +31,8 @@ export interface Sizes {
 }
 
 export const FULL: Sizes = {
-  bodyBytes: 256, producers: 16, publishCount: 200_000, publish16Count: 320_000, consumeCount: 200_000, consume16Count: 320_000,
-  limitMs: 20_000, latencyRate: 5000, latencyMs: 10_000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
+  bodyBytes: 256, producers: 16, publishCount: 200_000, publish16Count: 320_000, consumeCount: 100_000, consume16Count: 160_000,
+  limitMs: 15_000, latencyRate: 5000, latencyMs: 10_000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
   isolationMs: 10_000, fifoCount: 100_000, sqsCount: 20_000,
 };
 
@@ -52,6 +54,8 @@ export interface ScenarioContext {
   names(n: number): string[];
   progress(text: string): void;
   ferry: FerryExtras | undefined;
+  /** Ferry's WebSocket URL (for load run in worker threads). */
+  ferryUrl: string;
 }
 
 export interface Measurement {
@@ -193,32 +197,36 @@ async function isolationScenario(ctx: ScenarioContext): Promise<Measurement> {
   try {
     ctx.progress('light queue alone');
     const alone = await latencyRun(ctx, light!, rate, ctx.sizes.isolationMs);
-    const prods = await openProducers(ctx.adapter, 4);
-    const body = randomBody(ctx.sizes.bodyBytes);
-    let stop = false;
-    let saturated = 0;
-    const t0 = performance.now();
-    const load = publish({
-      producers: prods, queueFor: () => heavy!, perProducer: Number.MAX_SAFE_INTEGER, batch: 100, window: 10,
-      deadline: t0 + ctx.sizes.isolationMs * 3, body: () => body,
-      onProgress: (n) => (saturated = n),
-      stopped: () => stop,
-    }).catch(() => undefined);
+    const data: SaturateData = { broker: ctx.adapter.name, ferryUrl: ctx.ferryUrl, queue: heavy!, bodyBytes: ctx.sizes.bodyBytes, maxMs: ctx.sizes.isolationMs * 3 + 10_000 };
+    const worker = new Worker(new URL('./saturate-worker.js', import.meta.url), { workerData: data });
+    const events: Array<{ t: string; confirmed?: number; seconds?: number }> = [];
+    const finished = new Promise<{ confirmed: number; seconds: number }>((resolve, reject) => {
+      worker.on('message', (m: { t: string; confirmed?: number; seconds?: number }) => {
+        events.push(m);
+        if (m.t === 'done') resolve({ confirmed: m.confirmed!, seconds: m.seconds! });
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`saturating worker exited (${code}) before it reported`)));
+    });
+    finished.catch(() => undefined);
     try {
+      const until = performance.now() + 30_000;
+      while (!events.some((e) => e.t === 'started') && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
       return await measured(ctx, async () => {
         ctx.progress('light queue beside a saturated one');
+        await new Promise((r) => setTimeout(r, 500)); // let the saturation build up
         const beside = await latencyRun(ctx, light!, rate, ctx.sizes.isolationMs);
-        stop = true;
-        const seconds = (performance.now() - t0) / 1000;
+        worker.postMessage('stop');
+        const load = await finished;
         return {
-          messages: saturated, seconds, expected: saturated, latency: beside.hist.summary(), latencyAlone: alone.hist.summary(),
-          notes: [`saturating publishers confirmed ${Math.round(saturated / seconds).toLocaleString('en-US')} msg/s meanwhile`],
+          messages: load.confirmed, seconds: load.seconds, expected: load.confirmed, latency: beside.hist.summary(), latencyAlone: alone.hist.summary(),
+          notes: [`4 saturating publishers (own thread) confirmed ${Math.round(load.confirmed / load.seconds).toLocaleString('en-US')} msg/s meanwhile`],
         };
       });
     } finally {
-      stop = true;
-      await load;
-      await closeAll(prods);
+      worker.postMessage('stop');
+      await Promise.race([finished.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+      await worker.terminate();
     }
   } finally {
     await ctx.adapter.deleteQueues([light!, heavy!]);
