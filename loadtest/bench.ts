@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
@@ -116,6 +116,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   const adapters = new Map<string, BrokerAdapter | string>();
   const progress = new Progress(opts.reps * scenarios.length * opts.brokers.length);
   const started = new Date();
+  const loadAvgStart = loadavg()[0]!;
   let runId = 0;
   // Interrupted (Ctrl-C, kill): the broker process and its data directory go too.
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -176,7 +177,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   }
   const results: BenchResults = {
     command, date: started.toISOString(), smoke: opts.smoke, reps: opts.reps, shards: opts.shards,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: loadavg()[0]! },
     versions, sizes, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, kind: s.kind })), runs,
   };
   mkdirSync(opts.outDir, { recursive: true });

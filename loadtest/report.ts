@@ -26,11 +26,13 @@ export interface BenchResults {
   smoke: boolean;
   reps: number;
   shards: number;
-  machine: { cpus: number; cpuModel: string; kernel: string; node: string };
+  machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadAvgStart?: number; loadAvgEnd?: number };
   versions: Record<string, string>;
   sizes: Sizes;
   scenarios: Array<{ id: string; title: string; kind: 'throughput' | 'latency' | 'isolation' }>;
   runs: RunRecord[];
+  /** Remarks about the run added by whoever made it (shown under the header). */
+  notes?: string[];
 }
 
 const ANALYSIS = fileURLToPath(new URL('../../loadtest/analysis.md', import.meta.url));
@@ -185,6 +187,10 @@ export function renderResults(r: BenchResults, med: Median): string {
   out.push(`- Command: \`${r.command}\``);
   out.push(`- Date: ${r.date}`);
   out.push(`- Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}; Ferry with ${r.shards} shard workers; load generator in one Node process on the same machine, loopback only`);
+  if (r.machine.loadAvgStart !== undefined) {
+    out.push(`- 1-minute load average at start / end: ${r.machine.loadAvgStart.toFixed(1)} / ${(r.machine.loadAvgEnd ?? 0).toFixed(1)}${r.machine.loadAvgStart > r.machine.cpus ? ' — other processes competed for the cores: figures are low and noisy' : ''}`);
+  }
+  for (const note of r.notes ?? []) out.push(`- Note: ${note}`);
   out.push(`- Versions: ${Object.entries(r.versions).map(([b, v]) => `${b} ${v}`).join('; ') || 'none reachable'}`);
   out.push(`- Repetitions: ${r.reps}, interleaved (each repetition runs every scenario on every broker in turn); medians with min–max`);
   out.push(`- Durability: Ferry and RabbitMQ confirm after fsync; NATS 2.9 and Redis (AOF everysec) confirm before the disk sync`);
