@@ -87,14 +87,17 @@ export async function drain(adapter: BrokerAdapter, queues: readonly string[], p
     lastAt = performance.now();
     if (received >= expected) finish();
   };
-  for (const q of queues) consumers.push(await adapter.consumer(q, prefetch, onBodies));
   const ticker = setInterval(() => {
     onProgress?.(received);
     if (performance.now() >= deadline) finish();
   }, 250);
-  await done;
-  clearInterval(ticker);
-  await closeAll(consumers);
+  try {
+    for (const q of queues) consumers.push(await adapter.consumer(q, prefetch, onBodies));
+    await done;
+  } finally {
+    clearInterval(ticker);
+    await closeAll(consumers);
+  }
   return { received, seconds: (lastAt - started) / 1000 };
 }
 
