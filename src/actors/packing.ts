@@ -121,3 +121,59 @@ export function unpackMessages(packed: PackedMessages): DeliveredMessage[] {
   if (packed.extras !== undefined) for (const [i, rest] of packed.extras) Object.assign(out[i]!, rest);
   return out;
 }
+
+/**
+ * A batch reply `{ results: [{ ok: {…} }, …] }` whose entries are all `ok` with the same flat shape
+ * (sendBatch: messageId, seq; deleteBatch: deleted), as one column per field.
+ */
+export interface PackedResults {
+  fields: string[];
+  columns: Array<Float64Array | unknown[]>;
+  count: number;
+}
+
+type Flat = Record<string, unknown>;
+
+/** Undefined when the result is not such a batch reply (it then travels as it is). */
+export function packResults(result: unknown): PackedResults | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const results = (result as { results?: unknown }).results;
+  if (!Array.isArray(results) || results.length < 2) return undefined;
+  for (const key in result) if (key !== 'results') return undefined;
+  const first = (results[0] as { ok?: unknown }).ok;
+  if (first === null || typeof first !== 'object') return undefined;
+  const fields = Object.keys(first);
+  const columns: unknown[][] = fields.map(() => new Array<unknown>(results.length));
+  for (let i = 0; i < results.length; i++) {
+    const entry = results[i] as Flat;
+    let keys = 0;
+    for (const _ in entry) keys++;
+    const ok = entry.ok as Flat | undefined;
+    if (keys !== 1 || ok === undefined || ok === null || typeof ok !== 'object') return undefined;
+    let n = 0;
+    for (const _ in ok) n++;
+    if (n !== fields.length) return undefined;
+    for (let f = 0; f < fields.length; f++) {
+      const v = ok[fields[f]!];
+      const t = typeof v;
+      if (t !== 'string' && t !== 'number' && t !== 'boolean') return undefined;
+      columns[f]![i] = v;
+    }
+  }
+  return {
+    fields,
+    columns: columns.map((c) => (c.every((v) => typeof v === 'number') ? Float64Array.from(c as number[]) : c)),
+    count: results.length,
+  };
+}
+
+export function unpackResults(packed: PackedResults): { results: Array<{ ok: Flat }> } {
+  const results = new Array<{ ok: Flat }>(packed.count);
+  const { fields, columns } = packed;
+  for (let i = 0; i < packed.count; i++) {
+    const ok: Flat = {};
+    for (let f = 0; f < fields.length; f++) ok[fields[f]!] = columns[f]![i];
+    results[i] = { ok };
+  }
+  return { results };
+}

@@ -17,14 +17,15 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
-import { packMessages, unpackEntries } from './packing.js';
+import { packMessages, packResults, unpackEntries } from './packing.js';
 
 type Actor = QueueActor<number>;
 
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   reply(r: number, result: unknown): void {
-    this.items.push({ t: 'reply', r, result });
+    const packed = packResults(result);
+    this.items.push(packed === undefined ? { t: 'reply', r, result } : { t: 'reply', r, result: undefined, packed });
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });

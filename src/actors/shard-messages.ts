@@ -5,7 +5,7 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
-import type { PackedEntries, PackedMessages } from './packing.js';
+import type { PackedEntries, PackedMessages, PackedResults } from './packing.js';
 
 /** Ops a shard runs for a queue it owns. */
 export type QueueOp = Exclude<OpName, 'listQueues'>;
@@ -41,7 +41,8 @@ export interface ShardQueueStats extends QueueStats {
 
 export type FromShard =
   | { t: 'ready'; queues: QueueInfo[] }
-  | { t: 'reply'; r: number; result: unknown }
+  /** An answer; a uniform batch reply travels as `packed` columns instead of `result` (see packing.ts). */
+  | { t: 'reply'; r: number; result: unknown; packed?: PackedResults }
   | { t: 'fail'; r: number; error: WireError }
   /** A push; its messages travel `packed` (see packing.ts). */
   | { t: 'push'; session: number; sub: number; packed: PackedMessages }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
-import { packEntries, unpackMessages } from '../actors/packing.js';
+import { packEntries, unpackMessages, unpackResults } from '../actors/packing.js';
 
 /** An answer to one request: the result, or the error. */
 export type Answer = { result: unknown } | { error: WireError };
@@ -140,7 +140,8 @@ export class ShardPool {
         const done = slot.pending.get(m.r);
         if (done === undefined) return;
         slot.pending.delete(m.r);
-        done(m.t === 'reply' ? { result: m.result } : { error: m.error });
+        if (m.t === 'fail') done({ error: m.error });
+        else done({ result: m.packed === undefined ? m.result : unpackResults(m.packed) });
         return;
       }
       case 'push':
