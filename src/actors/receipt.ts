@@ -7,6 +7,8 @@
  * queue's incarnation, so a receipt of another queue, or of a deleted one, is ReceiptHandleIsInvalid.
  * The group id is random per group, so a receipt of a deleted group does not match a new one.
  */
+import { qidBytes, readSeq, writeSeq } from '../storage/keys.js';
+
 export interface Receipt {
   qid: string;
   seq: number;
@@ -15,10 +17,14 @@ export interface Receipt {
   gid?: number;
 }
 
+/** Scratch buffers (queue mode, stream mode): a receipt is encoded to a string at once, so they are never shared. */
+const scratch20 = Buffer.alloc(20);
+const scratch24 = Buffer.alloc(24);
+
 export function encodeReceipt(r: Receipt): string {
-  const b = Buffer.allocUnsafe(r.gid === undefined ? 20 : 24);
-  b.write(r.qid, 0, 8, 'hex');
-  b.writeBigUInt64BE(BigInt(r.seq), 8);
+  const b = r.gid === undefined ? scratch20 : scratch24;
+  qidBytes(r.qid).copy(b, 0);
+  writeSeq(b, r.seq, 8);
   b.writeUInt32BE(r.receiveCount, 16);
   if (r.gid !== undefined) b.writeUInt32BE(r.gid, 20);
   return b.toString('base64url');
@@ -29,9 +35,9 @@ export function decodeReceipt(s: string): Receipt | undefined {
   if ((s.length !== 27 && s.length !== 32) || !/^[A-Za-z0-9_-]+$/.test(s)) return undefined;
   const b = Buffer.from(s, 'base64url');
   if (b.length !== 20 && b.length !== 24) return undefined;
-  const seq = b.readBigUInt64BE(8);
-  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-  const r: Receipt = { qid: b.toString('hex', 0, 8), seq: Number(seq), receiveCount: b.readUInt32BE(16) };
+  // A sequence at or past 2^53 is not one we issued (the high word of a safe integer is < 2^21).
+  if (b.readUInt32BE(8) >= 0x20_0000) return undefined;
+  const r: Receipt = { qid: b.toString('hex', 0, 8), seq: readSeq(b, 8), receiveCount: b.readUInt32BE(16) };
   if (b.length === 24) r.gid = b.readUInt32BE(20);
   return r;
 }

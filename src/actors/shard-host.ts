@@ -20,19 +20,21 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
+import { packMessages, packResults, unpackEntries } from './packing.js';
 
 type Actor = QueueActor<number>;
 
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   reply(r: number, result: unknown): void {
-    this.items.push({ t: 'reply', r, result });
+    const packed = packResults(result);
+    this.items.push(packed === undefined ? { t: 'reply', r, result } : { t: 'reply', r, result: undefined, packed });
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, messages });
+    this.items.push({ t: 'push', session, sub, packed: packMessages(messages) });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });
@@ -139,7 +141,8 @@ export class ShardHost {
           this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
           return;
         }
-        actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
+        const req = m.packed === undefined ? m.req : { op: 'sendBatch' as const, args: { ...m.req.args, entries: unpackEntries(m.packed) } };
+        actor.handle({ ...req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
         if (actor.destroyed) this.#drop(actor);
         else this.#touched.add(actor);
         return;

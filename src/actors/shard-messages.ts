@@ -4,8 +4,9 @@
  * `r` numbers a request on the main thread; the worker's answer carries it back.
  */
 import type { WireError } from '../protocol/errors.js';
-import type { DeliveredMessage, OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
 import type { ForwardRecord } from '../storage/records.js';
+import type { PackedEntries, PackedMessages, PackedResults } from './packing.js';
 import type { InsertItem } from './queue-actor.js';
 
 /** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
@@ -19,8 +20,11 @@ export type QueueRequest =
   | { op: 'redriveBatch'; args: { max: number; target?: string } };
 
 export type ToShard =
-  /** A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe. */
-  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest }
+  /**
+   * A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe.
+   * A sendBatch travels with its entries `packed` (and an empty `entries`): see packing.ts.
+   */
+  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest; packed?: PackedEntries }
   /** Create a queue placed on this shard; attributes not given take their defaults. */
   | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number }
   /** A client connection closed: drop its long polls and subscriptions, release their leases. */
@@ -48,9 +52,11 @@ export interface ShardQueueStats extends QueueStats {
 
 export type FromShard =
   | { t: 'ready'; queues: QueueInfo[] }
-  | { t: 'reply'; r: number; result: unknown }
+  /** An answer; a uniform batch reply travels as `packed` columns instead of `result` (see packing.ts). */
+  | { t: 'reply'; r: number; result: unknown; packed?: PackedResults }
   | { t: 'fail'; r: number; error: WireError }
-  | { t: 'push'; session: number; sub: number; messages: DeliveredMessage[] }
+  /** A push; its messages travel `packed` (see packing.ts). */
+  | { t: 'push'; session: number; sub: number; packed: PackedMessages }
   | { t: 'subEnd'; session: number; sub: number; error: WireError }
   | { t: 'stats'; r: number; queues: ShardQueueStats[] }
   /** An outbox record, durable here, to carry to the queue named in it. */

@@ -3,6 +3,10 @@
  * throws → nack; each ack/nack gives one credit back. The deletes of one turn go out as one
  * deleteBatch and the credit as one `credit` request, in the same WebSocket message.
  *
+ * A large push is worked through in slices of about prefetch/8 handlers per event-loop turn, so
+ * the acks and credit of the first slice are on the wire (and the broker refills) while the next
+ * slice runs: with one slice per push, consumer and broker would take turns and idle in between.
+ *
  * After a reconnect the server redelivers what was unacked (at-least-once); acks of messages from
  * before the reconnect are dropped, since their receipts are stale.
  */
@@ -72,6 +76,10 @@ export class Consumer {
   private acksQueued = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private idleWaiters: (() => void)[] = [];
+  /** Handlers started in the current slice, and whether the next slice is scheduled. */
+  private readonly slice: number;
+  private startedInSlice = 0;
+  private sliceScheduled = false;
   private readonly visibilityMs: number | undefined;
   private readonly nackDelayMs: number;
   private readonly onError: ((err: unknown, message: DeliveredMessage) => void) | undefined;
@@ -91,6 +99,7 @@ export class Consumer {
       throw new TypeError(`nackDelayMs must be an integer from 0 to ${Limits.maxDelayMs}`);
     }
     this.onError = options.onError;
+    this.slice = Math.max(16, Math.ceil(this.prefetch / 8));
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -154,6 +163,14 @@ export class Consumer {
 
   private pump(): void {
     while (this.running < this.concurrency && this.backlog.length > 0 && !this.closing) {
+      if (this.startedInSlice >= this.slice) {
+        if (!this.sliceScheduled) {
+          this.sliceScheduled = true;
+          setImmediate(this.nextSlice);
+        }
+        return;
+      }
+      this.startedInSlice++;
       const item = this.backlog.shift()!;
       if (item.generation !== this.sub?.generation) {
         this.stats.stale++; // redelivered on the new socket anyway
@@ -162,6 +179,12 @@ export class Consumer {
       this.run(item);
     }
   }
+
+  private readonly nextSlice = (): void => {
+    this.sliceScheduled = false;
+    this.startedInSlice = 0;
+    this.pump();
+  };
 
   private run(item: Item): void {
     this.running++;

@@ -28,9 +28,17 @@ export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47,
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 
+/** Parsed queue ids, so the hot path (a key per message) does not parse hex each time. Bounded. */
+const qidCache = new Map<string, Buffer>();
+const QID_CACHE_MAX = 100_000;
+
 export function qidBytes(qid: string): Buffer {
-  const b = Buffer.from(qid, 'hex');
-  if (b.length !== 8) throw new Error(`queue id must be 16 hex digits, got ${qid}`);
+  let b = qidCache.get(qid);
+  if (b !== undefined) return b;
+  b = Buffer.from(qid, 'hex');
+  if (b.length !== 8 || b.toString('hex') !== qid.toLowerCase()) throw new Error(`queue id must be 16 hex digits, got ${qid}`);
+  if (qidCache.size >= QID_CACHE_MAX) qidCache.clear();
+  qidCache.set(qid, b);
   return b;
 }
 
@@ -41,11 +49,22 @@ export function queueKey(prefix: Prefix, qid: string): Buffer {
   return key;
 }
 
+/** Writes `seq` (a safe integer, < 2^53) as 8 bytes big-endian without going through BigInt. */
+export function writeSeq(b: Buffer, seq: number, offset: number): void {
+  const hi = Math.floor(seq / 0x1_0000_0000);
+  b.writeUInt32BE(hi, offset);
+  b.writeUInt32BE(seq - hi * 0x1_0000_0000, offset + 4);
+}
+
+export function readSeq(b: Buffer, offset: number): number {
+  return b.readUInt32BE(offset) * 0x1_0000_0000 + b.readUInt32BE(offset + 4);
+}
+
 export function messageKey(prefix: Prefix, qid: string, seq: number): Buffer {
   const key = Buffer.allocUnsafe(17);
   key[0] = prefix;
   qidBytes(qid).copy(key, 1);
-  key.writeBigUInt64BE(BigInt(seq), 9);
+  writeSeq(key, seq, 9);
   return key;
 }
 
@@ -60,7 +79,7 @@ export function prefixRange(prefix: Prefix): { gte: Buffer; lt: Buffer } {
 }
 
 export function parseMessageKey(key: Buffer): { qid: string; seq: number } {
-  return { qid: key.subarray(1, 9).toString('hex'), seq: Number(key.readBigUInt64BE(9)) };
+  return { qid: key.subarray(1, 9).toString('hex'), seq: readSeq(key, 9) };
 }
 
 export function parseQueueKey(key: Buffer): string {
@@ -69,7 +88,7 @@ export function parseQueueKey(key: Buffer): string {
 
 export function encodeSeq(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(seq));
+  writeSeq(b, seq, 0);
   return b;
 }
 

@@ -44,6 +44,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   const router = new Router({
     push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
     subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
+    pushed: (queue, count) => metrics.pushed(queue, count),
   }, { unroutableQueue: config.unroutableQueue });
   const pool = new ShardPool({ dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD }, log, router);
   router.attach(pool);

@@ -26,6 +26,8 @@ export interface RouterOptions {
 export interface SessionSink {
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
   subEnd(session: number, sub: number, error: WireError): void;
+  /** Counts pushed messages (metrics). */
+  pushed?(queue: string, count: number): void;
 }
 
 interface Placement {
@@ -36,6 +38,8 @@ interface Placement {
 interface SubRoute {
   shard: number;
   qid: string;
+  /** Queue name, for per-queue metrics of pushed messages. */
+  queue: string;
 }
 
 /** A request held back until a create or delete of its queue finishes. */
@@ -62,6 +66,8 @@ export class Router implements ShardPoolEvents {
    * name then creates a new queue instead of reaching the deleted one).
    */
   readonly #changing = new Map<string, HeldRequest[]>();
+  /** Shard chosen for each name being created: counted as placed, so a burst of creates spreads. */
+  readonly #creatingOn = new Map<string, number>();
   readonly #subs = new Map<number, Map<number, SubRoute>>();
   readonly #nextSub = new Map<number, number>();
   /** Each queue's dead-letter queue, for the cycle check (a cache of what the shards hold). */
@@ -129,6 +135,8 @@ export class Router implements ShardPoolEvents {
 
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
     this.#sink.push(session, sub, messages);
+    const route = this.#subs.get(session)?.get(sub);
+    if (route !== undefined) this.#sink.pushed?.(route.queue, messages.length);
   }
 
   subEnd(session: number, sub: number, error: WireError): void {
@@ -227,8 +235,10 @@ export class Router implements ShardPoolEvents {
     if (shard === undefined) return done(fail(ErrorCodes.ShardUnavailable, 'no shard is up; retry'));
     const id = randomBytes(8).toString('hex');
     this.#changing.set(name, []);
+    this.#creatingOn.set(name, shard);
     const attributes = req.args.attributes ?? {};
     pool.request(shard, (r) => ({ t: 'create', r, id, name, attributes, createdAt: Date.now() }), (answer) => {
+      this.#creatingOn.delete(name);
       if ('result' in answer) {
         this.#queues.set(name, { shard, id });
         this.#noteAttributes(name, (answer.result as { attributes: QueueAttributes }).attributes);
@@ -313,6 +323,7 @@ export class Router implements ShardPoolEvents {
   #leastLoadedShard(pool: ShardPool): number | undefined {
     const load = new Array<number>(pool.size).fill(0);
     for (const p of this.#queues.values()) load[p.shard]!++;
+    for (const s of this.#creatingOn.values()) load[s]!++;
     let best: number | undefined;
     for (let s = 0; s < pool.size; s++) if (pool.isUp(s) && (best === undefined || load[s]! < load[best]!)) best = s;
     return best;
@@ -323,7 +334,7 @@ export class Router implements ShardPoolEvents {
     this.#nextSub.set(session, sub);
     let subs = this.#subs.get(session);
     if (subs === undefined) this.#subs.set(session, (subs = new Map()));
-    subs.set(sub, { shard: placed.shard, qid: placed.id });
+    subs.set(sub, { shard: placed.shard, qid: placed.id, queue: args.queue });
     this.#pool!.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, sub, req: { op: 'subscribe', args } }), (answer) => {
       if ('error' in answer) this.#subs.get(session)?.delete(sub);
       done(answer);

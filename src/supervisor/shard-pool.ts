@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+import { packEntries, unpackMessages, unpackResults } from '../actors/packing.js';
 import type { ForwardRecord } from '../storage/records.js';
 
 /** An answer to one request: the result, or the error. */
@@ -143,11 +144,12 @@ export class ShardPool {
         const done = slot.pending.get(m.r);
         if (done === undefined) return;
         slot.pending.delete(m.r);
-        done(m.t === 'reply' ? { result: m.result } : { error: m.error });
+        if (m.t === 'fail') done({ error: m.error });
+        else done({ result: m.packed === undefined ? m.result : unpackResults(m.packed) });
         return;
       }
       case 'push':
-        this.#events.push(m.session, m.sub, m.messages);
+        this.#events.push(m.session, m.sub, unpackMessages(m.packed));
         return;
       case 'subEnd':
         this.#events.subEnd(m.session, m.sub, m.error);
@@ -220,6 +222,10 @@ export class ShardPool {
   }
 
   #enqueue(slot: Slot, m: ToShard): void {
+    if (m.t === 'req' && m.req.op === 'sendBatch' && m.req.args.entries.length > 1) {
+      const { queue, entries } = m.req.args;
+      m = { ...m, req: { op: 'sendBatch', args: { queue, entries: [] } }, packed: packEntries(entries) };
+    }
     slot.outbox.push(m);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;

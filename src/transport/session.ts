@@ -10,7 +10,7 @@
  * to hold the reply we would send.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { encodeFrame, decodeFrame, encodedArray } from '../protocol/codec.js';
+import { decodeOwnedFrame, encodeFrame, encodedArray } from '../protocol/codec.js';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { Limits } from '../protocol/limits.js';
@@ -126,8 +126,10 @@ export class Session {
     }
     let decoded: unknown;
     try {
-      // The codec copies byte strings out, so bodies stay valid after uWS reclaims `message`.
-      decoded = decodeFrame(new Uint8Array(message));
+      // uWS reclaims `message` when this callback returns: copy it once, and let the bodies be views
+      // into the copy (one copy per WebSocket message instead of one per body; postMessage then
+      // clones that one buffer once for all the bodies that travel to a shard together).
+      decoded = decodeOwnedFrame(new Uint8Array(message.slice(0)));
     } catch (err) {
       this.#sendError(null, new FerryError(ErrorCodes.BadFrame, `malformed CBOR: ${(err as Error).message}`));
       return;

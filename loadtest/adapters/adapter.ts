@@ -1,0 +1,87 @@
+/**
+ * What a scenario needs from a broker, the same for Ferry and the peers, so every broker is driven
+ * and measured the same way (shared/PEERS.md: at most 1,000 unconfirmed per producer, every publish
+ * confirmed by the broker, consumers ack every message).
+ */
+
+/** One client connection that publishes. */
+export interface Producer {
+  /** Publishes `bodies` to `queue`; resolves when the broker confirmed every one of them. */
+  send(queue: string, bodies: readonly Uint8Array[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A running consumer of one queue: it acks what it gets, and reports the bodies it got. */
+export interface ConsumerHandle {
+  stop(): Promise<void>;
+}
+
+export type OnBodies = (bodies: readonly Uint8Array[]) => void;
+
+export interface QueueOptions {
+  /** Ferry only: strict FIFO ordering (message groups). */
+  strict?: boolean;
+}
+
+export interface BrokerAdapter {
+  /** Name in reports: ferry, rabbitmq-classic, rabbitmq-quorum, nats, redis. */
+  readonly name: string;
+  /** Connects an admin client; throws when the broker is not reachable. */
+  open(): Promise<void>;
+  /** The broker's version as it reports it. */
+  readonly version: string;
+  /** PIDs of the broker's server processes, for CPU time. */
+  serverPids(): number[];
+  createQueues(names: readonly string[], opts?: QueueOptions): Promise<void>;
+  deleteQueues(names: readonly string[]): Promise<void>;
+  producer(): Promise<Producer>;
+  /** Starts consuming `queue` with up to `prefetch` unacked messages; `onBodies` sees every delivery. */
+  consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle>;
+  close(): Promise<void>;
+}
+
+/** The broker is not installed or not running: the report says "skipped", never a number. */
+export class BrokerUnavailable extends Error {
+  override readonly name = 'BrokerUnavailable';
+  readonly code = 'BrokerUnavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A scenario needs a feature the broker does not have (yet): reported as "unsupported". */
+export class Unsupported extends Error {
+  override readonly name = 'Unsupported';
+  readonly code = 'Unsupported';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Runs `fn` with a time limit; rejects with a timeout error naming `what`. */
+export async function withTimeout<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fn(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** PID from a pid file, if the file exists and the process is alive. */
+export async function pidFromFile(path: string): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const pid = Number((await readFile(path, 'utf8')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Redis Streams (ioredis), settings of shared/PEERS.md: pipelined XADD (a reply is the broker's
+ * confirmation; AOF everysec, so it confirms before the disk sync), consumer groups read with
+ * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch.
+ */
+import { Redis } from 'ioredis';
+import { BrokerUnavailable, withTimeout, type BrokerAdapter, type ConsumerHandle, type OnBodies, type Producer } from './adapter.js';
+
+const GROUP = 'bench';
+
+function client(): Redis {
+  return new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
+}
+
+export class RedisAdapter implements BrokerAdapter {
+  readonly name = 'redis';
+  version = 'unknown';
+  #admin: Redis | undefined;
+  #pid: number | undefined;
+
+  async open(): Promise<void> {
+    const r = client();
+    r.on('error', () => undefined);
+    try {
+      await withTimeout('redis connect', 5000, () => r.connect());
+      const info = await r.info('server');
+      this.version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+      const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      this.#pid = Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch (err) {
+      r.disconnect();
+      throw new BrokerUnavailable(`redis at 127.0.0.1:6379: ${(err as Error).message}`, { cause: err });
+    }
+    this.#admin = r;
+  }
+
+  serverPids(): number[] {
+    return this.#pid === undefined ? [] : [this.#pid];
+  }
+
+  async createQueues(names: readonly string[]): Promise<void> {
+    const p = this.#admin!.pipeline();
+    for (const q of names) {
+      p.del(q);
+      p.xgroup('CREATE', q, GROUP, '0', 'MKSTREAM');
+    }
+    await p.exec();
+  }
+
+  async deleteQueues(names: readonly string[]): Promise<void> {
+    const p = this.#admin!.pipeline();
+    for (const q of names) p.del(q);
+    await p.exec();
+  }
+
+  async producer(): Promise<Producer> {
+    const r = client();
+    r.on('error', () => undefined);
+    await r.connect();
+    return {
+      async send(queue, bodies) {
+        const p = r.pipeline();
+        for (const body of bodies) p.xadd(queue, '*', 'b', Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        const results = await p.exec();
+        for (const [err] of results ?? []) if (err) throw err;
+      },
+      async close() {
+        r.disconnect();
+      },
+    };
+  }
+
+  async consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle> {
+    const r = client();
+    r.on('error', () => undefined);
+    await r.connect();
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const reply = (await r.xreadgroupBuffer('GROUP', GROUP, 'c', 'COUNT', prefetch, 'BLOCK', 100, 'STREAMS', queue, '>')) as
+          | Array<[Buffer, Array<[Buffer, Buffer[]]>]>
+          | null;
+        if (reply === null) continue;
+        const entries = reply[0]![1];
+        if (entries.length === 0) continue;
+        const bodies = entries.map(([, fields]) => fields[1]!);
+        onBodies(bodies);
+        await r.xack(queue, GROUP, ...entries.map(([id]) => id));
+      }
+    })().catch(() => undefined);
+    return {
+      async stop() {
+        stopped = true;
+        await loop;
+        r.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#admin?.disconnect();
+  }
+}

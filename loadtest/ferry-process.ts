@@ -1,0 +1,82 @@
+/**
+ * The Ferry broker the harness measures: its own process (`node dist/src/cli/main.js server`) on a
+ * free loopback port over a temporary data directory, killed and removed at the end.
+ * FERRY_BENCH_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FERRY_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class FerryProcess {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+  port = 0;
+  #proc: ChildProcess | undefined;
+  #output = '';
+
+  constructor(readonly shards: number) {}
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  async start(readyTimeoutMs = 30_000): Promise<void> {
+    this.port = await freePort();
+    const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    const args = [...nodeArgs, FERRY_MAIN, 'server', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir, '--shards', String(this.shards)];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`ferry not ready within ${readyTimeoutMs} ms:\n${this.#output.slice(-2000)}`)), readyTimeoutMs);
+      proc.stdout!.on('data', (chunk: Buffer) => {
+        this.#output = (this.#output + chunk.toString()).slice(-20_000);
+        if (this.#output.includes('ferry ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.stderr!.on('data', (chunk: Buffer) => (this.#output = (this.#output + chunk.toString()).slice(-20_000)));
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`ferry exited before ready (code ${code}, signal ${signal}):\n${this.#output.slice(-2000)}`));
+      });
+    });
+  }
+
+  /** SIGTERM (so --cpu-prof writes its profile), SIGKILL after 15 s; then the data directory goes. */
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGTERM');
+      const force = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(force);
+    }
+    this.#proc = undefined;
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

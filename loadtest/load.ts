@@ -1,0 +1,165 @@
+/**
+ * The load loops every scenario is made of, written once for all brokers: a windowed publisher
+ * (confirmed batches, a bounded number unconfirmed), a draining consumer, and a fixed-rate
+ * publisher for latency. Each loop stops at its message count or its deadline, whichever first.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { BrokerAdapter, ConsumerHandle, Producer } from './adapters/adapter.js';
+import { LatencyHistogram } from './histogram.js';
+
+export function randomBody(bytes: number): Uint8Array {
+  return randomFillSync(new Uint8Array(bytes));
+}
+
+/** A body that carries its send time (performance.now(), ms) in its first 8 bytes. */
+export function stampedBody(bytes: number, filler: Uint8Array): Uint8Array {
+  const b = new Uint8Array(bytes);
+  b.set(filler.subarray(0, bytes));
+  new DataView(b.buffer).setFloat64(0, performance.now(), true);
+  return b;
+}
+
+export function stampOf(body: Uint8Array): number {
+  return new DataView(body.buffer, body.byteOffset, 8).getFloat64(0, true);
+}
+
+export interface PublishPlan {
+  /** Producers (one connection each). */
+  producers: Producer[];
+  /** Which queue the k-th batch of producer p goes to. */
+  queueFor(p: number, k: number): string;
+  /** Messages each producer sends at most. */
+  perProducer: number;
+  batch: number;
+  /** Batches a producer has unconfirmed at once (batch × window ≤ 1,000 per PEERS.md). */
+  window: number;
+  deadline: number;
+  body: () => Uint8Array;
+  /** Called after every confirmed batch with the running total. */
+  onProgress?: (confirmed: number) => void;
+  /** Checked before each batch: true ends the publishing early. */
+  stopped?: () => boolean;
+}
+
+/** Publishes per the plan; resolves with the number of confirmed messages. */
+export async function publish(plan: PublishPlan): Promise<number> {
+  let confirmed = 0;
+  await Promise.all(plan.producers.map(async (producer, p) => {
+    let started = 0;
+    let k = 0;
+    const lane = async (): Promise<void> => {
+      while (started < plan.perProducer && performance.now() < plan.deadline && plan.stopped?.() !== true) {
+        const n = Math.min(plan.batch, plan.perProducer - started);
+        started += n;
+        const bodies = new Array<Uint8Array>(n);
+        for (let i = 0; i < n; i++) bodies[i] = plan.body();
+        await producer.send(plan.queueFor(p, k++), bodies);
+        confirmed += n;
+        plan.onProgress?.(confirmed);
+      }
+    };
+    await Promise.all(Array.from({ length: plan.window }, lane));
+  }));
+  return confirmed;
+}
+
+export async function openProducers(adapter: BrokerAdapter, n: number): Promise<Producer[]> {
+  return Promise.all(Array.from({ length: n }, () => adapter.producer()));
+}
+
+export async function closeAll(items: Array<{ close(): Promise<void> } | { stop(): Promise<void> }>): Promise<void> {
+  await Promise.all(items.map((i) => ('close' in i ? i.close() : i.stop()).catch(() => undefined)));
+}
+
+/**
+ * Consumes from each queue until `expected` messages arrived in total or the deadline passed.
+ * Returns what arrived and when the last one did.
+ */
+export async function drain(adapter: BrokerAdapter, queues: readonly string[], prefetch: number, expected: number, deadline: number, onProgress?: (n: number) => void): Promise<{ received: number; seconds: number }> {
+  let received = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const started = performance.now();
+  let lastAt = started;
+  const consumers: ConsumerHandle[] = [];
+  const onBodies = (bodies: readonly Uint8Array[]): void => {
+    received += bodies.length;
+    lastAt = performance.now();
+    if (received >= expected) finish();
+  };
+  const ticker = setInterval(() => {
+    onProgress?.(received);
+    if (performance.now() >= deadline) finish();
+  }, 250);
+  try {
+    for (const q of queues) consumers.push(await adapter.consumer(q, prefetch, onBodies));
+    await done;
+  } finally {
+    clearInterval(ticker);
+    await closeAll(consumers);
+  }
+  return { received, seconds: (lastAt - started) / 1000 };
+}
+
+export interface RatePlan {
+  producer: Producer;
+  queue: string;
+  ratePerSec: number;
+  durationMs: number;
+  bodyBytes: number;
+  /** At most this many unconfirmed; past it the publisher skips (and counts) sends. */
+  maxUnconfirmed: number;
+}
+
+/**
+ * Publishes one message at a time at a fixed rate (a 1 ms pacing tick sends what is due), each
+ * stamped with its send time; the caller's consumer records latencies into `hist`.
+ */
+export async function publishAtRate(plan: RatePlan): Promise<{ sent: number; skipped: number }> {
+  const filler = randomBody(plan.bodyBytes);
+  const start = performance.now();
+  let sent = 0;
+  let skipped = 0;
+  let unconfirmed = 0;
+  const failures: unknown[] = [];
+  const total = Math.round((plan.ratePerSec * plan.durationMs) / 1000);
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * plan.ratePerSec) / 1000));
+      while (sent + skipped < due) {
+        if (unconfirmed >= plan.maxUnconfirmed) {
+          skipped++;
+          continue;
+        }
+        sent++;
+        unconfirmed++;
+        plan.producer.send(plan.queue, [stampedBody(plan.bodyBytes, filler)]).then(
+          () => unconfirmed--,
+          (err: unknown) => {
+            unconfirmed--;
+            failures.push(err);
+          },
+        );
+      }
+      if (sent + skipped >= total || performance.now() - start > plan.durationMs * 2) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  if (failures.length > 0) throw new Error(`${failures.length} sends failed: ${String(failures[0])}`);
+  return { sent, skipped };
+}
+
+/** A consumer that records each body's age into a histogram. */
+export async function latencyConsumer(adapter: BrokerAdapter, queue: string, hist: LatencyHistogram): Promise<ConsumerHandle> {
+  return adapter.consumer(queue, 1000, (bodies) => {
+    const now = performance.now();
+    for (const b of bodies) hist.recordMs(now - stampOf(b));
+  });
+}
+
+/** Waits (bounded) until `hist` holds `count` values. */
+export async function waitForCount(hist: LatencyHistogram, count: number, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (hist.count < count && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+}

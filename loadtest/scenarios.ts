@@ -1,0 +1,375 @@
+/**
+ * The scenarios of issue 5, each written once against BrokerAdapter so that Ferry and the peers are
+ * driven the same way. 256-byte bodies unless said; at most 1,000 unconfirmed per producer
+ * (batch × window); every loop bounded by a message count and a deadline.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FerryClient } from '../src/client/index.js';
+import { Unsupported, type BrokerAdapter } from './adapters/adapter.js';
+import { CpuMeter } from './cpu.js';
+import { diffView, scrape, type FerryView } from './ferry-metrics.js';
+import { LatencyHistogram, type Percentiles } from './histogram.js';
+import type { SaturateData } from './saturate-worker.js';
+import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount } from './load.js';
+
+export interface Sizes {
+  bodyBytes: number;
+  producers: number;
+  publishCount: number;
+  publish16Count: number;
+  consumeCount: number;
+  consume16Count: number;
+  limitMs: number;
+  latencyRate: number;
+  latencyMs: number;
+  largeCount: number;
+  manyQueues: number;
+  manyQueuesCount: number;
+  isolationMs: number;
+  fifoCount: number;
+  sqsCount: number;
+}
+
+export const FULL: Sizes = {
+  bodyBytes: 256, producers: 16, publishCount: 200_000, publish16Count: 320_000, consumeCount: 100_000, consume16Count: 160_000,
+  limitMs: 15_000, latencyRate: 5000, latencyMs: 10_000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
+  isolationMs: 10_000, fifoCount: 100_000, sqsCount: 20_000,
+};
+
+export const SMOKE: Sizes = {
+  bodyBytes: 256, producers: 4, publishCount: 3000, publish16Count: 4000, consumeCount: 3000, consume16Count: 4000,
+  limitMs: 3000, latencyRate: 1000, latencyMs: 1000, largeCount: 50, manyQueues: 100, manyQueuesCount: 2000,
+  isolationMs: 1000, fifoCount: 2000, sqsCount: 200,
+};
+
+export interface FerryExtras {
+  httpUrl: string;
+  admin: FerryClient;
+}
+
+export interface ScenarioContext {
+  adapter: BrokerAdapter;
+  sizes: Sizes;
+  /** `n` queue names unique to this run. */
+  names(n: number): string[];
+  progress(text: string): void;
+  ferry: FerryExtras | undefined;
+  /** Ferry's WebSocket URL (for load run in worker threads). */
+  ferryUrl: string;
+}
+
+export interface Measurement {
+  /** Messages the measured phase moved, and how long it took. */
+  messages: number;
+  seconds: number;
+  msgsPerSec: number;
+  /** Broker CPU seconds per 100,000 messages of the measured phase. */
+  cpuPer100k?: number;
+  latency?: Percentiles;
+  /** Isolation: the light queue alone. */
+  latencyAlone?: Percentiles;
+  /** Stopped by its deadline before its message count. */
+  timeBounded?: boolean;
+  notes?: string[];
+  ferry?: FerryView;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  kind: 'throughput' | 'latency' | 'isolation';
+  /** True when the scenario runs on this broker, else the reason it is skipped. */
+  appliesTo(broker: string): true | string;
+  run(ctx: ScenarioContext): Promise<Measurement>;
+}
+
+/** Wraps the measured phase: broker CPU and Ferry's /metrics before and after. */
+async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: number; seconds: number; expected: number } & Partial<Measurement>>): Promise<Measurement> {
+  const before = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
+  const cpu = new CpuMeter(ctx.adapter.serverPids());
+  const r = await phase();
+  const cpuSeconds = cpu.elapsed();
+  const after = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
+  const m: Measurement = {
+    ...r,
+    msgsPerSec: r.seconds > 0 ? r.messages / r.seconds : 0,
+    timeBounded: r.messages < r.expected,
+  };
+  delete (m as { expected?: number }).expected;
+  if (cpuSeconds !== undefined && r.messages > 0) m.cpuPer100k = (cpuSeconds / r.messages) * 100_000;
+  if (before !== undefined && after !== undefined) m.ferry = diffView(before, after);
+  return m;
+}
+
+const every = (): true => true;
+
+async function publishScenario(ctx: ScenarioContext, queues: number, producers: number, count: number, bodyBytes: number, batch: number, window: number): Promise<Measurement> {
+  const names = ctx.names(queues);
+  await ctx.adapter.createQueues(names);
+  const prods = await openProducers(ctx.adapter, producers);
+  try {
+    const body = randomBody(bodyBytes);
+    return await measured(ctx, async () => {
+      const t0 = performance.now();
+      const confirmed = await publish({
+        producers: prods,
+        queueFor: (p, k) => names[queues === producers ? p : (p + k * producers) % queues]!,
+        perProducer: Math.ceil(count / producers), batch, window,
+        deadline: t0 + ctx.sizes.limitMs, body: () => body,
+        onProgress: (n) => ctx.progress(`${n.toLocaleString('en-US')} confirmed`),
+      });
+      return { messages: confirmed, seconds: (performance.now() - t0) / 1000, expected: Math.ceil(count / producers) * producers };
+    });
+  } finally {
+    await closeAll(prods);
+    await ctx.adapter.deleteQueues(names);
+  }
+}
+
+async function consumeScenario(ctx: ScenarioContext, queues: number, count: number): Promise<Measurement> {
+  const names = ctx.names(queues);
+  await ctx.adapter.createQueues(names);
+  try {
+    const prods = await openProducers(ctx.adapter, Math.min(4, queues));
+    const perQueue = Math.ceil(count / queues);
+    const body = randomBody(ctx.sizes.bodyBytes);
+    let filled = 0;
+    try {
+      // Fill each queue (not measured); one producer per queue stripe.
+      await Promise.all(prods.map(async (p, i) => {
+        const mine = names.filter((_, q) => q % prods.length === i);
+        filled += await publish({
+          producers: mine.map(() => p), queueFor: (pi) => mine[pi]!, perProducer: perQueue, batch: 100, window: Math.max(1, Math.floor(10 / mine.length)),
+          deadline: performance.now() + ctx.sizes.limitMs * 4, body: () => body,
+          onProgress: () => ctx.progress(`filling ${filled.toLocaleString('en-US')}`),
+        });
+      }));
+    } finally {
+      await closeAll(prods);
+    }
+    return await measured(ctx, async () => {
+      const r = await drain(ctx.adapter, names, 1000, filled, performance.now() + ctx.sizes.limitMs, (n) => ctx.progress(`${n.toLocaleString('en-US')} consumed`));
+      return { messages: r.received, seconds: r.seconds, expected: filled };
+    });
+  } finally {
+    await ctx.adapter.deleteQueues(names);
+  }
+}
+
+async function latencyRun(ctx: ScenarioContext, queue: string, rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
+  const hist = new LatencyHistogram();
+  const consumer = await latencyConsumer(ctx.adapter, queue, hist);
+  const [producer] = await openProducers(ctx.adapter, 1);
+  try {
+    const { sent, skipped } = await publishAtRate({ producer: producer!, queue, ratePerSec: rate, durationMs, bodyBytes: ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
+    await waitForCount(hist, sent, 10_000);
+    return { hist, sent, skipped };
+  } finally {
+    await closeAll([producer!, consumer]);
+  }
+}
+
+async function latencyScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const [queue] = ctx.names(1);
+  await ctx.adapter.createQueues([queue!]);
+  try {
+    return await measured(ctx, async () => {
+      const t0 = performance.now();
+      const ticker = setInterval(() => ctx.progress(`${((performance.now() - t0) / 1000).toFixed(0)} s at ${ctx.sizes.latencyRate}/s`), 500);
+      try {
+        const { hist, sent, skipped } = await latencyRun(ctx, queue!, ctx.sizes.latencyRate, ctx.sizes.latencyMs);
+        const notes = skipped > 0 ? [`${skipped} sends skipped: over 1,000 unconfirmed`] : [];
+        if (hist.count < sent) notes.push(`${sent - hist.count} of ${sent} not received within 10 s`);
+        return { messages: hist.count, seconds: (performance.now() - t0) / 1000, expected: sent, latency: hist.summary(), notes };
+      } finally {
+        clearInterval(ticker);
+      }
+    });
+  } finally {
+    await ctx.adapter.deleteQueues([queue!]);
+  }
+}
+
+async function isolationScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const [light, heavy] = ctx.names(2);
+  await ctx.adapter.createQueues([light!, heavy!]);
+  const rate = 100;
+  try {
+    ctx.progress('light queue alone');
+    const alone = await latencyRun(ctx, light!, rate, ctx.sizes.isolationMs);
+    const data: SaturateData = { broker: ctx.adapter.name, ferryUrl: ctx.ferryUrl, queue: heavy!, bodyBytes: ctx.sizes.bodyBytes, maxMs: ctx.sizes.isolationMs * 3 + 10_000 };
+    const worker = new Worker(new URL('./saturate-worker.js', import.meta.url), { workerData: data });
+    const events: Array<{ t: string; confirmed?: number; seconds?: number }> = [];
+    const finished = new Promise<{ confirmed: number; seconds: number }>((resolve, reject) => {
+      worker.on('message', (m: { t: string; confirmed?: number; seconds?: number }) => {
+        events.push(m);
+        if (m.t === 'done') resolve({ confirmed: m.confirmed!, seconds: m.seconds! });
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`saturating worker exited (${code}) before it reported`)));
+    });
+    finished.catch(() => undefined);
+    try {
+      const until = performance.now() + 30_000;
+      while (!events.some((e) => e.t === 'started') && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+      return await measured(ctx, async () => {
+        ctx.progress('light queue beside a saturated one');
+        await new Promise((r) => setTimeout(r, 500)); // let the saturation build up
+        const beside = await latencyRun(ctx, light!, rate, ctx.sizes.isolationMs);
+        worker.postMessage('stop');
+        const load = await finished;
+        return {
+          messages: load.confirmed, seconds: load.seconds, expected: load.confirmed, latency: beside.hist.summary(), latencyAlone: alone.hist.summary(),
+          notes: [`4 saturating publishers (own thread) confirmed ${Math.round(load.confirmed / load.seconds).toLocaleString('en-US')} msg/s meanwhile`],
+        };
+      });
+    } finally {
+      worker.postMessage('stop');
+      await Promise.race([finished.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+      await worker.terminate();
+    }
+  } finally {
+    await ctx.adapter.deleteQueues([light!, heavy!]);
+  }
+}
+
+/** Ferry strict FIFO: 100 message groups, consumed with prefetch; order checked per group. */
+async function fifoScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const ferry = ctx.ferry!;
+  const [queue] = ctx.names(1);
+  await ctx.adapter.createQueues([queue!], { strict: true });
+  try {
+    const groups = 100;
+    const count = ctx.sizes.fifoCount;
+    const q = ferry.admin.queue(queue!);
+    let sentN = 0;
+    for (let i = 0; i < count && sentN < count; i += 1000) {
+      const entries = Array.from({ length: Math.min(1000, count - i) }, (_, j) => {
+        const n = i + j;
+        const body = new Uint8Array(ctx.sizes.bodyBytes);
+        new DataView(body.buffer).setUint32(0, n, true);
+        return { body, groupId: `g${n % groups}` };
+      });
+      const res = await ferry.admin.request('sendBatch', { queue: queue!, entries } as never);
+      sentN += res.results.filter((r) => 'ok' in r).length;
+      ctx.progress(`filling ${sentN.toLocaleString('en-US')}`);
+    }
+    const lastPerGroup = new Map<number, number>();
+    let violations = 0;
+    return await measured(ctx, async () => {
+      const t0 = performance.now();
+      let got = 0;
+      let finish!: () => void;
+      const done = new Promise<void>((r) => (finish = r));
+      const consumer = await q.consume((m) => {
+        const n = new DataView(m.body.buffer, m.body.byteOffset, 4).getUint32(0, true);
+        const g = n % groups;
+        if ((lastPerGroup.get(g) ?? -1) > n) violations++;
+        lastPerGroup.set(g, n);
+        if (++got >= sentN) finish();
+      }, { prefetch: 1000 });
+      const timer = setTimeout(finish, ctx.sizes.limitMs);
+      const ticker = setInterval(() => ctx.progress(`${got.toLocaleString('en-US')} consumed`), 250);
+      await done;
+      clearTimeout(timer);
+      clearInterval(ticker);
+      const seconds = (performance.now() - t0) / 1000;
+      await consumer.close();
+      return { messages: got, seconds, expected: sentN, notes: [`${violations} order violations across ${groups} groups`] };
+    });
+  } finally {
+    await ctx.adapter.deleteQueues([queue!]);
+  }
+}
+
+/** The SQS API through the AWS SDK: SendMessageBatch (10) ×16 workers, then receive + DeleteMessageBatch. */
+async function sqsScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const ferry = ctx.ferry!;
+  // Ferry is pinned to Node 20 (uWS binaries); the SDK's notice about future Node versions is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const sqs = await import('@aws-sdk/client-sqs');
+  const client = new sqs.SQSClient({ endpoint: ferry.httpUrl, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, maxAttempts: 1 });
+  const [name] = ctx.names(1);
+  let queueUrl: string;
+  try {
+    const created = await client.send(new sqs.CreateQueueCommand({ QueueName: name! }));
+    if (created.QueueUrl === undefined) throw new Error('CreateQueue returned no QueueUrl');
+    queueUrl = created.QueueUrl;
+  } catch (err) {
+    client.destroy();
+    throw new Unsupported(`the broker has no working SQS endpoint: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const body = 'x'.repeat(ctx.sizes.bodyBytes);
+    const count = ctx.sizes.sqsCount;
+    let sent = 0;
+    let t0 = performance.now();
+    const deadline = t0 + ctx.sizes.limitMs;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (sent < count && performance.now() < deadline) {
+        sent += 10;
+        await client.send(new sqs.SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: body })) }));
+        ctx.progress(`${sent.toLocaleString('en-US')} sent`);
+      }
+    }));
+    const sendSeconds = (performance.now() - t0) / 1000;
+    const sendRate = sent / sendSeconds;
+    return await measured(ctx, async () => {
+      t0 = performance.now();
+      let received = 0;
+      const until = t0 + ctx.sizes.limitMs;
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (received < sent && performance.now() < until) {
+          const r = await client.send(new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+          const msgs = r.Messages ?? [];
+          if (msgs.length === 0) continue;
+          received += msgs.length;
+          await client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+          ctx.progress(`${received.toLocaleString('en-US')} received+deleted`);
+        }
+      }));
+      return {
+        messages: received, seconds: (performance.now() - t0) / 1000, expected: sent,
+        notes: [`SendMessageBatch ×16: ${Math.round(sendRate).toLocaleString('en-US')} msg/s; figure is ReceiveMessage + DeleteMessageBatch ×16`],
+      };
+    });
+  } finally {
+    await client.send(new sqs.DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
+    client.destroy();
+  }
+}
+
+const ferryOnly = (b: string): true | string => (b === 'ferry' ? true : 'a Ferry feature');
+
+export const SCENARIOS: Scenario[] = [
+  {
+    id: 'publish-1', title: 'publish with confirms, 1 producer', kind: 'throughput', appliesTo: every,
+    run: (ctx) => publishScenario(ctx, 1, 1, ctx.sizes.publishCount, ctx.sizes.bodyBytes, 100, 10),
+  },
+  {
+    id: 'publish-16', title: 'publish with confirms, 16 producers on 16 queues', kind: 'throughput', appliesTo: every,
+    run: (ctx) => publishScenario(ctx, ctx.sizes.producers, ctx.sizes.producers, ctx.sizes.publish16Count, ctx.sizes.bodyBytes, 100, 10),
+  },
+  { id: 'consume-1', title: 'consume + ack, 1 consumer', kind: 'throughput', appliesTo: every, run: (ctx) => consumeScenario(ctx, 1, ctx.sizes.consumeCount) },
+  {
+    id: 'consume-16', title: 'consume + ack, 16 consumers on 16 queues', kind: 'throughput', appliesTo: every,
+    run: (ctx) => consumeScenario(ctx, ctx.sizes.producers, ctx.sizes.consume16Count),
+  },
+  { id: 'latency', title: 'end-to-end latency at a fixed rate', kind: 'latency', appliesTo: every, run: latencyScenario },
+  {
+    id: 'large', title: 'publish with confirms, 64 KiB bodies, 1 producer', kind: 'throughput', appliesTo: every,
+    run: (ctx) => publishScenario(ctx, 1, 1, ctx.sizes.largeCount, 64 * 1024, 10, 10),
+  },
+  {
+    id: 'queues-10k', title: 'publish spread over 10,000 queues, 16 producers', kind: 'throughput',
+    appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'setting up 10,000 queues/streams takes minutes on this peer here'),
+    run: (ctx) => publishScenario(ctx, ctx.sizes.manyQueues, ctx.sizes.producers, ctx.sizes.manyQueuesCount, ctx.sizes.bodyBytes, 10, 100),
+  },
+  { id: 'isolation', title: 'light queue at 100 msg/s beside a saturated queue', kind: 'isolation', appliesTo: every, run: isolationScenario },
+  { id: 'fifo-strict', title: 'strict FIFO, 100 message groups, consume + ack', kind: 'throughput', appliesTo: ferryOnly, run: fifoScenario },
+  { id: 'sqs', title: 'SQS API (AWS SDK): receive + delete batch, 16 workers', kind: 'throughput', appliesTo: ferryOnly, run: sqsScenario },
+];
+
+/** The issue-2 scenarios, run first. */
+export const CORE = ['publish-1', 'publish-16', 'consume-1', 'consume-16', 'latency'];
+export const SMOKE_SCENARIOS = CORE;

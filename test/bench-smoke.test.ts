@@ -1,0 +1,68 @@
+// The load-test harness in smoke mode (Ferry only, tiny counts): it must start its own broker,
+// run the issue-2 scenarios and write numbers, so the harness cannot rot unnoticed.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = fileURLToPath(new URL('../dist/loadtest/bench.js', import.meta.url));
+const COMMITTED = fileURLToPath(new URL('../loadtest/RESULTS.md', import.meta.url));
+
+interface Run {
+  scenario: string;
+  broker: string;
+  status: string;
+  reason?: string;
+  measurement?: { messages: number; msgsPerSec: number; latency?: { count: number; p50: number; p99: number; p999: number; max: number } };
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`bench --smoke did not finish within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+t.test('bench --smoke runs the core scenarios on Ferry and writes numbers to --out', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'ferry-bench-smoke-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const committedBefore = existsSync(COMMITTED) ? statSync(COMMITTED).mtimeMs : undefined;
+  const { code, stderr } = await run(['--smoke', '--out', out], 90_000);
+  t.equal(code, 0, `exit 0\n${stderr}`);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { smoke: boolean; runs: Run[]; versions: Record<string, string> };
+  t.equal(results.smoke, true);
+  t.same([...new Set(results.runs.map((r) => r.broker))], ['ferry'], 'Ferry only');
+  t.same(results.runs.map((r) => r.scenario), ['publish-1', 'publish-16', 'consume-1', 'consume-16', 'latency']);
+  for (const r of results.runs) {
+    t.equal(r.status, 'ok', `${r.scenario}: ${r.reason ?? ''}`);
+    t.ok(r.measurement !== undefined && r.measurement.messages > 0 && r.measurement.msgsPerSec > 0, `${r.scenario} moved messages`);
+  }
+  const latency = results.runs.find((r) => r.scenario === 'latency')!.measurement!.latency!;
+  t.ok(latency.count > 0, 'latency samples recorded');
+  t.ok(latency.p50 > 0 && latency.p50 <= latency.p99 && latency.p99 <= latency.p999 && latency.p999 <= latency.max, 'percentiles ordered');
+  const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
+  t.match(md, /npm run bench -- --smoke --out/, 'RESULTS.md names the command');
+  t.match(md, /\| publish-1 \| [\d,]+ msg\/s/, 'RESULTS.md has the publish figure');
+  t.equal(existsSync(COMMITTED) ? statSync(COMMITTED).mtimeMs : undefined, committedBefore, 'loadtest/RESULTS.md untouched');
+  t.match(stderr, /5\/5/, 'progress reached the last step');
+});
+
+t.test('bench rejects unknown scenarios and brokers with a usage error', async (t) => {
+  const a = await run(['no-such-scenario'], 20_000);
+  t.equal(a.code, 2);
+  t.match(a.stderr, /unknown scenario no-such-scenario/);
+  const b = await run(['--brokers', 'kafka'], 20_000);
+  t.equal(b.code, 2);
+  t.match(b.stderr, /unknown broker kafka/);
+});
