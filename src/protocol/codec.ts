@@ -5,20 +5,22 @@
  */
 import { Encoder, type Options } from 'cbor-x';
 
-const encoder = new Encoder({
-  useRecords: false, copyBuffers: true, mapsAsObjects: true, tagUint8Array: false,
+const options = {
+  useRecords: false, mapsAsObjects: true, tagUint8Array: false,
   // An integer in CBOR's 8-byte form (0x1b/0x3b) is read as a number, not a BigInt: encoders in
   // other languages may use that form for any value, and validation wants numbers. Values past
   // 2^53 lose precision, and every range check then rejects them.
   int64AsNumber: true,
-} as Options & { int64AsNumber: boolean });
+} as Options & { int64AsNumber: boolean };
+
+const encoder = new Encoder({ ...options, copyBuffers: true });
 
 export function encodeFrame(value: unknown): Uint8Array {
   return encoder.encode(value);
 }
 
 /** Byte strings decode as views into the input (no copy per body): for input the caller owns. */
-const viewDecoder = new Encoder({ useRecords: false, copyBuffers: false, mapsAsObjects: true, tagUint8Array: false });
+const viewDecoder = new Encoder({ ...options, copyBuffers: false });
 
 /**
  * Decodes a WebSocket message whose buffer the caller copied once and owns: every body is a view
