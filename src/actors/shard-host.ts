@@ -17,6 +17,7 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
+import { ReplicaLog } from './replica-log.js';
 
 type Actor = QueueActor<number>;
 
@@ -67,16 +68,23 @@ export class ShardHost {
   readonly #registered = new Map<number, number>();
   readonly #deadlines = new DeadlineHeap();
   readonly #touched = new Set<Actor>();
+  /** Cluster mode only: the replication log (actors run only for queues this node leads). */
+  readonly #replicas: ReplicaLog | undefined;
 
-  constructor(store: ShardStore, bodyCacheBytes: number) {
+  constructor(store: ShardStore, bodyCacheBytes: number, replicated = false) {
     this.#store = store;
     this.#bodies = new BodyCache(bodyCacheBytes);
+    this.#replicas = replicated ? new ReplicaLog(store) : undefined;
   }
 
-  /** Rebuilds every queue of the shard from disk. Returns what the main thread routes by. */
+  /**
+   * Rebuilds every queue of the shard from disk. Returns what the main thread routes by. In cluster
+   * mode no actor starts here: the cluster layer sends `lead` for the queues this node leads.
+   */
   async recover(now: number): Promise<QueueInfo[]> {
     const queues = await this.#store.recover();
     for (const q of queues) {
+      if (this.#replicas !== undefined) continue;
       const actor = this.#add(q.record, q.nextSeq);
       for (const m of q.messages) actor.restore(m, now);
       this.#touched.add(actor);
@@ -122,6 +130,7 @@ export class ShardHost {
           const record: QueueRecord = {
             id: m.id, name: m.name, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...m.attributes }, createdAt: m.createdAt, purgedBelow: 0,
           };
+          if (this.#replicas !== undefined) this.#replicas.lead(record.id, m.epoch ?? 1);
           this.#store.putQueue(record);
           this.#touched.add(this.#add(record, 0));
           this.#answers.reply(m.r, { queue: record.name, created: true, attributes: record.attributes });
@@ -139,9 +148,68 @@ export class ShardHost {
       case 'stats':
         this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map((a) => ({ name: a.name, ...a.stats(now) })) });
         return;
+      case 'lead':
+      case 'follow':
+      case 'apply':
+      case 'install':
+      case 'snapshot':
+      case 'mark':
+        return this.#replication(m, now);
       case 'crash':
       case 'close':
         return; // the worker entry handles these
+    }
+  }
+
+  /** Cluster-mode messages (see replica-log.ts); answers are held until the turn's commit like any other. */
+  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'mark' }>, now: number): void {
+    const replicas = this.#replicas;
+    if (replicas === undefined) {
+      this.#answers.fail(m.r, { code: ErrorCodes.Internal, message: `${m.t} needs cluster mode` });
+      return;
+    }
+    try {
+      switch (m.t) {
+        case 'lead': {
+          if (!this.#actors.has(m.qid)) {
+            const q = this.#store.recoverQueue(m.qid);
+            if (q === undefined) {
+              this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: `no replica of queue ${m.qid} on this node`, field: 'queue' });
+              return;
+            }
+            const actor = this.#add(q.record, q.nextSeq);
+            for (const msg of q.messages) actor.restore(msg, now);
+            this.#touched.add(actor);
+          }
+          this.#answers.reply(m.r, { mark: replicas.lead(m.qid, m.epoch) });
+          return;
+        }
+        case 'follow': {
+          const actor = this.#actors.get(m.qid);
+          if (actor !== undefined) {
+            actor.answerWaiters();
+            actor.endTurn(now);
+            this.#drop(actor);
+          }
+          replicas.follow(m.qid);
+          this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
+          return;
+        }
+        case 'apply':
+          this.#answers.reply(m.r, replicas.apply(m.entry));
+          return;
+        case 'install':
+          this.#answers.reply(m.r, { mark: replicas.install(m.qid, m.rows, m.mark) });
+          return;
+        case 'snapshot':
+          this.#answers.reply(m.r, replicas.snapshot(m.qid));
+          return;
+        case 'mark':
+          this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
+          return;
+      }
+    } catch (err) {
+      this.#answers.fail(m.r, toWireError(err));
     }
   }
 
@@ -182,7 +250,12 @@ export class ShardHost {
       }
     }
     this.#touched.clear();
-    return this.#answers.take();
+    const answers = this.#answers.take();
+    const entries = this.#replicas?.takeEntries();
+    // The log goes first: the main thread must know a batch's entries before it sees the replies
+    // that depend on them (it holds those replies until the followers acknowledge the entries).
+    if (entries !== undefined && entries.length > 0) answers.unshift({ t: 'log', entries });
+    return answers;
   }
 
   /** When the host next needs `tick`, if ever. */

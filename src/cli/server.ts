@@ -11,6 +11,9 @@ interface ServerFlags {
   maxMessageBytes?: string;
   logLevel?: string;
   faultInjection?: boolean;
+  clusterEtcd?: string;
+  nodeId?: string;
+  advertiseUrl?: string;
 }
 
 /** Env first, flags over it; validated by resolveBrokerConfig (a ConfigError is a usage error). */
@@ -23,6 +26,9 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.maxMessageBytes !== undefined) raw.maxMessageBytes = flags.maxMessageBytes;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel as BrokerConfig['logLevel'];
   if (flags.faultInjection === true) raw.faultInjection = true;
+  if (flags.clusterEtcd !== undefined) raw.clusterEtcd = flags.clusterEtcd;
+  if (flags.nodeId !== undefined) raw.nodeId = flags.nodeId;
+  if (flags.advertiseUrl !== undefined) raw.advertiseUrl = flags.advertiseUrl;
   try {
     return resolveBrokerConfig(raw);
   } catch (err) {
@@ -42,6 +48,9 @@ export function registerServer(program: Command): void {
     .option('--max-message-bytes <bytes>', 'broker-wide body size ceiling (FERRY_MAX_MESSAGE_BYTES, default 262144)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (FERRY_LOG_LEVEL, default info)')
     .option('--fault-injection', 'enable test fault hooks (FERRY_FAULT_INJECTION)')
+    .option('--cluster-etcd <urls>', 'join a cluster coordinated by these etcd URLs, comma-separated (FERRY_CLUSTER_ETCD)')
+    .option('--node-id <id>', 'this node\'s id in the cluster, required with --cluster-etcd (FERRY_NODE_ID)')
+    .option('--advertise-url <url>', 'ws://host:port other nodes reach this node at (FERRY_ADVERTISE_URL, default ws://HOST:PORT)')
     .action(
       action(async (flags: ServerFlags) => {
         const config = serverConfig(flags);

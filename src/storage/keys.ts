@@ -5,16 +5,18 @@
  *   'D' qid(8) seq(8, big-endian)  → DeliveryRecord (CBOR): receiveCount, firstReceivedAt
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
  *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark
+ *   'R' qid(8)                     → cluster mode only: the replication mark (epoch, seq), 2 × 8 bytes
+ *                                    big-endian, of the last log entry this replica holds
  *
  * qid is a random 8-byte id given to a queue when it is created, so a queue that is deleted and
  * created again is a new incarnation: receipts of the old one never match the new one.
- * The prefixes sort D < M < Q < S, so each kind of record is one contiguous range, and within a
+ * The prefixes sort D < M < Q < R < S, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */
-export const PREFIX = { delivery: 0x44, message: 0x4d, queue: 0x51, nextSeq: 0x53 } as const;
+export const PREFIX = { delivery: 0x44, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53 } as const;
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 

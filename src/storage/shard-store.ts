@@ -23,6 +23,21 @@ export class StorageError extends Error {
   }
 }
 
+/** One write of a committed batch, as the replication log carries it (keys.ts: every key starts with prefix + qid). */
+export type StoreOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/**
+ * The cluster's seam into group commit: sees every operation of a batch before its synced write
+ * (and may add its own to the same batch), and hears when the write is durable. Single-node mode
+ * installs none.
+ */
+export interface CommitTap {
+  /** The batch's operations, before the write; returns operations to write atomically with them. */
+  sealing(ops: readonly StoreOp[]): StoreOp[];
+  /** Every operation of the batch (the tap's own included), after the synced write succeeded. */
+  committed(ops: readonly StoreOp[]): void;
+}
+
 export interface ShardStoreOptions {
   /** Bodies kept in memory at recovery, in bytes; the rest are read on delivery. */
   recoveryBodyBudget?: number;
@@ -35,6 +50,9 @@ export class ShardStore {
   /** Range deletions to run after the next commit (purge and queue deletion leave garbage behind). */
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   #syncs = 0;
+  #tap: CommitTap | undefined;
+  /** The staged operations, recorded only while a tap is installed. */
+  #ops: StoreOp[] = [];
 
   private constructor(db: RocksLevel) {
     this.#db = db;
@@ -65,14 +83,61 @@ export class ShardStore {
     return (this.#batch ??= this.#db.batch());
   }
 
+  #put(key: Buffer, value: Uint8Array): void {
+    this.#stage().put(key, value);
+    if (this.#tap !== undefined) this.#ops.push({ type: 'put', key, value });
+  }
+
+  #del(key: Buffer): void {
+    this.#stage().del(key);
+    if (this.#tap !== undefined) this.#ops.push({ type: 'del', key });
+  }
+
+  /** Installs the replication tap (cluster mode); see CommitTap. */
+  setCommitTap(tap: CommitTap): void {
+    this.#tap = tap;
+  }
+
+  /** Stages raw operations (a follower applying its leader's log). */
+  stageOps(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      if (op.type === 'put') this.#put(Buffer.from(op.key), op.value);
+      else this.#del(Buffer.from(op.key));
+    }
+  }
+
+  /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
+  readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
+    const rows: Array<[Buffer, Buffer]> = [];
+    for (const prefix of Object.values(PREFIX)) {
+      const range = prefix === PREFIX.delivery || prefix === PREFIX.message ? queueRange(prefix, qid) : { gte: queueKey(prefix, qid), lte: queueKey(prefix, qid) };
+      const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      try {
+        for (;;) {
+          const { rows: flat, finished } = it._nextvSync(1000);
+          for (let i = 0; i < flat.length; i += 2) rows.push([flat[i]!, flat[i + 1]!]);
+          if (finished || flat.length === 0) break;
+        }
+      } finally {
+        it._closeSync();
+      }
+    }
+    return rows;
+  }
+
+  /** Reads one key synchronously. */
+  readKey(key: Buffer): Buffer | undefined {
+    return this.#db._getManySync([key])[0];
+  }
+
   putQueue(record: QueueRecord): void {
-    this.#stage().put(queueKey(PREFIX.queue, record.id), cbor.encode(record));
+    this.#put(queueKey(PREFIX.queue, record.id), cbor.encode(record));
   }
 
   /** Deletes a queue: its record and high-water mark now, its messages after the commit. */
   removeQueue(qid: string): void {
-    this.#stage().del(queueKey(PREFIX.queue, qid));
-    this.#stage().del(queueKey(PREFIX.nextSeq, qid));
+    this.#del(queueKey(PREFIX.queue, qid));
+    this.#del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
   }
 
@@ -85,20 +150,20 @@ export class ShardStore {
   }
 
   putNextSeq(qid: string, nextSeq: number): void {
-    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
+    this.#put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#stage().put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
+    this.#put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
-    this.#stage().put(messageKey(PREFIX.delivery, qid, seq), cbor.encode(delivery));
+    this.#put(messageKey(PREFIX.delivery, qid, seq), cbor.encode(delivery));
   }
 
   deleteMessage(qid: string, seq: number): void {
-    this.#stage().del(messageKey(PREFIX.message, qid, seq));
-    this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
+    this.#del(messageKey(PREFIX.message, qid, seq));
+    this.#del(messageKey(PREFIX.delivery, qid, seq));
   }
 
   /**
@@ -106,6 +171,17 @@ export class ShardStore {
    * the caller must then treat its in-memory state as lost (the worker exits and recovers).
    */
   commit(): void {
+    const tap = this.#tap;
+    if (tap !== undefined) {
+      for (const op of tap.sealing(this.#ops)) {
+        this.#stage();
+        if (op.type === 'put') this.#batch!.put(Buffer.from(op.key), op.value);
+        else this.#batch!.del(Buffer.from(op.key));
+        this.#ops.push(op);
+      }
+    }
+    const ops = this.#ops;
+    this.#ops = [];
     const batch = this.#batch;
     if (batch !== undefined) {
       this.#batch = undefined;
@@ -117,6 +193,7 @@ export class ShardStore {
         throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
       }
     }
+    if (tap !== undefined && ops.length > 0) tap.committed(ops);
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
@@ -163,20 +240,9 @@ export class ShardStore {
         continue;
       }
       const stored = cbor.decode(value) as StoredMessage;
-      const size = stored.body.byteLength;
-      const keepBody = size <= bodyBudget;
-      if (keepBody) bodyBudget -= size;
-      const recovered: RecoveredMessage = {
-        seq,
-        id: stored.id,
-        sentAt: stored.sentAt,
-        visibleAt: stored.visibleAt,
-        size,
-        body: keepBody ? stored.body : undefined,
-        delivery: deliveries.get(qid)?.get(seq),
-      };
-      if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
-      q.messages.push(recovered);
+      const keepBody = stored.body.byteLength <= bodyBudget;
+      if (keepBody) bodyBudget -= stored.body.byteLength;
+      q.messages.push(recoveredMessage(seq, stored, deliveries.get(qid)?.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     for (const qid of orphans) {
@@ -190,6 +256,34 @@ export class ShardStore {
     for (const [qid] of deliveries) if (!queues.has(qid)) this.#afterCommit.push(queueRange(PREFIX.delivery, qid));
     this.commit();
     return [...queues.values()];
+  }
+
+  /**
+   * Rebuilds one queue from disk, synchronously (cluster mode: a replica promoted to leader).
+   * Undefined when the queue has no record here. Messages below purgedBelow are skipped.
+   */
+  recoverQueue(qid: string, bodyBudget = 64 * 1024 * 1024): RecoveredQueue | undefined {
+    const rows = this.readQueueKeys(qid);
+    const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
+    if (recordRow === undefined) return undefined;
+    const record = cbor.decode(recordRow[1]) as QueueRecord;
+    const q: RecoveredQueue = { record, nextSeq: 0, messages: [] };
+    const deliveries = new Map<number, DeliveryRecord>();
+    for (const [key, value] of rows) {
+      if (key[0] === PREFIX.nextSeq) q.nextSeq = Number(value.readBigUInt64BE(0));
+      else if (key[0] === PREFIX.delivery) deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
+    }
+    for (const [key, value] of rows) {
+      if (key[0] !== PREFIX.message) continue;
+      const { seq } = parseMessageKey(key);
+      if (seq < record.purgedBelow) continue;
+      const stored = cbor.decode(value) as StoredMessage;
+      const keepBody = stored.body.byteLength <= bodyBudget;
+      if (keepBody) bodyBudget -= stored.body.byteLength;
+      q.messages.push(recoveredMessage(seq, stored, deliveries.get(seq), keepBody));
+      if (seq >= q.nextSeq) q.nextSeq = seq + 1;
+    }
+    return q;
   }
 
   async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
@@ -209,4 +303,18 @@ export class ShardStore {
     if (this.#staged > 0) this.commit();
     if (this.#db.status === 'open') await this.#db.close();
   }
+}
+
+function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
+  const recovered: RecoveredMessage = {
+    seq,
+    id: stored.id,
+    sentAt: stored.sentAt,
+    visibleAt: stored.visibleAt,
+    size: stored.body.byteLength,
+    body: keepBody ? stored.body : undefined,
+    delivery,
+  };
+  if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
+  return recovered;
 }

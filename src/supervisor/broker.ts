@@ -15,7 +15,8 @@ import { FerryServer, type HttpRoute } from '../transport/server.js';
 import type { RequestHandler } from '../transport/session.js';
 import type { BrokerConfig } from './config.js';
 import { openDataDir } from './node-meta.js';
-import { Router } from './router.js';
+import { Router, type SessionSink } from './router.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { ShardPool, type Answer } from './shard-pool.js';
 
 export interface Broker {
@@ -37,16 +38,28 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
 
   let server: FerryServer | undefined;
   let shuttingDown = false;
-  const router = new Router({
+  const sessions: SessionSink = {
     push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
     subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
-  });
-  const pool = new ShardPool({ dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD }, log, router);
+  };
+  // Cluster mode (--cluster-etcd): the cluster node routes every request and owns placement;
+  // without it nothing below differs from the single-node broker.
+  // Loaded only in cluster mode: a single node never pays for the etcd client.
+  const cluster: ClusterNode | undefined = config.cluster === undefined
+    ? undefined
+    : new (await import('./cluster/cluster-node.js')).ClusterNode({ settings: config.cluster, maxBodyBytes: config.maxMessageBytes, log, sessions });
+  const router = new Router(cluster?.routerSink ?? sessions);
+  const pool = new ShardPool({
+    dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD, replicated: cluster !== undefined,
+  }, log, cluster?.poolEvents ?? router);
   router.attach(pool);
+  cluster?.attach(router, pool);
   const metrics = new BrokerMetrics(() => pool.stats());
 
   const handler: RequestHandler = {
-    dispatch: (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done),
+    dispatch: cluster === undefined
+      ? (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done)
+      : (session: number, req: ValidRequest, done: (a: Answer) => void) => cluster.dispatch(session, req, done),
     answered: (req, answer, startedAt) => metrics.answered(req, answer, startedAt),
     maxBodyBytes: config.maxMessageBytes,
     get shuttingDown() {
@@ -78,19 +91,26 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   await pool.start();
   server = new FerryServer({
     handler,
-    sessionClosed: (session) => router.closeSession(session),
+    sessionClosed: cluster === undefined ? (session) => router.closeSession(session) : (session) => cluster.closeSession(session),
     sessionCountChanged: (delta) => metrics.connections.inc(delta),
     get,
     post,
+    ...(cluster === undefined ? {} : { peer: cluster.peerServer }),
   });
   let port: number;
   try {
     port = await server.listen(config.host, config.port);
+    await cluster?.start(config.host, port);
   } catch (err) {
+    server.stopListening();
+    await cluster?.close();
     await pool.close();
     throw err;
   }
-  log.info({ url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount }, 'ferry ready');
+  log.info({
+    url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount,
+    ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+  }, 'ferry ready');
 
   let closing: Promise<void> | undefined;
   return {
@@ -102,6 +122,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
         log.info('ferry shutting down');
         shuttingDown = true;
         server!.stopListening();
+        await cluster?.close();
         await pool.close();
         server!.closeSessions('server shutting down');
         log.info({ code: ErrorCodes.ShuttingDown }, 'ferry stopped');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
+import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
 
 /** An answer to one request: the result, or the error. */
@@ -23,12 +24,16 @@ export interface ShardPoolEvents {
   shardDown(shard: number): void;
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
   subEnd(session: number, sub: number, error: WireError): void;
+  /** Cluster mode: a shard committed these log entries (before the replies of the same turn arrive). */
+  log?(shard: number, entries: LogEntry[]): void;
 }
 
 export interface ShardPoolOptions {
   dataDir: string;
   shards: number;
   bodyCacheBytes: number;
+  /** Cluster mode (see ShardWorkerData.replicated). */
+  replicated?: boolean;
   /** Delay before a dead worker is started again. */
   restartDelayMs?: number;
 }
@@ -55,7 +60,7 @@ export class ShardPool {
   readonly #statsWaiters = new Map<number, (q: ShardQueueStats[]) => void>();
 
   constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
-    this.#opts = { restartDelayMs: 100, ...opts };
+    this.#opts = { restartDelayMs: 100, replicated: false, ...opts };
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
@@ -82,7 +87,7 @@ export class ShardPool {
 
   #spawn(shard: number): Promise<void> {
     const slot = this.#slots[shard]!;
-    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes };
+    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes, replicated: this.#opts.replicated };
     const worker = new Worker(WORKER_URL, { workerData: data, name: `ferry-shard-${shard}` });
     slot.worker = worker;
     let resolveExit!: () => void;
@@ -154,6 +159,9 @@ export class ShardPool {
         done?.(m.queues);
         return;
       }
+      case 'log':
+        this.#events.log?.(shard, m.entries);
+        return;
       case 'ready':
       case 'closed':
         return;

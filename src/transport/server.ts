@@ -8,6 +8,7 @@
 import uWS from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { Limits } from '../protocol/limits.js';
+import type { PeerServer } from './peer-server.js';
 import { FlushScheduler, Session, type RequestHandler, type SessionData } from './session.js';
 
 const SUPPORTED_ABI = new Set(['93', '108', '115']);
@@ -35,6 +36,8 @@ export interface ServerHooks {
   sessionCountChanged(delta: number): void;
   get: Record<string, HttpRoute>;
   post: Record<string, HttpRoute>;
+  /** Cluster mode: the /peer route for links from other nodes. */
+  peer?: PeerServer;
 }
 
 export class FerryServer {
@@ -73,6 +76,7 @@ export class FerryServer {
         hooks.sessionClosed(session.id);
       },
     });
+    if (hooks.peer !== undefined) this.#app.ws('/peer', hooks.peer.behavior());
     for (const [path, route] of Object.entries(hooks.get)) this.#app.get(path, (res, req) => this.#http(res, req.getUrl(), route));
     for (const [path, route] of Object.entries(hooks.post)) this.#app.post(path, (res, req) => this.#http(res, req.getUrl(), route));
     this.#app.any('/*', (res) => {
