@@ -32,3 +32,26 @@ export async function startCluster(
   await Promise.all(nodes.map((n) => n.start()));
   return { etcd, nodes, urls: () => nodes.map((n) => n.url) };
 }
+
+/** The queue's record in etcd (leader, epoch, replicas), read directly from etcd. */
+export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: string; leader: string; epoch: number; replicas: string[] } | undefined> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts: etcdUrl });
+  try {
+    const text = await client.get(`/ferry/queues/${name}`).string();
+    return text === null ? undefined : (JSON.parse(text) as { id: string; leader: string; epoch: number; replicas: string[] });
+  } finally {
+    client.close();
+  }
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
