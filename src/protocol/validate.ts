@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
-import { isOpName, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry } from './ops.js';
+import { ACKS_POLICIES, isOpName, type AcksPolicy, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
 export class InvalidRequest extends Error {
@@ -139,6 +139,10 @@ const validators: { [O in OpName]: Validator<O> } = {
   createQueue: (a) => {
     const out: OpArgs<'createQueue'> = { queue: queueName(a) };
     if (a.attributes !== undefined && a.attributes !== null) out.attributes = queueAttributes(a.attributes);
+    if (a.acks !== undefined && a.acks !== null) {
+      if (!(ACKS_POLICIES as readonly unknown[]).includes(a.acks)) throw invalid('acks', `one of ${ACKS_POLICIES.join(', ')}`);
+      out.acks = a.acks as AcksPolicy;
+    }
     return out;
   },
   deleteQueue: (a) => ({ queue: queueName(a) }),

@@ -368,6 +368,9 @@ export class ClusterNode {
     const coord = this.#coord!;
     const existing = coord.queues.get(req.args.queue);
     if (existing !== undefined) {
+      if (req.args.acks !== undefined && req.args.acks !== existing.acks) {
+        return done({ error: { code: ErrorCodes.QueueAlreadyExists, message: `queue ${existing.name} exists with acks=${existing.acks}, not ${req.args.acks}`, field: 'acks' } });
+      }
       if (existing.leader === this.nodeId) return this.#local(0, req, existing, done);
       return this.#forward(existing.leader, 0, req, done);
     }

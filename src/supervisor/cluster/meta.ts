@@ -11,7 +11,9 @@
  * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
  * the deposed one.
  */
-import type { QueueAttributes } from '../../protocol/ops.js';
+import type { AcksPolicy, QueueAttributes } from '../../protocol/ops.js';
+
+export type { AcksPolicy };
 
 export const KEYS = {
   root: '/ferry/',
@@ -25,9 +27,6 @@ export interface NodeInfo {
   /** ws://host:port; clients use /ws on it, peers /peer. */
   url: string;
 }
-
-/** How many replicas must hold a write before its producer is acknowledged. */
-export type AcksPolicy = 'leader' | 'quorum' | 'all';
 
 export interface QueueMeta {
   name: string;

@@ -63,7 +63,7 @@ export class ClusterSupervisor {
       replicas,
       leader,
       epoch: 1,
-      acks: 'quorum',
+      acks: args.acks ?? 'quorum',
     };
   }
 
