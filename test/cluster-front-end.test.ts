@@ -3,7 +3,7 @@
 // and a push subscription through a node that does not lead the queue gets the messages.
 import t from 'tap';
 import { connect, type FerryClient } from '../src/client/index.js';
-import { startCluster } from './helpers/cluster.js';
+import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
 
 t.test('create, send and receive on every node of a three-node cluster', async (t) => {
   const cluster = await startCluster(t, 3);
@@ -41,4 +41,23 @@ t.test('create, send and receive on every node of a three-node cluster', async (
   t.same(got.sort(), sent.sort(), 'every message sent through any node is received exactly once');
   const attrs = await clients[1]!.queue('orders').attributes();
   t.equal(attrs.stats.visible + attrs.stats.leased, 0, 'queue is empty');
+
+  // A push subscription through a node that does not lead the queue: pushes come back over the
+  // peer link, credit flows, acks delete on the leader.
+  const meta = await queueMeta(cluster.etcd.url, 'orders');
+  const via = clients[cluster.nodes.findIndex((_, i) => `n${i + 1}` !== meta!.leader)]!;
+  const seen: string[] = [];
+  const consumer = await via.queue('orders').consume((m) => {
+    seen.push(Buffer.from(m.body).toString());
+  }, { prefetch: 4 });
+  const pushed = Array.from({ length: 20 }, (_, i) => `push-${i}`);
+  for (const body of pushed) await clients[0]!.queue('orders').send(body);
+  await waitFor('20 pushed messages', async () => (seen.length >= 20 ? true : undefined), 20_000);
+  t.same([...seen].sort(), [...pushed].sort(), 'every message pushed once through the forwarding node');
+  await consumer.close();
+  await waitFor('acks to reach the leader', async () => {
+    const a = await clients[0]!.queue('orders').attributes();
+    return a.stats.visible + a.stats.leased === 0 ? true : undefined;
+  }, 10_000);
+  t.pass('consumer acks deleted every message on the leader');
 });
