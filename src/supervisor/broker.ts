@@ -78,6 +78,14 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
       );
     },
   };
+  if (cluster !== undefined) {
+    get['/cluster'] = (reply) => {
+      cluster.status().then(
+        (status) => reply('200 OK', 'application/json', JSON.stringify(status)),
+        (err: unknown) => reply('500 Internal Server Error', text, `${String(err)}\n`),
+      );
+    };
+  }
   const post: Record<string, HttpRoute> = {};
   if (config.faultInjection) {
     post['/admin/shards/:shard/crash'] = (reply, { path }) => {

@@ -14,6 +14,8 @@ export interface PeerLinkOptions {
   self: string;
   /** ws://host:port of the peer. */
   url: string;
+  /** Source address of outgoing connections (the node's own listen address), when it has one. */
+  localAddress?: string;
   callTimeoutMs?: number;
   onCast(m: unknown): void;
   /** The link (re)opened: the caller may resume what it streams to the peer. */
@@ -61,7 +63,10 @@ export class PeerLink {
 
   #dial(): void {
     if (this.#closed) return;
-    const ws = new WebSocket(`${this.#url}/peer`, { perMessageDeflate: false, handshakeTimeout: 2000, maxPayload: 256 * 1024 * 1024 });
+    const ws = new WebSocket(`${this.#url}/peer`, {
+      perMessageDeflate: false, handshakeTimeout: 2000, maxPayload: 256 * 1024 * 1024,
+      ...(this.#opts.localAddress === undefined ? {} : { localAddress: this.#opts.localAddress }),
+    });
     ws.binaryType = 'nodebuffer';
     this.#ws = ws;
     ws.on('open', () => {

@@ -14,6 +14,7 @@
  * - Follower: log entries and snapshots from a leader are applied to the local shard that holds
  *   the queue's replica (an entry from an epoch older than the one in etcd is refused).
  */
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import type { DeliveredMessage } from '../../protocol/ops.js';
@@ -32,6 +33,18 @@ import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
+
+export interface ClusterStatus {
+  node: string;
+  supervisor: string | undefined;
+  nodes: string[];
+  leaseSafe: boolean;
+  queues: Array<{
+    name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
+    role: 'leader' | 'follower' | 'none';
+    mark: ReplicaMark | undefined;
+  }>;
+}
 
 /** Sessions of forwarded requests start here (client sessions count up from 1). */
 const VSESSION_BASE = 1 << 30;
@@ -82,6 +95,7 @@ export class ClusterNode {
   /** Remote nodes each client session sent requests to (they learn when it closes). */
   readonly #sessionNodes = new Map<number, Set<string>>();
   #closing = false;
+  #localAddress: string | undefined;
 
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
@@ -142,6 +156,9 @@ export class ClusterNode {
 
   /** Joins the cluster once the server listens (the advertised URL needs the port). */
   async start(host: string, port: number): Promise<void> {
+    // Peer links leave from the address this node listens on, so a node is one address on the
+    // network (and a fault-injecting proxy in the tests can tell the nodes apart).
+    if (isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') this.#localAddress = host;
     const url = this.#opts.settings.advertiseUrl ?? `ws://${host}:${port}`;
     this.#coord = await Coordinator.start(this.#opts.settings.etcd, { id: this.nodeId, url }, this.#log, {
       nodesChanged: () => this.#nodesChanged(),
@@ -181,6 +198,7 @@ export class ClusterNode {
       this.#links.set(id, new PeerLink({
         self: this.nodeId,
         url: info.url,
+        ...(this.#localAddress === undefined ? {} : { localAddress: this.#localAddress }),
         onCast: (m) => this.#onLinkCast(id, m),
         onOpen: () => this.#replicator.linkUp(id),
         onClose: () => this.#linkDown(id),
@@ -536,6 +554,31 @@ export class ClusterNode {
       this.#vsessions.delete(v);
       this.#router.closeSession(v);
     }
+  }
+
+  /**
+   * This node's view of the cluster (GET /cluster): members, supervisor, and for every queue its
+   * leader, epoch and this node's replication mark.
+   */
+  async status(): Promise<ClusterStatus> {
+    const coord = this.#coord;
+    const queues = await Promise.all([...(coord?.queues.values() ?? [])].map(async (meta) => {
+      const shard = this.#placement.get(meta.id);
+      let mark: ReplicaMark | undefined;
+      if (shard !== undefined) {
+        const a = await new Promise<Answer>((resolve) => this.#pool.request(shard, (r) => ({ t: 'mark', r, qid: meta.id }), resolve));
+        if ('result' in a) mark = (a.result as { mark: ReplicaMark }).mark;
+      }
+      const l = this.#leading.get(meta.id);
+      return {
+        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks,
+        role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
+        mark,
+      };
+    }));
+    return {
+      node: this.nodeId, supervisor: coord?.supervisor, nodes: [...(coord?.nodes.keys() ?? [])].sort(), leaseSafe: coord?.leaseSafe === true, queues,
+    };
   }
 
   /** Leaves the cluster: no more forwarding, links closed, lease revoked (others fail over at once). */
