@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FERRY_MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+// From test/helpers (tests) or from dist/test/helpers (the compiled load tests that reuse these helpers).
+export const FERRY_MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/test/') ? '../../src/cli/main.js' : '../../dist/src/cli/main.js', import.meta.url));
 
 export interface BrokerOptions {
   /** Loopback address to listen on (127.0.0.0/8). Default 127.0.0.1. */
