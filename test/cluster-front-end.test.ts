@@ -60,4 +60,16 @@ t.test('create, send and receive on every node of a three-node cluster', async (
     return a.stats.visible + a.stats.leased === 0 ? true : undefined;
   }, 10_000);
   t.pass('consumer acks deleted every message on the leader');
+
+  // deleteQueue through a node that does not lead it: gone everywhere; a new queue of the same
+  // name is a new, empty incarnation.
+  await clients[0]!.queue('orders').send('left behind');
+  await via.deleteQueue('orders');
+  for (const [i, c] of clients.entries()) {
+    await waitFor(`n${i + 1} to drop the queue`, async () => ((await c.listQueues()).queues.length === 0 ? true : undefined), 10_000);
+  }
+  await t.rejects(clients[2]!.queue('orders').send('x'), { code: 'QueueDoesNotExist' });
+  t.equal((await clients[1]!.createQueue('orders')).created, true, 'created again');
+  t.same(await clients[2]!.queue('orders').receive({ max: 10 }), [], 'the new incarnation is empty');
 });
+

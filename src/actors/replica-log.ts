@@ -36,6 +36,11 @@ interface Leadership {
   mark: ReplicaMark;
 }
 
+export class ReplicaError extends Error {
+  override readonly name = 'ReplicaError';
+  readonly code = 'ReplicaConflict';
+}
+
 const ZERO: ReplicaMark = Object.freeze({ epoch: 0, seq: 0 });
 
 export function encodeMark(mark: ReplicaMark): Buffer {
@@ -107,7 +112,9 @@ export class ReplicaLog implements CommitTap {
 
   /** Follower: applies one entry of the leader's log if it continues this replica's log (see top). */
   apply(entry: LogEntry): ApplyOutcome {
-    if (this.#leading.has(entry.qid)) return { ok: false, reason: 'fenced', mark: this.markOf(entry.qid) };
+    // Still leading here: this node has not yet learned that another one leads now. Refuse without
+    // writing; the sender retries once this node steps down (the cluster metadata says so).
+    if (this.#leading.has(entry.qid)) return { ok: false, reason: 'mismatch', mark: this.markOf(entry.qid) };
     const mark = this.markOf(entry.qid);
     if (mark.epoch > entry.epoch) return { ok: false, reason: 'fenced', mark };
     if (mark.epoch === entry.epoch && mark.seq >= entry.seq) return { ok: true, mark }; // a resend of what we hold
@@ -120,7 +127,7 @@ export class ReplicaLog implements CommitTap {
 
   /** Follower: replaces this replica's copy of a queue with the leader's snapshot (rows include the mark). */
   install(qid: string, rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, mark: ReplicaMark): ReplicaMark {
-    if (this.#leading.has(qid)) return this.markOf(qid);
+    if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; a snapshot cannot replace it`);
     const keep = new Set(rows.map(([k]) => Buffer.from(k).toString('hex')));
     const ops: StoreOp[] = [];
     for (const [key] of this.#store.readQueueKeys(qid)) if (!keep.has(key.toString('hex'))) ops.push({ type: 'del', key });

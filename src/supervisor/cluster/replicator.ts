@@ -51,12 +51,20 @@ interface Held {
   fail(error: WireError): void;
 }
 
-/** Entries kept for followers that lag; past this a lagging follower gets a snapshot instead. */
+/** Entries (and their bytes) kept for followers that lag; past this a lagging follower gets a snapshot instead. */
 const MAX_RETAINED = 100_000;
+const MAX_RETAINED_BYTES = 64 * 1024 * 1024;
+
+function entryBytes(e: LogEntry): number {
+  let n = 64;
+  for (const op of e.ops) n += op.key.byteLength + (op.type === 'put' ? op.value.byteLength : 0);
+  return n;
+}
 
 class Partition {
   readonly followers: Follower[];
   readonly log: LogEntry[] = [];
+  logBytes = 0;
   head = 0;
   committed = 0;
   held: Held[] = [];
@@ -113,8 +121,9 @@ export class Replicator {
       const p = this.#parts.get(entry.qid);
       if (p === undefined || entry.epoch !== p.epoch) continue;
       p.log.push(entry);
+      p.logBytes += entryBytes(entry);
       p.head = entry.seq;
-      if (p.log.length > MAX_RETAINED) p.log.splice(0, p.log.length - MAX_RETAINED);
+      while (p.log.length > 1 && (p.log.length > MAX_RETAINED || p.logBytes > MAX_RETAINED_BYTES)) p.logBytes -= entryBytes(p.log.shift()!);
       for (const f of p.followers) {
         if (f.mode === 'down' && f.sent === 0) this.#resume(p, f);
         else if (f.mode === 'stream' && f.sent === entry.seq - 1) this.#ship(p, f, entry);
@@ -214,7 +223,7 @@ export class Replicator {
     const minAcked = Math.min(...p.followers.map((f) => f.acked));
     let drop = 0;
     while (drop < p.log.length && p.log[drop]!.seq <= minAcked) drop++;
-    if (drop > 0) p.log.splice(0, drop);
+    if (drop > 0) for (const e of p.log.splice(0, drop)) p.logBytes -= entryBytes(e);
     if (!this.#ports.leaseSafe()) return;
     let n = 0;
     while (n < p.held.length && p.held[n]!.seq <= p.committed) n++;
