@@ -88,9 +88,17 @@ t.test('kill -9 the leader twice under load: nothing acknowledged is lost, nothi
     await ackedAfter(ackTimes, Date.now(), 200);
     const before = await queueMeta(cluster.etcd.url, QUEUE);
     t.ok(before, 'queue has a leader');
-    const victim = cluster.nodes[Number(before!.leader.slice(1)) - 1]!;
+    const victimIndex = Number(before!.leader.slice(1)) - 1;
+    const victim = cluster.nodes[victimIndex]!;
+    // A client on a surviving node sends across the failover without retrying: its node forwards
+    // to the leader and retries on the new one, so the client sees no error at all.
+    const bystander = await connect(cluster.nodes[(victimIndex + 1) % 3]!.url, { reconnect: false, requestTimeoutMs: 30_000 });
     const killedAt = Date.now();
     await victim.kill();
+    const across = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => bystander.queue(QUEUE).send(`across-${round}-${i}`)));
+    t.same(across.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), [], `round ${round}: sends through a surviving node all succeed`);
+    across.forEach((_, i) => acked.add(`across-${round}-${i}`));
+    await bystander.close();
     const after = await waitFor('a new leader', async () => {
       const m = await queueMeta(cluster.etcd.url, QUEUE);
       return m !== undefined && m.epoch > before!.epoch && m.leader !== before!.leader ? m : undefined;
