@@ -138,10 +138,11 @@ export class ClusterNode {
     shardUp: (shard: number, queues: QueueInfo[]) => {
       for (const q of queues) this.#placement.set(q.id, shard);
       // A restarted shard lost its actors: lead again what this node leads there.
-      for (const [qid, l] of this.#leading) {
-        if (l.shard !== shard) continue;
-        const meta = this.#coord?.queueById(qid);
+      // (Collected first: #reconcile adds to #leading, and a Map's iteration would visit those too.)
+      const again = [...this.#leading].filter(([, l]) => l.shard === shard).map(([qid]) => qid);
+      for (const qid of again) {
         this.#leading.delete(qid);
+        const meta = this.#coord?.queueById(qid);
         if (meta !== undefined) this.#reconcile(meta);
       }
     },
