@@ -77,10 +77,6 @@ export class ReplicaLog implements CommitTap {
     store.setCommitTap(this);
   }
 
-  isLeading(qid: string): boolean {
-    return this.#leading.has(qid);
-  }
-
   /** The mark on disk (or staged this turn) of a queue. */
   markOf(qid: string): ReplicaMark {
     const leading = this.#leading.get(qid);
@@ -182,10 +178,5 @@ export class ReplicaLog implements CommitTap {
     const entries = this.#entries;
     this.#entries = [];
     return entries;
-  }
-
-  /** Whether a forced entry waits for the next commit. */
-  get hasForced(): boolean {
-    return this.#forced.size > 0;
   }
 }

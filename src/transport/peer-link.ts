@@ -50,10 +50,6 @@ export class PeerLink {
     this.#dial();
   }
 
-  get isOpen(): boolean {
-    return this.#open;
-  }
-
   /** The peer moved (it restarted on another address). */
   setUrl(url: string): void {
     if (url === this.#url) return;
@@ -138,10 +134,6 @@ export class PeerLink {
     }, timeoutMs);
     this.#pending.set(id, { done, timer });
     this.#send({ k: 'call', id, m });
-  }
-
-  callAsync(m: unknown, timeoutMs?: number): Promise<PeerAnswer> {
-    return new Promise((resolve) => this.call(m, resolve, timeoutMs));
   }
 
   cast(m: unknown): void {

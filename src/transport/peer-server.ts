@@ -31,10 +31,6 @@ export class PeerSocket {
     this.#ws = ws;
   }
 
-  get open(): boolean {
-    return this.#ws !== undefined;
-  }
-
   cast(m: unknown): void {
     this.#send({ k: 'cast', m });
   }

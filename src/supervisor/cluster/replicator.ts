@@ -101,10 +101,6 @@ export class Replicator {
     this.#parts.set(qid, p);
   }
 
-  isLeading(qid: string): boolean {
-    return this.#parts.has(qid);
-  }
-
   /** Stops replicating `qid`; held replies fail with `error`. */
   drop(qid: string, error: WireError): void {
     const p = this.#parts.get(qid);
