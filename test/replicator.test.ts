@@ -121,3 +121,15 @@ t.test('too few acknowledgements in time: NotEnoughReplicas, never a hang', asyn
   while (r.failed.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
   t.same(r.failed, ['NotEnoughReplicas']);
 });
+
+t.test('at most 256 entries in flight per follower, from any start position; acknowledgements move the window', async (t) => {
+  const h = harness(t);
+  h.rep.lead(Q, 1, ['n2', 'n3'], 'quorum', { epoch: 1, seq: 5000 });
+  h.rep.entries(Array.from({ length: 300 }, (_, i) => entry(5001 + i)));
+  const first = h.calls.get('n2')!;
+  t.equal(first.length, 256, 'a window of 256 entries, though the log starts at 5001');
+  t.equal((first[0]!.m as { entry: LogEntry }).entry.seq, 5001);
+  ack(h, 'n2');
+  t.equal(h.calls.get('n2')!.length, 44, 'the other 44 follow once the first ones are acknowledged');
+  t.equal((h.calls.get('n2')![0]!.m as { entry: LogEntry }).entry.seq, 5257);
+});

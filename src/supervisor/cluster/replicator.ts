@@ -42,6 +42,8 @@ interface Follower {
   sent: number;
   /** Highest entry the follower confirmed. */
   acked: number;
+  /** Entries sent and not answered yet. */
+  inflight: number;
 }
 
 interface Held {
@@ -54,6 +56,8 @@ interface Held {
 /** Entries (and their bytes) kept for followers that lag; past this a lagging follower gets a snapshot instead. */
 const MAX_RETAINED = 100_000;
 const MAX_RETAINED_BYTES = 64 * 1024 * 1024;
+/** Entries in flight to one follower at most (the rest wait in the retained log): bounded buffers. */
+const WINDOW = 256;
 
 function entryBytes(e: LogEntry): number {
   let n = 64;
@@ -72,7 +76,7 @@ class Partition {
   constructor(readonly qid: string, readonly epoch: number, followers: string[], readonly replicas: number, readonly acks: AcksPolicy, start: ReplicaMark) {
     this.head = start.seq;
     this.committed = start.seq;
-    this.followers = followers.map((node) => ({ node, mode: 'down', sent: 0, acked: 0 }));
+    this.followers = followers.map((node) => ({ node, mode: 'down', sent: 0, acked: 0, inflight: 0 }));
   }
 }
 
@@ -122,7 +126,7 @@ export class Replicator {
       while (p.log.length > 1 && (p.log.length > MAX_RETAINED || p.logBytes > MAX_RETAINED_BYTES)) p.logBytes -= entryBytes(p.log.shift()!);
       for (const f of p.followers) {
         if (f.mode === 'down' && f.sent === 0) this.#resume(p, f);
-        else if (f.mode === 'stream' && f.sent === entry.seq - 1) this.#ship(p, f, entry);
+        else if (f.mode === 'stream') this.#pump(p, f);
       }
       this.#advance(p);
     }
@@ -157,12 +161,27 @@ export class Replicator {
     if (from < first.seq && f.acked !== 0) return this.#snapshot(p, f);
     f.mode = 'stream';
     f.sent = Math.max(from, first.seq) - 1;
-    for (const e of p.log) if (e.seq > f.sent) this.#ship(p, f, e);
+    this.#pump(p, f);
+  }
+
+  /** Ships the retained entries after `f.sent`, at most WINDOW unacknowledged; a trimmed gap → snapshot. */
+  #pump(p: Partition, f: Follower): void {
+    while (f.mode === 'stream' && f.inflight < WINDOW) {
+      const first = p.log[0];
+      if (first === undefined) return;
+      const i = f.sent + 1 - first.seq;
+      if (i < 0) return this.#snapshot(p, f);
+      const entry = p.log[i];
+      if (entry === undefined) return;
+      this.#ship(p, f, entry);
+    }
   }
 
   #ship(p: Partition, f: Follower, entry: LogEntry): void {
     f.sent = entry.seq;
+    f.inflight++;
     this.#ports.call(f.node, { t: 'repl', entry }, (a) => {
+      f.inflight--;
       if (this.#parts.get(p.qid) !== p) return;
       if ('error' in a) {
         if (f.mode === 'stream') {
@@ -173,8 +192,9 @@ export class Replicator {
       }
       const outcome = a.result as ApplyOutcome;
       if (outcome.ok) {
-        if (outcome.mark.epoch === p.epoch || outcome.mark.seq >= entry.seq) f.acked = Math.max(f.acked, entry.seq);
+        f.acked = Math.max(f.acked, entry.seq);
         this.#advance(p);
+        this.#pump(p, f);
       } else if (outcome.reason === 'fenced' && outcome.mark.epoch > p.epoch) {
         this.#log.warn({ qid: p.qid, epoch: p.epoch, follower: f.node, theirs: outcome.mark }, 'a follower holds a newer epoch: stepping down');
         this.#ports.deposed(p.qid, outcome.mark.epoch);
@@ -203,8 +223,8 @@ export class Replicator {
         f.acked = snap.mark.seq;
         f.mode = 'stream';
         f.sent = snap.mark.seq;
-        for (const e of p.log) if (e.seq > f.sent) this.#ship(p, f, e);
         this.#advance(p);
+        this.#pump(p, f);
       });
     });
   }
