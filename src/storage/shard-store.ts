@@ -78,19 +78,25 @@ export class ShardStore {
     return this.#staged;
   }
 
-  #stage(): ChainedBatch {
+  /**
+   * Where every write of a turn goes. With a commit tap installed (cluster mode) each put/del is
+   * also recorded, so any write method — present or future — that stages through here replicates.
+   */
+  #stage(): { put(key: Buffer, value: Uint8Array): void; del(key: Buffer): void } {
     this.#staged++;
-    return (this.#batch ??= this.#db.batch());
-  }
-
-  #put(key: Buffer, value: Uint8Array): void {
-    this.#stage().put(key, value);
-    if (this.#tap !== undefined) this.#ops.push({ type: 'put', key, value });
-  }
-
-  #del(key: Buffer): void {
-    this.#stage().del(key);
-    if (this.#tap !== undefined) this.#ops.push({ type: 'del', key });
+    const batch = (this.#batch ??= this.#db.batch());
+    if (this.#tap === undefined) return batch;
+    const ops = this.#ops;
+    return {
+      put: (key, value) => {
+        batch.put(key, value);
+        ops.push({ type: 'put', key, value });
+      },
+      del: (key) => {
+        batch.del(key);
+        ops.push({ type: 'del', key });
+      },
+    };
   }
 
   /** Installs the replication tap (cluster mode); see CommitTap. */
@@ -101,8 +107,8 @@ export class ShardStore {
   /** Stages raw operations (a follower applying its leader's log). */
   stageOps(ops: readonly StoreOp[]): void {
     for (const op of ops) {
-      if (op.type === 'put') this.#put(Buffer.from(op.key), op.value);
-      else this.#del(Buffer.from(op.key));
+      if (op.type === 'put') this.#stage().put(Buffer.from(op.key), op.value);
+      else this.#stage().del(Buffer.from(op.key));
     }
   }
 
@@ -131,13 +137,13 @@ export class ShardStore {
   }
 
   putQueue(record: QueueRecord): void {
-    this.#put(queueKey(PREFIX.queue, record.id), cbor.encode(record));
+    this.#stage().put(queueKey(PREFIX.queue, record.id), cbor.encode(record));
   }
 
   /** Deletes a queue: its record and high-water mark now, its messages after the commit. */
   removeQueue(qid: string): void {
-    this.#del(queueKey(PREFIX.queue, qid));
-    this.#del(queueKey(PREFIX.nextSeq, qid));
+    this.#stage().del(queueKey(PREFIX.queue, qid));
+    this.#stage().del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
   }
 
@@ -150,20 +156,20 @@ export class ShardStore {
   }
 
   putNextSeq(qid: string, nextSeq: number): void {
-    this.#put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
+    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
-    this.#put(messageKey(PREFIX.delivery, qid, seq), cbor.encode(delivery));
+    this.#stage().put(messageKey(PREFIX.delivery, qid, seq), cbor.encode(delivery));
   }
 
   deleteMessage(qid: string, seq: number): void {
-    this.#del(messageKey(PREFIX.message, qid, seq));
-    this.#del(messageKey(PREFIX.delivery, qid, seq));
+    this.#stage().del(messageKey(PREFIX.message, qid, seq));
+    this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
   }
 
   /**
@@ -174,10 +180,8 @@ export class ShardStore {
     const tap = this.#tap;
     if (tap !== undefined) {
       for (const op of tap.sealing(this.#ops)) {
-        this.#stage();
-        if (op.type === 'put') this.#batch!.put(Buffer.from(op.key), op.value);
-        else this.#batch!.del(Buffer.from(op.key));
-        this.#ops.push(op);
+        if (op.type === 'put') this.#stage().put(Buffer.from(op.key), op.value);
+        else this.#stage().del(Buffer.from(op.key));
       }
     }
     const ops = this.#ops;
