@@ -13,6 +13,9 @@
  * The prefixes sort D < M < Q < R < S, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
+ * Every key of a queue starts with its prefix byte and qid: cluster replication (actors/replica-log.ts)
+ * groups a batch's writes by those bytes, and a snapshot reads each prefix + qid range. Keep it so
+ * for any new kind of record.
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */

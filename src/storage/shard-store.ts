@@ -116,7 +116,7 @@ export class ShardStore {
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) {
-      const range = prefix === PREFIX.delivery || prefix === PREFIX.message ? queueRange(prefix, qid) : { gte: queueKey(prefix, qid), lte: queueKey(prefix, qid) };
+      const range = queueKeysRange(prefix, qid);
       const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
       try {
         for (;;) {
@@ -321,4 +321,15 @@ function recoveredMessage(seq: number, stored: StoredMessage, delivery: Delivery
   };
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
   return recovered;
+}
+
+/** Every key that starts with prefix + qid, whatever follows (keys.ts: all keys of a queue do). */
+function queueKeysRange(prefix: (typeof PREFIX)[keyof typeof PREFIX], qid: string): { gte: Buffer; lt: Buffer } {
+  const gte = queueKey(prefix, qid);
+  const lt = Buffer.from(gte);
+  let i = lt.length - 1;
+  while (i >= 0 && lt[i] === 0xff) lt[i--] = 0;
+  if (i < 0) return { gte, lt: Buffer.from([prefix + 1]) };
+  lt[i]!++;
+  return { gte, lt };
 }
