@@ -3,55 +3,10 @@
  * command, connection and server errors exit 1 with one line. Runs dist/ (build first).
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { decodeFrame, encodeFrame } from '../src/protocol/codec.js';
-
-const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs at most this many CLI processes at once (tests start them early, then await). */
-let slots = 4;
-const waiting: (() => void)[] = [];
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (slots === 0) await new Promise<void>((r) => waiting.push(r));
-  else slots--;
-  try {
-    return await fn();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else slots++;
-  }
-}
-
-function ferry(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Run> {
-  return limited(() => spawnFerry(args, opts));
-}
-
-function spawnFerry(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...opts.env };
-    if (opts.env?.FERRY_URL === undefined) delete env.FERRY_URL;
-    // tap's loader hooks (NODE_OPTIONS) are not needed to run compiled JS, and slow every spawn.
-    delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
-}
+import { ferry } from './helpers/cli.js';
 
 /** A port nothing listens on (the broker never runs in this test). */
 const DEAD_URL = 'ws://127.0.0.1:9/ws';

@@ -34,6 +34,7 @@ const bad: Array<[Parameters<typeof serverConfig>[0], string]> = [
   [{ clusterEtcd: 'http://a:1', nodeId: 'n1', advertiseUrl: 'ws://a:7700/ws' }, 'advertiseUrl: must be ws(s)://host:port with no path, got "ws://a:7700/ws"'],
   [{ nodeId: 'n1' }, 'nodeId: is only valid with clusterEtcd (--cluster-etcd)'],
   [{ advertiseUrl: 'ws://a:1' }, 'advertiseUrl: is only valid with clusterEtcd (--cluster-etcd)'],
+  [{ clusterEtcd: 'http://a:1', nodeId: 'n1', unroutableQueue: 'lost' }, 'unroutableQueue: is not supported in cluster mode (docs/cluster.md)'],
 ];
 
 for (const [flags, message] of bad) {

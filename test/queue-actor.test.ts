@@ -1,39 +1,11 @@
 // QueueActor as a pure state machine: no sockets, no threads, no RocksDB. Time is passed in.
 import t from 'tap';
 import { QueueActor, type ActorRequest } from '../src/actors/queue-actor.js';
-import { BodyCache, type ActorOutbox, type PartitionStore } from '../src/actors/ports.js';
+import { BodyCache } from '../src/actors/ports.js';
 import { encodeReceipt, decodeReceipt } from '../src/actors/receipt.js';
-import type { WireError } from '../src/protocol/errors.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../src/protocol/ops.js';
-import type { DeliveryRecord, StoredMessage } from '../src/storage/records.js';
-
-type Answer = { result: unknown } | { error: WireError };
-
-class MemoryStore implements PartitionStore {
-  messages = new Map<number, StoredMessage>();
-  deliveries = new Map<number, DeliveryRecord>();
-  nextSeq = 0;
-  removed = false;
-  clearedBelow = 0;
-  putQueue(): void {}
-  putNextSeq(n: number): void { this.nextSeq = n; }
-  putMessage(seq: number, m: StoredMessage): void { this.messages.set(seq, m); }
-  putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
-  deleteMessage(seq: number): void { this.messages.delete(seq); this.deliveries.delete(seq); }
-  clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
-  removeQueue(): void { this.removed = true; this.messages.clear(); }
-  readMessages(seqs: readonly number[]): Array<StoredMessage | undefined> { return seqs.map((s) => this.messages.get(s)); }
-}
-
-class Outbox implements ActorOutbox<number> {
-  answers = new Map<number, Answer>();
-  pushes: Array<{ session: number; sub: number; messages: DeliveredMessage[] }> = [];
-  ends: Array<{ session: number; sub: number; error: WireError }> = [];
-  reply(r: number, result: unknown): void { this.answers.set(r, { result }); }
-  fail(r: number, error: WireError): void { this.answers.set(r, { error }); }
-  push(session: number, sub: number, messages: DeliveredMessage[]): void { this.pushes.push({ session, sub, messages }); }
-  endSubscription(session: number, sub: number, error: WireError): void { this.ends.push({ session, sub, error }); }
-}
+import { Limits } from '../src/protocol/limits.js';
+import { MemoryStore, Outbox, type Answer, type Request } from './helpers/actor.js';
 
 const QID = '0011223344556677';
 
@@ -47,7 +19,7 @@ function setup(attrs: Partial<typeof DEFAULT_QUEUE_ATTRIBUTES> = {}, cacheBytes 
   );
   let r = 0;
   /** Runs one request as a full host turn and returns its answer. */
-  const call = (req: Omit<ActorRequest<number>, 'ref'> & { session?: number }, now: number): Answer => {
+  const call = (req: Request, now: number): Answer => {
     const ref = ++r;
     actor.handle({ session: 1, ...req, ref } as ActorRequest<number>, now);
     actor.endTurn(now);
@@ -71,7 +43,7 @@ t.test('send then receive leases the message with receive count 1', async (t) =>
   t.equal(Buffer.from(m!.body).toString(), 'a');
   t.equal(m!.receiveCount, 1);
   t.equal(m!.firstReceivedAt, 1000);
-  t.same(actor.stats(1000), { visible: 0, leased: 1, delayed: 0, oldestAgeMs: 0, bytes: 1 });
+  t.match(actor.stats(1000), { visible: 0, leased: 1, delayed: 0, oldestAgeMs: 0, bytes: 1 });
   t.same(receive(1001), [], 'a leased message is not delivered again inside its lease');
 });
 
@@ -99,7 +71,7 @@ t.test('delete by receipt removes the message; a stale receipt is refused once r
   t.same(call({ op: 'delete', args: { queue: 'q', receipt: second!.receipt } }, 11), { result: { deleted: true } });
   t.equal(store.messages.size, 0, 'deleted from the store');
   t.same(call({ op: 'delete', args: { queue: 'q', receipt: second!.receipt } }, 12), { result: { deleted: false } }, 'a repeated ack is harmless');
-  t.same(actor.stats(12), { visible: 0, leased: 0, delayed: 0, oldestAgeMs: 0, bytes: 0 });
+  t.match(actor.stats(12), { visible: 0, leased: 0, delayed: 0, oldestAgeMs: 0, bytes: 0 });
 });
 
 t.test('a receipt whose lease ran out may still delete until the message is delivered again', async (t) => {
@@ -200,8 +172,8 @@ t.test('push subscription never exceeds its credit; closing the session releases
   t.equal(out.pushes.reduce((n, p) => n + p.messages.length, 0), 3, 'exactly the credit granted');
   t.same(call({ op: 'credit', session: 7, args: { sub: 1, credit: 2 } }, 2), { result: { credit: 2 } });
   t.equal(out.pushes.reduce((n, p) => n + p.messages.length, 0), 5);
-  t.same(actor.stats(2), { visible: 5, leased: 5, delayed: 0, oldestAgeMs: 1, bytes: 20 });
-  actor.closeSession(7);
+  t.match(actor.stats(2), { visible: 5, leased: 5, delayed: 0, oldestAgeMs: 1, bytes: 20 });
+  actor.closeSession(7, 3);
   t.equal(actor.stats(3).leased, 0, 'leases released without waiting for the visibility timeout');
   t.equal(receive(3, { max: 100 }).length, 10, 'all ten are deliverable again');
   t.match(call({ op: 'credit', session: 7, args: { sub: 1, credit: 1 } }, 4), { error: { code: 'UnknownSubscription' } });
@@ -235,7 +207,7 @@ t.test('purge drops everything and stale receipts do not resurrect it', async (t
   send('b', 0);
   const [m] = receive(0);
   t.same(call({ op: 'purgeQueue' }, 1), { result: { purged: 2 } });
-  t.same(actor.stats(1), { visible: 0, leased: 0, delayed: 0, oldestAgeMs: 0, bytes: 0 });
+  t.match(actor.stats(1), { visible: 0, leased: 0, delayed: 0, oldestAgeMs: 0, bytes: 0 });
   t.same(call({ op: 'delete', args: { queue: 'q', receipt: m!.receipt } }, 2), { result: { deleted: false } });
   t.equal(store.clearedBelow, 2);
   const { seq } = send('c', 3);
@@ -273,7 +245,7 @@ t.test('restore rebuilds state: leased messages come back visible, delays resume
   const [m] = receive(100, { max: 10 });
   t.equal(m!.seq, 3);
   t.equal(m!.receiveCount, 3, 'the persisted count continues');
-  t.same(actor.stats(100).delayed, 1);
+  t.match(actor.stats(100).delayed, 1);
 });
 
 t.test('a million leases cost one heap, not a million timers', async (t) => {
@@ -287,4 +259,31 @@ t.test('a million leases cost one heap, not a million timers', async (t) => {
   t.equal(actor.nextDeadline(), 2000);
   actor.tick(2000);
   t.equal(actor.stats(2000).visible, n, 'all leases expired in one tick');
+});
+
+t.test('big bodies: a receive stops taking at Limits.maxDeliveryBytes', async (t) => {
+  const MiB = 1024 * 1024;
+  const { send, receive } = setup({ maxMessageBytes: MiB }, 0);
+  for (let i = 0; i < 20; i++) send('x'.repeat(MiB), 0);
+  const perAnswer = Limits.maxDeliveryBytes / MiB;
+  t.equal(receive(0, { max: 1000 }).length, perAnswer, 'a receive of max 1000 gets what fits its byte budget');
+  t.equal(receive(0, { max: 1000 }).length, perAnswer);
+  t.equal(receive(0, { max: 1000 }).length, 20 - 2 * perAnswer, 'the rest on the next call');
+  t.equal(receive(0, { max: 1000 }).length, 0);
+});
+
+t.test('big bodies: a push stops at the budget, and the rest follows in the same turn', async (t) => {
+  const MiB = 1024 * 1024;
+  const { send, call, out } = setup({ maxMessageBytes: MiB }, 0);
+  for (let i = 0; i < 20; i++) send('y'.repeat(MiB), 0);
+  call({ op: 'subscribe', session: 3, sub: 1, args: { queue: 'q', credit: 100 } } as never, 0);
+  const pushes = out.pushes.filter((p) => p.session === 3).map((p) => p.messages.length);
+  t.equal(pushes.reduce((a, b) => a + b, 0), 20, 'all twenty pushed in the subscribe turn');
+  t.ok(pushes.every((n) => n <= Limits.maxDeliveryBytes / MiB), `no push over the budget (${pushes.join(', ')})`);
+});
+
+t.test('small messages: the byte budget changes nothing', async (t) => {
+  const { send, receive } = setup();
+  for (let i = 0; i < 1000; i++) send('small', 0);
+  t.equal(receive(0, { max: 1000 }).length, 1000);
 });

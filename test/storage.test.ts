@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ShardStore } from '../src/storage/shard-store.js';
+import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
 
 function tempDir(t: Parameters<Parameters<typeof import('tap').test>[1]>[0]): string {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-store-'));
@@ -15,7 +16,7 @@ function tempDir(t: Parameters<Parameters<typeof import('tap').test>[1]>[0]): st
 
 const QA = 'aaaaaaaaaaaaaaaa';
 const QB = 'bbbbbbbbbbbbbbbb';
-const attributes = { visibilityMs: 30000, maxMessageBytes: 1024, receiveWaitMs: 0, delayMs: 0 };
+const attributes = { ...DEFAULT_QUEUE_ATTRIBUTES, maxMessageBytes: 1024 };
 
 t.test('recover returns queues, messages in order, deliveries and the sequence high-water mark', async (t) => {
   const dir = tempDir(t);
@@ -116,4 +117,34 @@ t.test('every commit is one synced write: fdatasync is called (strace)', async (
     }
   }
   t.equal(syncedCommits, 5, 'each of the 5 commits was followed by an fsync/fdatasync');
+});
+
+t.test('outbox records, forward markers and dedup records: recovered; a deleted queue keeps its outbox', async (t) => {
+  const dir = tempDir(t);
+  let store = await ShardStore.open(dir);
+  store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 0 });
+  store.putQueue({ id: QB, name: 'b', attributes, createdAt: 2, purgedBelow: 0 });
+  store.putForward(QA, 7, { target: 'dlq', message: { id: 'm7', body: Buffer.from('seven') } });
+  store.putForward(QB, 1, { target: 'dlq', message: { id: 'b1', body: Buffer.from('one') } });
+  store.putMarker(QA, QB, 3);
+  store.putDedup(QA, 'i:x', { messageId: 'm1', seq: 1, at: 5 });
+  store.putMarker(QB, QA, 9);
+  store.putDedup(QB, 'i:y', { messageId: 'b0', seq: 0, at: 6 });
+  store.commit();
+  store.removeQueue(QB);
+  store.commit();
+  await store.close();
+  store = await ShardStore.open(dir);
+  const queues = await store.recover();
+  const a = queues.find((q) => q.record.id === QA)!;
+  t.same(a.markers, [`${QB}:3`]);
+  t.same(a.dedup, [{ id: 'i:x', messageId: 'm1', seq: 1, at: 5 }]);
+  t.equal(queues.length, 1);
+  const forwards = await store.recoverForwards();
+  t.same(forwards, [{ qid: QA, seq: 7 }, { qid: QB, seq: 1 }], 'the deleted queue\'s dead letters still leave');
+  t.match(store.readForwards(forwards), [{ target: 'dlq', message: { id: 'm7' } }, { target: 'dlq', message: { id: 'b1' } }]);
+  store.deleteForward(QA, 7);
+  store.commit();
+  t.same(await store.recoverForwards(), [{ qid: QB, seq: 1 }]);
+  await store.close();
 });

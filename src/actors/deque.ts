@@ -31,6 +31,11 @@ export class Deque<T> {
     return item;
   }
 
+  /** The front item without removing it. */
+  peek(): T | undefined {
+    return this.#len === 0 ? undefined : this.#buf[this.#head];
+  }
+
   clear(): void {
     this.#buf = new Array(16);
     this.#head = 0;

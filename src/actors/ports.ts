@@ -5,7 +5,7 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import type { DeliveryRecord, QueueRecord, StoredMessage } from '../storage/records.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, StoredMessage, StreamGroupRecord } from '../storage/records.js';
 
 /** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
 export interface PartitionStore {
@@ -18,6 +18,18 @@ export interface PartitionStore {
   clearBelow(seq: number): void;
   /** Drops the queue and everything in it. */
   removeQueue(): void;
+  /**
+   * Stages an outbox record: message `seq` of this queue leaves for another queue. The host sends
+   * it on after the commit and drops it once the target's commit is acknowledged (dead-letter.ts).
+   */
+  putForward(seq: number, record: ForwardRecord): void;
+  /** Marks forward (originQid, originSeq) as accepted here, so a replay of it is ignored. */
+  putMarker(originQid: string, originSeq: number): void;
+  deleteMarker(originQid: string, originSeq: number): void;
+  putDedup(id: string, record: DedupRecord): void;
+  deleteDedup(id: string): void;
+  putGroup(name: string, record: StreamGroupRecord): void;
+  deleteGroup(name: string): void;
   /** Synchronous read of messages whose bodies are not in memory. */
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined>;
 }

@@ -4,56 +4,45 @@
  * and writes through a PartitionStore (both in ports.ts). The host commits the store once per turn
  * and only then releases the outbox, so everything the actor says is already durable.
  *
- * Message life cycle (queue style, SQS-like):
+ * Message life cycle (queue style, SQS-like; docs/queue-semantics.md has the full rules):
  *
- *   send ──► DELAYED ──(delay over)──► VISIBLE ──(receive / push)──► LEASED ──(delete)──► gone
- *                ▲                        ▲  ▲                         │
- *                └──── nack(delay > 0) ───┼──┼─────────────────────────┤
- *                                         │  └─ lease expired, nack(0), changeVisibility(0),
- *                                         │     the push subscription's socket closed
+ *   send ─► HELD ─(ordering window)─► DELAYED ─(delay over)─► VISIBLE ─(receive/push)─► LEASED ─(delete)─► gone
+ *                                       ▲                       ▲  ▲                      │
+ *                                       └─ nack(delay > 0) ─────┼──┼──────────────────────┤
+ *                                                               │  └─ lease expired, nack(0), changeVisibility(0),
+ *                                                               │     the push subscription's socket closed
+ *   Any state ─► gone (dead-lettered or dropped): retention/ttl expiry, maxReceives reached at the
+ *   end of a lease, nack with requeue false, overflow dropHead, queue deleted.
  *
  * Every delivery bumps the receive count, which is persisted with the lease and is part of the
  * receipt: a receipt from an earlier delivery is refused once the message was delivered again.
+ *
+ * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
+ * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  */
 import { randomUUID } from 'node:crypto';
+import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type {
-  BatchEntryResult, DeliveredMessage, MessageAttributes, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
+  BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
-import type { QueueRecord, RecoveredMessage } from '../storage/records.js';
+import type { ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
+import { deadLetterRecord, redriveRecord } from './dead-letter.js';
+import { dedupIdOf, DedupWindow } from './dedup-window.js';
+import { NoOrder, RelaxedOrder, StrictOrder, type DeliveryOrder } from './delivery-order.js';
+import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap } from './min-heap.js';
-import { Deque } from './deque.js';
+import { State, type Msg } from './message.js';
+import { keyOf, OrderingWindow } from './ordering-window.js';
 import { decodeReceipt, encodeReceipt } from './receipt.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
-
-const enum State {
-  Visible = 0,
-  Leased = 1,
-  Delayed = 2,
-  Gone = 3,
-}
-
-interface Msg {
-  seq: number;
-  id: string;
-  sentAt: number;
-  size: number;
-  /** Undefined when the shard's body cache was full: read from the store on delivery. */
-  body: Uint8Array | undefined;
-  attributes: MessageAttributes | undefined;
-  receiveCount: number;
-  firstReceivedAt: number;
-  state: State;
-  /** Lease end (Leased) or due time (Delayed). */
-  until: number;
-  /** The push subscription holding the lease, if a push delivered it. */
-  holder: Subscription | undefined;
-}
 
 interface Waiter<Ref> {
   ref: Ref;
   session: number;
+  /** Stream mode: the consumer group it reads for. */
+  group: string | undefined;
   max: number;
   visibilityMs: number;
   deadline: number;
@@ -62,10 +51,19 @@ interface Waiter<Ref> {
 interface Subscription {
   session: number;
   sub: number;
+  /** Stream mode: the consumer group it reads for. */
+  group: string | undefined;
   credit: number;
   visibilityMs: number;
   /** Sequence numbers this subscription holds leases on; released when its socket closes. */
   leased: Set<number>;
+}
+
+/** A message arriving from another queue (dead-lettering, redrive, unroutable sends). */
+export interface InsertItem {
+  /** The queue id and sequence it leaves; makes a replayed insert idempotent. Absent for unroutable sends. */
+  origin?: { qid: string; seq: number };
+  message: ForwardedMessage;
 }
 
 /** A request as the host hands it over; `args` were validated for shape on the main thread. */
@@ -84,13 +82,23 @@ export type ActorRequest<Ref> =
   | { op: 'setQueueAttributes'; ref: Ref; args: OpArgs<'setQueueAttributes'> }
   | { op: 'purgeQueue'; ref: Ref }
   | { op: 'createQueue'; ref: Ref; args: OpArgs<'createQueue'> }
-  | { op: 'deleteQueue'; ref: Ref };
+  | { op: 'deleteQueue'; ref: Ref }
+  | { op: 'createGroup'; ref: Ref; args: OpArgs<'createGroup'> }
+  | { op: 'deleteGroup'; ref: Ref; args: OpArgs<'deleteGroup'> }
+  | { op: 'listGroups'; ref: Ref; args: OpArgs<'listGroups'> }
+  | { op: 'seek'; ref: Ref; args: OpArgs<'seek'> }
+  /** Internal: messages moved here from another queue. Answer: {inserted, duplicates}. */
+  | { op: 'insert'; ref: Ref; args: { items: InsertItem[] } }
+  /** Internal: one slice of a redrive task. Answer: {moved, remaining}. */
+  | { op: 'redriveBatch'; ref: Ref; args: { max: number; target?: string } };
 
 export interface QueueActorDeps<Ref> {
   store: PartitionStore;
   outbox: ActorOutbox<Ref>;
   bodies: BodyCache;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class QueueActor<Ref> {
   readonly #store: PartitionStore;
@@ -99,16 +107,26 @@ export class QueueActor<Ref> {
   #record: QueueRecord;
   #nextSeq: number;
   #nextSeqDirty = false;
-  /** Live messages by sequence; insertion order is sequence order, so the first is the oldest. */
+  /** Live messages by sequence; insertion order is acceptance order, so the first is the oldest. */
   readonly #messages = new Map<number, Msg>();
-  readonly #visible = new Deque<Msg>();
+  #order: DeliveryOrder;
   /** Lease ends and delay ends. Stale entries are skipped when they surface. */
   readonly #deadlines = new DeadlineHeap();
+  /** Per-message ttl ends (retention needs no heap: the oldest message expires first). */
+  #ttls = new DeadlineHeap();
+  #ttlLive = 0;
+  readonly #window = new OrderingWindow();
+  readonly #dedup = new DedupWindow();
+  /** Forwards accepted from other queues, `${qid}:${seq}` (see InsertItem.origin). */
+  readonly #markers = new Set<string>();
   #waiters: Array<Waiter<Ref>> = [];
   readonly #subs = new Map<string, Subscription>();
   #subRotation = 0;
-  #counts = { visible: 0, leased: 0, delayed: 0, bytes: 0 };
+  #counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
+  readonly #counters = { expired: 0, deadLettered: 0, dropped: 0, late: 0, duplicates: 0 };
   #destroyed = false;
+  /** Stream mode only: the consumer groups. */
+  readonly #stream: StreamGroups | undefined;
 
   constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>) {
     this.#record = record;
@@ -116,6 +134,23 @@ export class QueueActor<Ref> {
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
+    this.#order = newOrder(record.attributes);
+    if (record.attributes.mode === 'stream') {
+      const messages = this.#messages;
+      const actor = this;
+      this.#stream = new StreamGroups({
+        get: (seq) => messages.get(seq),
+        get nextSeq() {
+          return actor.#nextSeq;
+        },
+        oldestSeq: () => this.#oldest()?.seq,
+        firstAtOrAfter: (ts) => {
+          for (const m of messages.values()) if (m.sentAt >= ts) return m.seq;
+          return this.#nextSeq;
+        },
+        deliverable: (msg, now) => !this.#isExpired(msg, now),
+      }, this.#store);
+    }
   }
 
   get name(): string {
@@ -134,20 +169,42 @@ export class QueueActor<Ref> {
     return this.#destroyed;
   }
 
-  /** Loads one message found by recovery; call in sequence order before any request. */
+  get #attrs(): QueueAttributes {
+    return this.#record.attributes;
+  }
+
+  /**
+   * Loads one message found by recovery; call in acceptance order (sequence order; for a queue
+   * with an ordering window, (timestamp, producer, seq) order) before any request.
+   */
   restore(m: RecoveredMessage, now: number): void {
     if (m.body !== undefined) this.#bodies.bytes += m.size;
-    const msg: Msg = {
-      seq: m.seq, id: m.id, sentAt: m.sentAt, size: m.size, body: m.body, attributes: m.attributes,
-      receiveCount: m.delivery?.receiveCount ?? 0, firstReceivedAt: m.delivery?.firstReceivedAt ?? 0,
-      state: State.Visible, until: 0, holder: undefined,
-    };
-    this.#messages.set(m.seq, msg);
-    this.#counts.bytes += m.size;
+    const msg = this.#newMsg(m.seq, m.id, m.sentAt, m.size, m.body, m.attributes, m.extra);
+    msg.receiveCount = m.delivery?.receiveCount ?? 0;
+    msg.firstReceivedAt = m.delivery?.firstReceivedAt ?? 0;
+    this.#admit(msg);
+    const windowMs = this.#attrs.orderingWindowMs;
+    if (windowMs > 0 && m.extra?.late !== true) {
+      const key = keyOf(msg);
+      if (key.timestamp + windowMs > now) {
+        this.#hold(msg, m.visibleAt);
+        if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+        return;
+      }
+      this.#window.passed(key);
+    }
     // Leases do not survive a restart: a leased-but-undeleted message is visible again at once.
+    this.#order.accepted(msg);
     if (m.visibleAt > now) this.#delay(msg, m.visibleAt);
     else this.#makeVisible(msg, false);
     if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+  }
+
+  /** Recovery: forwards this queue already accepted, and the dedup window. */
+  restoreIndexes(markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>, groups: ReadonlyArray<{ name: string } & StreamGroupRecord> = []): void {
+    for (const g of groups) this.#stream?.restore(g.name, g);
+    for (const k of markers) this.#markers.add(k);
+    for (const d of [...dedup].sort((a, b) => a.at - b.at)) this.#dedup.remember(d.id, { messageId: d.messageId, seq: d.seq, at: d.at });
   }
 
   handle(req: ActorRequest<Ref>, now: number): void {
@@ -173,9 +230,9 @@ export class QueueActor<Ref> {
       case 'deleteBatch':
         return out.reply(req.ref, { results: req.args.receipts.map((r, i) => this.#entry(`receipts.${i}`, () => this.#delete(r, `receipts.${i}`))) });
       case 'changeVisibility':
-        return out.reply(req.ref, { visibleAt: this.#release(req.args.receipt, req.args.visibilityMs, now, false) });
+        return out.reply(req.ref, { visibleAt: this.#changeVisibility(req.args.receipt, req.args.visibilityMs, now) });
       case 'nack':
-        return out.reply(req.ref, { visibleAt: this.#release(req.args.receipt, req.args.delayMs ?? 0, now, true) });
+        return out.reply(req.ref, this.#nack(req.args, now));
       case 'subscribe':
         return this.#subscribe(req.ref, req.session, req.sub, req.args);
       case 'credit': {
@@ -189,18 +246,29 @@ export class QueueActor<Ref> {
         this.#subs.delete(subKey(req.session, req.args.sub));
         return out.reply(req.ref, { unsubscribed: true });
       case 'getQueueAttributes':
-        return out.reply(req.ref, { queue: this.name, attributes: this.#record.attributes, stats: this.stats(now), createdAt: this.#record.createdAt });
+        return out.reply(req.ref, { queue: this.name, attributes: this.#attrs, stats: this.stats(now), createdAt: this.#record.createdAt });
       case 'setQueueAttributes':
-        this.#record = { ...this.#record, attributes: { ...this.#record.attributes, ...req.args.attributes } };
-        this.#store.putQueue(this.#record);
-        return out.reply(req.ref, { attributes: this.#record.attributes });
+        return out.reply(req.ref, { attributes: this.#setAttributes(req.args.attributes, now) });
       case 'createQueue':
         return this.#createAgain(req.ref, req.args.attributes ?? {});
       case 'purgeQueue':
         return out.reply(req.ref, { purged: this.#purge() });
       case 'deleteQueue':
-        this.#destroy();
+        this.#destroy(now);
         return out.reply(req.ref, { deleted: true });
+      case 'insert':
+        return out.reply(req.ref, this.#insert(req.args.items, now));
+      case 'redriveBatch':
+        return out.reply(req.ref, this.#redriveBatch(req.args.max, req.args.target));
+      case 'createGroup':
+        return out.reply(req.ref, this.#streamGroups().create(req.args.group, req.args.start ?? 'latest', now));
+      case 'deleteGroup':
+        this.#streamGroups().delete(req.args.group);
+        return out.reply(req.ref, { deleted: true });
+      case 'listGroups':
+        return out.reply(req.ref, { groups: this.#streamGroups().list() });
+      case 'seek':
+        return out.reply(req.ref, this.#streamGroups().seek(req.args.group, req.args.to));
     }
   }
 
@@ -216,39 +284,238 @@ export class QueueActor<Ref> {
     }
   }
 
+  #newMsg(seq: number, id: string, sentAt: number, size: number, body: Uint8Array | undefined, attributes: Msg['attributes'], extra: MessageExtra | undefined): Msg {
+    return {
+      seq, id, sentAt, size, body, attributes, receiveCount: 0, firstReceivedAt: 0, state: State.Visible, until: 0,
+      expiresAt: extra?.ttlMs === undefined ? Infinity : sentAt + extra.ttlMs, group: extra?.groupId ?? '', extra, holder: undefined,
+    };
+  }
+
+  /** Puts a message into the live set (counts, expiry); the caller then places it (hold/delay/visible). */
+  #admit(msg: Msg): void {
+    this.#messages.set(msg.seq, msg);
+    this.#counts.bytes += msg.size;
+    if (msg.expiresAt !== Infinity) {
+      this.#ttlLive++;
+      this.#ttls.push({ at: msg.expiresAt, seq: msg.seq });
+    }
+  }
+
+  /** Would one more message of `size` bytes pass maxLength or maxBytes? */
+  #full(size: number): boolean {
+    const a = this.#attrs;
+    return (a.maxLength > 0 && this.#messages.size + 1 > a.maxLength) || (a.maxBytes > 0 && this.#counts.bytes + size > a.maxBytes);
+  }
+
   #send(entry: SendEntry, now: number): SendResult {
+    const a = this.#attrs;
     const size = entry.body.byteLength;
     if (size === 0) throw new FerryError(ErrorCodes.EmptyBody, 'body must not be empty', { field: 'body' });
-    const max = this.#record.attributes.maxMessageBytes;
-    if (size > max) throw new FerryError(ErrorCodes.BodyTooLarge, `body is ${size} bytes; queue ${this.name} accepts at most ${max}`, { field: 'body' });
-    const delayMs = entry.delayMs ?? this.#record.attributes.delayMs;
+    if (size > a.maxMessageBytes) throw new FerryError(ErrorCodes.BodyTooLarge, `body is ${size} bytes; queue ${this.name} accepts at most ${a.maxMessageBytes}`, { field: 'body' });
+    if (entry.ttlMs !== undefined && entry.ttlMs > a.retentionMs) {
+      throw new FerryError(ErrorCodes.ValueOutOfRange, `ttlMs ${entry.ttlMs} is longer than queue ${this.name}'s retentionMs ${a.retentionMs}`, { field: 'ttlMs' });
+    }
+    // Dedup first: a duplicate is "accepted again" even when the queue is full now.
+    let dedupId: string | undefined;
+    if (a.dedupWindowMs > 0) {
+      dedupId = dedupIdOf(entry.dedupId, entry.body, a.contentDedup);
+      for (const gone of this.#dedup.prune(now, a.dedupWindowMs)) this.#store.deleteDedup(gone);
+      const hit = dedupId === undefined ? undefined : this.#dedup.lookup(dedupId, now, a.dedupWindowMs);
+      if (hit !== undefined) {
+        this.#counters.duplicates++;
+        return { messageId: hit.messageId, seq: hit.seq, duplicate: true };
+      }
+    }
+    let deadLetterNew = false;
+    if (this.#full(size)) {
+      if ((a.overflow === 'reject' && this.#stream === undefined) || (a.maxBytes > 0 && size > a.maxBytes)) {
+        throw new FerryError(ErrorCodes.QueueFull, `queue ${this.name} is full (maxLength ${a.maxLength || 'none'}, maxBytes ${a.maxBytes || 'none'}; overflow ${a.overflow})`, { field: 'queue' });
+      }
+      if (a.overflow === 'dropHead' || this.#stream !== undefined) {
+        for (let oldest = this.#oldest(); oldest !== undefined && this.#full(size); oldest = this.#oldest()) {
+          this.#deadLetterOrDrop(oldest, 'overflow', now);
+        }
+      } else {
+        deadLetterNew = true;
+      }
+    }
     const seq = this.#nextSeq++;
     this.#nextSeqDirty = true;
     const id = randomUUID();
-    const visibleAt = now + delayMs;
-    this.#store.putMessage(seq, entry.attributes === undefined
-      ? { id, sentAt: now, visibleAt, body: entry.body }
-      : { id, sentAt: now, visibleAt, body: entry.body, attributes: entry.attributes });
-    const msg: Msg = {
-      seq, id, sentAt: now, size, body: this.#bodies.admit(size) ? entry.body : undefined, attributes: entry.attributes,
-      receiveCount: 0, firstReceivedAt: 0, state: State.Visible, until: 0, holder: undefined,
-    };
-    this.#messages.set(seq, msg);
-    this.#counts.bytes += size;
-    if (delayMs > 0) this.#delay(msg, visibleAt);
-    else this.#makeVisible(msg, false);
+    const extra = sendExtra(entry, dedupId);
+    const msg = this.#newMsg(seq, id, now, size, undefined, entry.attributes, extra);
+    if (dedupId !== undefined) this.#remember(dedupId, { messageId: id, seq, at: now });
+    if (deadLetterNew) {
+      // overflow deadLetterNew: the new message goes straight to the dead-letter queue.
+      this.#store.putForward(seq, deadLetterRecord(msg, entry.body, a.deadLetter!.queue, 'overflow', this.name, now));
+      this.#counters.deadLettered++;
+      return { messageId: id, seq, deadLettered: true };
+    }
+    const windowMs = a.orderingWindowMs;
+    let held = false;
+    if (windowMs > 0) {
+      const key = keyOf(msg);
+      if (this.#window.isLate(key)) {
+        msg.extra = { ...msg.extra, late: true };
+        this.#counters.late++;
+      } else {
+        held = true;
+      }
+    }
+    const visibleAt = now + (entry.delayMs ?? a.delayMs);
+    this.#store.putMessage(seq, stored(id, now, visibleAt, entry.body, entry.attributes, msg.extra));
+    msg.body = this.#bodies.admit(size) ? entry.body : undefined;
+    this.#admit(msg);
+    if (held) {
+      this.#hold(msg, visibleAt);
+    } else {
+      this.#order.accepted(msg);
+      if (visibleAt > now) this.#delay(msg, visibleAt);
+      else this.#makeVisible(msg, false);
+    }
     return { messageId: id, seq };
+  }
+
+  #remember(id: string, record: DedupRecord): void {
+    this.#dedup.remember(id, record);
+    this.#store.putDedup(id, record);
+  }
+
+  #oldest(): Msg | undefined {
+    return this.#messages.values().next().value;
+  }
+
+  #hold(msg: Msg, visibleAt: number): void {
+    msg.state = State.Held;
+    msg.until = visibleAt;
+    this.#counts.held++;
+    this.#window.hold(msg);
+  }
+
+  /** Messages moved here from other queues. Never refused for length: a move must not get stuck. */
+  #insert(items: readonly InsertItem[], now: number): { inserted: number; duplicates: number } {
+    let inserted = 0;
+    let duplicates = 0;
+    for (const item of items) {
+      const key = item.origin === undefined ? undefined : `${item.origin.qid}:${item.origin.seq}`;
+      if (key !== undefined && this.#markers.has(key)) {
+        duplicates++; // a replayed forward whose first copy already arrived
+        continue;
+      }
+      const m = item.message;
+      const seq = this.#nextSeq++;
+      this.#nextSeqDirty = true;
+      const id = randomUUID();
+      const extra: MessageExtra = {};
+      if (m.groupId !== undefined) extra.groupId = m.groupId;
+      if (m.deadLetter !== undefined) extra.deadLetter = m.deadLetter;
+      const hasExtra = Object.keys(extra).length > 0;
+      this.#store.putMessage(seq, stored(id, now, now, m.body, m.attributes, hasExtra ? extra : undefined));
+      const msg = this.#newMsg(seq, id, now, m.body.byteLength, undefined, m.attributes, hasExtra ? extra : undefined);
+      msg.body = this.#bodies.admit(msg.size) ? m.body : undefined;
+      this.#admit(msg);
+      this.#order.accepted(msg);
+      this.#makeVisible(msg, false);
+      if (key !== undefined) {
+        this.#markers.add(key);
+        this.#store.putMarker(item.origin!.qid, item.origin!.seq);
+      }
+      inserted++;
+    }
+    return { inserted, duplicates };
+  }
+
+  /** The source dropped its outbox record for (originQid, originSeq): the marker is no longer needed. */
+  forget(originQid: string, originSeq: number): void {
+    if (this.#markers.delete(`${originQid}:${originSeq}`)) this.#store.deleteMarker(originQid, originSeq);
+  }
+
+  /** Moves up to `max` messages that are not leased to `target` (or each one's source queue). */
+  #redriveBatch(max: number, target: string | undefined): { moved: number; remaining: number } {
+    let moved = 0;
+    for (const msg of this.#messages.values()) {
+      if (moved >= max) break;
+      if (msg.state === State.Leased || msg.state === State.Held) continue;
+      const record = redriveRecord(msg, this.#bodyOf(msg), target);
+      if (record === undefined) continue;
+      this.#remove(msg);
+      this.#store.deleteMessage(msg.seq);
+      this.#store.putForward(msg.seq, record);
+      moved++;
+    }
+    return { moved, remaining: this.#messages.size };
+  }
+
+  #bodyOf(msg: Msg): Uint8Array {
+    return msg.body ?? this.#store.readMessages([msg.seq])[0]?.body ?? EMPTY;
+  }
+
+  /**
+   * Takes a message out of the queue for good: to the dead-letter queue when one is set (same
+   * synced batch: message deleted + outbox record written), else it is dropped.
+   */
+  #deadLetterOrDrop(msg: Msg, reason: DeadLetterReason, now: number): boolean {
+    // A stream trims its oldest messages (retention by time, count, bytes): that is not a dead letter.
+    const target = this.#stream === undefined ? this.#attrs.deadLetter : null;
+    if (reason === 'expired') this.#counters.expired++;
+    if (target === null) {
+      if (reason !== 'expired') this.#counters.dropped++;
+      this.#remove(msg);
+      this.#store.deleteMessage(msg.seq);
+      return false;
+    }
+    const body = this.#bodyOf(msg);
+    this.#remove(msg);
+    this.#store.deleteMessage(msg.seq);
+    this.#store.putForward(msg.seq, deadLetterRecord(msg, body, target.queue, reason, this.name, now));
+    this.#counters.deadLettered++;
+    return true;
+  }
+
+  #isExpired(msg: Msg, now: number): boolean {
+    return now >= msg.expiresAt || now >= msg.sentAt + this.#attrs.retentionMs;
+  }
+
+  #receivesExhausted(msg: Msg): boolean {
+    const dl = this.#attrs.deadLetter;
+    return dl !== null && msg.receiveCount >= dl.maxReceives;
+  }
+
+  #streamGroups(): StreamGroups {
+    if (this.#stream === undefined) {
+      throw new FerryError(ErrorCodes.InvalidField, `queue ${this.name} is in queue mode; consumer groups belong to stream-mode queues`, { field: 'group' });
+    }
+    return this.#stream;
   }
 
   #receive(ref: Ref, session: number, args: OpArgs<'receive'>, now: number): void {
     const max = args.max ?? 1;
-    const visibilityMs = args.visibilityMs ?? this.#record.attributes.visibilityMs;
-    const waitMs = args.waitMs ?? this.#record.attributes.receiveWaitMs;
-    if (this.#counts.visible > 0 || waitMs === 0) {
-      this.#out.reply(ref, { messages: this.#take(max, visibilityMs, now, undefined) });
+    const visibilityMs = args.visibilityMs ?? this.#attrs.visibilityMs;
+    const waitMs = args.waitMs ?? this.#attrs.receiveWaitMs;
+    let messages: DeliveredMessage[];
+    if (this.#stream !== undefined) {
+      if (args.group === undefined) throw new FerryError(ErrorCodes.MissingField, `group is required: queue ${this.name} is a stream`, { field: 'group' });
+      messages = this.#takeStream(args.group, max, visibilityMs, now);
     } else {
-      this.#waiters.push({ ref, session, max, visibilityMs, deadline: now + waitMs });
+      if (args.group !== undefined) this.#streamGroups();
+      messages = this.#counts.visible > 0 ? this.#take(max, visibilityMs, now, undefined) : [];
     }
+    if (messages.length > 0 || waitMs === 0) this.#out.reply(ref, { messages });
+    else this.#waiters.push({ ref, session, group: args.group, max, visibilityMs, deadline: now + waitMs });
+  }
+
+  #takeStream(group: string, max: number, visibilityMs: number, now: number, holder?: Subscription): DeliveredMessage[] {
+    const taken: StreamDelivery[] = this.#stream!.take(group, max, visibilityMs, now, holder);
+    const missing = taken.filter((d) => d.msg.body === undefined);
+    const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
+    const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
+    return taken.map((d) => {
+      const m = delivered(d.msg, this.#record.id, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
+      m.receipt = encodeReceipt({ qid: this.#record.id, seq: d.msg.seq, receiveCount: d.receiveCount, gid: d.gid });
+      m.receiveCount = d.receiveCount;
+      m.firstReceivedAt = d.firstReceivedAt;
+      return m;
+    });
   }
 
   /** Checks a receipt against the current delivery of its message. */
@@ -268,8 +535,32 @@ export class QueueActor<Ref> {
     return msg;
   }
 
-  /** Deletes by receipt. A message already gone is not an error (at-least-once acks may repeat). */
+  #leased(receipt: string): Msg {
+    const field = 'receipt';
+    const msg = this.#resolveReceipt(receipt, field);
+    if (msg === undefined || msg.state !== State.Leased) {
+      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${field}: the message is not leased any more (its lease ended or it was deleted)`, { field });
+    }
+    return msg;
+  }
+
+  /** A receipt of a stream group's delivery, or undefined for a queue-mode receipt. */
+  #streamReceipt(receipt: string, field: string): { gid: number; seq: number; receiveCount: number } | undefined {
+    if (this.#stream === undefined && receipt.length !== 32) return undefined; // the queue-mode path decodes it
+    const r = decodeReceipt(receipt);
+    if (r === undefined || r.qid !== this.#record.id || r.seq >= this.#nextSeq || r.receiveCount === 0) {
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
+    }
+    if ((r.gid !== undefined) !== (this.#stream !== undefined)) {
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
+    }
+    return r.gid === undefined ? undefined : { gid: r.gid, seq: r.seq, receiveCount: r.receiveCount };
+  }
+
+  /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
   #delete(receipt: string, field: string): { deleted: boolean } {
+    const sr = this.#streamReceipt(receipt, field);
+    if (sr !== undefined) return { deleted: this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, field) };
     const msg = this.#resolveReceipt(receipt, field);
     if (msg === undefined) return { deleted: false };
     this.#remove(msg);
@@ -277,34 +568,79 @@ export class QueueActor<Ref> {
     return { deleted: true };
   }
 
-  /** changeVisibility and nack: end the current lease now (ms 0), or move its end (changeVisibility), or turn it into a delay (nack). */
-  #release(receipt: string, ms: number, now: number, isNack: boolean): number {
-    const field = 'receipt';
-    const msg = this.#resolveReceipt(receipt, field);
-    if (msg === undefined || msg.state !== State.Leased) {
-      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${field}: the message is not leased any more (its lease ended or it was deleted)`, { field });
-    }
+  /** Ends the lease now (0) or moves its end. */
+  #changeVisibility(receipt: string, ms: number, now: number): number {
+    const sr = this.#streamReceipt(receipt, 'receipt');
+    if (sr !== undefined) return this.#stream!.release(sr.gid, sr.seq, sr.receiveCount, ms, now, 'receipt');
+    const msg = this.#leased(receipt);
     if (ms === 0) {
-      this.#unlease(msg);
-      this.#makeVisible(msg, true);
+      this.#leaseEnded(msg, now, true);
       return now;
     }
-    if (isNack) {
-      this.#unlease(msg);
-      this.#delay(msg, now + ms);
-    } else {
-      msg.until = now + ms;
-      this.#deadlines.push({ at: msg.until, seq: msg.seq });
-    }
+    msg.until = now + ms;
+    this.#deadlines.push({ at: msg.until, seq: msg.seq });
     return now + ms;
   }
 
+  #nack(args: OpArgs<'nack'>, now: number): NackResult {
+    const sr = this.#streamReceipt(args.receipt, 'receipt');
+    if (sr !== undefined) {
+      if (args.requeue === false) {
+        // A stream keeps its messages: rejecting one only ends it for this group.
+        this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, 'receipt');
+        return { deleted: true };
+      }
+      return { visibleAt: this.#stream!.release(sr.gid, sr.seq, sr.receiveCount, args.delayMs ?? 0, now, 'receipt') };
+    }
+    const msg = this.#leased(args.receipt);
+    if (args.requeue === false) {
+      this.#unlease(msg);
+      return this.#deadLetterOrDrop(msg, 'rejected', now) ? { deadLettered: true } : { deleted: true };
+    }
+    const ms = args.delayMs ?? 0;
+    if (ms === 0) {
+      return this.#leaseEnded(msg, now, true) ? { visibleAt: now } : { deadLettered: true };
+    }
+    this.#unlease(msg);
+    if (this.#receivesExhausted(msg)) {
+      this.#deadLetterOrDrop(msg, 'maxReceives', now);
+      return { deadLettered: true };
+    }
+    this.#delay(msg, now + ms);
+    return { visibleAt: now + ms };
+  }
+
+  /**
+   * A lease is over (expired, nack, changeVisibility 0, the subscriber's socket closed): the
+   * message is visible again, unless it used up maxReceives (dead-lettered) or expired meanwhile.
+   * Returns true when it is visible again.
+   */
+  #leaseEnded(msg: Msg, now: number, front: boolean): boolean {
+    this.#unlease(msg);
+    if (this.#receivesExhausted(msg)) {
+      this.#deadLetterOrDrop(msg, 'maxReceives', now);
+      return false;
+    }
+    if (this.#isExpired(msg, now)) {
+      this.#deadLetterOrDrop(msg, 'expired', now);
+      return false;
+    }
+    this.#makeVisible(msg, front);
+    return true;
+  }
+
   #subscribe(ref: Ref, session: number, sub: number, args: OpArgs<'subscribe'>): void {
+    if (this.#stream !== undefined) {
+      if (args.group === undefined) throw new FerryError(ErrorCodes.MissingField, `group is required: queue ${this.name} is a stream`, { field: 'group' });
+      if (!this.#stream.has(args.group)) throw new FerryError(ErrorCodes.GroupDoesNotExist, `consumer group ${args.group} does not exist`, { field: 'group' });
+    } else if (args.group !== undefined) {
+      this.#streamGroups();
+    }
     const key = subKey(session, sub);
     if (this.#subs.has(key)) throw new FerryError(ErrorCodes.InvalidField, `subscription ${sub} exists`, { field: 'sub' });
     this.#subs.set(key, {
-      session, sub, credit: Math.min(Limits.maxCredit, args.credit),
-      visibilityMs: args.visibilityMs ?? this.#record.attributes.visibilityMs, leased: new Set(),
+      session, sub, group: args.group, credit: Math.min(Limits.maxCredit, args.credit),
+      visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leased: new Set(),
     });
     this.#out.reply(ref, { sub });
   }
@@ -316,13 +652,36 @@ export class QueueActor<Ref> {
   }
 
   #createAgain(ref: Ref, wanted: Partial<QueueAttributes>): void {
-    const have = this.#record.attributes;
-    for (const [k, v] of Object.entries(wanted) as Array<[keyof QueueAttributes, number]>) {
-      if (have[k] !== v) {
-        throw new FerryError(ErrorCodes.QueueAlreadyExists, `queue ${this.name} exists with ${k}=${have[k]}, not ${v}`, { field: `attributes.${k}` });
+    const have = this.#attrs;
+    for (const [k, v] of Object.entries(wanted) as Array<[keyof QueueAttributes, unknown]>) {
+      if (!sameAttributeValue(have[k], v)) {
+        throw new FerryError(ErrorCodes.QueueAlreadyExists, `queue ${this.name} exists with ${k}=${JSON.stringify(have[k])}, not ${JSON.stringify(v)}`, { field: `attributes.${k}` });
       }
     }
     this.#out.reply(ref, { queue: this.name, created: false, attributes: have });
+  }
+
+  #setAttributes(patch: Partial<QueueAttributes>, now: number): QueueAttributes {
+    const before = this.#attrs;
+    const next = mergeAttributes(this.name, before, patch);
+    this.#record = { ...this.#record, attributes: next };
+    this.#store.putQueue(this.#record);
+    if (before.orderingWindowMs > 0 && next.orderingWindowMs === 0) {
+      // Window switched off: everything held is released now, in slot order.
+      for (const msg of this.#window.drain()) this.#release(msg, now);
+    }
+    if (before.ordering !== next.ordering) this.#rebuildOrder();
+    return next;
+  }
+
+  /** Ordering changed: rebuild the delivery order from the live messages, in acceptance order. */
+  #rebuildOrder(): void {
+    this.#order = newOrder(this.#attrs);
+    for (const msg of this.#messages.values()) {
+      if (msg.state === State.Held) continue;
+      this.#order.accepted(msg);
+      if (msg.state === State.Visible) this.#order.visible(msg, false);
+    }
   }
 
   #purge(): number {
@@ -332,43 +691,59 @@ export class QueueActor<Ref> {
       msg.state = State.Gone;
     }
     this.#messages.clear();
-    this.#visible.clear();
+    this.#order.clear();
+    this.#window.clear();
     this.#deadlines.clear();
+    this.#ttls.clear();
+    this.#ttlLive = 0;
     for (const s of this.#subs.values()) s.leased.clear();
-    this.#counts = { visible: 0, leased: 0, delayed: 0, bytes: 0 };
+    this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
     this.#store.putNextSeq(this.#nextSeq);
     this.#store.clearBelow(this.#nextSeq);
+    this.#stream?.purged(this.#nextSeq);
     return purged;
   }
 
-  #destroy(): void {
+  #destroy(now: number): void {
     const gone: WireError = { code: ErrorCodes.QueueDoesNotExist, message: `queue ${this.name} was deleted`, field: 'queue' };
     for (const w of this.#waiters) this.#out.fail(w.ref, gone);
     this.#waiters = [];
     for (const s of this.#subs.values()) this.#out.endSubscription(s.session, s.sub, gone);
     this.#subs.clear();
+    const target = this.#attrs.deadLetter;
+    if (target !== null) {
+      // Messages still here go to the dead-letter queue (reason queueDeleted), in the same synced
+      // batch that deletes the queue: the outbox records outlive the queue's own keys.
+      const missing = [...this.#messages.values()].filter((m) => m.body === undefined);
+      const read = this.#store.readMessages(missing.map((m) => m.seq));
+      const bodies = new Map(missing.map((m, i) => [m.seq, read[i]?.body ?? EMPTY]));
+      for (const msg of this.#messages.values()) {
+        this.#store.putForward(msg.seq, deadLetterRecord(msg, msg.body ?? bodies.get(msg.seq)!, target.queue, 'queueDeleted', this.name, now));
+        this.#counters.deadLettered++;
+      }
+    }
     for (const msg of this.#messages.values()) if (msg.body !== undefined) this.#bodies.release(msg.size);
     this.#messages.clear();
-    this.#visible.clear();
+    this.#order.clear();
+    this.#window.clear();
     this.#deadlines.clear();
+    this.#ttls.clear();
     this.#store.removeQueue();
     this.#destroyed = true;
   }
 
   /** The connection of `session` closed: drop its waiters, end its subscriptions, free their leases now. */
-  closeSession(session: number): void {
+  closeSession(session: number, now: number): void {
     this.#waiters = this.#waiters.filter((w) => w.session !== session);
     for (const [key, s] of this.#subs) {
       if (s.session !== session) continue;
       this.#subs.delete(key);
+      if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s);
       for (const seq of s.leased) {
         const msg = this.#messages.get(seq);
-        if (msg !== undefined && msg.state === State.Leased && msg.holder === s) {
-          this.#unlease(msg);
-          this.#makeVisible(msg, true);
-        }
+        if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
       }
     }
   }
@@ -379,28 +754,62 @@ export class QueueActor<Ref> {
     this.#waiters = [];
   }
 
-  /** Ends leases and delays that are due, and long polls that waited long enough. */
+  /** Ends leases and delays that are due, expires messages, releases the ordering window, ends long polls. */
   tick(now: number): void {
     for (let top = this.#deadlines.peek(); top !== undefined && top.at <= now; top = this.#deadlines.peek()) {
       this.#deadlines.pop();
       const msg = this.#messages.get(top.seq);
       if (msg === undefined || msg.until !== top.at) continue;
       if (msg.state === State.Leased) {
-        this.#unlease(msg);
-        this.#makeVisible(msg, false);
+        this.#leaseEnded(msg, now, false);
       } else if (msg.state === State.Delayed) {
-        this.#counts.delayed--;
-        this.#makeVisible(msg, false);
+        if (this.#isExpired(msg, now)) {
+          this.#deadLetterOrDrop(msg, 'expired', now);
+        } else {
+          this.#counts.delayed--;
+          this.#makeVisible(msg, false);
+        }
       }
     }
-    if (this.#waiters.length > 0 && this.#counts.visible === 0) {
+    this.#stream?.tick(now);
+    this.#expire(now);
+    const windowMs = this.#attrs.orderingWindowMs;
+    if (windowMs > 0) for (const msg of this.#window.release(now, windowMs)) this.#release(msg, now);
+    if (this.#waiters.length > 0) {
       const keep: Array<Waiter<Ref>> = [];
       for (const w of this.#waiters) {
-        if (w.deadline <= now) this.#out.reply(w.ref, { messages: [] });
+        if (w.deadline <= now) this.#out.reply(w.ref, { messages: this.#takeFor(w, now) });
         else keep.push(w);
       }
       this.#waiters = keep;
     }
+  }
+
+  /** Retention (the oldest messages first) and per-message ttl (a heap). */
+  #expire(now: number): void {
+    const retentionMs = this.#attrs.retentionMs;
+    for (let oldest = this.#oldest(); oldest !== undefined && oldest.sentAt + retentionMs <= now; oldest = this.#oldest()) {
+      this.#deadLetterOrDrop(oldest, 'expired', now);
+    }
+    for (let top = this.#ttls.peek(); top !== undefined && top.at <= now; top = this.#ttls.peek()) {
+      this.#ttls.pop();
+      const msg = this.#messages.get(top.seq);
+      if (msg !== undefined && msg.expiresAt === top.at) this.#deadLetterOrDrop(msg, 'expired', now);
+    }
+    // Deleted ttl messages leave stale heap entries; rebuild when they dominate, so memory follows live messages.
+    if (this.#ttls.size > 2 * this.#ttlLive + 1024) {
+      this.#ttls = new DeadlineHeap();
+      for (const msg of this.#messages.values()) if (msg.expiresAt !== Infinity) this.#ttls.push({ at: msg.expiresAt, seq: msg.seq });
+    }
+  }
+
+  /** The ordering window released `msg`: it joins the delivery order now. */
+  #release(msg: Msg, now: number): void {
+    if (msg.state !== State.Held) return; // removed while held
+    this.#counts.held--;
+    this.#order.accepted(msg);
+    if (msg.until > now) this.#delay(msg, msg.until);
+    else this.#makeVisible(msg, false);
   }
 
   /**
@@ -408,58 +817,137 @@ export class QueueActor<Ref> {
    * once per turn rather than once per send), and stage the sequence high-water mark once.
    */
   endTurn(now: number): void {
-    while (this.#waiters.length > 0 && this.#counts.visible > 0) {
-      const w = this.#waiters.shift()!;
-      this.#out.reply(w.ref, { messages: this.#take(w.max, w.visibilityMs, now, undefined) });
+    if (this.#stream !== undefined && this.#waiters.length > 0) {
+      const keep: Array<Waiter<Ref>> = [];
+      for (const w of this.#waiters) {
+        const messages = this.#takeFor(w, now);
+        if (messages.length > 0) this.#out.reply(w.ref, { messages });
+        else keep.push(w);
+      }
+      this.#waiters = keep;
     }
-    if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
+    while (this.#waiters.length > 0 && this.#counts.visible > 0) {
+      const w = this.#waiters[0]!;
+      const messages = this.#take(w.max, w.visibilityMs, now, undefined);
+      if (messages.length === 0) break; // visible but not deliverable (strict groups wait behind their heads)
+      this.#waiters.shift();
+      this.#out.reply(w.ref, { messages });
+    }
+    if (this.#subs.size > 0 && this.#stream !== undefined) this.#pushToGroups(now);
+    else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
       this.#store.putNextSeq(this.#nextSeq);
     }
   }
 
-  #pushToSubscribers(now: number): void {
+  /** Whatever a long poll can get now (its group may have been deleted meanwhile: then nothing). */
+  #takeFor(w: Waiter<Ref>, now: number): DeliveredMessage[] {
+    if (w.group === undefined) return this.#take(w.max, w.visibilityMs, now, undefined);
+    try {
+      return this.#takeStream(w.group, w.max, w.visibilityMs, now);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Stream mode: each subscription gets what its group has, shared among the group's subscribers. */
+  #pushToGroups(now: number): void {
     const subs = [...this.#subs.values()];
     const start = this.#subRotation++ % subs.length;
-    let hungry = subs.filter((s) => s.credit > 0).length;
-    for (let i = 0; i < subs.length && this.#counts.visible > 0; i++) {
+    for (let i = 0; i < subs.length; i++) {
       const s = subs[(start + i) % subs.length]!;
-      if (s.credit === 0) continue;
-      // Share what is visible among the subscribers that can take some, so none starves.
-      const share = Math.max(1, Math.ceil(this.#counts.visible / hungry--));
-      const messages = this.#take(Math.min(s.credit, share), s.visibilityMs, now, s);
-      if (messages.length === 0) break;
+      if (s.credit === 0 || s.group === undefined) continue;
+      const available = this.#stream!.available(s.group);
+      if (available === 0) continue;
+      const hungry = subs.filter((o) => o.group === s.group && o.credit > 0).length;
+      let messages: DeliveredMessage[];
+      try {
+        messages = this.#takeStream(s.group, Math.min(s.credit, Math.max(1, Math.ceil(available / hungry))), s.visibilityMs, now, s);
+      } catch (err) {
+        // The group was deleted: its subscriptions end.
+        this.#subs.delete(subKey(s.session, s.sub));
+        this.#out.endSubscription(s.session, s.sub, toWireError(err));
+        continue;
+      }
+      if (messages.length === 0) continue;
       s.credit -= messages.length;
       this.#out.push(s.session, s.sub, messages);
+    }
+  }
+
+  #pushToSubscribers(now: number): void {
+    // Rounds until credit or visible messages run out: a push stops short of its share when it
+    // reaches Limits.maxDeliveryBytes, and what is left must not wait for the next event.
+    for (let pushed = true; pushed && this.#counts.visible > 0;) {
+      pushed = false;
+      const subs = [...this.#subs.values()];
+      const start = this.#subRotation++ % subs.length;
+      let hungry = subs.filter((s) => s.credit > 0).length;
+      for (let i = 0; i < subs.length && this.#counts.visible > 0; i++) {
+        const s = subs[(start + i) % subs.length]!;
+        if (s.credit === 0) continue;
+        // Share what is visible among the subscribers that can take some, so none starves.
+        const share = Math.max(1, Math.ceil(this.#counts.visible / hungry--));
+        const messages = this.#take(Math.min(s.credit, share), s.visibilityMs, now, s);
+        if (messages.length === 0) break;
+        s.credit -= messages.length;
+        pushed = true;
+        this.#out.push(s.session, s.sub, messages);
+      }
     }
   }
 
   /** The next time `tick` has something to do, if any. */
   nextDeadline(): number | undefined {
     let next = this.#deadlines.peek()?.at;
-    for (const w of this.#waiters) if (next === undefined || w.deadline < next) next = w.deadline;
+    const consider = (at: number | undefined): void => {
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    };
+    consider(this.#ttls.peek()?.at);
+    consider(this.#stream?.nextDeadline());
+    const oldest = this.#oldest();
+    if (oldest !== undefined) consider(oldest.sentAt + this.#attrs.retentionMs);
+    if (this.#attrs.orderingWindowMs > 0) consider(this.#window.nextDue(this.#attrs.orderingWindowMs));
+    for (const w of this.#waiters) consider(w.deadline);
     return next;
   }
 
   stats(now: number): QueueStats {
-    const oldest = this.#messages.values().next().value;
+    const oldest = this.#oldest();
     return {
       visible: this.#counts.visible,
-      leased: this.#counts.leased,
+      leased: this.#counts.leased + (this.#stream?.leased ?? 0),
       delayed: this.#counts.delayed,
       oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest.sentAt),
       bytes: this.#counts.bytes,
+      messages: this.#messages.size,
+      held: this.#counts.held,
+      ...this.#counters,
     };
   }
 
-  /** Leases up to `max` visible messages to a receiver (holder undefined) or a subscription. */
+  /**
+   * Leases up to `max` deliverable messages to a receiver (holder undefined) or a subscription;
+   * fewer once their bodies reach Limits.maxDeliveryBytes (one answer or push stays a sane size).
+   */
   #take(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): DeliveredMessage[] {
     const taken: Msg[] = [];
-    while (taken.length < max) {
-      const msg = this.#visible.shift();
+    let bytes = 0;
+    while (taken.length < max && bytes < Limits.maxDeliveryBytes) {
+      const msg = this.#order.next();
       if (msg === undefined) break;
-      if (msg.state !== State.Visible) continue; // deleted while visible: a stale slot
+      if (msg.state !== State.Visible) continue;
+      // Never deliver what has expired, nor what used up its receives (maxReceives lowered meanwhile).
+      if (this.#isExpired(msg, now)) {
+        this.#deadLetterOrDrop(msg, 'expired', now);
+        continue;
+      }
+      if (this.#receivesExhausted(msg)) {
+        this.#deadLetterOrDrop(msg, 'maxReceives', now);
+        continue;
+      }
+      bytes += msg.size;
       this.#counts.visible--;
       this.#counts.leased++;
       msg.state = State.Leased;
@@ -475,33 +963,20 @@ export class QueueActor<Ref> {
     const missing = taken.filter((m) => m.body === undefined);
     const loaded = new Map<number, Uint8Array>();
     if (missing.length > 0) {
-      const stored = this.#store.readMessages(missing.map((m) => m.seq));
+      const read = this.#store.readMessages(missing.map((m) => m.seq));
       missing.forEach((m, i) => {
-        const s = stored[i];
+        const s = read[i];
         if (s !== undefined) loaded.set(m.seq, s.body);
       });
     }
-    return taken.map((m) => {
-      const d: DeliveredMessage = {
-        messageId: m.id,
-        receipt: encodeReceipt({ qid: this.#record.id, seq: m.seq, receiveCount: m.receiveCount }),
-        body: m.body ?? loaded.get(m.seq) ?? new Uint8Array(0),
-        seq: m.seq,
-        receiveCount: m.receiveCount,
-        sentAt: m.sentAt,
-        firstReceivedAt: m.firstReceivedAt,
-      };
-      if (m.attributes !== undefined) d.attributes = m.attributes;
-      return d;
-    });
+    return taken.map((m) => delivered(m, this.#record.id, m.body ?? loaded.get(m.seq) ?? EMPTY));
   }
 
-  #makeVisible(msg: Msg, first: boolean): void {
+  #makeVisible(msg: Msg, front: boolean): void {
     msg.state = State.Visible;
     msg.until = 0;
     this.#counts.visible++;
-    if (first) this.#visible.unshift(msg);
-    else this.#visible.push(msg);
+    this.#order.visible(msg, front);
   }
 
   #delay(msg: Msg, until: number): void {
@@ -511,23 +986,72 @@ export class QueueActor<Ref> {
     this.#deadlines.push({ at: until, seq: msg.seq });
   }
 
+  /** Ends a lease's bookkeeping. The message is detached (state Gone) until the caller gives it its next state. */
   #unlease(msg: Msg): void {
     this.#counts.leased--;
     msg.holder?.leased.delete(msg.seq);
     msg.holder = undefined;
+    msg.state = State.Gone;
   }
 
   #remove(msg: Msg): void {
     if (msg.state === State.Visible) this.#counts.visible--;
     else if (msg.state === State.Leased) this.#unlease(msg);
     else if (msg.state === State.Delayed) this.#counts.delayed--;
+    else if (msg.state === State.Held) this.#counts.held--;
     msg.state = State.Gone;
     if (msg.body !== undefined) this.#bodies.release(msg.size);
     this.#counts.bytes -= msg.size;
+    if (msg.expiresAt !== Infinity) this.#ttlLive--;
     this.#messages.delete(msg.seq);
+    this.#order.removed(msg);
   }
+}
+
+function newOrder(a: QueueAttributes): DeliveryOrder {
+  if (a.mode === 'stream') return new NoOrder();
+  return a.ordering === 'strict' ? new StrictOrder() : new RelaxedOrder();
 }
 
 function subKey(session: number, sub: number): string {
   return `${session}:${sub}`;
+}
+
+function sendExtra(entry: SendEntry, dedupKey: string | undefined): MessageExtra | undefined {
+  const extra: MessageExtra = {};
+  if (entry.ttlMs !== undefined) extra.ttlMs = entry.ttlMs;
+  if (entry.groupId !== undefined) extra.groupId = entry.groupId;
+  if (dedupKey !== undefined) extra.dedupKey = dedupKey;
+  if (entry.timestamp !== undefined) extra.timestamp = entry.timestamp;
+  if (entry.producer !== undefined) extra.producer = entry.producer;
+  return Object.keys(extra).length > 0 ? extra : undefined;
+}
+
+function stored(id: string, sentAt: number, visibleAt: number, body: Uint8Array, attributes: Msg['attributes'], extra: MessageExtra | undefined): StoredMessage {
+  const s: StoredMessage = { id, sentAt, visibleAt, body };
+  if (attributes !== undefined) s.attributes = attributes;
+  if (extra !== undefined) Object.assign(s, extra);
+  return s;
+}
+
+function delivered(m: Msg, qid: string, body: Uint8Array): DeliveredMessage {
+  const d: DeliveredMessage = {
+    messageId: m.id,
+    receipt: encodeReceipt({ qid, seq: m.seq, receiveCount: m.receiveCount }),
+    body,
+    seq: m.seq,
+    receiveCount: m.receiveCount,
+    sentAt: m.sentAt,
+    firstReceivedAt: m.firstReceivedAt,
+  };
+  if (m.attributes !== undefined) d.attributes = m.attributes;
+  const x = m.extra;
+  if (x !== undefined) {
+    if (x.groupId !== undefined) d.groupId = x.groupId;
+    if (x.timestamp !== undefined) d.timestamp = x.timestamp;
+    if (x.producer !== undefined) d.producer = x.producer;
+    if (x.late === true) d.late = true;
+    if (x.deadLetter !== undefined) d.deadLetter = x.deadLetter;
+  }
+  return d;
 }

@@ -10,9 +10,12 @@
  * entry (shard-worker.ts) drives it from postMessage and from one timer at `nextDeadline()`.
  */
 import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
+import { mergeAttributes } from '../protocol/attributes.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
 import type { ShardStore } from '../storage/shard-store.js';
-import type { QueueRecord } from '../storage/records.js';
+import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue } from '../storage/records.js';
+import { Deque } from './deque.js';
+import { keyLess, type SlotKey } from './ordering-window.js';
 import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
@@ -42,8 +45,21 @@ class HeldAnswers implements ActorOutbox<number> {
   }
 }
 
-function partitionStore(store: ShardStore, qid: string): PartitionStore {
+/** Outbox records a shard has sent on and not yet seen acknowledged; past it, the rest wait. */
+const MAX_FORWARDS_IN_FLIGHT = 1000;
+
+function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingForward) => void): PartitionStore {
   return {
+    putForward: (seq, record) => {
+      store.putForward(qid, seq, record);
+      forwarded({ qid, seq });
+    },
+    putMarker: (oqid, oseq) => store.putMarker(qid, oqid, oseq),
+    deleteMarker: (oqid, oseq) => store.deleteMarker(qid, oqid, oseq),
+    putDedup: (id, record) => store.putDedup(qid, id, record),
+    deleteDedup: (id) => store.deleteDedup(qid, id),
+    putGroup: (name, record) => store.putGroup(qid, name, record),
+    deleteGroup: (name) => store.deleteGroup(qid, name),
     putQueue: (record) => store.putQueue(record),
     putNextSeq: (n) => store.putNextSeq(qid, n),
     putMessage: (seq, m) => store.putMessage(qid, seq, m),
@@ -70,6 +86,11 @@ export class ShardHost {
   readonly #touched = new Set<Actor>();
   /** Cluster mode only: the replication log (actors run only for queues this node leads). */
   readonly #replicas: ReplicaLog | undefined;
+  /** Outbox records to send on after the next commit (see dead-letter.ts for the protocol). */
+  readonly #forwardQueue = new Deque<PendingForward>();
+  readonly #forwardsInFlight = new Set<string>();
+  /** Outbox records deleted in this turn: announce after the commit, so the target may forget its marker. */
+  #forwardsDone: PendingForward[] = [];
 
   constructor(store: ShardStore, bodyCacheBytes: number, replicated = false) {
     this.#store = store;
@@ -84,17 +105,28 @@ export class ShardHost {
   async recover(now: number): Promise<QueueInfo[]> {
     const queues = await this.#store.recover();
     for (const q of queues) {
+      // Records written before an attribute existed take its default.
+      q.record = { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } };
       if (this.#replicas !== undefined) continue;
-      const actor = this.#add(q.record, q.nextSeq);
-      for (const m of q.messages) actor.restore(m, now);
-      this.#touched.add(actor);
+      this.#restore(q, now);
     }
+    // Moves that were on their way when the shard stopped are sent again (targets ignore repeats).
+    for (const f of await this.#store.recoverForwards()) this.#forwardQueue.push(f);
     return queues.map((q) => ({ name: q.record.name, id: q.record.id, attributes: q.record.attributes }));
+  }
+
+  /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
+  #restore(q: RecoveredQueue, now: number): void {
+    const actor = this.#add(q.record, q.nextSeq);
+    actor.restoreIndexes(q.markers, q.dedup, q.groups);
+    const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
+    for (const m of messages) actor.restore(m, now);
+    this.#touched.add(actor);
   }
 
   #add(record: QueueRecord, nextSeq: number): Actor {
     const actor = new QueueActor<number>(record, nextSeq, {
-      store: partitionStore(this.#store, record.id), outbox: this.#answers, bodies: this.#bodies,
+      store: partitionStore(this.#store, record.id, (f) => this.#forwardQueue.push(f)), outbox: this.#answers, bodies: this.#bodies,
     });
     const slot = this.#nextSlot++;
     this.#actors.set(record.id, actor);
@@ -128,7 +160,7 @@ export class ShardHost {
       case 'create': {
         try {
           const record: QueueRecord = {
-            id: m.id, name: m.name, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...m.attributes }, createdAt: m.createdAt, purgedBelow: 0,
+            id: m.id, name: m.name, attributes: mergeAttributes(m.name, undefined, m.attributes), createdAt: m.createdAt, purgedBelow: 0,
           };
           if (this.#replicas !== undefined) this.#replicas.lead(record.id, m.epoch ?? 1);
           this.#store.putQueue(record);
@@ -141,10 +173,25 @@ export class ShardHost {
       }
       case 'closeSession':
         for (const actor of this.#actors.values()) {
-          actor.closeSession(m.session);
+          actor.closeSession(m.session, now);
           this.#touched.add(actor);
         }
         return;
+      case 'forwarded':
+        // The target committed it: the outbox record goes (the same key may be in flight from an
+        // earlier run; deleting twice is harmless).
+        this.#store.deleteForward(m.qid, m.seq);
+        this.#forwardsInFlight.delete(`${m.qid}:${m.seq}`);
+        this.#forwardsDone.push({ qid: m.qid, seq: m.seq });
+        return;
+      case 'forget': {
+        const actor = this.#actors.get(m.qid);
+        if (actor !== undefined) {
+          actor.forget(m.originQid, m.originSeq);
+          this.#touched.add(actor);
+        }
+        return;
+      }
       case 'stats':
         this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map((a) => ({ name: a.name, ...a.stats(now) })) });
         return;
@@ -177,9 +224,7 @@ export class ShardHost {
               this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: `no replica of queue ${m.qid} on this node`, field: 'queue' });
               return;
             }
-            const actor = this.#add(q.record, q.nextSeq);
-            for (const msg of q.messages) actor.restore(msg, now);
-            this.#touched.add(actor);
+            this.#restore({ ...q, record: { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } } }, now);
           }
           this.#answers.reply(m.r, { mark: replicas.lead(m.qid, m.epoch) });
           return;
@@ -239,7 +284,14 @@ export class ShardHost {
    */
   endTurn(now: number): FromShard[] {
     for (const actor of this.#touched) actor.endTurn(now);
-    this.#store.commit();
+    try {
+      this.#store.commit();
+    } catch (err) {
+      // The turn's writes are lost: its answers must never leave, not even with a later turn.
+      this.#answers.take();
+      throw err;
+    }
+    this.#sendForwards();
     for (const actor of this.#touched) {
       const at = actor.nextDeadline();
       const slot = this.#slotOf.get(actor)!;
@@ -268,7 +320,43 @@ export class ShardHost {
     return undefined;
   }
 
+  /**
+   * After a commit: announces deleted outbox records, and sends on outbox records (now durable),
+   * at most MAX_FORWARDS_IN_FLIGHT unacknowledged at a time so a deleted queue of a million
+   * messages does not flood the main thread.
+   */
+  #sendForwards(): void {
+    for (const f of this.#forwardsDone) this.#answers.items.push({ t: 'forwardDone', qid: f.qid, seq: f.seq });
+    this.#forwardsDone = [];
+    const batch: PendingForward[] = [];
+    while (this.#forwardQueue.length > 0 && this.#forwardsInFlight.size + batch.length < MAX_FORWARDS_IN_FLIGHT) {
+      batch.push(this.#forwardQueue.shift()!);
+    }
+    if (batch.length === 0) return;
+    const records = this.#store.readForwards(batch);
+    batch.forEach((f, i) => {
+      const record = records[i];
+      if (record === undefined) return; // acknowledged before it was sent again
+      const key = `${f.qid}:${f.seq}`;
+      if (this.#forwardsInFlight.has(key)) return;
+      this.#forwardsInFlight.add(key);
+      this.#answers.items.push({ t: 'forward', qid: f.qid, seq: f.seq, record });
+    });
+  }
+
+  /** True while outbox records wait to be sent (the worker then runs another turn soon). */
+  get forwardsWaiting(): boolean {
+    return this.#forwardQueue.length > 0 && this.#forwardsInFlight.size < MAX_FORWARDS_IN_FLIGHT;
+  }
+
   get queueCount(): number {
     return this.#actors.size;
   }
+}
+
+/** Recovery order of a queue with an ordering window: its slot order (timestamp, producer, seq). */
+function bySlot(a: RecoveredMessage, b: RecoveredMessage): number {
+  const ka: SlotKey = { timestamp: a.extra?.timestamp ?? a.sentAt, producer: a.extra?.producer ?? '', seq: a.seq };
+  const kb: SlotKey = { timestamp: b.extra?.timestamp ?? b.sentAt, producer: b.extra?.producer ?? '', seq: b.seq };
+  return keyLess(ka, kb) ? -1 : keyLess(kb, ka) ? 1 : 0;
 }

@@ -6,11 +6,18 @@
 import type { WireError } from '../protocol/errors.js';
 import type { DeliveredMessage, OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
 import type { LogEntry, ReplicaMark } from './replica-log.js';
+import type { ForwardRecord } from '../storage/records.js';
+import type { InsertItem } from './queue-actor.js';
 
-/** Ops a shard runs for a queue it owns. */
-export type QueueOp = Exclude<OpName, 'listQueues'>;
+/** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
+export type QueueOp = Exclude<OpName, 'listQueues' | 'startRedrive' | 'listRedrives' | 'cancelRedrive'>;
 
-export type QueueRequest = { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp];
+export type QueueRequest =
+  | { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp]
+  /** Internal: messages moved here from another queue (dead letters, redrive, unroutable sends). */
+  | { op: 'insert'; args: { items: InsertItem[] } }
+  /** Internal: one slice of a redrive task. */
+  | { op: 'redriveBatch'; args: { max: number; target?: string } };
 
 export type ToShard =
   /** A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe. */
@@ -33,6 +40,10 @@ export type ToShard =
   | { t: 'snapshot'; r: number; qid: string }
   /** Cluster mode: the replication mark of a queue in this store. */
   | { t: 'mark'; r: number; qid: string }
+  /** The target of forward (qid, seq) committed it: drop the outbox record. */
+  | { t: 'forwarded'; qid: string; seq: number }
+  /** The source of forward (originQid, originSeq) dropped its record: queue qid may forget the marker. */
+  | { t: 'forget'; qid: string; originQid: string; originSeq: number }
   /** Fault injection (tests): die at once, as a crash would. */
   | { t: 'crash' }
   /** Finish the turn, close RocksDB, exit. */
@@ -57,6 +68,10 @@ export type FromShard =
   | { t: 'stats'; r: number; queues: ShardQueueStats[] }
   /** Cluster mode: log entries of the batch just committed; posted before that turn's replies. */
   | { t: 'log'; entries: LogEntry[] }
+  /** An outbox record, durable here, to carry to the queue named in it. */
+  | { t: 'forward'; qid: string; seq: number; record: ForwardRecord }
+  /** The outbox record (qid, seq) is deleted (durably): the target may forget its marker. */
+  | { t: 'forwardDone'; qid: string; seq: number }
   | { t: 'closed' };
 
 /** What the main thread passes a shard worker at start. */

@@ -27,6 +27,10 @@ function post(items: FromShard[]): void {
 
 function endTurn(): void {
   turnScheduled = false;
+  // close() ran the last turn itself. A turn scheduled before the close message arrived must not
+  // run after it: it would arm a lease timer that keeps this thread alive once the port is closed
+  // (shutdown then waited for the supervisor's force-terminate; test/shutdown.test.ts).
+  if (closing) return;
   try {
     post(host.endTurn(Date.now()));
   } catch (err) {
@@ -35,6 +39,7 @@ function endTurn(): void {
     console.error(JSON.stringify({ level: 'fatal', shard: data.shard, msg: 'commit failed', err: String(err) }));
     process.exit(70);
   }
+  if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }
 

@@ -2,8 +2,10 @@
 /** The `ferry` command. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerGroup } from './group.js';
 import { registerQueue } from './queue.js';
 import { registerReceive } from './receive.js';
+import { registerRedrive } from './redrive.js';
 import { registerSend } from './send.js';
 import { registerServer } from './server.js';
 import { registerTail } from './tail.js';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerSend(program);
   registerReceive(program);
   registerTail(program);
+  registerRedrive(program);
+  registerGroup(program);
   return program;
 }
 

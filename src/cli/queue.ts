@@ -1,43 +1,112 @@
 /** `ferry queue create|delete|list|stats|purge`. */
 import type { Command } from 'commander';
-import type { QueueAttributes } from '../protocol/ops.js';
+import { ORDERINGS, OVERFLOW_POLICIES, QUEUE_MODES, type QueueAttributes } from '../protocol/ops.js';
 import { Limits } from '../protocol/limits.js';
-import { action, clientSettings, intFlag, queueName, secondsFlag, withClient, withClientOptions, type ClientFlags } from './common.js';
+import { action, clientSettings, intFlag, queueName, secondsFlag, UsageError, withClient, withClientOptions, type ClientFlags } from './common.js';
 
-interface CreateFlags extends ClientFlags {
+interface AttributeFlags extends ClientFlags {
   visibility?: string;
   maxMessageBytes?: string;
   delay?: string;
   receiveWait?: string;
+  retention?: string;
+  deadLetter?: string;
+  maxReceives?: string;
+  maxLength?: string;
+  maxBytes?: string;
+  overflow?: string;
+  ordering?: string;
+  dedupWindow?: string;
+  contentDedup?: boolean;
+  orderingWindow?: string;
+  mode?: string;
+}
+
+/** The attribute flags shared by `queue create` and `queue set`. */
+function withAttributeFlags(cmd: Command): Command {
+  return cmd
+    .option('--visibility <seconds>', 'visibility timeout, 0..43200 (default 30)')
+    .option('--max-message-bytes <bytes>', `largest body, 1..${Limits.maxMessageBytesCeiling} (default ${Limits.defaultMaxMessageBytes})`)
+    .option('--delay <seconds>', 'default delivery delay, 0..900 (default 0)')
+    .option('--receive-wait <seconds>', 'default long-poll wait of a receive, 0..20 (default 0)')
+    .option('--retention <seconds>', 'keep messages at most this long, 60..1209600 (default 345600 = 4 days)')
+    .option('--dead-letter <queue>', 'dead-letter queue (needs --max-receives)')
+    .option('--max-receives <n>', `deliveries before a message is dead-lettered, 1..${Limits.maxReceivesCeiling}`)
+    .option('--no-dead-letter', 'remove the dead-letter queue (queue set)')
+    .option('--max-length <n>', 'most messages the queue holds, 0 = no limit (default 0)')
+    .option('--max-bytes <n>', 'most body bytes the queue holds, 0 = no limit (default 0)')
+    .option('--overflow <policy>', 'when full: reject | dropHead | deadLetterNew (default reject)')
+    .option('--ordering <ordering>', 'relaxed | strict (default relaxed)')
+    .option('--dedup-window <seconds>', 'dedup window, 0..86400 (default 0; 300 when strict)')
+    .option('--content-dedup', 'deduplicate by body hash when a send gives no dedupId')
+    .option('--ordering-window <ms>', `hold producer-timestamped messages this long, 0..${Limits.maxOrderingWindowMs} (default 0)`)
+    .option('--mode <mode>', 'queue | stream (create only; default queue)');
+}
+
+function oneOfFlag<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** Turns the flags into attributes; ranges are checked here for a clear usage error, and again by the broker. */
+export function attributesFromFlags(flags: AttributeFlags): Partial<QueueAttributes> {
+  const a: Partial<QueueAttributes> = {};
+  const set = <K extends keyof QueueAttributes>(k: K, v: QueueAttributes[K] | undefined): void => {
+    if (v !== undefined) a[k] = v;
+  };
+  set('visibilityMs', secondsFlag('--visibility', flags.visibility, 0, Limits.maxVisibilityMs / 1000));
+  set('maxMessageBytes', intFlag('--max-message-bytes', flags.maxMessageBytes, 1, Limits.maxMessageBytesCeiling));
+  set('delayMs', secondsFlag('--delay', flags.delay, 0, Limits.maxDelayMs / 1000));
+  set('receiveWaitMs', secondsFlag('--receive-wait', flags.receiveWait, 0, Limits.maxWaitMs / 1000));
+  set('retentionMs', secondsFlag('--retention', flags.retention, Limits.minRetentionMs / 1000, Limits.maxRetentionMs / 1000));
+  const maxReceives = intFlag('--max-receives', flags.maxReceives, 1, Limits.maxReceivesCeiling);
+  // commander turns --no-dead-letter into deadLetter: false.
+  if ((flags.deadLetter as unknown) === false) {
+    if (maxReceives !== undefined) throw new UsageError('--max-receives makes no sense with --no-dead-letter');
+    a.deadLetter = null;
+  } else if (flags.deadLetter !== undefined) {
+    if (maxReceives === undefined) throw new UsageError('--dead-letter needs --max-receives');
+    a.deadLetter = { queue: queueName(flags.deadLetter), maxReceives };
+  } else if (maxReceives !== undefined) {
+    throw new UsageError('--max-receives needs --dead-letter');
+  }
+  set('maxLength', intFlag('--max-length', flags.maxLength, 0, Limits.maxLengthCeiling));
+  set('maxBytes', intFlag('--max-bytes', flags.maxBytes, 0, Limits.maxBytesCeiling));
+  set('overflow', oneOfFlag('--overflow', flags.overflow, OVERFLOW_POLICIES));
+  set('ordering', oneOfFlag('--ordering', flags.ordering, ORDERINGS));
+  set('dedupWindowMs', secondsFlag('--dedup-window', flags.dedupWindow, 0, Limits.maxDedupWindowMs / 1000));
+  if (flags.contentDedup === true) a.contentDedup = true;
+  set('orderingWindowMs', intFlag('--ordering-window', flags.orderingWindow, 0, Limits.maxOrderingWindowMs));
+  set('mode', oneOfFlag('--mode', flags.mode, QUEUE_MODES));
+  return a;
 }
 
 export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('create, delete, list, inspect and purge queues');
 
   withClientOptions(
-    queue
-      .command('create <name>')
-      .description('create a queue (no error if it exists with the same attributes)')
-      .option('--visibility <seconds>', 'visibility timeout, 0..43200 (default 30)')
-      .option('--max-message-bytes <bytes>', `largest body, 1..${Limits.maxMessageBytesCeiling} (default ${Limits.defaultMaxMessageBytes})`)
-      .option('--delay <seconds>', 'default delivery delay, 0..900 (default 0)')
-      .option('--receive-wait <seconds>', 'default long-poll wait of a receive, 0..20 (default 0)'),
+    withAttributeFlags(queue.command('create <name>').description('create a queue (no error if it exists with the same attributes)')),
   ).action(
-    action(async (rawName: string, flags: CreateFlags) => {
+    action(async (rawName: string, flags: AttributeFlags) => {
       const name = queueName(rawName);
-      const attributes: Partial<QueueAttributes> = {};
-      const visibilityMs = secondsFlag('--visibility', flags.visibility, 0, Limits.maxVisibilityMs / 1000);
-      const maxMessageBytes = intFlag('--max-message-bytes', flags.maxMessageBytes, 1, Limits.maxMessageBytesCeiling);
-      const delayMs = secondsFlag('--delay', flags.delay, 0, Limits.maxDelayMs / 1000);
-      const receiveWaitMs = secondsFlag('--receive-wait', flags.receiveWait, 0, Limits.maxWaitMs / 1000);
-      if (visibilityMs !== undefined) attributes.visibilityMs = visibilityMs;
-      if (maxMessageBytes !== undefined) attributes.maxMessageBytes = maxMessageBytes;
-      if (delayMs !== undefined) attributes.delayMs = delayMs;
-      if (receiveWaitMs !== undefined) attributes.receiveWaitMs = receiveWaitMs;
+      const attributes = attributesFromFlags(flags);
       const settings = clientSettings(flags);
       await withClient(settings, async (client) => {
         const res = await client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined);
         process.stdout.write(`${res.created ? 'created' : 'exists'} ${res.queue}\n`);
+      });
+    }),
+  );
+
+  withClientOptions(withAttributeFlags(queue.command('set <name>').description("change a queue's attributes"))).action(
+    action(async (rawName: string, flags: AttributeFlags) => {
+      const name = queueName(rawName);
+      const attributes = attributesFromFlags(flags);
+      if (Object.keys(attributes).length === 0) throw new UsageError('give at least one attribute flag (see --help)');
+      await withClient(clientSettings(flags), async (client) => {
+        await client.setQueueAttributes(name, attributes);
+        process.stdout.write(`updated ${name}\n`);
       });
     }),
   );
@@ -93,11 +162,28 @@ export function registerQueue(program: Command): void {
           ['maxMessageBytes', String(a.maxMessageBytes)],
           ['delay', `${a.delayMs / 1000} s`],
           ['receiveWait', `${a.receiveWaitMs / 1000} s`],
+          ['retention', `${a.retentionMs / 1000} s`],
+          ['deadLetter', a.deadLetter === null ? 'none' : `${a.deadLetter.queue} after ${a.deadLetter.maxReceives} receives`],
+          ['maxLength', a.maxLength === 0 ? 'no limit' : String(a.maxLength)],
+          ['maxBytes', a.maxBytes === 0 ? 'no limit' : String(a.maxBytes)],
+          ['overflow', a.overflow],
+          ['ordering', a.ordering],
+          ['dedupWindow', `${a.dedupWindowMs / 1000} s`],
+          ['contentDedup', String(a.contentDedup)],
+          ['orderingWindow', `${a.orderingWindowMs} ms`],
+          ['mode', a.mode],
+          ['messages', String(s.messages)],
           ['visible', String(s.visible)],
           ['leased', String(s.leased)],
           ['delayed', String(s.delayed)],
+          ['held', String(s.held)],
           ['oldestAge', `${(s.oldestAgeMs / 1000).toFixed(1)} s`],
           ['bytes', String(s.bytes)],
+          ['expired', String(s.expired)],
+          ['deadLettered', String(s.deadLettered)],
+          ['dropped', String(s.dropped)],
+          ['late', String(s.late)],
+          ['duplicates', String(s.duplicates)],
         ];
         const width = Math.max(...rows.map(([k]) => k.length)) + 2;
         process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join(''));

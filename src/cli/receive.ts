@@ -9,6 +9,7 @@ interface ReceiveFlags extends ClientFlags {
   wait?: string;
   visibility?: string;
   delete?: boolean;
+  group?: string;
   json?: boolean;
 }
 
@@ -26,7 +27,8 @@ export function registerReceive(program: Command): void {
       .option('--max <n>', `messages at most, 1..${Limits.maxReceive} (default 1)`)
       .option('--wait <seconds>', `long-poll wait, 0..${Limits.maxWaitMs / 1000}`)
       .option('--visibility <seconds>', 'lease length, 0..43200')
-      .option('--delete', 'delete the messages received')
+      .option('--group <name>', 'stream-mode queues: the consumer group to read for')
+      .option('--delete', 'delete the messages received (stream: acknowledge for the group)')
       .option('--json', 'print JSON lines: messageId, receipt, receiveCount, body'),
   ).action(
     action(async (rawName: string, flags: ReceiveFlags) => {
@@ -37,7 +39,8 @@ export function registerReceive(program: Command): void {
       const settings = clientSettings(flags);
       await withClient(settings, async (client) => {
         const queue = client.queue(name);
-        const opts: { max?: number; waitMs?: number; visibilityMs?: number } = {};
+        const opts: { max?: number; waitMs?: number; visibilityMs?: number; group?: string } = {};
+        if (flags.group !== undefined) opts.group = flags.group;
         if (max !== undefined) opts.max = max;
         if (waitMs !== undefined) opts.waitMs = waitMs;
         if (visibilityMs !== undefined) opts.visibilityMs = visibilityMs;

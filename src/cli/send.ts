@@ -1,12 +1,14 @@
 /** `ferry send NAME [BODY...]`: each BODY, or each line of stdin, as one message. */
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { QueueClient, SendBatchEntry } from '../client/index.js';
+import type { QueueClient, SendBatchEntry, SendOptions } from '../client/index.js';
 import { Limits } from '../protocol/limits.js';
-import { action, clientSettings, queueName, secondsFlag, withClient, withClientOptions, type ClientFlags } from './common.js';
+import { action, clientSettings, queueName, secondsFlag, UsageError, withClient, withClientOptions, type ClientFlags } from './common.js';
 
 interface SendFlags extends ClientFlags {
   delay?: string;
+  group?: string;
+  ttl?: string;
   quiet?: boolean;
 }
 
@@ -22,7 +24,8 @@ class Sender {
 
   constructor(
     private readonly queue: QueueClient,
-    private readonly delayMs: number | undefined,
+    /** Options every message gets (delay, group, ttl); none = plain bodies. */
+    private readonly options: SendOptions,
     private readonly quiet: boolean,
     private readonly label: string,
   ) {}
@@ -31,7 +34,7 @@ class Sender {
     const size = Buffer.byteLength(body);
     if (this.batch.length > 0 && (this.batch.length >= Limits.maxBatchEntries || this.bytes + size > BATCH_BYTES)) await this.flush();
     if (this.batch.length === 0) this.firstIndex = index;
-    this.batch.push(this.delayMs === undefined ? body : { body, delayMs: this.delayMs });
+    this.batch.push(Object.keys(this.options).length === 0 ? body : { body, ...this.options });
     this.bytes += size;
   }
 
@@ -61,15 +64,25 @@ export function registerSend(program: Command): void {
       .command('send <name> [body...]')
       .description('send each BODY as one message; with no BODY, each non-empty line of stdin')
       .option('--delay <seconds>', 'delivery delay, 0..900')
+      .option('--group <id>', 'message group (strict FIFO / fairness), 1..128 characters')
+      .option('--ttl <seconds>', "time to live, at most the queue's retention")
       .option('--quiet', 'print only the number of messages sent'),
   ).action(
     action(async (rawName: string, bodies: string[], flags: SendFlags) => {
       const name = queueName(rawName);
+      const options: SendOptions = {};
       const delayMs = secondsFlag('--delay', flags.delay, 0, Limits.maxDelayMs / 1000);
+      if (delayMs !== undefined) options.delayMs = delayMs;
+      const ttlMs = secondsFlag('--ttl', flags.ttl, 1, Limits.maxRetentionMs / 1000);
+      if (ttlMs !== undefined) options.ttlMs = ttlMs;
+      if (flags.group !== undefined) {
+        if (flags.group.length === 0 || flags.group.length > Limits.maxIdLength) throw new UsageError(`--group must be 1 to ${Limits.maxIdLength} characters`);
+        options.groupId = flags.group;
+      }
       const settings = clientSettings(flags);
       await withClient(settings, async (client) => {
         const fromArgs = bodies.length > 0;
-        const sender = new Sender(client.queue(name), delayMs, flags.quiet === true, fromArgs ? 'body' : 'line');
+        const sender = new Sender(client.queue(name), options, flags.quiet === true, fromArgs ? 'body' : 'line');
         if (fromArgs) {
           for (let i = 0; i < bodies.length; i++) await sender.add(bodies[i]!, i);
         } else {

@@ -14,6 +14,8 @@ interface ServerFlags {
   clusterEtcd?: string;
   nodeId?: string;
   advertiseUrl?: string;
+  sqsCredentials?: string;
+  unroutableQueue?: string;
 }
 
 /** Env first, flags over it; validated by resolveBrokerConfig (a ConfigError is a usage error). */
@@ -29,6 +31,8 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.clusterEtcd !== undefined) raw.clusterEtcd = flags.clusterEtcd;
   if (flags.nodeId !== undefined) raw.nodeId = flags.nodeId;
   if (flags.advertiseUrl !== undefined) raw.advertiseUrl = flags.advertiseUrl;
+  if (flags.sqsCredentials !== undefined) raw.sqsCredentials = flags.sqsCredentials;
+  if (flags.unroutableQueue !== undefined) raw.unroutableQueue = flags.unroutableQueue;
   try {
     return resolveBrokerConfig(raw);
   } catch (err) {
@@ -47,6 +51,8 @@ export function registerServer(program: Command): void {
     .option('--shards <n>', 'shard worker threads (FERRY_SHARDS, default: cores)')
     .option('--max-message-bytes <bytes>', 'broker-wide body size ceiling (FERRY_MAX_MESSAGE_BYTES, default 262144)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (FERRY_LOG_LEVEL, default info)')
+    .option('--sqs-credentials <list>', 'KEY:SECRET[,KEY:SECRET...]: check SigV4 signatures on the SQS API against these (FERRY_SQS_CREDENTIALS; default: unsigned accepted)')
+    .option('--unroutable-queue <name>', 'keep messages sent to missing queues in this queue (FERRY_UNROUTABLE_QUEUE, default off)')
     .option('--fault-injection', 'enable test fault hooks (FERRY_FAULT_INJECTION)')
     .option('--cluster-etcd <urls>', 'join a cluster coordinated by these etcd URLs, comma-separated (FERRY_CLUSTER_ETCD)')
     .option('--node-id <id>', 'this node\'s id in the cluster, required with --cluster-etcd (FERRY_NODE_ID)')

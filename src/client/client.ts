@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type TypedEmitter from 'typed-emitter';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
-import type { DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes } from '../protocol/ops.js';
+import type { DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes, RedriveTask, StreamGroupInfo, StreamPosition } from '../protocol/ops.js';
 import { backoffDelay } from './backoff.js';
 import { Connection, type ConnectionState, type DisconnectInfo, type ReconnectInfo } from './connection.js';
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
@@ -131,6 +131,37 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
     return (await this.request('purgeQueue', { queue: name })).purged;
   }
 
+  /** Starts moving messages out of dead-letter queue `queue` (to each one's source, or `target`). */
+  startRedrive(queue: string, opts: { target?: string; max?: number; ratePerSec?: number } = {}): Promise<RedriveTask> {
+    return this.request('startRedrive', { queue, ...opts });
+  }
+
+  async listRedrives(): Promise<RedriveTask[]> {
+    return (await this.request('listRedrives', {})).tasks;
+  }
+
+  cancelRedrive(task: string): Promise<RedriveTask> {
+    return this.request('cancelRedrive', { task });
+  }
+
+  /** Stream-mode queues: creates consumer group `group` starting at `start` (default 'latest'). */
+  createGroup(queue: string, group: string, start?: StreamPosition): Promise<StreamGroupInfo> {
+    return this.request('createGroup', start === undefined ? { queue, group } : { queue, group, start });
+  }
+
+  async deleteGroup(queue: string, group: string): Promise<void> {
+    await this.request('deleteGroup', { queue, group });
+  }
+
+  async listGroups(queue: string): Promise<StreamGroupInfo[]> {
+    return (await this.request('listGroups', { queue })).groups;
+  }
+
+  /** Moves a group to `to` (replay from an offset or a timestamp); its leases end. */
+  seek(queue: string, group: string, to: StreamPosition): Promise<StreamGroupInfo> {
+    return this.request('seek', { queue, group, to });
+  }
+
   queue(name: string): QueueClient {
     return new QueueClient(this, name);
   }
@@ -158,6 +189,7 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
         subscribe: (credit, visibilityMs, onMessages, onEnd) => {
           const o: SubscribeOptions = { credit, onEnd };
           if (visibilityMs !== undefined) o.visibilityMs = visibilityMs;
+          if (opts.group !== undefined) o.group = opts.group;
           return this.subscribe(queue, o, onMessages);
         },
         logError: (err, msg) => this.logError(err, msg),

@@ -19,6 +19,8 @@ export interface ConsumeOptions {
   prefetch?: number;
   /** Lease length of delivered messages; the queue's default if absent. */
   visibilityMs?: number;
+  /** Stream-mode queues: the consumer group to consume for (required there). Acks acknowledge for the group. */
+  group?: string;
   /** Handlers running at once. Default: prefetch. */
   concurrency?: number;
   /** Delay of a nack after the handler throws, ms. Default 0. */

@@ -14,5 +14,6 @@ export { ErrorCodes, FerryError, isRetryable } from '../protocol/errors.js';
 export type { ErrorCode, WireError } from '../protocol/errors.js';
 export type {
   BatchEntryResult, DeliveredMessage, MessageAttributes, OpArgs, OpName, OpResult, Ops,
-  QueueAttributes, QueueStats, SendEntry, SendResult,
+  QueueAttributes, QueueStats, SendEntry, SendResult, DeadLetterTarget, DeadLetterInfo, DeadLetterReason, NackResult,
+  OverflowPolicy, Ordering, QueueMode, RedriveTask, StreamGroupInfo, StreamPosition,
 } from '../protocol/ops.js';

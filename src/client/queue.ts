@@ -1,5 +1,5 @@
 /** QueueClient: the operations on one queue. Get one with `client.queue(name)`. */
-import type { BatchEntryResult, DeliveredMessage, MessageAttributes, OpResult, SendEntry, SendResult } from '../protocol/ops.js';
+import type { BatchEntryResult, DeliveredMessage, MessageAttributes, NackResult, OpResult, SendEntry, SendResult } from '../protocol/ops.js';
 import { toBytes, type Body } from './body.js';
 import type { FerryClient } from './client.js';
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
@@ -8,6 +8,11 @@ import type { MessagesHandler, SubscribeOptions, Subscription } from './subscrip
 export interface SendOptions {
   delayMs?: number;
   attributes?: MessageAttributes;
+  ttlMs?: number;
+  groupId?: string;
+  dedupId?: string;
+  timestamp?: number;
+  producer?: string;
 }
 
 export type SendBatchEntry = Body | ({ body: Body } & SendOptions);
@@ -18,12 +23,19 @@ export interface ReceiveOptions {
   visibilityMs?: number;
   /** Long-poll up to this long for a first message, ms (at most 20000). */
   waitMs?: number;
+  /** Stream-mode queues: the consumer group to read for (required there). */
+  group?: string;
 }
 
 function entry(body: Body, opts: SendOptions | undefined): SendEntry {
   const e: SendEntry = { body: toBytes(body) };
   if (opts?.delayMs !== undefined) e.delayMs = opts.delayMs;
   if (opts?.attributes !== undefined) e.attributes = opts.attributes;
+  if (opts?.ttlMs !== undefined) e.ttlMs = opts.ttlMs;
+  if (opts?.groupId !== undefined) e.groupId = opts.groupId;
+  if (opts?.dedupId !== undefined) e.dedupId = opts.dedupId;
+  if (opts?.timestamp !== undefined) e.timestamp = opts.timestamp;
+  if (opts?.producer !== undefined) e.producer = opts.producer;
   return e;
 }
 
@@ -61,11 +73,19 @@ export class QueueClient {
     return (await this.client.request('changeVisibility', { queue: this.name, receipt, visibilityMs })).visibleAt;
   }
 
-  /** Gives the message back, visible again after `delayMs` (default 0). */
-  async nack(receipt: string, delayMs?: number): Promise<number> {
+  /**
+   * Gives the message back, visible again after `delayMs` (default 0). Returns when it becomes
+   * visible, or undefined when it was dead-lettered instead (it reached the queue's maxReceives).
+   */
+  async nack(receipt: string, delayMs?: number): Promise<number | undefined> {
     const args: { queue: string; receipt: string; delayMs?: number } = { queue: this.name, receipt };
     if (delayMs !== undefined) args.delayMs = delayMs;
     return (await this.client.request('nack', args)).visibleAt;
+  }
+
+  /** Rejects the message for good (nack with requeue false): dead-lettered with reason `rejected`, or deleted when there is no DLQ. */
+  reject(receipt: string): Promise<NackResult> {
+    return this.client.request('nack', { queue: this.name, receipt, requeue: false });
   }
 
   attributes(): Promise<OpResult<'getQueueAttributes'>> {

@@ -15,6 +15,8 @@ export interface SubscribeOptions {
   credit: number;
   /** Lease length of pushed messages; the queue's default if absent. */
   visibilityMs?: number;
+  /** Stream-mode queues: the consumer group to read for (required there). */
+  group?: string;
   /** Called once if the subscription ends for good (server ended it, or it could not be made again). */
   onEnd?: (err: FerryError) => void;
 }
@@ -41,6 +43,7 @@ export class Subscription {
   private readonly onEnd: ((err: FerryError) => void) | undefined;
   readonly credit0: number;
   readonly visibilityMs: number | undefined;
+  readonly group: string | undefined;
 
   constructor(
     private readonly host: SubscriptionHost,
@@ -50,6 +53,7 @@ export class Subscription {
   ) {
     this.credit0 = options.credit;
     this.visibilityMs = options.visibilityMs;
+    this.group = options.group;
     this.onEnd = options.onEnd;
   }
 
@@ -115,6 +119,7 @@ export class Subscription {
     this.subscribing = true;
     const args: Record<string, unknown> = { queue: this.queue, credit: this.credit0 };
     if (this.visibilityMs !== undefined) args.visibilityMs = this.visibilityMs;
+    if (this.group !== undefined) args.group = this.group;
     const conn = this.host.connection;
     return conn
       .request('subscribe', args, {

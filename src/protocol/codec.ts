@@ -3,9 +3,15 @@
  * uWebSockets.js frees the ArrayBuffer it hands to `message` when the callback returns
  * (shared/STACK.md: "buffers that empty after a callback").
  */
-import { Encoder } from 'cbor-x';
+import { Encoder, type Options } from 'cbor-x';
 
-const encoder = new Encoder({ useRecords: false, copyBuffers: true, mapsAsObjects: true, tagUint8Array: false });
+const encoder = new Encoder({
+  useRecords: false, copyBuffers: true, mapsAsObjects: true, tagUint8Array: false,
+  // An integer in CBOR's 8-byte form (0x1b/0x3b) is read as a number, not a BigInt: encoders in
+  // other languages may use that form for any value, and validation wants numbers. Values past
+  // 2^53 lose precision, and every range check then rejects them.
+  int64AsNumber: true,
+} as Options & { int64AsNumber: boolean });
 
 export function encodeFrame(value: unknown): Uint8Array {
   return encoder.encode(value);
@@ -14,4 +20,15 @@ export function encodeFrame(value: unknown): Uint8Array {
 /** Decodes one WebSocket message; throws on malformed CBOR. */
 export function decodeFrame(bytes: Uint8Array): unknown {
   return encoder.decode(bytes);
+}
+
+/**
+ * A CBOR array of items that are already encoded (each by encodeFrame): lets a sender measure
+ * frames one by one and group them into WebSocket messages without encoding each group again.
+ */
+export function encodedArray(items: readonly Uint8Array[]): Uint8Array {
+  const n = items.length;
+  // Major type 4 (array) with the count in the shortest form (RFC 8949 §3.1).
+  const head = n < 24 ? [0x80 | n] : n < 0x100 ? [0x98, n] : n < 0x10000 ? [0x99, n >> 8, n & 0xff] : [0x9a, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Uint8Array.from(head), ...items]);
 }

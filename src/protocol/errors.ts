@@ -36,6 +36,9 @@ export const ErrorCodes = {
   ReceiptHandleExpired: 'ReceiptHandleExpired',
   /** credit/unsubscribe for a subscription this connection does not have. */
   UnknownSubscription: 'UnknownSubscription',
+  /** A stream consumer group that does not exist (receive, seek, deleteGroup), or exists (createGroup). `field` is `group`. */
+  GroupDoesNotExist: 'GroupDoesNotExist',
+  GroupAlreadyExists: 'GroupAlreadyExists',
   /** The queue is full and its overflow policy rejects new messages. */
   QueueFull: 'QueueFull',
   /** The shard that owns the queue is restarting; the request was not applied. Retry. */
@@ -48,6 +51,8 @@ export const ErrorCodes = {
   NotEnoughReplicas: 'NotEnoughReplicas',
   /** Cluster: the node the request must go to cannot be reached right now. Retry. */
   PeerUnavailable: 'PeerUnavailable',
+  /** Cluster: the op or setting is not available in cluster mode (dead-letter queues, redrive; docs/cluster.md). `field` names the attribute when it is one. Not retryable. */
+  NotSupportedInCluster: 'NotSupportedInCluster',
   /** Too many requests in flight on this connection. Retry after some complete. */
   TooManyInFlight: 'TooManyInFlight',
   /** Client side: the request got no reply in time. The request may or may not have been applied. */
@@ -83,6 +88,8 @@ export interface WireError {
   /** The request field at fault, as a dotted path (`entries.3.body`). */
   field?: string;
   retryable?: boolean;
+  /** QueueDoesNotExist on a send when the broker keeps unroutable messages: the queue that kept them. */
+  keptIn?: string;
 }
 
 /** Every error Ferry raises, on the server and in the client SDK. */
@@ -91,23 +98,30 @@ export class FerryError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   readonly retryable: boolean;
+  /** See WireError.keptIn. */
+  readonly keptIn: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { field?: string; cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { field?: string; cause?: unknown; keptIn?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options?.field;
     this.retryable = isRetryable(code);
+    this.keptIn = options?.keptIn;
   }
 
   toWire(): WireError {
     const wire: WireError = { code: this.code, message: this.message };
     if (this.field !== undefined) wire.field = this.field;
     if (this.retryable) wire.retryable = true;
+    if (this.keptIn !== undefined) wire.keptIn = this.keptIn;
     return wire;
   }
 
   static fromWire(wire: WireError): FerryError {
-    return new FerryError(wire.code, wire.message, wire.field === undefined ? undefined : { field: wire.field });
+    const options: { field?: string; keptIn?: string } = {};
+    if (wire.field !== undefined) options.field = wire.field;
+    if (typeof wire.keptIn === 'string') options.keptIn = wire.keptIn;
+    return new FerryError(wire.code, wire.message, options);
   }
 }
 

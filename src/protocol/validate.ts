@@ -5,7 +5,8 @@
  */
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
-import { ACKS_POLICIES, isOpName, type AcksPolicy, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry } from './ops.js';
+import { queueAttributes } from './attributes.js';
+import { ACKS_POLICIES, isOpName, type AcksPolicy, type MessageAttributes, type OpArgs, type OpName, type SendEntry, type StreamPosition } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
 export class InvalidRequest extends Error {
@@ -92,34 +93,57 @@ function messageAttributes(o: Obj, path: string): MessageAttributes | undefined 
   return out;
 }
 
-const ATTRIBUTE_RANGES: Record<keyof QueueAttributes, [number, number]> = {
-  visibilityMs: [0, Limits.maxVisibilityMs],
-  maxMessageBytes: [1, Limits.maxMessageBytesCeiling],
-  receiveWaitMs: [0, Limits.maxWaitMs],
-  delayMs: [0, Limits.maxDelayMs],
-};
-
-/** Queue attributes: every name known, every value in range. */
-export function queueAttributes(v: unknown, path = 'attributes'): Partial<QueueAttributes> {
-  if (!isObj(v)) throw invalid(path, 'a map of attributes');
-  const out: Partial<QueueAttributes> = {};
-  for (const key of Object.keys(v)) {
-    const range = ATTRIBUTE_RANGES[key as keyof QueueAttributes];
-    if (range === undefined) {
-      throw new FerryError(ErrorCodes.InvalidAttribute, `${path}.${key} is not a queue attribute (known: ${Object.keys(ATTRIBUTE_RANGES).join(', ')})`, { field: `${path}.${key}` });
-    }
-    out[key as keyof QueueAttributes] = int(v, key, range[0], range[1], `${path}.${key}`)!;
-  }
-  return out;
-}
-
 function sendEntry(o: Obj, path: string, maxBytes: number): SendEntry {
   const entry: SendEntry = { body: body(o, path === '' ? 'body' : `${path}.body`, maxBytes) };
   const delayMs = int(o, 'delayMs', 0, Limits.maxDelayMs, path === '' ? 'delayMs' : `${path}.delayMs`);
   if (delayMs !== undefined) entry.delayMs = delayMs;
   const attributes = messageAttributes(o, path === '' ? 'attributes' : `${path}.attributes`);
   if (attributes !== undefined) entry.attributes = attributes;
+  const at = (f: string): string => (path === '' ? f : `${path}.${f}`);
+  // ttlMs is checked against the queue's own retention by its actor; here only the absolute ceiling.
+  const ttlMs = int(o, 'ttlMs', 1, Limits.maxRetentionMs, at('ttlMs'));
+  if (ttlMs !== undefined) entry.ttlMs = ttlMs;
+  const groupId = id(o, 'groupId', at('groupId'));
+  if (groupId !== undefined) entry.groupId = groupId;
+  const dedupId = id(o, 'dedupId', at('dedupId'));
+  if (dedupId !== undefined) entry.dedupId = dedupId;
+  const timestamp = int(o, 'timestamp', 0, Number.MAX_SAFE_INTEGER, at('timestamp'));
+  if (timestamp !== undefined) entry.timestamp = timestamp;
+  const producer = id(o, 'producer', at('producer'));
+  if (producer !== undefined) entry.producer = producer;
   return entry;
+}
+
+/** groupId, dedupId, producer: 1..128 characters. */
+function id(o: Obj, field: string, path: string): string | undefined {
+  const v = str(o, field, path);
+  if (v === undefined) return undefined;
+  if (v.length === 0 || v.length > Limits.maxIdLength) throw invalid(path, `a string of 1–${Limits.maxIdLength} characters`);
+  return v;
+}
+
+function requiredId(o: Obj, field: string): string {
+  const v = id(o, field, field);
+  if (v === undefined) throw missing(field);
+  return v;
+}
+
+/** A stream position: 'earliest' | 'latest' | {offset} | {timestamp}. */
+function position(v: unknown, field: string): StreamPosition {
+  if (v === 'earliest' || v === 'latest') return v;
+  if (isObj(v)) {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === 'offset') return { offset: requiredInt(v, 'offset', 0, Number.MAX_SAFE_INTEGER, `${field}.offset`) };
+    if (keys.length === 1 && keys[0] === 'timestamp') return { timestamp: requiredInt(v, 'timestamp', 0, Number.MAX_SAFE_INTEGER, `${field}.timestamp`) };
+  }
+  throw invalid(field, "'earliest', 'latest', {offset} or {timestamp}");
+}
+
+function bool(o: Obj, field: string): boolean | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalid(field, 'true or false');
+  return v;
 }
 
 function list(o: Obj, field: string): unknown[] {
@@ -185,6 +209,8 @@ const validators: { [O in OpName]: Validator<O> } = {
     if (max !== undefined) out.max = max;
     if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
     if (waitMs !== undefined) out.waitMs = waitMs;
+    const group = id(a, 'group', 'group');
+    if (group !== undefined) out.group = group;
     return out;
   },
   delete: (a) => ({ queue: queueName(a), receipt: requiredStr(a, 'receipt') }),
@@ -202,16 +228,43 @@ const validators: { [O in OpName]: Validator<O> } = {
     const out: OpArgs<'nack'> = { queue: queueName(a), receipt: requiredStr(a, 'receipt') };
     const delayMs = int(a, 'delayMs', 0, Limits.maxDelayMs);
     if (delayMs !== undefined) out.delayMs = delayMs;
+    const requeue = bool(a, 'requeue');
+    if (requeue !== undefined) out.requeue = requeue;
+    if (requeue === false && delayMs !== undefined) throw invalid('delayMs', 'absent when requeue is false');
     return out;
   },
   subscribe: (a) => {
     const out: OpArgs<'subscribe'> = { queue: queueName(a), credit: requiredInt(a, 'credit', 0, Limits.maxCredit) };
     const visibilityMs = int(a, 'visibilityMs', 0, Limits.maxVisibilityMs);
     if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
+    const group = id(a, 'group', 'group');
+    if (group !== undefined) out.group = group;
     return out;
   },
   credit: (a) => ({ sub: requiredInt(a, 'sub', 0, Number.MAX_SAFE_INTEGER), credit: requiredInt(a, 'credit', 1, Limits.maxCredit) }),
   unsubscribe: (a) => ({ sub: requiredInt(a, 'sub', 0, Number.MAX_SAFE_INTEGER) }),
+  startRedrive: (a) => {
+    const out: OpArgs<'startRedrive'> = { queue: queueName(a) };
+    if (a.target !== undefined && a.target !== null) out.target = queueName(a, 'target');
+    const max = int(a, 'max', 1, Number.MAX_SAFE_INTEGER);
+    if (max !== undefined) out.max = max;
+    const ratePerSec = int(a, 'ratePerSec', 1, Limits.maxRedriveRate);
+    if (ratePerSec !== undefined) out.ratePerSec = ratePerSec;
+    return out;
+  },
+  listRedrives: () => ({}),
+  createGroup: (a) => {
+    const out: OpArgs<'createGroup'> = { queue: queueName(a), group: requiredId(a, 'group') };
+    if (a.start !== undefined && a.start !== null) out.start = position(a.start, 'start');
+    return out;
+  },
+  deleteGroup: (a) => ({ queue: queueName(a), group: requiredId(a, 'group') }),
+  listGroups: (a) => ({ queue: queueName(a) }),
+  seek: (a) => {
+    if (a.to === undefined || a.to === null) throw missing('to');
+    return { queue: queueName(a), group: requiredId(a, 'group'), to: position(a.to, 'to') };
+  },
+  cancelRedrive: (a) => ({ task: requiredStr(a, 'task') }),
 };
 
 export type ValidRequest = { [O in OpName]: { id: number; op: O; args: OpArgs<O> } }[OpName];
@@ -227,7 +280,8 @@ export function validateRequest(frame: unknown, maxBodyBytes: number): ValidRequ
     throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'id must be a non-negative integer', { field: 'id' }));
   }
   const op = frame.op;
-  if (typeof op !== 'string') throw new InvalidRequest(id, missing('op'));
+  if (op === undefined || op === null) throw new InvalidRequest(id, missing('op'));
+  if (typeof op !== 'string') throw new InvalidRequest(id, invalid('op', 'a string naming an operation'));
   if (!isOpName(op)) throw new InvalidRequest(id, new FerryError(ErrorCodes.UnknownOp, `unknown op ${JSON.stringify(op.slice(0, 64))}`, { field: 'op' }));
   const args = frame.args ?? {};
   if (!isObj(args)) throw new InvalidRequest(id, invalid('args', 'a map'));

@@ -5,12 +5,22 @@
  *   'D' qid(8) seq(8, big-endian)  → DeliveryRecord (CBOR): receiveCount, firstReceivedAt
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
  *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark
+ *   'F' qid(8) seq(8)              → ForwardRecord (CBOR): a message on its way OUT of queue qid to
+ *                                    another queue (dead-lettering, redrive). Written in the same
+ *                                    synced batch that removes the message from qid; deleted once
+ *                                    the target's commit was acknowledged; replayed at recovery.
+ *                                    Not cleared with its queue: a deleted queue's dead letters still
+ *                                    leave.
+ *   'X' qid(8) oqid(8) oseq(8)     → '' : queue qid accepted forward (oqid, oseq). Makes a replayed
+ *                                    forward idempotent; deleted once the source dropped its 'F'.
+ *   'E' qid(8) dedupKey(utf8)      → DedupRecord (CBOR): a dedup id seen inside the dedup window.
+ *   'G' qid(8) group(utf8)         → StreamGroupRecord (CBOR): a stream consumer group's committed position.
  *   'R' qid(8)                     → cluster mode only: the replication mark (epoch, seq), 2 × 8 bytes
  *                                    big-endian, of the last log entry this replica holds
  *
  * qid is a random 8-byte id given to a queue when it is created, so a queue that is deleted and
  * created again is a new incarnation: receipts of the old one never match the new one.
- * The prefixes sort D < M < Q < R < S, so each kind of record is one contiguous range, and within a
+ * The prefixes sort D < E < F < G < M < Q < R < S < X, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
  * Every key of a queue starts with its prefix byte and qid: cluster replication (actors/replica-log.ts)
@@ -19,7 +29,7 @@
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */
-export const PREFIX = { delivery: 0x44, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53 } as const;
+export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53, marker: 0x58 } as const;
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 
@@ -66,4 +76,45 @@ export function encodeSeq(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(BigInt(seq));
   return b;
+}
+
+export function markerKey(qid: string, originQid: string, originSeq: number): Buffer {
+  const key = Buffer.allocUnsafe(25);
+  key[0] = PREFIX.marker;
+  qidBytes(qid).copy(key, 1);
+  qidBytes(originQid).copy(key, 9);
+  key.writeBigUInt64BE(BigInt(originSeq), 17);
+  return key;
+}
+
+export function parseMarkerKey(key: Buffer): { qid: string; originQid: string; originSeq: number } {
+  return { qid: key.subarray(1, 9).toString('hex'), originQid: key.subarray(9, 17).toString('hex'), originSeq: Number(key.readBigUInt64BE(17)) };
+}
+
+export function dedupKey(qid: string, id: string): Buffer {
+  return Buffer.concat([queueKey(PREFIX.dedup, qid), Buffer.from(id, 'utf8')]);
+}
+
+export function parseDedupKey(key: Buffer): { qid: string; id: string } {
+  return { qid: key.subarray(1, 9).toString('hex'), id: key.subarray(9).toString('utf8') };
+}
+
+/** Every key of one kind for one queue whose layout is prefix + qid + anything. */
+export function queuePrefixRange(prefix: Prefix, qid: string): { gte: Buffer; lt: Buffer } {
+  const gte = queueKey(prefix, qid);
+  const lt = Buffer.from(gte);
+  // Increment the 9-byte prefix as a big-endian number: the first key past every key starting with it.
+  for (let i = lt.length - 1; i >= 0; i--) {
+    if (lt[i] === 0xff) {
+      lt[i] = 0;
+      continue;
+    }
+    lt[i]!++;
+    break;
+  }
+  return { gte, lt };
+}
+
+export function groupKey(qid: string, name: string): Buffer {
+  return Buffer.concat([queueKey(PREFIX.group, qid), Buffer.from(name, 'utf8')]);
 }

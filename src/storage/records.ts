@@ -1,5 +1,5 @@
 /** The records a shard stores (see keys.ts for where). Shared by storage and the actors. */
-import type { MessageAttributes, QueueAttributes } from '../protocol/ops.js';
+import type { DeadLetterInfo, MessageAttributes, QueueAttributes } from '../protocol/ops.js';
 
 export interface QueueRecord {
   /** 16 hex digits; see keys.ts. */
@@ -18,6 +18,49 @@ export interface StoredMessage {
   visibleAt: number;
   body: Uint8Array;
   attributes?: MessageAttributes;
+  /** Per-message time to live (expiry = sentAt + min(ttlMs, queue retention)). */
+  ttlMs?: number;
+  groupId?: string;
+  /** The dedup id it was accepted under (kept so recovery can rebuild the window). */
+  dedupKey?: string;
+  timestamp?: number;
+  producer?: string;
+  late?: true;
+  /** Set on a message that was dead-lettered into this queue. */
+  deadLetter?: DeadLetterInfo;
+}
+
+/** The part of a message that travels to another queue. */
+export interface ForwardedMessage {
+  /** The message id in the queue it leaves. */
+  id: string;
+  body: Uint8Array;
+  attributes?: MessageAttributes;
+  groupId?: string;
+  /** Present when dead-lettered; absent when redriven (the message starts a fresh life). */
+  deadLetter?: DeadLetterInfo;
+}
+
+/** 'F' record: a message on its way from one queue to another (see keys.ts). */
+export interface ForwardRecord {
+  /** Name of the queue it goes to. */
+  target: string;
+  message: ForwardedMessage;
+}
+
+/** 'G' record: a stream consumer group. */
+export interface StreamGroupRecord {
+  /** Random id carried in the group's receipts. */
+  gid: number;
+  committed: number;
+  createdAt: number;
+}
+
+/** 'E' record: a dedup id accepted at `at`, answered with the first copy's id and seq. */
+export interface DedupRecord {
+  messageId: string;
+  seq: number;
+  at: number;
 }
 
 export interface DeliveryRecord {
@@ -37,10 +80,27 @@ export interface RecoveredMessage {
   body: Uint8Array | undefined;
   attributes?: MessageAttributes;
   delivery: DeliveryRecord | undefined;
+  /** The stored record's optional fields (ttlMs, groupId, ...), as stored. */
+  extra?: MessageExtra;
 }
+
+/** The optional per-message fields of a StoredMessage. */
+export type MessageExtra = Omit<StoredMessage, 'id' | 'sentAt' | 'visibleAt' | 'body' | 'attributes'>;
 
 export interface RecoveredQueue {
   record: QueueRecord;
   nextSeq: number;
   messages: RecoveredMessage[];
+  /** Forwards already accepted ('X' keys), as `${originQid}:${originSeq}`. */
+  markers: string[];
+  /** Dedup ids seen ('E' keys). */
+  dedup: Array<{ id: string } & DedupRecord>;
+  /** Stream consumer groups ('G' keys). */
+  groups: Array<{ name: string } & StreamGroupRecord>;
+}
+
+/** A forward still in a shard's outbox at recovery. */
+export interface PendingForward {
+  qid: string;
+  seq: number;
 }

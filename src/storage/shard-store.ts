@@ -10,8 +10,11 @@
  */
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
-import { PREFIX, messageKey, parseMessageKey, parseQueueKey, prefixRange, queueKey, queueRange, encodeSeq } from './keys.js';
-import type { DeliveryRecord, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage } from './records.js';
+import {
+  PREFIX, dedupKey, groupKey, markerKey, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
+  queuePrefixRange, queueRange, encodeSeq,
+} from './keys.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
 
@@ -63,7 +66,11 @@ export class ShardStore {
     try {
       await db.open({ createIfMissing: true, infoLogLevel: null });
     } catch (err) {
-      throw new StorageError(`cannot open RocksDB at ${dir}: ${(err as Error).message}`, { cause: err });
+      // abstract-level says only "Database is not open"; the reason (e.g. "IO error: While lock
+      // file: …/LOCK: Resource temporarily unavailable" — another process has it) is in the cause.
+      const cause = (err as Error).cause;
+      const reason = cause instanceof Error ? cause.message : (err as Error).message;
+      throw new StorageError(`cannot open RocksDB at ${dir}: ${reason}`, { cause: err });
     }
     return new ShardStore(db);
   }
@@ -116,7 +123,7 @@ export class ShardStore {
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) {
-      const range = queueKeysRange(prefix, qid);
+      const range = queuePrefixRange(prefix, qid);
       const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
       try {
         for (;;) {
@@ -144,7 +151,9 @@ export class ShardStore {
   removeQueue(qid: string): void {
     this.#stage().del(queueKey(PREFIX.queue, qid));
     this.#stage().del(queueKey(PREFIX.nextSeq, qid));
-    this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
+    this.#afterCommit.push(
+      queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid), queuePrefixRange(PREFIX.group, qid),
+    );
   }
 
   /** Clears messages below `seq` after the commit; the caller stages the purgedBelow mark itself. */
@@ -170,6 +179,52 @@ export class ShardStore {
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
     this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
+  }
+
+  putForward(qid: string, seq: number, record: ForwardRecord): void {
+    this.#stage().put(messageKey(PREFIX.forward, qid, seq), cbor.encode(record));
+  }
+
+  deleteForward(qid: string, seq: number): void {
+    this.#stage().del(messageKey(PREFIX.forward, qid, seq));
+  }
+
+  /** Reads outbox records synchronously (the host sends them on in bounded slices). */
+  readForwards(keys: readonly PendingForward[]): Array<ForwardRecord | undefined> {
+    if (keys.length === 0) return [];
+    const values = this.#db._getManySync(keys.map((k) => messageKey(PREFIX.forward, k.qid, k.seq)));
+    return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as ForwardRecord)));
+  }
+
+  putMarker(qid: string, originQid: string, originSeq: number): void {
+    this.#stage().put(markerKey(qid, originQid, originSeq), Buffer.alloc(0));
+  }
+
+  deleteMarker(qid: string, originQid: string, originSeq: number): void {
+    this.#stage().del(markerKey(qid, originQid, originSeq));
+  }
+
+  putDedup(qid: string, id: string, record: DedupRecord): void {
+    this.#stage().put(dedupKey(qid, id), cbor.encode(record));
+  }
+
+  deleteDedup(qid: string, id: string): void {
+    this.#stage().del(dedupKey(qid, id));
+  }
+
+  putGroup(qid: string, name: string, record: StreamGroupRecord): void {
+    this.#stage().put(groupKey(qid, name), cbor.encode(record));
+  }
+
+  deleteGroup(qid: string, name: string): void {
+    this.#stage().del(groupKey(qid, name));
+  }
+
+  /** Every outbox record left by an earlier run, in key order (queue, then sequence). */
+  async recoverForwards(): Promise<PendingForward[]> {
+    const out: PendingForward[] = [];
+    for await (const [key] of this.#scan(prefixRange(PREFIX.forward))) out.push(parseMessageKey(key));
+    return out;
   }
 
   /**
@@ -222,7 +277,19 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] });
+    }
+    for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
+      const m = parseMarkerKey(key);
+      queues.get(m.qid)?.markers.push(`${m.originQid}:${m.originSeq}`);
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.group))) {
+      const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
+      queues.get(g.qid)?.groups.push({ name: g.id, ...(cbor.decode(value) as StreamGroupRecord) });
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.dedup))) {
+      const d = parseDedupKey(key);
+      queues.get(d.qid)?.dedup.push({ id: d.id, ...(cbor.decode(value) as DedupRecord) });
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.nextSeq))) {
       const q = queues.get(parseQueueKey(key));
@@ -271,11 +338,32 @@ export class ShardStore {
     const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
-    const q: RecoveredQueue = { record, nextSeq: 0, messages: [] };
+    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     for (const [key, value] of rows) {
-      if (key[0] === PREFIX.nextSeq) q.nextSeq = Number(value.readBigUInt64BE(0));
-      else if (key[0] === PREFIX.delivery) deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
+      switch (key[0]) {
+        case PREFIX.nextSeq:
+          q.nextSeq = Number(value.readBigUInt64BE(0));
+          break;
+        case PREFIX.delivery:
+          deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
+          break;
+        case PREFIX.marker: {
+          const m = parseMarkerKey(key);
+          q.markers.push(`${m.originQid}:${m.originSeq}`);
+          break;
+        }
+        case PREFIX.dedup: {
+          const d = parseDedupKey(key);
+          q.dedup.push({ id: d.id, ...(cbor.decode(value) as DedupRecord) });
+          break;
+        }
+        case PREFIX.group: {
+          const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
+          q.groups.push({ name: g.id, ...(cbor.decode(value) as StreamGroupRecord) });
+          break;
+        }
+      }
     }
     for (const [key, value] of rows) {
       if (key[0] !== PREFIX.message) continue;
@@ -320,16 +408,7 @@ function recoveredMessage(seq: number, stored: StoredMessage, delivery: Delivery
     delivery,
   };
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
+  const { id: _id, sentAt: _s, visibleAt: _v, body: _b, attributes: _a, ...extra } = stored;
+  if (Object.keys(extra).length > 0) recovered.extra = extra;
   return recovered;
-}
-
-/** Every key that starts with prefix + qid, whatever follows (keys.ts: all keys of a queue do). */
-function queueKeysRange(prefix: (typeof PREFIX)[keyof typeof PREFIX], qid: string): { gte: Buffer; lt: Buffer } {
-  const gte = queueKey(prefix, qid);
-  const lt = Buffer.from(gte);
-  let i = lt.length - 1;
-  while (i >= 0 && lt[i] === 0xff) lt[i--] = 0;
-  if (i < 0) return { gte, lt: Buffer.from([prefix + 1]) };
-  lt[i]!++;
-  return { gte, lt };
 }

@@ -13,6 +13,10 @@ import type { ValidRequest } from '../protocol/validate.js';
 import { BrokerMetrics } from '../transport/metrics.js';
 import { FerryServer, type HttpRoute } from '../transport/server.js';
 import type { RequestHandler } from '../transport/session.js';
+import { SqsBackend } from '../transport/sqs/backend.js';
+import { SqsMetadataStore } from '../transport/sqs/metadata.js';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from '../transport/sqs/queue-url.js';
+import { SqsService, sqsBodyLimit } from '../transport/sqs/service.js';
 import type { BrokerConfig } from './config.js';
 import { openDataDir } from './node-meta.js';
 import { Router, type SessionSink } from './router.js';
@@ -48,7 +52,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   const cluster: ClusterNode | undefined = config.cluster === undefined
     ? undefined
     : new (await import('./cluster/cluster-node.js')).ClusterNode({ settings: config.cluster, maxBodyBytes: config.maxMessageBytes, log, sessions });
-  const router = new Router(cluster?.routerSink ?? sessions);
+  const router = new Router(cluster?.routerSink ?? sessions, { unroutableQueue: config.unroutableQueue });
   const pool = new ShardPool({
     dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD, replicated: cluster !== undefined,
   }, log, cluster?.poolEvents ?? router);
@@ -66,6 +70,8 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
       return shuttingDown;
     },
   };
+
+  const closeSession = cluster === undefined ? (session: number) => router.closeSession(session) : (session: number) => cluster.closeSession(session);
 
   const text = 'text/plain; charset=utf-8';
   const get: Record<string, HttpRoute> = {
@@ -96,14 +102,51 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     };
   }
 
-  await pool.start();
+  const sqsMeta = await SqsMetadataStore.open(config.dataDir);
+  const sqs = new SqsService({
+    backend: new SqsBackend({
+      dispatch: (session, req, done) => {
+        const startedAt = performance.now();
+        handler.dispatch(session, req, (answer) => {
+          metrics.answered(req, answer, startedAt);
+          done(answer);
+        });
+      },
+      closeSession: (session) => closeSession(session),
+      maxBodyBytes: config.maxMessageBytes,
+      get shuttingDown() {
+        return shuttingDown;
+      },
+    }),
+    meta: sqsMeta,
+    id: { accountId: DEFAULT_ACCOUNT_ID, region: DEFAULT_REGION },
+    credentials: config.sqsCredentials.length > 0 ? config.sqsCredentials : undefined,
+    maxBodyBytes: sqsBodyLimit(config.maxMessageBytes),
+    defaultHost: () => `${config.host}:${server?.port ?? config.port}`,
+    log,
+  });
+
+  if (config.sqsCredentials.length === 0 && !isLoopback(config.host)) {
+    log.warn({ host: config.host }, 'the SQS API accepts unsigned requests on a non-loopback address; set --sqs-credentials to check signatures');
+  }
+
+  try {
+    await pool.start();
+  } catch (err) {
+    // A shard that cannot start (e.g. its RocksDB directory is locked by another broker) fails the
+    // start. Stop the others and the restart timers, or this process would retry forever instead
+    // of exiting with the error.
+    await pool.close();
+    throw err;
+  }
   server = new FerryServer({
     handler,
-    sessionClosed: cluster === undefined ? (session) => router.closeSession(session) : (session) => cluster.closeSession(session),
+    sessionClosed: closeSession,
     sessionCountChanged: (delta) => metrics.connections.inc(delta),
     get,
     post,
     ...(cluster === undefined ? {} : { peer: cluster.peerServer }),
+    services: { '/': sqs, '/:account/:queue': sqs },
   });
   let port: number;
   try {
@@ -116,7 +159,8 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     throw err;
   }
   log.info({
-    url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount,
+    url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, sqs: `http://${config.host}:${port}/`, sqsSigned: config.sqsCredentials.length > 0,
+    shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount,
     ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
   }, 'ferry ready');
 
@@ -131,7 +175,9 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
         shuttingDown = true;
         server!.stopListening();
         await cluster?.close();
+        router.close();
         await pool.close();
+        await sqsMeta.close();
         server!.closeSessions('server shutting down');
         log.info({ code: ErrorCodes.ShuttingDown }, 'ferry stopped');
         log.flush?.();
@@ -139,4 +185,8 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
       return closing;
     },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -4,7 +4,8 @@
  * and throws a ConfigError naming the setting at fault.
  */
 import { availableParallelism } from 'node:os';
-import { Limits } from '../protocol/limits.js';
+import { Limits, isValidQueueName } from '../protocol/limits.js';
+import { parseCredentials, type SqsCredential } from '../transport/sqs/sigv4.js';
 
 export interface BrokerConfig {
   /** Interface to listen on. Default 127.0.0.1. */
@@ -17,8 +18,15 @@ export interface BrokerConfig {
   shards: number;
   /** Broker-wide ceiling on maxMessageBytes (a queue may set less). Default 256 KiB, at most 1 MiB. */
   maxMessageBytes: number;
+  /** Queue that keeps messages sent to queues that do not exist (dead letters, reason noSuchQueue). Off by default. */
+  unroutableQueue: string | undefined;
   /** Test hook: allows POST /admin/shards/:n/crash. Off by default. */
   faultInjection: boolean;
+  /**
+   * Access keys the SQS API checks SigV4 signatures against. Empty: requests are accepted unsigned
+   * (the default, meant for loopback and trusted networks).
+   */
+  sqsCredentials: SqsCredential[];
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Cluster mode (docs/cluster.md); undefined = the single-node broker. */
@@ -108,21 +116,42 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
     throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
   const faultInjection = raw.faultInjection ?? false;
+  let sqsCredentials: SqsCredential[] = [];
+  const rawCredentials = raw.sqsCredentials;
+  if (typeof rawCredentials === 'string') {
+    try {
+      sqsCredentials = parseCredentials(rawCredentials);
+    } catch (err) {
+      throw new ConfigError('sqsCredentials', `${(err as Error).message} (format KEY:SECRET[,KEY:SECRET…])`);
+    }
+  } else if (Array.isArray(rawCredentials)) {
+    sqsCredentials = rawCredentials;
+  }
+  const unroutableQueue = raw.unroutableQueue === undefined || raw.unroutableQueue === '' ? undefined : raw.unroutableQueue;
+  if (unroutableQueue !== undefined && !isValidQueueName(unroutableQueue)) {
+    throw new ConfigError('unroutableQueue', `must be a valid queue name, got ${JSON.stringify(unroutableQueue)}`);
+  }
+  const cluster = resolveCluster(raw);
+  // The unroutable queue is kept by the node that receives the send; in cluster mode that node may
+  // not lead it, and moves between queues are not routed across nodes (docs/cluster.md, limits).
+  if (cluster !== undefined && unroutableQueue !== undefined) throw new ConfigError('unroutableQueue', 'is not supported in cluster mode (docs/cluster.md)');
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),
     dataDir,
     shards: intInRange('shards', raw.shards ?? availableParallelism(), 1, 64),
     maxMessageBytes: intInRange('maxMessageBytes', raw.maxMessageBytes ?? Limits.defaultMaxMessageBytes, 1, Limits.maxMessageBytesCeiling),
+    unroutableQueue,
     faultInjection: faultInjection === true || faultInjection === 'true' || faultInjection === '1',
+    sqsCredentials,
     logLevel: logLevel as BrokerConfig['logLevel'],
-    cluster: resolveCluster(raw),
+    cluster,
   };
 }
 
 /**
- * Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_FAULT_INJECTION, FERRY_LOG_LEVEL,
- * FERRY_CLUSTER_ETCD, FERRY_NODE_ID, FERRY_ADVERTISE_URL.
+ * Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION,
+ * FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL, FERRY_CLUSTER_ETCD, FERRY_NODE_ID, FERRY_ADVERTISE_URL.
  */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
@@ -131,7 +160,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_DATA_DIR !== undefined) out.dataDir = env.FERRY_DATA_DIR;
   if (env.FERRY_SHARDS !== undefined) out.shards = env.FERRY_SHARDS;
   if (env.FERRY_MAX_MESSAGE_BYTES !== undefined) out.maxMessageBytes = env.FERRY_MAX_MESSAGE_BYTES;
+  if (env.FERRY_UNROUTABLE_QUEUE !== undefined) out.unroutableQueue = env.FERRY_UNROUTABLE_QUEUE;
   if (env.FERRY_FAULT_INJECTION !== undefined) out.faultInjection = env.FERRY_FAULT_INJECTION;
+  if (env.FERRY_SQS_CREDENTIALS !== undefined) out.sqsCredentials = env.FERRY_SQS_CREDENTIALS;
   if (env.FERRY_LOG_LEVEL !== undefined) out.logLevel = env.FERRY_LOG_LEVEL as BrokerConfig['logLevel'];
   if (env.FERRY_CLUSTER_ETCD !== undefined) out.clusterEtcd = env.FERRY_CLUSTER_ETCD;
   if (env.FERRY_NODE_ID !== undefined) out.nodeId = env.FERRY_NODE_ID;

@@ -5,13 +5,22 @@
  * persisted by that shard with the queue's record, so after a restart every shard reports its
  * queues again (`shardUp`) and the map is rebuilt from disk.
  */
-import { randomBytes } from 'node:crypto';
-import { ErrorCodes, type WireError } from '../protocol/errors.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ErrorCodes, isRetryable, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
-import type { DeliveredMessage, OpArgs } from '../protocol/ops.js';
+import type { DeliveredMessage, OpArgs, QueueAttributes, SendEntry } from '../protocol/ops.js';
 import type { ValidRequest } from '../protocol/validate.js';
+import type { InsertItem } from '../actors/queue-actor.js';
 import type { QueueInfo, QueueRequest } from '../actors/shard-messages.js';
+import type { ForwardRecord } from '../storage/records.js';
+import { Forwarder } from './forwarder.js';
+import { RedriveTasks } from './redrive.js';
 import type { Answer, ShardPool, ShardPoolEvents } from './shard-pool.js';
+
+export interface RouterOptions {
+  /** Broker-wide queue that keeps messages sent to queues that do not exist (reason noSuchQueue). */
+  unroutableQueue?: string | undefined;
+}
 
 /** Where answers, pushes and subscription ends go: the transport's sessions. */
 export interface SessionSink {
@@ -29,27 +38,61 @@ interface SubRoute {
   qid: string;
 }
 
+/** A request held back until a create or delete of its queue finishes. */
+interface HeldRequest {
+  session: number;
+  /** Runs the request now. */
+  run(): void;
+  /** Answers it without running it (its connection closed meanwhile). */
+  drop(): void;
+}
+
 function fail(code: WireError['code'], message: string, field?: string): Answer {
   const error: WireError = { code, message };
   if (field !== undefined) error.field = field;
+  if (isRetryable(code)) error.retryable = true;
   return { error };
 }
 
 export class Router implements ShardPoolEvents {
   readonly #queues = new Map<string, Placement>();
-  /** Names being created, with requests that must wait for the outcome. */
-  readonly #creating = new Map<string, Array<() => void>>();
+  /**
+   * Names being created or deleted, with the requests that must wait for the outcome: they are
+   * routed by the map as it is afterwards (a createQueue pipelined behind a deleteQueue of the same
+   * name then creates a new queue instead of reaching the deleted one).
+   */
+  readonly #changing = new Map<string, HeldRequest[]>();
   readonly #subs = new Map<number, Map<number, SubRoute>>();
   readonly #nextSub = new Map<number, number>();
+  /** Each queue's dead-letter queue, for the cycle check (a cache of what the shards hold). */
+  readonly #deadLetterOf = new Map<string, string | null>();
   #pool: ShardPool | undefined;
+  #forwarder: Forwarder | undefined;
+  #redrives: RedriveTasks | undefined;
   readonly #sink: SessionSink;
+  readonly #unroutable: string | undefined;
 
-  constructor(sink: SessionSink) {
+  constructor(sink: SessionSink, options: RouterOptions = {}) {
     this.#sink = sink;
+    this.#unroutable = options.unroutableQueue;
   }
 
   attach(pool: ShardPool): void {
     this.#pool = pool;
+    const lookup = { placement: (name: string) => this.#queues.get(name) };
+    this.#forwarder = new Forwarder(pool, lookup);
+    this.#redrives = new RedriveTasks(pool, lookup);
+  }
+
+  /** Stops retry timers and redrive tasks. */
+  close(): void {
+    this.#forwarder?.close();
+    this.#redrives?.close();
+  }
+
+  /** Moves carried between shards since start (tests and logs). */
+  get forwardsDelivered(): number {
+    return this.#forwarder?.delivered ?? 0;
   }
 
   get queueCount(): number {
@@ -77,10 +120,22 @@ export class Router implements ShardPoolEvents {
 
   // ShardPoolEvents
   shardUp(shard: number, queues: QueueInfo[]): void {
-    for (const q of queues) this.#queues.set(q.name, { shard, id: q.id });
+    for (const q of queues) {
+      this.#queues.set(q.name, { shard, id: q.id });
+      this.#deadLetterOf.set(q.name, q.attributes.deadLetter?.queue ?? null);
+    }
+  }
+
+  forward(shard: number, qid: string, seq: number, record: ForwardRecord): void {
+    this.#forwarder?.forward(shard, qid, seq, record);
+  }
+
+  forwardDone(_shard: number, qid: string, seq: number): void {
+    this.#forwarder?.forwardDone(qid, seq);
   }
 
   shardDown(shard: number): void {
+    this.#forwarder?.shardDown(shard);
     const gone: WireError = { code: ErrorCodes.ShardUnavailable, message: `shard ${shard} restarted; subscribe again`, retryable: true };
     for (const [session, subs] of this.#subs) {
       for (const [sub, route] of subs) {
@@ -104,6 +159,12 @@ export class Router implements ShardPoolEvents {
   closeSession(session: number): void {
     this.#subs.delete(session);
     this.#nextSub.delete(session);
+    // Requests of this connection held back by a create or delete must not run later: the shards
+    // would take them after this closeSession, and a subscribe or long poll of a dead connection
+    // would then lease messages nobody can receive until their visibility timeout.
+    for (const held of this.#changing.values()) {
+      for (let i = held.length - 1; i >= 0; i--) if (held[i]!.session === session) held.splice(i, 1)[0]!.drop();
+    }
     this.#pool?.broadcast({ t: 'closeSession', session });
   }
 
@@ -114,8 +175,17 @@ export class Router implements ShardPoolEvents {
     switch (req.op) {
       case 'listQueues':
         return done({ result: this.#list(req.args) });
-      case 'createQueue':
+      case 'startRedrive':
+        return this.#redrives!.start(req.args, done);
+      case 'listRedrives':
+        return done({ result: { tasks: this.#redrives!.list() } });
+      case 'cancelRedrive':
+        return this.#redrives!.cancel(req.args.task, done);
+      case 'createQueue': {
+        const refused = this.#checkDeadLetter(req.args.queue, req.args.attributes);
+        if (refused !== undefined) return done(refused);
         return this.#create(session, req, done);
+      }
       case 'credit':
       case 'unsubscribe': {
         const route = this.#subs.get(session)?.get(req.args.sub);
@@ -125,17 +195,29 @@ export class Router implements ShardPoolEvents {
       }
       default: {
         const name = req.args.queue;
-        if (this.#creating.has(name)) {
-          this.#creating.get(name)!.push(() => this.dispatch(session, req, done));
-          return;
-        }
+        const held = this.#changing.get(name);
+        if (held !== undefined) return this.#holdBack(held, session, req, done);
         const placed = this.#queues.get(name);
-        if (placed === undefined) return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
+        if (placed === undefined) {
+          if (req.op === 'send') return this.#unroutableSend(name, [req.args], done);
+          if (req.op === 'sendBatch') return this.#unroutableSend(name, req.args.entries, done);
+          return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
+        }
         if (req.op === 'subscribe') return this.#subscribe(session, req.args, placed, done);
+        if (req.op === 'setQueueAttributes') {
+          const refused = this.#checkDeadLetter(name, req.args.attributes);
+          if (refused !== undefined) return done(refused);
+        }
         const queueReq = toQueueRequest(req);
+        if (req.op === 'deleteQueue') this.#changing.set(name, []);
         return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: queueReq }), (answer) => {
-          if (req.op === 'deleteQueue' && 'result' in answer && this.#queues.get(name)?.id === placed.id) this.#queues.delete(name);
+          if (req.op === 'deleteQueue' && 'result' in answer && this.#queues.get(name)?.id === placed.id) {
+            this.#queues.delete(name);
+            this.#deadLetterOf.delete(name);
+          }
+          if (req.op === 'setQueueAttributes' && 'result' in answer) this.#noteAttributes(name, (answer.result as { attributes: QueueAttributes }).attributes);
           done(answer);
+          if (req.op === 'deleteQueue') this.#release(name);
         });
       }
     }
@@ -154,11 +236,8 @@ export class Router implements ShardPoolEvents {
   #create(session: number, req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const pool = this.#pool!;
     const name = req.args.queue;
-    const waiting = this.#creating.get(name);
-    if (waiting !== undefined) {
-      waiting.push(() => this.dispatch(session, req, done));
-      return;
-    }
+    const held = this.#changing.get(name);
+    if (held !== undefined) return this.#holdBack(held, session, req, done);
     const placed = this.#queues.get(name);
     if (placed !== undefined) {
       return pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req: toQueueRequest(req) }), done);
@@ -166,14 +245,87 @@ export class Router implements ShardPoolEvents {
     const shard = this.#leastLoadedShard(pool);
     if (shard === undefined) return done(fail(ErrorCodes.ShardUnavailable, 'no shard is up; retry'));
     const id = randomBytes(8).toString('hex');
-    this.#creating.set(name, []);
+    this.#changing.set(name, []);
     const attributes = req.args.attributes ?? {};
     pool.request(shard, (r) => ({ t: 'create', r, id, name, attributes, createdAt: Date.now() }), (answer) => {
-      if ('result' in answer) this.#queues.set(name, { shard, id });
-      const waiters = this.#creating.get(name) ?? [];
-      this.#creating.delete(name);
+      if ('result' in answer) {
+        this.#queues.set(name, { shard, id });
+        this.#noteAttributes(name, (answer.result as { attributes: QueueAttributes }).attributes);
+      }
       done(answer);
-      for (const retry of waiters) retry();
+      this.#release(name);
+    });
+  }
+
+  /** The create or delete of `name` finished: run what waited for it, in arrival order. */
+  #release(name: string): void {
+    const held = this.#changing.get(name) ?? [];
+    this.#changing.delete(name);
+    for (const h of held) h.run();
+  }
+
+  #holdBack(held: HeldRequest[], session: number, req: ValidRequest, done: (a: Answer) => void): void {
+    held.push({
+      session,
+      run: () => this.dispatch(session, req, done),
+      drop: () => done(fail(ErrorCodes.ConnectionClosed, 'the connection closed before the request ran')),
+    });
+  }
+
+  #noteAttributes(name: string, attributes: QueueAttributes): void {
+    this.#deadLetterOf.set(name, attributes.deadLetter?.queue ?? null);
+  }
+
+  /**
+   * A deadLetter setting must name an existing queue other than this one, and must not close a
+   * cycle (a → b → a): a message would otherwise travel for ever.
+   */
+  #checkDeadLetter(name: string, attributes: Partial<QueueAttributes> | undefined): Answer | undefined {
+    const dl = attributes?.deadLetter;
+    if (dl === undefined || dl === null) return undefined;
+    const field = 'attributes.deadLetter.queue';
+    if (dl.queue === name) return fail(ErrorCodes.InvalidAttribute, `${field}: queue ${name} cannot be its own dead-letter queue`, field);
+    if (!this.#queues.has(dl.queue)) return fail(ErrorCodes.QueueDoesNotExist, `${field}: dead-letter queue ${dl.queue} does not exist; create it first`, field);
+    const path = [name, dl.queue];
+    for (let next = this.#deadLetterOf.get(dl.queue); next !== undefined && next !== null; next = this.#deadLetterOf.get(next)) {
+      path.push(next);
+      if (next === name) return fail(ErrorCodes.InvalidAttribute, `${field}: dead-letter cycle ${path.join(' → ')}`, field);
+      if (path.length > this.#queues.size + 1) break; // a cycle that does not involve this queue
+    }
+    return undefined;
+  }
+
+  /**
+   * A send to a queue that does not exist. With a broker-wide unroutableQueue the messages are kept
+   * there as dead letters (reason noSuchQueue); the producer still gets QueueDoesNotExist, with
+   * `keptIn` naming where they went.
+   */
+  #unroutableSend(name: string, entries: readonly SendEntry[], done: (a: Answer) => void): void {
+    const missing = fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue');
+    const keeper = this.#unroutable === undefined ? undefined : this.#queues.get(this.#unroutable);
+    if (keeper === undefined) return done(missing);
+    const now = Date.now();
+    const items: InsertItem[] = entries.map((e) => {
+      const originalMessageId = randomUUID();
+      const message: InsertItem['message'] = {
+        id: originalMessageId,
+        body: e.body,
+        deadLetter: { reason: 'noSuchQueue', sourceQueue: name, originalMessageId, receiveCount: 0, firstSentAt: now, deadLetteredAt: now },
+      };
+      if (e.attributes !== undefined) message.attributes = e.attributes;
+      if (e.groupId !== undefined) message.groupId = e.groupId;
+      return { message };
+    });
+    this.#pool!.request(keeper.shard, (r) => ({ t: 'req', r, qid: keeper.id, session: 0, req: { op: 'insert', args: { items } } }), (answer) => {
+      if ('error' in answer) return done(missing);
+      done({
+        error: {
+          code: ErrorCodes.QueueDoesNotExist,
+          message: `queue ${name} does not exist; the message${items.length === 1 ? ' was' : 's were'} kept in queue ${this.#unroutable}`,
+          field: 'queue',
+          keptIn: this.#unroutable!,
+        },
+      });
     });
   }
 

@@ -13,6 +13,7 @@ import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+import type { ForwardRecord } from '../storage/records.js';
 
 /** An answer to one request: the result, or the error. */
 export type Answer = { result: unknown } | { error: WireError };
@@ -26,6 +27,10 @@ export interface ShardPoolEvents {
   subEnd(session: number, sub: number, error: WireError): void;
   /** Cluster mode: a shard committed these log entries (before the replies of the same turn arrive). */
   log?(shard: number, entries: LogEntry[]): void;
+  /** An outbox record of `shard`, to carry to its target (forwarder.ts). */
+  forward(shard: number, qid: string, seq: number, record: ForwardRecord): void;
+  /** `shard` deleted outbox record (qid, seq). */
+  forwardDone(shard: number, qid: string, seq: number): void;
 }
 
 export interface ShardPoolOptions {
@@ -57,7 +62,6 @@ export class ShardPool {
   #nextR = 1;
   #flushScheduled = false;
   #closing = false;
-  readonly #statsWaiters = new Map<number, (q: ShardQueueStats[]) => void>();
 
   constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
     this.#opts = { restartDelayMs: 100, replicated: false, ...opts };
@@ -154,13 +158,19 @@ export class ShardPool {
         this.#events.subEnd(m.session, m.sub, m.error);
         return;
       case 'stats': {
-        const done = this.#statsWaiters.get(m.r);
-        this.#statsWaiters.delete(m.r);
-        done?.(m.queues);
+        const done = slot.pending.get(m.r);
+        slot.pending.delete(m.r);
+        done?.({ result: m.queues });
         return;
       }
       case 'log':
         this.#events.log?.(shard, m.entries);
+        return;
+      case 'forward':
+        this.#events.forward(shard, m.qid, m.seq, m.record);
+        return;
+      case 'forwardDone':
+        this.#events.forwardDone(shard, m.qid, m.seq);
         return;
       case 'ready':
       case 'closed':
@@ -183,6 +193,14 @@ export class ShardPool {
     this.#enqueue(slot, build(r));
   }
 
+  /** Sends a message that has no answer to one shard; false (dropped) when the shard is down. */
+  send(shard: number, m: ToShard): boolean {
+    const slot = this.#slots[shard];
+    if (slot === undefined || !slot.up) return false;
+    this.#enqueue(slot, m);
+    return true;
+  }
+
   /** Sends a message that has no answer (closeSession) to every shard that is up. */
   broadcast(m: ToShard): void {
     for (const slot of this.#slots) if (slot.up) this.#enqueue(slot, m);
@@ -193,7 +211,9 @@ export class ShardPool {
     const parts = await Promise.all(this.#slots.map((slot) => new Promise<ShardQueueStats[]>((resolve) => {
       if (!slot.up) return resolve([]);
       const r = this.#nextR++;
-      this.#statsWaiters.set(r, resolve);
+      // Waits among the slot's pending requests, so a shard that dies meanwhile answers it
+      // (as empty) like any other in-flight request, and a /metrics scrape never hangs.
+      slot.pending.set(r, (a) => resolve('result' in a ? (a.result as ShardQueueStats[]) : []));
       this.#enqueue(slot, { t: 'stats', r });
     })));
     return parts.flat();
@@ -238,7 +258,5 @@ export class ShardPool {
     }, 10_000);
     await Promise.all(this.#slots.map((s) => s.closed));
     clearTimeout(force);
-    for (const done of this.#statsWaiters.values()) done([]);
-    this.#statsWaiters.clear();
   }
 }

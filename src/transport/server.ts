@@ -1,6 +1,7 @@
 /**
  * The node's one port (uWebSockets.js): the client WebSocket at /ws and the HTTP endpoints
- * (/healthz, /readyz, /metrics, and /admin/… for fault injection when enabled).
+ * (/healthz, /readyz, /metrics, /admin/… for fault injection when enabled, and the SQS API at / and
+ * /ACCOUNT/QUEUE, see sqs/service.ts).
  *
  * shared/STACK.md: this uWS package falls back to a slow JavaScript shim on a Node it has no binary
  * for; we refuse to start then rather than run 10× slower without saying so.
@@ -9,6 +10,7 @@ import uWS from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { Limits } from '../protocol/limits.js';
 import type { PeerServer } from './peer-server.js';
+import { serveHttp, type HttpService } from './http-request.js';
 import { FlushScheduler, Session, type RequestHandler, type SessionData } from './session.js';
 
 const SUPPORTED_ABI = new Set(['93', '108', '115']);
@@ -38,6 +40,8 @@ export interface ServerHooks {
   post: Record<string, HttpRoute>;
   /** Cluster mode: the /peer route for links from other nodes. */
   peer?: PeerServer;
+  /** Services that read request bodies (the SQS API), by route pattern; GET and POST. */
+  services?: Record<string, HttpService>;
 }
 
 export class FerryServer {
@@ -67,6 +71,9 @@ export class FerryServer {
       message: (ws, message, isBinary) => {
         ws.getUserData().session?.onMessage(message, isBinary);
       },
+      drain: (ws) => {
+        ws.getUserData().session?.onDrain();
+      },
       close: (ws) => {
         const session = ws.getUserData().session;
         if (session === undefined) return;
@@ -79,6 +86,10 @@ export class FerryServer {
     if (hooks.peer !== undefined) this.#app.ws('/peer', hooks.peer.behavior());
     for (const [path, route] of Object.entries(hooks.get)) this.#app.get(path, (res, req) => this.#http(res, req.getUrl(), route));
     for (const [path, route] of Object.entries(hooks.post)) this.#app.post(path, (res, req) => this.#http(res, req.getUrl(), route));
+    for (const [path, service] of Object.entries(hooks.services ?? {})) {
+      this.#app.post(path, (res, req) => serveHttp(res, req, service));
+      this.#app.get(path, (res, req) => serveHttp(res, req, service));
+    }
     this.#app.any('/*', (res) => {
       res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify({ code: 'NotFound', message: 'no such endpoint' }));
     });

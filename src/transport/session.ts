@@ -1,14 +1,16 @@
 /**
  * A client WebSocket connection: decodes incoming CBOR, validates each request frame, hands it to
  * the router, and sends replies and pushes back. Everything produced for a connection in one
- * event-loop turn leaves as one WebSocket message (a CBOR array when there is more than one frame).
+ * event-loop turn leaves as one WebSocket message (a CBOR array when there is more than one frame),
+ * or as several of at most Limits.maxDeliveryBytes when it is bigger. Output is paced by the
+ * socket: past a high water mark it waits for uWS's `drain` rather than overflowing the send buffer.
  *
  * A bad frame gets an error reply and the connection stays open (docs/protocol.md, "Errors");
  * only a message over the frame limit closes it (1009), because then the stream cannot be trusted
  * to hold the reply we would send.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { encodeFrame, decodeFrame } from '../protocol/codec.js';
+import { encodeFrame, decodeFrame, encodedArray } from '../protocol/codec.js';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { Limits } from '../protocol/limits.js';
@@ -51,12 +53,53 @@ export class FlushScheduler {
   }
 }
 
+/** What one outgoing WebSocket message carries at most, unless a single frame is larger. */
+const MESSAGE_BYTES = Limits.maxDeliveryBytes;
+/**
+ * Bytes uWS may buffer for a client before the session holds further messages back until the socket
+ * drains. Well below the server's maxBackpressure, past which uWS would drop a message.
+ */
+const SOCKET_HIGH_WATER = 16 * 1024 * 1024;
+/**
+ * Bytes a session holds back for a client that does not read them, before it closes the connection
+ * (1008). Pushes are bounded by the credit the client grants and answers by its requests; this
+ * bounds what a client that stops reading can make the broker hold.
+ */
+const MAX_HELD_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The frames of one turn that are too big together for one WebSocket message, as several CBOR
+ * arrays of at most MESSAGE_BYTES each (a single bigger frame goes alone): many answers of one turn,
+ * each up to maxDeliveryBytes of bodies, must not add up to a message too big for a client to read.
+ * Frames are encoded again one by one here; this is the rare case of a very big turn.
+ */
+function groupFrames(frames: readonly ServerFrame[]): Uint8Array[] {
+  const encoded = frames.map((f) => encodeFrame(f));
+  const messages: Uint8Array[] = [];
+  let group: Uint8Array[] = [];
+  let bytes = 0;
+  for (const e of encoded) {
+    if (group.length > 0 && bytes + e.byteLength > MESSAGE_BYTES) {
+      messages.push(group.length === 1 ? group[0]! : encodedArray(group));
+      group = [];
+      bytes = 0;
+    }
+    group.push(e);
+    bytes += e.byteLength;
+  }
+  messages.push(group.length === 1 ? group[0]! : encodedArray(group));
+  return messages;
+}
+
 export class Session {
   readonly id: number;
   readonly #ws: WebSocket<SessionData>;
   readonly #handler: RequestHandler;
   readonly #flusher: FlushScheduler;
   #out: ServerFrame[] = [];
+  /** Encoded messages waiting for the socket to drain, oldest first. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #inFlight = 0;
   #closed = false;
 
@@ -141,20 +184,48 @@ export class Session {
     if (this.#closed || this.#out.length === 0) return;
     const frames = this.#out;
     this.#out = [];
-    const bytes = encodeFrame(frames.length === 1 ? frames[0] : frames);
+    const whole = encodeFrame(frames.length === 1 ? frames[0] : frames);
+    const messages = whole.byteLength <= MESSAGE_BYTES || frames.length === 1 ? [whole] : groupFrames(frames);
+    for (const bytes of messages) {
+      this.#held.push(bytes);
+      this.#heldBytes += bytes.byteLength;
+    }
+    this.#write();
+  }
+
+  /** uWS: the socket's send buffer drained; hand it what was held back. */
+  onDrain(): void {
+    this.#write();
+  }
+
+  /**
+   * Sends held messages while the socket's buffer is below its high water mark: a client that reads
+   * slowly (big pushes it granted credit for, many big answers) is paced, not disconnected.
+   */
+  #write(): void {
+    if (this.#closed) return;
+    let sent = 0;
     let status = 1;
     this.#ws.cork(() => {
-      status = this.#ws.send(bytes, true, false);
+      while (sent < this.#held.length && this.#ws.getBufferedAmount() < SOCKET_HIGH_WATER) {
+        const bytes = this.#held[sent++]!;
+        this.#heldBytes -= bytes.byteLength;
+        status = this.#ws.send(bytes, true, false);
+        if (status === 2) break;
+      }
     });
-    // 2 = dropped: the client reads slower than we answer, past maxBackpressure. A lost reply would
-    // leave a request hanging on the client, so close instead; the client's pending requests settle.
-    if (status === 2) this.end(1008, 'client too slow: send buffer limit reached');
+    this.#held = sent === this.#held.length ? [] : this.#held.slice(sent);
+    // 2 = dropped (past maxBackpressure), or too much held back: the client does not read. A lost
+    // reply would leave a request hanging on the client, so close instead; its pending requests settle.
+    if (status === 2 || this.#heldBytes > MAX_HELD_BYTES) this.end(1008, 'client too slow: send buffer limit reached');
   }
 
   end(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#out = [];
+    this.#held = [];
+    this.#heldBytes = 0;
     this.#ws.end(code, reason);
   }
 
@@ -162,5 +233,7 @@ export class Session {
   markClosed(): void {
     this.#closed = true;
     this.#out = [];
+    this.#held = [];
+    this.#heldBytes = 0;
   }
 }

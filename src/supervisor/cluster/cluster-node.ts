@@ -29,6 +29,7 @@ import type { Router, SessionSink } from '../router.js';
 import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
+import { deadLetterRefusal, redriveRefusal } from './unsupported.js';
 import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
@@ -153,6 +154,10 @@ export class ClusterNode {
     push: (session, sub, messages) => this.#router.push(session, sub, messages),
     subEnd: (session, sub, error) => this.#router.subEnd(session, sub, error),
     log: (_shard: number, entries: LogEntry[]) => this.#replicator.entries(entries),
+    // Dead-letter queues and redrive are refused in cluster mode (unsupported.ts), so no outbox
+    // records arise; any a shard still reports go the single-node way.
+    forward: (shard, qid, seq, record) => this.#router.forward(shard, qid, seq, record),
+    forwardDone: (shard, qid, seq) => this.#router.forwardDone(shard, qid, seq),
   };
 
   /** Joins the cluster once the server listens (the advertised URL needs the port). */
@@ -323,9 +328,15 @@ export class ClusterNode {
   }
 
   #route(session: number, req: ValidRequest, done: (a: Answer) => void): void {
+    const refused = deadLetterRefusal(req);
+    if (refused !== undefined) return done({ error: refused });
     const coord = this.#coord;
     if (coord === undefined) return done(notLeader('this node is still joining the cluster'));
     switch (req.op) {
+      case 'startRedrive':
+      case 'listRedrives':
+      case 'cancelRedrive':
+        return done({ error: redriveRefusal(req.op) });
       case 'listQueues': {
         const { prefix = '', after, limit = 1000 } = req.args;
         const names = [...coord.queues.keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
@@ -502,9 +513,12 @@ export class ClusterNode {
           const error = err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) };
           return done({ error });
         }
+        const refused = deadLetterRefusal(req);
+        if (refused !== undefined) return done({ error: refused });
         const session = this.#vsession(from, call.origin);
         if (req.op === 'credit' || req.op === 'unsubscribe') return this.#router.dispatch(session, req, done);
         if (req.op === 'listQueues') return this.#route(session, req, done);
+        if (req.op === 'startRedrive' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return done({ error: redriveRefusal(req.op) });
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
         if (meta.leader !== this.nodeId) return done(notLeader(`node ${meta.leader} leads queue ${meta.name}`));

@@ -1,0 +1,162 @@
+/**
+ * Delivery order: which visible message a receive gets next. Two policies (docs/queue-semantics.md,
+ * "Ordering"):
+ *
+ * - RelaxedOrder: no order promise, but fair across message groups: each group has its own FIFO of
+ *   visible messages and deliveries rotate over the groups that have some (round-robin), so one
+ *   group with a huge backlog cannot starve the others. Without groupIds it is one FIFO.
+ * - StrictOrder: FIFO per group in acceptance order, at most one message of a group leased at a
+ *   time. Each group keeps ALL its live messages in order; only the head may be delivered, and only
+ *   while it is visible. The group waits behind its head until the head is removed (deleted or
+ *   dead-lettered); a head that comes back (lease expired, nack) is delivered again first.
+ *
+ * Both keep stale entries lazily (a removed message has state Gone and is skipped), so removal is
+ * O(1) and nothing searches the middle of a queue.
+ */
+import { Deque } from './deque.js';
+import { State, type Msg } from './message.js';
+
+export interface DeliveryOrder {
+  /** A message joined the queue's order (at acceptance, or at release by the ordering window). */
+  accepted(msg: Msg): void;
+  /** A message became visible. `front`: it was released early and goes before others of its group (relaxed). */
+  visible(msg: Msg, front: boolean): void;
+  /** A message left the queue (its state is already Gone). */
+  removed(msg: Msg): void;
+  /** Takes the next deliverable message out of the order, or undefined. */
+  next(): Msg | undefined;
+  /** Groups that currently hold messages (strict) or visible messages (relaxed). */
+  readonly groups: number;
+  clear(): void;
+}
+
+interface RelaxedGroup {
+  key: string;
+  visible: Deque<Msg>;
+  inRing: boolean;
+}
+
+export class RelaxedOrder implements DeliveryOrder {
+  readonly #groups = new Map<string, RelaxedGroup>();
+  readonly #ring = new Deque<RelaxedGroup>();
+
+  get groups(): number {
+    return this.#groups.size;
+  }
+
+  accepted(): void {}
+
+  visible(msg: Msg, front: boolean): void {
+    let g = this.#groups.get(msg.group);
+    if (g === undefined) this.#groups.set(msg.group, (g = { key: msg.group, visible: new Deque(), inRing: false }));
+    if (front) g.visible.unshift(msg);
+    else g.visible.push(msg);
+    if (!g.inRing) {
+      g.inRing = true;
+      this.#ring.push(g);
+    }
+  }
+
+  removed(): void {}
+
+  next(): Msg | undefined {
+    for (let g = this.#ring.shift(); g !== undefined; g = this.#ring.shift()) {
+      let msg = g.visible.shift();
+      while (msg !== undefined && msg.state !== State.Visible) msg = g.visible.shift();
+      if (g.visible.length > 0) this.#ring.push(g); // the group's turn comes again after the others
+      else {
+        g.inRing = false;
+        this.#groups.delete(g.key);
+      }
+      if (msg !== undefined) return msg;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.#groups.clear();
+    this.#ring.clear();
+  }
+}
+
+interface StrictGroup {
+  key: string;
+  /** Every live message of the group, in acceptance order (Gone ones drop off the front lazily). */
+  messages: Deque<Msg>;
+  inRing: boolean;
+}
+
+export class StrictOrder implements DeliveryOrder {
+  readonly #groups = new Map<string, StrictGroup>();
+  /** Groups whose head may be visible; checked when they come up. */
+  readonly #ring = new Deque<StrictGroup>();
+
+  get groups(): number {
+    return this.#groups.size;
+  }
+
+  accepted(msg: Msg): void {
+    let g = this.#groups.get(msg.group);
+    if (g === undefined) this.#groups.set(msg.group, (g = { key: msg.group, messages: new Deque(), inRing: false }));
+    g.messages.push(msg);
+    if (g.messages.length === 1) this.#offer(g);
+  }
+
+  visible(msg: Msg): void {
+    const g = this.#groups.get(msg.group);
+    if (g !== undefined && this.#head(g) === msg) this.#offer(g);
+  }
+
+  removed(msg: Msg): void {
+    const g = this.#groups.get(msg.group);
+    if (g === undefined) return;
+    const head = this.#head(g);
+    if (head === undefined) this.#groups.delete(g.key);
+    else this.#offer(g);
+  }
+
+  next(): Msg | undefined {
+    for (let g = this.#ring.shift(); g !== undefined; g = this.#ring.shift()) {
+      g.inRing = false;
+      const head = this.#head(g);
+      if (head === undefined) {
+        this.#groups.delete(g.key);
+        continue;
+      }
+      // Only a visible head is deliverable; a leased or delayed head blocks its group until it
+      // comes back (visible) or leaves (removed), and both re-offer the group.
+      if (head.state === State.Visible) return head;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.#groups.clear();
+    this.#ring.clear();
+  }
+
+  #head(g: StrictGroup): Msg | undefined {
+    while (g.messages.length > 0 && g.messages.peek()!.state === State.Gone) g.messages.shift();
+    return g.messages.peek();
+  }
+
+  #offer(g: StrictGroup): void {
+    if (g.inRing) return;
+    const head = g.messages.peek();
+    if (head === undefined || head.state !== State.Visible) return;
+    g.inRing = true;
+    this.#ring.push(g);
+  }
+}
+
+/** Stream mode: consumer groups read the log themselves (stream-groups.ts); nothing to order here. */
+export class NoOrder implements DeliveryOrder {
+  readonly groups = 0;
+  accepted(): void {}
+  visible(): void {}
+  removed(): void {}
+  next(): Msg | undefined {
+    return undefined;
+  }
+  clear(): void {}
+}

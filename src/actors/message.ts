@@ -1,0 +1,43 @@
+/** A message as a QueueActor holds it in memory, shared by the actor and its policy modules. */
+import type { MessageAttributes } from '../protocol/ops.js';
+import type { MessageExtra } from '../storage/records.js';
+
+export const enum State {
+  /** Deliverable now (subject to the delivery order: strict groups deliver their head only). */
+  Visible = 0,
+  Leased = 1,
+  /** Waiting for its delay to run out. */
+  Delayed = 2,
+  /** Removed (deleted, expired, dead-lettered, purged): a stale slot anywhere is skipped. */
+  Gone = 3,
+  /** Held by the ordering window until its (timestamp, producer, seq) slot is released. */
+  Held = 4,
+}
+
+/** Anything that can hold leases: a push subscription. */
+export interface LeaseHolder {
+  leased: Set<number>;
+}
+
+export interface Msg {
+  seq: number;
+  id: string;
+  sentAt: number;
+  size: number;
+  /** Undefined when the shard's body cache was full: read from the store on delivery. */
+  body: Uint8Array | undefined;
+  attributes: MessageAttributes | undefined;
+  receiveCount: number;
+  firstReceivedAt: number;
+  state: State;
+  /** Lease end (Leased) or due time (Delayed). */
+  until: number;
+  /** Not deliverable after this time (min of ttl and the queue's retention). */
+  expiresAt: number;
+  /** The group it belongs to ('' when the send gave none). */
+  group: string;
+  /** Optional stored fields: ttlMs, groupId, dedupKey, timestamp, producer, late, deadLetter. */
+  extra: MessageExtra | undefined;
+  /** The push subscription holding the lease, if a push delivered it. */
+  holder: LeaseHolder | undefined;
+}

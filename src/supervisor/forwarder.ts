@@ -1,0 +1,109 @@
+/**
+ * Forwarder: the main thread's half of moving a message from one queue to another (dead-letter,
+ * redrive) when the two may live on different shards, i.e. different worker threads with their
+ * own RocksDB. The protocol (docs/queue-semantics.md, "Moving a message between queues"):
+ *
+ *   1. source shard: one synced batch deletes the message and writes outbox record F(qid, seq).
+ *   2. source → main: `forward` (after that commit).
+ *   3. main → target shard: `insert` with origin (qid, seq). The target, in one synced batch,
+ *      stores the message and marker X(origin) — unless X(origin) exists (a replay): then nothing.
+ *   4. target's answer (after its commit) → main → source: `forwarded`. Source deletes F.
+ *   5. source → main (after that commit): `forwardDone` → main → target: `forget`. Target deletes X.
+ *
+ * A crash anywhere leaves F, and the source's recovery replays it (step 2); X makes the replay a
+ * no-op if step 3 had committed. X is deleted only after F is gone for good, so no replay can
+ * follow the forget. The message is durable in exactly one of: source queue, F, target queue.
+ *
+ * Targets that do not exist (yet), or shards that are restarting, are retried every second; the
+ * record stays durable in the source's outbox meanwhile.
+ */
+import type { ForwardRecord } from '../storage/records.js';
+import type { Answer, ShardPool } from './shard-pool.js';
+
+export interface QueueLookup {
+  /** Where a queue lives now, by name. */
+  placement(name: string): { shard: number; id: string } | undefined;
+}
+
+interface Pending {
+  sourceShard: number;
+  qid: string;
+  seq: number;
+  record: ForwardRecord;
+}
+
+const RETRY_MS = 1000;
+
+export class Forwarder {
+  readonly #pool: ShardPool;
+  readonly #queues: QueueLookup;
+  /** Inserted and acknowledged to the source; waiting for the source's forwardDone. */
+  readonly #acked = new Map<string, { shard: number; qid: string }>();
+  #retry: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Moves delivered, and moves retried, since start (for tests and logs). */
+  delivered = 0;
+  retried = 0;
+
+  constructor(pool: ShardPool, queues: QueueLookup) {
+    this.#pool = pool;
+    this.#queues = queues;
+  }
+
+  /** Step 2: a source shard sent an outbox record. */
+  forward(sourceShard: number, qid: string, seq: number, record: ForwardRecord): void {
+    this.#attempt({ sourceShard, qid, seq, record });
+  }
+
+  /** Step 5: the source dropped its record; the target may forget its marker. */
+  forwardDone(qid: string, seq: number): void {
+    const key = `${qid}:${seq}`;
+    const target = this.#acked.get(key);
+    if (target === undefined) return;
+    this.#acked.delete(key);
+    this.#pool.send(target.shard, { t: 'forget', qid: target.qid, originQid: qid, originSeq: seq });
+  }
+
+  /** A source shard died: its records come again when it is back. */
+  shardDown(shard: number): void {
+    this.#retry = this.#retry.filter((p) => p.sourceShard !== shard);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#retry = [];
+  }
+
+  #attempt(p: Pending): void {
+    if (this.#closed) return;
+    const target = this.#queues.placement(p.record.target);
+    if (target === undefined) return this.#later(p);
+    const origin = { qid: p.qid, seq: p.seq };
+    this.#pool.request(target.shard, (r) => ({ t: 'req', r, qid: target.id, session: 0, req: { op: 'insert', args: { items: [{ origin, message: p.record.message }] } } }), (answer: Answer) => {
+      if ('error' in answer) return this.#later(p);
+      this.delivered++;
+      this.#acked.set(`${p.qid}:${p.seq}`, { shard: target.shard, qid: target.id });
+      // If the source restarted meanwhile, its new incarnation gets the ack: the record is in
+      // the target, so deleting it there is right too.
+      this.#pool.send(p.sourceShard, { t: 'forwarded', qid: p.qid, seq: p.seq });
+    });
+  }
+
+  #later(p: Pending): void {
+    if (this.#closed) return;
+    this.retried++;
+    this.#retry.push(p);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        const due = this.#retry;
+        this.#retry = [];
+        for (const q of due) this.#attempt(q);
+      }, RETRY_MS);
+      this.#timer.unref();
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * A QueueActor in memory for unit tests: an in-memory PartitionStore (with outbox records,
+ * markers and dedup records), an outbox that records answers, and helpers that run one request as
+ * a full host turn. `restart()` rebuilds a fresh actor from what the store holds (as recovery
+ * would), and `carryForwards()` plays the main thread's part of moving outbox records to another
+ * actor (forwarder.ts), so dead-lettering and redrive can be tested without threads.
+ */
+import { QueueActor, type ActorRequest, type InsertItem } from '../../src/actors/queue-actor.js';
+import { BodyCache, type ActorOutbox, type PartitionStore } from '../../src/actors/ports.js';
+import { mergeAttributes } from '../../src/protocol/attributes.js';
+import type { WireError } from '../../src/protocol/errors.js';
+import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
+
+export type Answer = { result: unknown } | { error: WireError };
+
+export class MemoryStore implements PartitionStore {
+  record: QueueRecord | undefined;
+  messages = new Map<number, StoredMessage>();
+  deliveries = new Map<number, DeliveryRecord>();
+  forwards = new Map<number, ForwardRecord>();
+  markers = new Set<string>();
+  dedup = new Map<string, DedupRecord>();
+  groups = new Map<string, StreamGroupRecord>();
+  nextSeq = 0;
+  removed = false;
+  clearedBelow = 0;
+  putQueue(r: QueueRecord): void { this.record = r; }
+  putNextSeq(n: number): void { this.nextSeq = n; }
+  putMessage(seq: number, m: StoredMessage): void { this.messages.set(seq, m); }
+  putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
+  deleteMessage(seq: number): void { this.messages.delete(seq); this.deliveries.delete(seq); }
+  clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
+  removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); }
+  putForward(seq: number, record: ForwardRecord): void { this.forwards.set(seq, record); }
+  putMarker(qid: string, seq: number): void { this.markers.add(`${qid}:${seq}`); }
+  deleteMarker(qid: string, seq: number): void { this.markers.delete(`${qid}:${seq}`); }
+  putDedup(id: string, r: DedupRecord): void { this.dedup.set(id, r); }
+  deleteDedup(id: string): void { this.dedup.delete(id); }
+  putGroup(name: string, r: StreamGroupRecord): void { this.groups.set(name, r); }
+  deleteGroup(name: string): void { this.groups.delete(name); }
+  readMessages(seqs: readonly number[]): Array<StoredMessage | undefined> { return seqs.map((s) => this.messages.get(s)); }
+}
+
+export class Outbox implements ActorOutbox<number> {
+  answers = new Map<number, Answer>();
+  pushes: Array<{ session: number; sub: number; messages: DeliveredMessage[] }> = [];
+  ends: Array<{ session: number; sub: number; error: WireError }> = [];
+  reply(r: number, result: unknown): void { this.answers.set(r, { result }); }
+  fail(r: number, error: WireError): void { this.answers.set(r, { error }); }
+  push(session: number, sub: number, messages: DeliveredMessage[]): void { this.pushes.push({ session, sub, messages }); }
+  endSubscription(session: number, sub: number, error: WireError): void { this.ends.push({ session, sub, error }); }
+}
+
+/** A request without its ref (distributes over the union, so each op keeps its own args). */
+export type Request = (ActorRequest<number> extends infer R ? (R extends unknown ? Omit<R, 'ref' | 'session'> : never) : never) & { session?: number; sub?: number };
+
+let nextQid = 1;
+
+export interface Harness {
+  store: MemoryStore;
+  out: Outbox;
+  actor: QueueActor<number>;
+  name: string;
+  qid: string;
+  call(req: Request, now: number): Answer;
+  ok<T>(a: Answer): T;
+  send(body: string, now: number, extra?: Record<string, unknown>): SendResult;
+  receive(now: number, args?: Record<string, unknown>): DeliveredMessage[];
+  del(receipt: string, now: number): Answer;
+  nack(receipt: string, now: number, extra?: Record<string, unknown>): NackResult;
+  /** tick + endTurn, as the host does when the actor's deadline comes. */
+  tick(now: number): void;
+  /** A new actor over the same store, as after a crash: what recovery would rebuild. */
+  restart(now: number): void;
+}
+
+/** A fresh actor; the attributes go through the same merge and checks as a createQueue. */
+export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cacheBytes?: number; name?: string } = {}): Harness {
+  const name = opts.name ?? 'q';
+  const qid = (nextQid++).toString(16).padStart(16, '0');
+  const store = new MemoryStore();
+  const out = new Outbox();
+  const bodies = new BodyCache(opts.cacheBytes ?? 1 << 30);
+  const record: QueueRecord = { id: qid, name, attributes: mergeAttributes(name, undefined, attrs), createdAt: 0, purgedBelow: 0 };
+  store.putQueue(record);
+  let r = 0;
+  const h: Harness = {
+    store, out, name, qid,
+    actor: new QueueActor<number>(record, 0, { store, outbox: out, bodies }),
+    call(req, now) {
+      const ref = ++r;
+      h.actor.handle({ session: 1, ...req, ref } as ActorRequest<number>, now);
+      h.actor.endTurn(now);
+      return out.answers.get(ref)!;
+    },
+    ok<T>(a: Answer): T {
+      if (a === undefined) throw new Error('no answer');
+      if ('error' in a) throw new Error(`unexpected error ${a.error.code}: ${a.error.message}`);
+      return a.result as T;
+    },
+    send: (body, now, extra = {}) => h.ok<SendResult>(h.call({ op: 'send', args: { queue: name, body: Buffer.from(body), ...extra } }, now)),
+    receive: (now, args = {}) => h.ok<{ messages: DeliveredMessage[] }>(h.call({ op: 'receive', args: { queue: name, ...args } }, now)).messages,
+    del: (receipt, now) => h.call({ op: 'delete', args: { queue: name, receipt } }, now),
+    nack: (receipt, now, extra = {}) => h.ok<NackResult>(h.call({ op: 'nack', args: { queue: name, receipt, ...extra } }, now)),
+    tick(now) {
+      h.actor.tick(now);
+      h.actor.endTurn(now);
+    },
+    restart(now) {
+      const rec = store.record!;
+      const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => {
+        const { id, sentAt, visibleAt, body, attributes, ...extra } = m;
+        const rm: RecoveredMessage = { seq, id, sentAt, visibleAt, size: body.byteLength, body, delivery: store.deliveries.get(seq) };
+        if (attributes !== undefined) rm.attributes = attributes;
+        if (Object.keys(extra).length > 0) rm.extra = extra;
+        return rm;
+      });
+      h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) });
+      h.actor.restoreIndexes(
+        [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
+      );
+      for (const m of recovered) h.actor.restore(m, now);
+      h.actor.endTurn(now);
+    },
+  };
+  return h;
+}
+
+/**
+ * Plays the forwarder: every outbox record of `from` is inserted into the harness its target
+ * names (with origin, so repeats are ignored), then dropped from `from`'s outbox and forgotten by
+ * the target. Returns how many records moved.
+ */
+export function carryForwards(from: Harness, targets: readonly Harness[], now: number): number {
+  let moved = 0;
+  for (const [seq, record] of [...from.store.forwards]) {
+    const target = targets.find((t) => t.name === record.target);
+    if (target === undefined) continue;
+    const item: InsertItem = { origin: { qid: from.qid, seq }, message: record.message };
+    target.ok(target.call({ op: 'insert', args: { items: [item] } }, now));
+    from.store.forwards.delete(seq);
+    target.actor.forget(from.qid, seq);
+    moved++;
+  }
+  return moved;
+}
+
+export function text(m: DeliveredMessage): string {
+  return Buffer.from(m.body).toString();
+}

@@ -1,0 +1,123 @@
+// The HTTP side of the broker's port: /healthz, /readyz, /metrics in the Prometheus text format
+// (request counters and queue depth gauges after real traffic), and 404 JSON for anything else.
+import t from 'tap';
+import { startBroker } from './helpers/broker.js';
+import { connect, ErrorCodes } from '../src/client/index.js';
+
+const broker = await startBroker(t);
+
+/**
+ * Parses the Prometheus text exposition format strictly enough to catch a malformed line. Values
+ * are read as Prometheus reads them (Go's ParseFloat: NaN and Inf in any case; prom-client writes
+ * `Nan`).
+ */
+function parseMetrics(body: string): { samples: Map<string, number>; types: Map<string, string> } {
+  const samples = new Map<string, number>();
+  const types = new Map<string, string>();
+  for (const line of body.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|[Nn][Aa][Nn]|[+-][Ii][Nn][Ff]))$/.exec(line);
+    if (sample === null) throw new Error(`not a Prometheus line: ${JSON.stringify(line)}`);
+    samples.set(sample[1]!, /^nan$/i.test(sample[2]!) ? NaN : Number(sample[2]!.replace(/inf$/i, 'Infinity')));
+  }
+  return { samples, types };
+}
+
+async function scrape(httpUrl = broker.httpUrl): Promise<{ samples: Map<string, number>; types: Map<string, string>; contentType: string | null }> {
+  const res = await fetch(`${httpUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return { ...parseMetrics(await res.text()), contentType: res.headers.get('content-type') };
+}
+
+t.test('/healthz and /readyz', async (t) => {
+  const health = await fetch(`${broker.httpUrl}/healthz`);
+  t.equal(health.status, 200);
+  t.equal(await health.text(), 'ok\n');
+  const ready = await fetch(`${broker.httpUrl}/readyz`);
+  t.equal(ready.status, 200);
+  t.equal(await ready.text(), 'ready\n');
+});
+
+t.test('/metrics after some traffic', async (t) => {
+  const client = await connect(broker.url, { reconnect: false });
+  t.teardown(() => client.close());
+  await client.createQueue('metrics-q');
+  const q = client.queue('metrics-q');
+  await q.send('a');
+  await q.send('b');
+  await q.sendBatch(['c', 'd', 'e']);
+  await q.send('later', { delayMs: 600_000 });
+  const got = await q.receive({ max: 2, visibilityMs: 600_000 });
+  await q.delete(got[0]!.receipt);
+  await t.rejects(client.queue('metrics-missing').send('x'), { code: ErrorCodes.QueueDoesNotExist });
+
+  const m = await scrape();
+  t.match(m.contentType, /^text\/plain; version=0\.0\.4/, 'Prometheus content type');
+  t.equal(m.types.get('ferry_requests_total'), 'counter');
+  t.equal(m.types.get('ferry_request_errors_total'), 'counter');
+  t.equal(m.types.get('ferry_request_duration_seconds'), 'histogram');
+  t.equal(m.types.get('ferry_queue_messages'), 'gauge');
+  t.equal(m.types.get('ferry_connections'), 'gauge');
+
+  t.equal(m.samples.get('ferry_requests_total{op="send"}'), 4, 'sends counted (the failed one too)');
+  t.equal(m.samples.get('ferry_requests_total{op="sendBatch"}'), 1);
+  t.equal(m.samples.get('ferry_requests_total{op="receive"}'), 1);
+  t.equal(m.samples.get('ferry_requests_total{op="delete"}'), 1);
+  t.equal(m.samples.get('ferry_request_errors_total{op="send",code="QueueDoesNotExist"}'), 1, 'errors by op and code');
+  t.equal(m.samples.get('ferry_messages_total{queue="metrics-q",event="sent"}'), 6, 'messages sent, batch entries included');
+  t.equal(m.samples.get('ferry_messages_total{queue="metrics-q",event="received"}'), 2);
+  t.equal(m.samples.get('ferry_messages_total{queue="metrics-q",event="deleted"}'), 1);
+  t.equal(m.samples.get('ferry_request_duration_seconds_count{op="send"}'), 4, 'latency histogram observed every send');
+
+  t.equal(m.samples.get('ferry_queue_messages{queue="metrics-q",state="visible"}'), 3, 'depth: visible');
+  t.equal(m.samples.get('ferry_queue_messages{queue="metrics-q",state="leased"}'), 1, 'depth: leased');
+  t.equal(m.samples.get('ferry_queue_messages{queue="metrics-q",state="delayed"}'), 1, 'depth: delayed');
+  t.ok((m.samples.get('ferry_queue_oldest_age_seconds{queue="metrics-q"}') ?? -1) >= 0, 'oldest age gauge');
+  t.equal(m.samples.get('ferry_connections'), 1, 'one open connection');
+
+  // Gauges follow the queue: after a purge and a delete they change at the next scrape.
+  await client.purgeQueue('metrics-q');
+  t.equal((await scrape()).samples.get('ferry_queue_messages{queue="metrics-q",state="visible"}'), 0, 'depth after a purge');
+  await client.deleteQueue('metrics-q');
+  t.equal((await scrape()).samples.has('ferry_queue_messages{queue="metrics-q",state="visible"}'), false, 'a deleted queue has no gauge');
+});
+
+t.test('unknown paths and methods answer 404 JSON', async (t) => {
+  for (const [method, path] of [['GET', '/nope'], ['GET', '/a/b/c'], ['POST', '/metrics'], ['POST', '/admin/shards/0/crash']] as const) {
+    const res = await fetch(`${broker.httpUrl}${path}`, { method });
+    t.equal(res.status, 404, `${method} ${path}`);
+    t.match(res.headers.get('content-type'), /^application\/json/);
+    t.match(await res.json(), { code: 'NotFound', message: String });
+  }
+  t.equal((await fetch(`${broker.httpUrl}/healthz`)).status, 200, 'still healthy');
+});
+
+t.test('a scrape while a shard worker dies is still answered (it never hangs)', async (t) => {
+  const faulty = await startBroker(t, { args: ['--fault-injection'], shards: 2 });
+  const client = await connect(faulty.url, { reconnect: false });
+  t.teardown(() => client.close());
+  await client.createQueue('metrics-crash-a');
+  await client.createQueue('metrics-crash-b');
+  for (let round = 0; round < 3; round++) {
+    // The crash is posted to the worker at once; the scrape's stats request follows it to the
+    // dying worker, which never answers it: the pool must answer it when the worker exits.
+    const [crash, scraped] = await Promise.all([
+      fetch(`${faulty.httpUrl}/admin/shards/0/crash`, { method: 'POST' }),
+      fetch(`${faulty.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) }),
+    ]);
+    t.equal(crash.status, 202, `round ${round}: shard 0 crashing`);
+    t.equal(scraped.status, 200, `round ${round}: the scrape is answered`);
+    parseMetrics(await scraped.text());
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${faulty.httpUrl}/readyz`)).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    t.equal((await fetch(`${faulty.httpUrl}/readyz`)).status, 200, `round ${round}: the shard is back`);
+  }
+  const m = await scrape(faulty.httpUrl);
+  t.ok(m.samples.has('ferry_queue_messages{queue="metrics-crash-a",state="visible"}') && m.samples.has('ferry_queue_messages{queue="metrics-crash-b",state="visible"}'), 'both shards report again');
+});
