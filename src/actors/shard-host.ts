@@ -13,7 +13,7 @@ import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
 import { mergeAttributes } from '../protocol/attributes.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
 import type { ShardStore } from '../storage/shard-store.js';
-import type { PendingForward, QueueRecord, RecoveredMessage } from '../storage/records.js';
+import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue } from '../storage/records.js';
 import { Deque } from './deque.js';
 import { keyLess, type SlotKey } from './ordering-window.js';
 import { DeadlineHeap } from './min-heap.js';
@@ -21,6 +21,7 @@ import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
 import { packMessages, packResults, unpackEntries } from './packing.js';
+import { ReplicaLog } from './replica-log.js';
 
 type Actor = QueueActor<number>;
 
@@ -85,32 +86,44 @@ export class ShardHost {
   readonly #registered = new Map<number, number>();
   readonly #deadlines = new DeadlineHeap();
   readonly #touched = new Set<Actor>();
+  /** Cluster mode only: the replication log (actors run only for queues this node leads). */
+  readonly #replicas: ReplicaLog | undefined;
   /** Outbox records to send on after the next commit (see dead-letter.ts for the protocol). */
   readonly #forwardQueue = new Deque<PendingForward>();
   readonly #forwardsInFlight = new Set<string>();
   /** Outbox records deleted in this turn: announce after the commit, so the target may forget its marker. */
   #forwardsDone: PendingForward[] = [];
 
-  constructor(store: ShardStore, bodyCacheBytes: number) {
+  constructor(store: ShardStore, bodyCacheBytes: number, replicated = false) {
     this.#store = store;
     this.#bodies = new BodyCache(bodyCacheBytes);
+    this.#replicas = replicated ? new ReplicaLog(store) : undefined;
   }
 
-  /** Rebuilds every queue of the shard from disk. Returns what the main thread routes by. */
+  /**
+   * Rebuilds every queue of the shard from disk. Returns what the main thread routes by. In cluster
+   * mode no actor starts here: the cluster layer sends `lead` for the queues this node leads.
+   */
   async recover(now: number): Promise<QueueInfo[]> {
     const queues = await this.#store.recover();
     for (const q of queues) {
       // Records written before an attribute existed take its default.
       q.record = { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } };
-      const actor = this.#add(q.record, q.nextSeq);
-      actor.restoreIndexes(q.markers, q.dedup, q.groups);
-      const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
-      for (const m of messages) actor.restore(m, now);
-      this.#touched.add(actor);
+      if (this.#replicas !== undefined) continue;
+      this.#restore(q, now);
     }
     // Moves that were on their way when the shard stopped are sent again (targets ignore repeats).
     for (const f of await this.#store.recoverForwards()) this.#forwardQueue.push(f);
     return queues.map((q) => ({ name: q.record.name, id: q.record.id, attributes: q.record.attributes }));
+  }
+
+  /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
+  #restore(q: RecoveredQueue, now: number): void {
+    const actor = this.#add(q.record, q.nextSeq);
+    actor.restoreIndexes(q.markers, q.dedup, q.groups);
+    const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
+    for (const m of messages) actor.restore(m, now);
+    this.#touched.add(actor);
   }
 
   #add(record: QueueRecord, nextSeq: number): Actor {
@@ -152,6 +165,7 @@ export class ShardHost {
           const record: QueueRecord = {
             id: m.id, name: m.name, attributes: mergeAttributes(m.name, undefined, m.attributes), createdAt: m.createdAt, purgedBelow: 0,
           };
+          if (this.#replicas !== undefined) this.#replicas.lead(record.id, m.epoch ?? 1);
           this.#store.putQueue(record);
           this.#touched.add(this.#add(record, 0));
           this.#answers.reply(m.r, { queue: record.name, created: true, attributes: record.attributes });
@@ -184,9 +198,66 @@ export class ShardHost {
       case 'stats':
         this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map((a) => ({ name: a.name, ...a.stats(now) })) });
         return;
+      case 'lead':
+      case 'follow':
+      case 'apply':
+      case 'install':
+      case 'snapshot':
+      case 'mark':
+        return this.#replication(m, now);
       case 'crash':
       case 'close':
         return; // the worker entry handles these
+    }
+  }
+
+  /** Cluster-mode messages (see replica-log.ts); answers are held until the turn's commit like any other. */
+  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'mark' }>, now: number): void {
+    const replicas = this.#replicas;
+    if (replicas === undefined) {
+      this.#answers.fail(m.r, { code: ErrorCodes.Internal, message: `${m.t} needs cluster mode` });
+      return;
+    }
+    try {
+      switch (m.t) {
+        case 'lead': {
+          if (!this.#actors.has(m.qid)) {
+            const q = this.#store.recoverQueue(m.qid);
+            if (q === undefined) {
+              this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: `no replica of queue ${m.qid} on this node`, field: 'queue' });
+              return;
+            }
+            this.#restore({ ...q, record: { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } } }, now);
+          }
+          this.#answers.reply(m.r, { mark: replicas.lead(m.qid, m.epoch) });
+          return;
+        }
+        case 'follow': {
+          const actor = this.#actors.get(m.qid);
+          if (actor !== undefined) {
+            actor.answerWaiters();
+            actor.endTurn(now);
+            this.#drop(actor);
+          }
+          replicas.follow(m.qid);
+          this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
+          return;
+        }
+        case 'apply':
+          this.#answers.reply(m.r, replicas.apply(m.entry));
+          return;
+        case 'install':
+          this.#answers.reply(m.r, { mark: replicas.install(m.qid, m.rows, m.mark) });
+          return;
+        case 'snapshot':
+          this.#answers.reply(m.r, replicas.snapshot(m.qid));
+          return;
+        case 'mark':
+          this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
+          return;
+      }
+    } catch (err) {
+      this.#answers.fail(m.r, toWireError(err));
     }
   }
 
@@ -234,7 +305,12 @@ export class ShardHost {
       }
     }
     this.#touched.clear();
-    return this.#answers.take();
+    const answers = this.#answers.take();
+    const entries = this.#replicas?.takeEntries();
+    // The log goes first: the main thread must know a batch's entries before it sees the replies
+    // that depend on them (it holds those replies until the followers acknowledge the entries).
+    if (entries !== undefined && entries.length > 0) answers.unshift({ t: 'log', entries });
+    return answers;
   }
 
   /** When the host next needs `tick`, if ever. */

@@ -5,6 +5,7 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+import type { LogEntry, ReplicaMark } from './replica-log.js';
 import type { ForwardRecord } from '../storage/records.js';
 import type { PackedEntries, PackedMessages, PackedResults } from './packing.js';
 import type { InsertItem } from './queue-actor.js';
@@ -26,11 +27,23 @@ export type ToShard =
    */
   | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest; packed?: PackedEntries }
   /** Create a queue placed on this shard; attributes not given take their defaults. */
-  | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number }
+  | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number; epoch?: number }
   /** A client connection closed: drop its long polls and subscriptions, release their leases. */
   | { t: 'closeSession'; session: number }
   /** Queue stats for /metrics. */
   | { t: 'stats'; r: number }
+  /** Cluster mode: run the queue's actor here as the leader of `epoch` (recovered from this store). */
+  | { t: 'lead'; r: number; qid: string; epoch: number }
+  /** Cluster mode: stop running the queue's actor; this store keeps following its leader's log. */
+  | { t: 'follow'; r: number; qid: string }
+  /** Cluster mode, follower: apply one entry of the leader's log. */
+  | { t: 'apply'; r: number; entry: LogEntry }
+  /** Cluster mode, follower: replace this store's copy of a queue with the leader's snapshot. */
+  | { t: 'install'; r: number; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
+  /** Cluster mode, leader: a snapshot of one queue's keys. */
+  | { t: 'snapshot'; r: number; qid: string }
+  /** Cluster mode: the replication mark of a queue in this store. */
+  | { t: 'mark'; r: number; qid: string }
   /** The target of forward (qid, seq) committed it: drop the outbox record. */
   | { t: 'forwarded'; qid: string; seq: number }
   /** The source of forward (originQid, originSeq) dropped its record: queue qid may forget the marker. */
@@ -59,6 +72,8 @@ export type FromShard =
   | { t: 'push'; session: number; sub: number; packed: PackedMessages }
   | { t: 'subEnd'; session: number; sub: number; error: WireError }
   | { t: 'stats'; r: number; queues: ShardQueueStats[] }
+  /** Cluster mode: log entries of the batch just committed; posted before that turn's replies. */
+  | { t: 'log'; entries: LogEntry[] }
   /** An outbox record, durable here, to carry to the queue named in it. */
   | { t: 'forward'; qid: string; seq: number; record: ForwardRecord }
   /** The outbox record (qid, seq) is deleted (durably): the target may forget its marker. */
@@ -70,4 +85,9 @@ export interface ShardWorkerData {
   shard: number;
   dir: string;
   bodyCacheBytes: number;
+  /**
+   * Cluster mode: queues found on disk get no actor until `lead` (a queue here may be a replica),
+   * and every commit is tapped for the replication log.
+   */
+  replicated?: boolean;
 }

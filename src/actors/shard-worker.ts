@@ -13,7 +13,7 @@ if (port === null) throw new Error('shard-worker.js must run in a worker thread'
 const data = workerData as ShardWorkerData;
 
 const store = await ShardStore.open(data.dir);
-const host = new ShardHost(store, data.bodyCacheBytes);
+const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true);
 const queues = await host.recover(Date.now());
 
 let turnScheduled = false;

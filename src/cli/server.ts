@@ -11,6 +11,9 @@ interface ServerFlags {
   maxMessageBytes?: string;
   logLevel?: string;
   faultInjection?: boolean;
+  clusterEtcd?: string;
+  nodeId?: string;
+  advertiseUrl?: string;
   sqsCredentials?: string;
   unroutableQueue?: string;
 }
@@ -25,6 +28,9 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.maxMessageBytes !== undefined) raw.maxMessageBytes = flags.maxMessageBytes;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel as BrokerConfig['logLevel'];
   if (flags.faultInjection === true) raw.faultInjection = true;
+  if (flags.clusterEtcd !== undefined) raw.clusterEtcd = flags.clusterEtcd;
+  if (flags.nodeId !== undefined) raw.nodeId = flags.nodeId;
+  if (flags.advertiseUrl !== undefined) raw.advertiseUrl = flags.advertiseUrl;
   if (flags.sqsCredentials !== undefined) raw.sqsCredentials = flags.sqsCredentials;
   if (flags.unroutableQueue !== undefined) raw.unroutableQueue = flags.unroutableQueue;
   try {
@@ -48,6 +54,9 @@ export function registerServer(program: Command): void {
     .option('--sqs-credentials <list>', 'KEY:SECRET[,KEY:SECRET...]: check SigV4 signatures on the SQS API against these (FERRY_SQS_CREDENTIALS; default: unsigned accepted)')
     .option('--unroutable-queue <name>', 'keep messages sent to missing queues in this queue (FERRY_UNROUTABLE_QUEUE, default off)')
     .option('--fault-injection', 'enable test fault hooks (FERRY_FAULT_INJECTION)')
+    .option('--cluster-etcd <urls>', 'join a cluster coordinated by these etcd URLs, comma-separated (FERRY_CLUSTER_ETCD)')
+    .option('--node-id <id>', 'this node\'s id in the cluster, required with --cluster-etcd (FERRY_NODE_ID)')
+    .option('--advertise-url <url>', 'ws://host:port other nodes reach this node at (FERRY_ADVERTISE_URL, default ws://HOST:PORT)')
     .action(
       action(async (flags: ServerFlags) => {
         const config = serverConfig(flags);

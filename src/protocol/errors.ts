@@ -49,6 +49,14 @@ export const ErrorCodes = {
   ShardUnavailable: 'ShardUnavailable',
   /** The broker is shutting down. Retry on another node or later. */
   ShuttingDown: 'ShuttingDown',
+  /** Cluster: this node does not (or no longer) lead the queue's partition; the request was not applied here. Retry. */
+  NotLeader: 'NotLeader',
+  /** Cluster: the write is durable on the leader but too few replicas acknowledged it in time. Retry (at-least-once: it may be applied twice). */
+  NotEnoughReplicas: 'NotEnoughReplicas',
+  /** Cluster: the node the request must go to cannot be reached right now. Retry. */
+  PeerUnavailable: 'PeerUnavailable',
+  /** Cluster: the op or setting is not available in cluster mode (dead-letter queues, redrive; docs/cluster.md). `field` names the attribute when it is one. Not retryable. */
+  NotSupportedInCluster: 'NotSupportedInCluster',
   /** Too many requests in flight on this connection. Retry after some complete. */
   TooManyInFlight: 'TooManyInFlight',
   /** Client side: the request got no reply in time. The request may or may not have been applied. */
@@ -66,6 +74,9 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.ShardUnavailable,
   ErrorCodes.ShuttingDown,
   ErrorCodes.TooManyInFlight,
+  ErrorCodes.NotLeader,
+  ErrorCodes.NotEnoughReplicas,
+  ErrorCodes.PeerUnavailable,
   ErrorCodes.Timeout,
   ErrorCodes.ConnectionClosed,
 ]);

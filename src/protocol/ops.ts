@@ -207,12 +207,21 @@ export interface RedriveTask {
   error?: string;
 }
 
+/**
+ * Cluster mode: how many replicas must hold a write before it is acknowledged — the leader only,
+ * a majority of the replica set (the default), or every live replica (docs/cluster.md). A single
+ * node ignores it: there a write is acknowledged once fsynced on that node.
+ */
+export type AcksPolicy = 'leader' | 'quorum' | 'all';
+
+export const ACKS_POLICIES: readonly AcksPolicy[] = ['leader', 'quorum', 'all'];
+
 /** A per-entry outcome of a batch call. */
 export type BatchEntryResult<T> = { ok: T } | { error: import('./errors.js').WireError };
 
 /** Each op: its argument type and its result type. */
 export interface Ops {
-  createQueue: { args: { queue: string; attributes?: Partial<QueueAttributes> }; result: { queue: string; created: boolean; attributes: QueueAttributes } };
+  createQueue: { args: { queue: string; attributes?: Partial<QueueAttributes>; acks?: AcksPolicy }; result: { queue: string; created: boolean; attributes: QueueAttributes } };
   deleteQueue: { args: { queue: string }; result: { deleted: true } };
   listQueues: { args: { prefix?: string; limit?: number; after?: string }; result: { queues: string[]; next?: string } };
   getQueueAttributes: { args: { queue: string }; result: { queue: string; attributes: QueueAttributes; stats: QueueStats; createdAt: number } };

@@ -6,7 +6,7 @@
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
 import { queueAttributes } from './attributes.js';
-import { isOpName, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry, type StreamPosition } from './ops.js';
+import { ACKS_POLICIES, isOpName, type AcksPolicy, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry, type StreamPosition } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
 export class InvalidRequest extends Error {
@@ -176,6 +176,10 @@ const validators: { [O in OpName]: Validator<O> } = {
   createQueue: (a, maxBody) => {
     const out: OpArgs<'createQueue'> = { queue: queueName(a) };
     if (a.attributes !== undefined && a.attributes !== null) out.attributes = withinBrokerCeiling(queueAttributes(a.attributes), maxBody);
+    if (a.acks !== undefined && a.acks !== null) {
+      if (!(ACKS_POLICIES as readonly unknown[]).includes(a.acks)) throw invalid('acks', `one of ${ACKS_POLICIES.join(', ')}`);
+      out.acks = a.acks as AcksPolicy;
+    }
     return out;
   },
   deleteQueue: (a) => ({ queue: queueName(a) }),

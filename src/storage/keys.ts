@@ -15,16 +15,21 @@
  *                                    forward idempotent; deleted once the source dropped its 'F'.
  *   'E' qid(8) dedupKey(utf8)      → DedupRecord (CBOR): a dedup id seen inside the dedup window.
  *   'G' qid(8) group(utf8)         → StreamGroupRecord (CBOR): a stream consumer group's committed position.
+ *   'R' qid(8)                     → cluster mode only: the replication mark (epoch, seq), 2 × 8 bytes
+ *                                    big-endian, of the last log entry this replica holds
  *
  * qid is a random 8-byte id given to a queue when it is created, so a queue that is deleted and
  * created again is a new incarnation: receipts of the old one never match the new one.
- * The prefixes sort D < E < F < G < M < Q < S < X, so each kind of record is one contiguous range, and within a
+ * The prefixes sort D < E < F < G < M < Q < R < S < X, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
+ * Every key of a queue starts with its prefix byte and qid: cluster replication (actors/replica-log.ts)
+ * groups a batch's writes by those bytes, and a snapshot reads each prefix + qid range. Keep it so
+ * for any new kind of record.
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */
-export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, nextSeq: 0x53, marker: 0x58 } as const;
+export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53, marker: 0x58 } as const;
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 

@@ -11,6 +11,9 @@ declare module '@nxtedition/rocksdb' {
   }
   export interface Iterator {
     nextv(size: number): Promise<Array<[Buffer, Buffer]>>;
+    /** Synchronous: rows are flat [key, value, key, value, ...]. */
+    _nextvSync(size: number): { rows: Buffer[]; finished: boolean };
+    _closeSync(): void;
     close(): Promise<void>;
   }
   export interface RangeOptions {

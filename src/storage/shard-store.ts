@@ -26,6 +26,21 @@ export class StorageError extends Error {
   }
 }
 
+/** One write of a committed batch, as the replication log carries it (keys.ts: every key starts with prefix + qid). */
+export type StoreOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/**
+ * The cluster's seam into group commit: sees every operation of a batch before its synced write
+ * (and may add its own to the same batch), and hears when the write is durable. Single-node mode
+ * installs none.
+ */
+export interface CommitTap {
+  /** The batch's operations, before the write; returns operations to write atomically with them. */
+  sealing(ops: readonly StoreOp[]): StoreOp[];
+  /** Every operation of the batch (the tap's own included), after the synced write succeeded. */
+  committed(ops: readonly StoreOp[]): void;
+}
+
 export interface ShardStoreOptions {
   /** Bodies kept in memory at recovery, in bytes; the rest are read on delivery. */
   recoveryBodyBudget?: number;
@@ -38,6 +53,9 @@ export class ShardStore {
   /** Range deletions to run after the next commit (purge and queue deletion leave garbage behind). */
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   #syncs = 0;
+  #tap: CommitTap | undefined;
+  /** The staged operations, recorded only while a tap is installed. */
+  #ops: StoreOp[] = [];
 
   private constructor(db: RocksLevel) {
     this.#db = db;
@@ -67,9 +85,62 @@ export class ShardStore {
     return this.#staged;
   }
 
-  #stage(): ChainedBatch {
+  /**
+   * Where every write of a turn goes. With a commit tap installed (cluster mode) each put/del is
+   * also recorded, so any write method — present or future — that stages through here replicates.
+   */
+  #stage(): { put(key: Buffer, value: Uint8Array): void; del(key: Buffer): void } {
     this.#staged++;
-    return (this.#batch ??= this.#db.batch());
+    const batch = (this.#batch ??= this.#db.batch());
+    if (this.#tap === undefined) return batch;
+    const ops = this.#ops;
+    return {
+      put: (key, value) => {
+        batch.put(key, value);
+        ops.push({ type: 'put', key, value });
+      },
+      del: (key) => {
+        batch.del(key);
+        ops.push({ type: 'del', key });
+      },
+    };
+  }
+
+  /** Installs the replication tap (cluster mode); see CommitTap. */
+  setCommitTap(tap: CommitTap): void {
+    this.#tap = tap;
+  }
+
+  /** Stages raw operations (a follower applying its leader's log). */
+  stageOps(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      if (op.type === 'put') this.#stage().put(Buffer.from(op.key), op.value);
+      else this.#stage().del(Buffer.from(op.key));
+    }
+  }
+
+  /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
+  readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
+    const rows: Array<[Buffer, Buffer]> = [];
+    for (const prefix of Object.values(PREFIX)) {
+      const range = queuePrefixRange(prefix, qid);
+      const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      try {
+        for (;;) {
+          const { rows: flat, finished } = it._nextvSync(1000);
+          for (let i = 0; i < flat.length; i += 2) rows.push([flat[i]!, flat[i + 1]!]);
+          if (finished || flat.length === 0) break;
+        }
+      } finally {
+        it._closeSync();
+      }
+    }
+    return rows;
+  }
+
+  /** Reads one key synchronously. */
+  readKey(key: Buffer): Buffer | undefined {
+    return this.#db._getManySync([key])[0];
   }
 
   putQueue(record: QueueRecord): void {
@@ -161,6 +232,15 @@ export class ShardStore {
    * the caller must then treat its in-memory state as lost (the worker exits and recovers).
    */
   commit(): void {
+    const tap = this.#tap;
+    if (tap !== undefined) {
+      for (const op of tap.sealing(this.#ops)) {
+        if (op.type === 'put') this.#stage().put(Buffer.from(op.key), op.value);
+        else this.#stage().del(Buffer.from(op.key));
+      }
+    }
+    const ops = this.#ops;
+    this.#ops = [];
     const batch = this.#batch;
     if (batch !== undefined) {
       this.#batch = undefined;
@@ -172,6 +252,7 @@ export class ShardStore {
         throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
       }
     }
+    if (tap !== undefined && ops.length > 0) tap.committed(ops);
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
@@ -230,22 +311,9 @@ export class ShardStore {
         continue;
       }
       const stored = cbor.decode(value) as StoredMessage;
-      const size = stored.body.byteLength;
-      const keepBody = size <= bodyBudget;
-      if (keepBody) bodyBudget -= size;
-      const recovered: RecoveredMessage = {
-        seq,
-        id: stored.id,
-        sentAt: stored.sentAt,
-        visibleAt: stored.visibleAt,
-        size,
-        body: keepBody ? stored.body : undefined,
-        delivery: deliveries.get(qid)?.get(seq),
-      };
-      if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
-      const { id: _id, sentAt: _s, visibleAt: _v, body: _b, attributes: _a, ...extra } = stored;
-      if (Object.keys(extra).length > 0) recovered.extra = extra;
-      q.messages.push(recovered);
+      const keepBody = stored.body.byteLength <= bodyBudget;
+      if (keepBody) bodyBudget -= stored.body.byteLength;
+      q.messages.push(recoveredMessage(seq, stored, deliveries.get(qid)?.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     for (const qid of orphans) {
@@ -259,6 +327,55 @@ export class ShardStore {
     for (const [qid] of deliveries) if (!queues.has(qid)) this.#afterCommit.push(queueRange(PREFIX.delivery, qid));
     this.commit();
     return [...queues.values()];
+  }
+
+  /**
+   * Rebuilds one queue from disk, synchronously (cluster mode: a replica promoted to leader).
+   * Undefined when the queue has no record here. Messages below purgedBelow are skipped.
+   */
+  recoverQueue(qid: string, bodyBudget = 64 * 1024 * 1024): RecoveredQueue | undefined {
+    const rows = this.readQueueKeys(qid);
+    const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
+    if (recordRow === undefined) return undefined;
+    const record = cbor.decode(recordRow[1]) as QueueRecord;
+    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] };
+    const deliveries = new Map<number, DeliveryRecord>();
+    for (const [key, value] of rows) {
+      switch (key[0]) {
+        case PREFIX.nextSeq:
+          q.nextSeq = Number(value.readBigUInt64BE(0));
+          break;
+        case PREFIX.delivery:
+          deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
+          break;
+        case PREFIX.marker: {
+          const m = parseMarkerKey(key);
+          q.markers.push(`${m.originQid}:${m.originSeq}`);
+          break;
+        }
+        case PREFIX.dedup: {
+          const d = parseDedupKey(key);
+          q.dedup.push({ id: d.id, ...(cbor.decode(value) as DedupRecord) });
+          break;
+        }
+        case PREFIX.group: {
+          const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
+          q.groups.push({ name: g.id, ...(cbor.decode(value) as StreamGroupRecord) });
+          break;
+        }
+      }
+    }
+    for (const [key, value] of rows) {
+      if (key[0] !== PREFIX.message) continue;
+      const { seq } = parseMessageKey(key);
+      if (seq < record.purgedBelow) continue;
+      const stored = cbor.decode(value) as StoredMessage;
+      const keepBody = stored.body.byteLength <= bodyBudget;
+      if (keepBody) bodyBudget -= stored.body.byteLength;
+      q.messages.push(recoveredMessage(seq, stored, deliveries.get(seq), keepBody));
+      if (seq >= q.nextSeq) q.nextSeq = seq + 1;
+    }
+    return q;
   }
 
   async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
@@ -278,4 +395,20 @@ export class ShardStore {
     if (this.#staged > 0) this.commit();
     if (this.#db.status === 'open') await this.#db.close();
   }
+}
+
+function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
+  const recovered: RecoveredMessage = {
+    seq,
+    id: stored.id,
+    sentAt: stored.sentAt,
+    visibleAt: stored.visibleAt,
+    size: stored.body.byteLength,
+    body: keepBody ? stored.body : undefined,
+    delivery,
+  };
+  if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
+  const { id: _id, sentAt: _s, visibleAt: _v, body: _b, attributes: _a, ...extra } = stored;
+  if (Object.keys(extra).length > 0) recovered.extra = extra;
+  return recovered;
 }

@@ -19,7 +19,8 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from '../transport/sqs/queue-url.j
 import { SqsService, sqsBodyLimit } from '../transport/sqs/service.js';
 import type { BrokerConfig } from './config.js';
 import { openDataDir } from './node-meta.js';
-import { Router } from './router.js';
+import { Router, type SessionSink } from './router.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { ShardPool, type Answer } from './shard-pool.js';
 
 export interface Broker {
@@ -41,23 +42,37 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
 
   let server: FerryServer | undefined;
   let shuttingDown = false;
-  const router = new Router({
+  const sessions: SessionSink = {
     push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
     subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
     pushed: (queue, count) => metrics.pushed(queue, count),
-  }, { unroutableQueue: config.unroutableQueue });
-  const pool = new ShardPool({ dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD }, log, router);
+  };
+  // Cluster mode (--cluster-etcd): the cluster node routes every request and owns placement;
+  // without it nothing below differs from the single-node broker.
+  // Loaded only in cluster mode: a single node never pays for the etcd client.
+  const cluster: ClusterNode | undefined = config.cluster === undefined
+    ? undefined
+    : new (await import('./cluster/cluster-node.js')).ClusterNode({ settings: config.cluster, maxBodyBytes: config.maxMessageBytes, log, sessions });
+  const router = new Router(cluster?.routerSink ?? sessions, { unroutableQueue: config.unroutableQueue });
+  const pool = new ShardPool({
+    dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD, replicated: cluster !== undefined,
+  }, log, cluster?.poolEvents ?? router);
   router.attach(pool);
+  cluster?.attach(router, pool);
   const metrics = new BrokerMetrics(() => pool.stats());
 
   const handler: RequestHandler = {
-    dispatch: (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done),
+    dispatch: cluster === undefined
+      ? (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done)
+      : (session: number, req: ValidRequest, done: (a: Answer) => void) => cluster.dispatch(session, req, done),
     answered: (req, answer, startedAt) => metrics.answered(req, answer, startedAt),
     maxBodyBytes: config.maxMessageBytes,
     get shuttingDown() {
       return shuttingDown;
     },
   };
+
+  const closeSession = cluster === undefined ? (session: number) => router.closeSession(session) : (session: number) => cluster.closeSession(session);
 
   const text = 'text/plain; charset=utf-8';
   const get: Record<string, HttpRoute> = {
@@ -70,6 +85,14 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
       );
     },
   };
+  if (cluster !== undefined) {
+    get['/cluster'] = (reply) => {
+      cluster.status().then(
+        (status) => reply('200 OK', 'application/json', JSON.stringify(status)),
+        (err: unknown) => reply('500 Internal Server Error', text, `${String(err)}\n`),
+      );
+    };
+  }
   const post: Record<string, HttpRoute> = {};
   if (config.faultInjection) {
     post['/admin/shards/:shard/crash'] = (reply, { path }) => {
@@ -85,12 +108,12 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     backend: new SqsBackend({
       dispatch: (session, req, done) => {
         const startedAt = performance.now();
-        router.dispatch(session, req, (answer) => {
+        handler.dispatch(session, req, (answer) => {
           metrics.answered(req, answer, startedAt);
           done(answer);
         });
       },
-      closeSession: (session) => router.closeSession(session),
+      closeSession: (session) => closeSession(session),
       maxBodyBytes: config.maxMessageBytes,
       get shuttingDown() {
         return shuttingDown;
@@ -119,20 +142,28 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   }
   server = new FerryServer({
     handler,
-    sessionClosed: (session) => router.closeSession(session),
+    sessionClosed: closeSession,
     sessionCountChanged: (delta) => metrics.connections.inc(delta),
     get,
     post,
+    ...(cluster === undefined ? {} : { peer: cluster.peerServer }),
     services: { '/': sqs, '/:account/:queue': sqs },
   });
   let port: number;
   try {
     port = await server.listen(config.host, config.port);
+    await cluster?.start(config.host, port);
   } catch (err) {
+    server.stopListening();
+    await cluster?.close();
     await pool.close();
     throw err;
   }
-  log.info({ url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, sqs: `http://${config.host}:${port}/`, sqsSigned: config.sqsCredentials.length > 0, shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount }, 'ferry ready');
+  log.info({
+    url: `ws://${config.host}:${port}/ws`, http: `http://${config.host}:${port}`, sqs: `http://${config.host}:${port}/`, sqsSigned: config.sqsCredentials.length > 0,
+    shards: meta.shards, dataDir: config.dataDir, queues: router.queueCount,
+    ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
+  }, 'ferry ready');
 
   let closing: Promise<void> | undefined;
   return {
@@ -144,6 +175,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
         log.info('ferry shutting down');
         shuttingDown = true;
         server!.stopListening();
+        await cluster?.close();
         router.close();
         await pool.close();
         await sqsMeta.close();

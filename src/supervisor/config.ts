@@ -29,6 +29,17 @@ export interface BrokerConfig {
   sqsCredentials: SqsCredential[];
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Cluster mode (docs/cluster.md); undefined = the single-node broker. */
+  cluster: ClusterSettings | undefined;
+}
+
+export interface ClusterSettings {
+  /** etcd client URLs (`--cluster-etcd`, comma-separated). */
+  etcd: string[];
+  /** This node's id in the cluster, 1–64 of [A-Za-z0-9_-] (`--node-id`). */
+  nodeId: string;
+  /** ws://host:port other nodes and clients reach this node at; default ws://HOST:PORT. */
+  advertiseUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -50,7 +61,50 @@ function intInRange(setting: string, raw: unknown, min: number, max: number): nu
 }
 
 /** Raw settings: from flags, env or code. Strings are parsed; anything missing takes its default. */
-export type RawBrokerConfig = { [K in keyof BrokerConfig]?: BrokerConfig[K] | string };
+export type RawBrokerConfig = { [K in Exclude<keyof BrokerConfig, 'cluster'>]?: BrokerConfig[K] | string } & {
+  clusterEtcd?: string;
+  nodeId?: string;
+  advertiseUrl?: string;
+};
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function resolveCluster(raw: RawBrokerConfig): ClusterSettings | undefined {
+  if (raw.clusterEtcd === undefined || raw.clusterEtcd === '') {
+    if (raw.nodeId !== undefined) throw new ConfigError('nodeId', 'is only valid with clusterEtcd (--cluster-etcd)');
+    if (raw.advertiseUrl !== undefined) throw new ConfigError('advertiseUrl', 'is only valid with clusterEtcd (--cluster-etcd)');
+    return undefined;
+  }
+  const etcd = raw.clusterEtcd.split(',').map((u) => u.trim());
+  for (const u of etcd) {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new ConfigError('clusterEtcd', `must be a comma-separated list of http(s)://host:port URLs, got ${JSON.stringify(u)}`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.port === '') {
+      throw new ConfigError('clusterEtcd', `must be a comma-separated list of http(s)://host:port URLs, got ${JSON.stringify(u)}`);
+    }
+  }
+  const nodeId = raw.nodeId;
+  if (nodeId === undefined) throw new ConfigError('nodeId', 'is required in cluster mode (--node-id)');
+  if (!NODE_ID.test(nodeId)) throw new ConfigError('nodeId', `must be 1-64 of [A-Za-z0-9_-], got ${JSON.stringify(nodeId)}`);
+  let advertiseUrl: string | undefined;
+  if (raw.advertiseUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw.advertiseUrl);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.port === '' || (url.pathname !== '/' && url.pathname !== '')) {
+      throw new ConfigError('advertiseUrl', `must be ws(s)://host:port with no path, got ${JSON.stringify(raw.advertiseUrl)}`);
+    }
+    advertiseUrl = `${url.protocol}//${url.host}`;
+  }
+  return { etcd, nodeId, advertiseUrl };
+}
 
 export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
   const host = raw.host ?? '127.0.0.1';
@@ -77,6 +131,10 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
   if (unroutableQueue !== undefined && !isValidQueueName(unroutableQueue)) {
     throw new ConfigError('unroutableQueue', `must be a valid queue name, got ${JSON.stringify(unroutableQueue)}`);
   }
+  const cluster = resolveCluster(raw);
+  // The unroutable queue is kept by the node that receives the send; in cluster mode that node may
+  // not lead it, and moves between queues are not routed across nodes (docs/cluster.md, limits).
+  if (cluster !== undefined && unroutableQueue !== undefined) throw new ConfigError('unroutableQueue', 'is not supported in cluster mode (docs/cluster.md)');
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),
@@ -87,10 +145,14 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
     faultInjection: faultInjection === true || faultInjection === 'true' || faultInjection === '1',
     sqsCredentials,
     logLevel: logLevel as BrokerConfig['logLevel'],
+    cluster,
   };
 }
 
-/** Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION, FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL. */
+/**
+ * Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION,
+ * FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL, FERRY_CLUSTER_ETCD, FERRY_NODE_ID, FERRY_ADVERTISE_URL.
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
   if (env.FERRY_HOST !== undefined) out.host = env.FERRY_HOST;
@@ -102,5 +164,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_FAULT_INJECTION !== undefined) out.faultInjection = env.FERRY_FAULT_INJECTION;
   if (env.FERRY_SQS_CREDENTIALS !== undefined) out.sqsCredentials = env.FERRY_SQS_CREDENTIALS;
   if (env.FERRY_LOG_LEVEL !== undefined) out.logLevel = env.FERRY_LOG_LEVEL as BrokerConfig['logLevel'];
+  if (env.FERRY_CLUSTER_ETCD !== undefined) out.clusterEtcd = env.FERRY_CLUSTER_ETCD;
+  if (env.FERRY_NODE_ID !== undefined) out.nodeId = env.FERRY_NODE_ID;
+  if (env.FERRY_ADVERTISE_URL !== undefined) out.advertiseUrl = env.FERRY_ADVERTISE_URL;
   return out;
 }

@@ -105,6 +105,25 @@ export class Router implements ShardPoolEvents {
     return this.#queues.size;
   }
 
+  /** Cluster mode: this node now runs queue `name` (id `id`) on `shard` (it leads its partition). */
+  place(name: string, shard: number, id: string): void {
+    this.#queues.set(name, { shard, id });
+  }
+
+  /** Cluster mode: this node no longer runs queue `name`; its subscriptions here end with `error`. */
+  forget(name: string, error: WireError): void {
+    const placed = this.#queues.get(name);
+    if (placed === undefined) return;
+    this.#queues.delete(name);
+    for (const [session, subs] of this.#subs) {
+      for (const [sub, route] of subs) {
+        if (route.qid !== placed.id) continue;
+        subs.delete(sub);
+        this.#sink.subEnd(session, sub, error);
+      }
+    }
+  }
+
   // ShardPoolEvents
   shardUp(shard: number, queues: QueueInfo[]): void {
     for (const q of queues) {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
+import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
 import { packEntries, unpackMessages, unpackResults } from '../actors/packing.js';
 import type { ForwardRecord } from '../storage/records.js';
@@ -25,6 +26,8 @@ export interface ShardPoolEvents {
   shardDown(shard: number): void;
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
   subEnd(session: number, sub: number, error: WireError): void;
+  /** Cluster mode: a shard committed these log entries (before the replies of the same turn arrive). */
+  log?(shard: number, entries: LogEntry[]): void;
   /** An outbox record of `shard`, to carry to its target (forwarder.ts). */
   forward(shard: number, qid: string, seq: number, record: ForwardRecord): void;
   /** `shard` deleted outbox record (qid, seq). */
@@ -35,6 +38,8 @@ export interface ShardPoolOptions {
   dataDir: string;
   shards: number;
   bodyCacheBytes: number;
+  /** Cluster mode (see ShardWorkerData.replicated). */
+  replicated?: boolean;
   /** Delay before a dead worker is started again. */
   restartDelayMs?: number;
 }
@@ -60,7 +65,7 @@ export class ShardPool {
   #closing = false;
 
   constructor(opts: ShardPoolOptions, log: Logger, events: ShardPoolEvents) {
-    this.#opts = { restartDelayMs: 100, ...opts };
+    this.#opts = { restartDelayMs: 100, replicated: false, ...opts };
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
@@ -87,7 +92,7 @@ export class ShardPool {
 
   #spawn(shard: number): Promise<void> {
     const slot = this.#slots[shard]!;
-    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes };
+    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes, replicated: this.#opts.replicated };
     const worker = new Worker(WORKER_URL, { workerData: data, name: `ferry-shard-${shard}` });
     slot.worker = worker;
     let resolveExit!: () => void;
@@ -160,6 +165,9 @@ export class ShardPool {
         done?.({ result: m.queues });
         return;
       }
+      case 'log':
+        this.#events.log?.(shard, m.entries);
+        return;
       case 'forward':
         this.#events.forward(shard, m.qid, m.seq, m.record);
         return;

@@ -9,6 +9,7 @@
 import uWS from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { Limits } from '../protocol/limits.js';
+import type { PeerServer } from './peer-server.js';
 import { serveHttp, type HttpService } from './http-request.js';
 import { FlushScheduler, Session, type RequestHandler, type SessionData } from './session.js';
 
@@ -37,6 +38,8 @@ export interface ServerHooks {
   sessionCountChanged(delta: number): void;
   get: Record<string, HttpRoute>;
   post: Record<string, HttpRoute>;
+  /** Cluster mode: the /peer route for links from other nodes. */
+  peer?: PeerServer;
   /** Services that read request bodies (the SQS API), by route pattern; GET and POST. */
   services?: Record<string, HttpService>;
 }
@@ -80,6 +83,7 @@ export class FerryServer {
         hooks.sessionClosed(session.id);
       },
     });
+    if (hooks.peer !== undefined) this.#app.ws('/peer', hooks.peer.behavior());
     for (const [path, route] of Object.entries(hooks.get)) this.#app.get(path, (res, req) => this.#http(res, req.getUrl(), route));
     for (const [path, route] of Object.entries(hooks.post)) this.#app.post(path, (res, req) => this.#http(res, req.getUrl(), route));
     for (const [path, service] of Object.entries(hooks.services ?? {})) {

@@ -10,9 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FERRY_MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+// From test/helpers (tests) or from dist/test/helpers (the compiled load tests that reuse these helpers).
+export const FERRY_MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/test/') ? '../../src/cli/main.js' : '../../dist/src/cli/main.js', import.meta.url));
 
 export interface BrokerOptions {
+  /** Loopback address to listen on (127.0.0.0/8). Default 127.0.0.1. */
+  host?: string;
   /** Data directory; a new temporary one (removed by `cleanup`) when not given. */
   dataDir?: string;
   shards?: number;
@@ -44,12 +47,16 @@ export class BrokerProcess {
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ferry-it-'));
   }
 
+  get host(): string {
+    return this.#opts.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/ws`;
+    return `ws://${this.host}:${this.port}/ws`;
   }
 
   get httpUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -69,7 +76,7 @@ export class BrokerProcess {
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const args = [
-      FERRY_MAIN, 'server', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir,
+      FERRY_MAIN, 'server', '--host', this.host, '--port', String(this.port), '--data-dir', this.dataDir,
       '--shards', String(this.#opts.shards ?? 2), ...(this.#opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { env: { ...process.env, ...this.#opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -94,6 +94,8 @@ export function toSqsError(err: unknown, overrides: Partial<Record<string, SqsEr
       return new SqsError('InvalidAttributeName', `This broker does not support the attribute: ${w.message}`, { cause: err });
     case ErrorCodes.UnknownOp:
       return new SqsError('UnsupportedOperation', `This broker does not support the operation yet: ${w.message}`, { cause: err });
+    case ErrorCodes.NotSupportedInCluster:
+      return new SqsError('UnsupportedOperation', `This broker does not support it in cluster mode: ${w.message}`, { cause: err });
     case ErrorCodes.EmptyBatch:
       return new SqsError('EmptyBatchRequest', w.message, { cause: err });
     case ErrorCodes.BatchTooLarge:

@@ -1,0 +1,182 @@
+/**
+ * The replication log of one shard, worker side (cluster mode only).
+ *
+ * Every synced batch the shard commits is a list of put/del operations whose keys start with a
+ * queue id (storage/keys.ts). For each queue this node LEADS, the ops of one batch become one log
+ * entry `(epoch, seq, prevEpoch)`; the entry also writes the queue's replication mark
+ * `'R' qid → (epoch, seq)` in the same batch, so the mark on disk always names the last entry the
+ * store holds. The main thread ships entries to the followers (supervisor/cluster/replicator.ts).
+ *
+ * A follower applies an entry only if its own mark is exactly `(prevEpoch, seq - 1)` (the log
+ * matching rule: same position, same epoch → same history), and refuses any entry from an epoch
+ * lower than its mark's (fencing a deposed leader). Anything else is a mismatch: the leader then
+ * sends a snapshot of the queue's keys, which replaces the follower's copy.
+ */
+import { PREFIX, queueKey } from '../storage/keys.js';
+import type { CommitTap, ShardStore, StoreOp } from '../storage/shard-store.js';
+
+export interface ReplicaMark {
+  epoch: number;
+  seq: number;
+}
+
+export interface LogEntry {
+  qid: string;
+  epoch: number;
+  prevEpoch: number;
+  seq: number;
+  ops: StoreOp[];
+}
+
+export type ApplyOutcome = { ok: true; mark: ReplicaMark } | { ok: false; reason: 'fenced' | 'mismatch'; mark: ReplicaMark };
+
+interface Leadership {
+  epoch: number;
+  /** The mark of the last entry written (its epoch may be an earlier leadership's). */
+  mark: ReplicaMark;
+}
+
+export class ReplicaError extends Error {
+  override readonly name = 'ReplicaError';
+  readonly code = 'ReplicaConflict';
+}
+
+const ZERO: ReplicaMark = Object.freeze({ epoch: 0, seq: 0 });
+
+export function encodeMark(mark: ReplicaMark): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  b.writeBigUInt64BE(BigInt(mark.epoch), 0);
+  b.writeBigUInt64BE(BigInt(mark.seq), 8);
+  return b;
+}
+
+export function decodeMark(b: Uint8Array | undefined): ReplicaMark {
+  if (b === undefined || b.byteLength !== 16) return ZERO;
+  const view = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return { epoch: Number(view.readBigUInt64BE(0)), seq: Number(view.readBigUInt64BE(8)) };
+}
+
+function qidOf(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset + 1, 8).toString('hex');
+}
+
+export class ReplicaLog implements CommitTap {
+  readonly #store: ShardStore;
+  readonly #leading = new Map<string, Leadership>();
+  /** Marks of replicas (followed queues), including entries staged in the current turn. */
+  readonly #marks = new Map<string, ReplicaMark>();
+  /** Queues that must write an entry this turn even without other writes (a new leadership). */
+  readonly #forced = new Set<string>();
+  /** Entries sealed for the batch being written: qid → position. */
+  #sealed = new Map<string, { epoch: number; prevEpoch: number; seq: number }>();
+  /** Entries of the last committed batch, taken by the host after the commit. */
+  #entries: LogEntry[] = [];
+
+  constructor(store: ShardStore) {
+    this.#store = store;
+    store.setCommitTap(this);
+  }
+
+  /** The mark on disk (or staged this turn) of a queue. */
+  markOf(qid: string): ReplicaMark {
+    const leading = this.#leading.get(qid);
+    if (leading !== undefined) return { ...leading.mark };
+    let mark = this.#marks.get(qid);
+    if (mark === undefined) {
+      mark = decodeMark(this.#store.readKey(queueKey(PREFIX.replica, qid)));
+      this.#marks.set(qid, mark);
+    }
+    return { ...mark };
+  }
+
+  /** This node leads `qid` from now on, in `epoch`; the next commit writes the epoch's first entry. */
+  lead(qid: string, epoch: number): ReplicaMark {
+    const mark = this.markOf(qid);
+    this.#marks.delete(qid);
+    this.#leading.set(qid, { epoch, mark });
+    this.#forced.add(qid);
+    return mark;
+  }
+
+  /** This node no longer leads `qid` (deposed, or the queue moved). */
+  follow(qid: string): void {
+    const leading = this.#leading.get(qid);
+    this.#leading.delete(qid);
+    this.#forced.delete(qid);
+    if (leading !== undefined) this.#marks.set(qid, leading.mark);
+  }
+
+  /** Follower: applies one entry of the leader's log if it continues this replica's log (see top). */
+  apply(entry: LogEntry): ApplyOutcome {
+    // Still leading here: this node has not yet learned that another one leads now. Refuse without
+    // writing; the sender retries once this node steps down (the cluster metadata says so).
+    if (this.#leading.has(entry.qid)) return { ok: false, reason: 'mismatch', mark: this.markOf(entry.qid) };
+    const mark = this.markOf(entry.qid);
+    if (mark.epoch > entry.epoch) return { ok: false, reason: 'fenced', mark };
+    if (mark.epoch === entry.epoch && mark.seq >= entry.seq) return { ok: true, mark }; // a resend of what we hold
+    if (mark.epoch !== entry.prevEpoch || mark.seq !== entry.seq - 1) return { ok: false, reason: 'mismatch', mark };
+    this.#store.stageOps(entry.ops);
+    const next = { epoch: entry.epoch, seq: entry.seq };
+    this.#marks.set(entry.qid, next);
+    return { ok: true, mark: next };
+  }
+
+  /** Follower: replaces this replica's copy of a queue with the leader's snapshot (rows include the mark). */
+  install(qid: string, rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, mark: ReplicaMark): ReplicaMark {
+    if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; a snapshot cannot replace it`);
+    const keep = new Set(rows.map(([k]) => Buffer.from(k).toString('hex')));
+    const ops: StoreOp[] = [];
+    for (const [key] of this.#store.readQueueKeys(qid)) if (!keep.has(key.toString('hex'))) ops.push({ type: 'del', key });
+    for (const [key, value] of rows) ops.push({ type: 'put', key, value });
+    ops.push({ type: 'put', key: queueKey(PREFIX.replica, qid), value: encodeMark(mark) });
+    this.#store.stageOps(ops);
+    this.#marks.set(qid, { ...mark });
+    return { ...mark };
+  }
+
+  /** Leader: every stored key of a queue with the mark it corresponds to (read between commits). */
+  snapshot(qid: string): { rows: Array<[Buffer, Buffer]>; mark: ReplicaMark } {
+    return { rows: this.#store.readQueueKeys(qid).filter(([k]) => k[0] !== PREFIX.replica), mark: this.markOf(qid) };
+  }
+
+  // CommitTap: one entry per led queue with writes in the batch (or a forced first entry).
+  sealing(ops: readonly StoreOp[]): StoreOp[] {
+    const touched = new Set(this.#forced);
+    this.#forced.clear();
+    for (const op of ops) {
+      const qid = qidOf(op.key);
+      if (this.#leading.has(qid)) touched.add(qid);
+    }
+    const extra: StoreOp[] = [];
+    for (const qid of touched) {
+      const leading = this.#leading.get(qid);
+      if (leading === undefined) continue;
+      const position = { epoch: leading.epoch, prevEpoch: leading.mark.epoch, seq: leading.mark.seq + 1 };
+      leading.mark = { epoch: position.epoch, seq: position.seq };
+      this.#sealed.set(qid, position);
+      extra.push({ type: 'put', key: queueKey(PREFIX.replica, qid), value: encodeMark(leading.mark) });
+    }
+    return extra;
+  }
+
+  committed(ops: readonly StoreOp[]): void {
+    if (this.#sealed.size === 0) return;
+    const byQueue = new Map<string, StoreOp[]>();
+    for (const op of ops) {
+      const qid = qidOf(op.key);
+      if (!this.#sealed.has(qid)) continue;
+      let list = byQueue.get(qid);
+      if (list === undefined) byQueue.set(qid, (list = []));
+      list.push(op);
+    }
+    for (const [qid, position] of this.#sealed) this.#entries.push({ qid, ...position, ops: byQueue.get(qid) ?? [] });
+    this.#sealed = new Map();
+  }
+
+  /** Entries of the batches committed since the last call. */
+  takeEntries(): LogEntry[] {
+    const entries = this.#entries;
+    this.#entries = [];
+    return entries;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The node's link to etcd: membership (a lease per node), the supervisor election, and the
+ * metadata cache. Everything here is etcd's own machinery — leases, transactions, watches; Ferry
+ * writes no consensus of its own.
+ *
+ * - Membership: `/ferry/nodes/<id>` is put with the node's lease (TTL `leaseTtlS`); etcd deletes it
+ *   when keepalives stop, and every node's watch sees the node die.
+ * - Election: `/ferry/supervisor` is created with the candidate's lease only if absent (a
+ *   transaction on create_revision = 0). Everyone watches it; when it vanishes, every live node
+ *   campaigns again.
+ * - Metadata: read once at start (with its revision) and then followed by a watch from the next
+ *   revision, so the cache never misses an event. Requests read the cache only.
+ * - Self-fencing: `leaseSafe` says whether this node's lease is certainly still alive (the last
+ *   keepalive that succeeded was SENT less than a TTL ago). A leader stops acknowledging otherwise.
+ */
+import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { KEYS, parseNode, parseQueue, type NodeInfo, type QueueMeta } from './meta.js';
+
+export interface CoordinatorHooks {
+  nodesChanged(): void;
+  queueChanged(name: string, meta: QueueMeta | undefined, previous: QueueMeta | undefined): void;
+  supervisorChanged(nodeId: string | undefined): void;
+  /** The lease is gone (etcd said so): this node is dead to the cluster. */
+  membershipLost(err: Error): void;
+}
+
+export class CoordinationError extends Error {
+  override readonly name = 'CoordinationError';
+  readonly code = 'ClusterCoordinationFailed';
+}
+
+export class Coordinator {
+  readonly self: NodeInfo;
+  readonly nodes = new Map<string, NodeInfo>();
+  readonly queues = new Map<string, QueueMeta>();
+  readonly #revisions = new Map<string, string>();
+  readonly #byId = new Map<string, QueueMeta>();
+  #supervisor: string | undefined;
+  readonly #client: Etcd3;
+  readonly #lease: Lease;
+  readonly #ttlMs: number;
+  readonly #log: Logger;
+  readonly #hooks: CoordinatorHooks;
+  #watcher: Watcher | undefined;
+  #keepaliveSentAt = 0;
+  #safeUntil = 0;
+  #closed = false;
+
+  private constructor(client: Etcd3, lease: Lease, self: NodeInfo, ttlS: number, log: Logger, hooks: CoordinatorHooks) {
+    this.#client = client;
+    this.#lease = lease;
+    this.self = self;
+    this.#ttlMs = ttlS * 1000;
+    this.#log = log;
+    this.#hooks = hooks;
+  }
+
+  static async start(etcd: string[], self: NodeInfo, log: Logger, hooks: CoordinatorHooks, leaseTtlS = 3): Promise<Coordinator> {
+    const client = new Etcd3({ hosts: etcd, dialTimeout: 3000 });
+    const lease = client.lease(leaseTtlS, { autoKeepAlive: true });
+    const c = new Coordinator(client, lease, self, leaseTtlS, log, hooks);
+    try {
+      await c.#start();
+    } catch (err) {
+      await c.close();
+      throw new CoordinationError(`cannot join the cluster through etcd ${etcd.join(',')}: ${(err as Error).message}`, { cause: err });
+    }
+    return c;
+  }
+
+  async #start(): Promise<void> {
+    const grantedAt = Date.now();
+    await this.#lease.grant();
+    this.#safeUntil = grantedAt + this.#ttlMs;
+    this.#lease.on('keepaliveFired', () => (this.#keepaliveSentAt = Date.now()));
+    this.#lease.on('keepaliveSucceeded', () => (this.#safeUntil = this.#keepaliveSentAt + this.#ttlMs));
+    this.#lease.on('lost', (err) => {
+      if (this.#closed) return;
+      this.#safeUntil = 0;
+      this.#hooks.membershipLost(err);
+    });
+    const existing = await this.#client.get(KEYS.nodes + this.self.id).string();
+    if (existing !== null) {
+      // A previous life of this node whose lease has not lapsed yet: wait it out, or two processes
+      // would claim one id. (etcd deletes it within the TTL.)
+      const until = Date.now() + this.#ttlMs * 3;
+      while ((await this.#client.get(KEYS.nodes + this.self.id).string()) !== null) {
+        if (Date.now() > until) throw new CoordinationError(`node id ${this.self.id} is already live in the cluster`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    await this.#lease.put(KEYS.nodes + this.self.id).value(JSON.stringify(this.self));
+    const snapshot = await this.#client.getAll().prefix(KEYS.root).exec();
+    for (const kv of snapshot.kvs) this.#onPut(kv.key.toString(), kv.value.toString(), kv.mod_revision);
+    const next = String(BigInt(snapshot.header.revision) + 1n);
+    this.#watcher = await this.#client.watch().prefix(KEYS.root).withPreviousKV().startRevision(next).create();
+    this.#watcher.on('put', (kv) => this.#onPut(kv.key.toString(), kv.value.toString(), kv.mod_revision));
+    this.#watcher.on('delete', (kv) => this.#onDelete(kv.key.toString()));
+    this.#watcher.on('error', (err) => this.#log.warn({ err }, 'etcd watch error (it reconnects)'));
+    await this.campaign();
+  }
+
+  #onPut(key: string, value: string, revision: string): void {
+    try {
+      if (key.startsWith(KEYS.nodes)) {
+        const node = parseNode(value);
+        this.nodes.set(node.id, node);
+        this.#hooks.nodesChanged();
+      } else if (key === KEYS.supervisor) {
+        this.#supervisor = value;
+        this.#hooks.supervisorChanged(value);
+      } else if (key.startsWith(KEYS.queues)) {
+        const meta = parseQueue(value);
+        const previous = this.queues.get(meta.name);
+        if (previous !== undefined && previous.id !== meta.id) this.#byId.delete(previous.id);
+        this.queues.set(meta.name, meta);
+        this.#byId.set(meta.id, meta);
+        this.#revisions.set(meta.name, revision);
+        this.#hooks.queueChanged(meta.name, meta, previous);
+      }
+    } catch (err) {
+      this.#log.error({ err, key }, 'ignoring malformed cluster metadata');
+    }
+  }
+
+  #onDelete(key: string): void {
+    if (key.startsWith(KEYS.nodes)) {
+      this.nodes.delete(key.slice(KEYS.nodes.length));
+      this.#hooks.nodesChanged();
+    } else if (key === KEYS.supervisor) {
+      this.#supervisor = undefined;
+      this.#hooks.supervisorChanged(undefined);
+      void this.campaign();
+    } else if (key.startsWith(KEYS.queues)) {
+      const name = key.slice(KEYS.queues.length);
+      const previous = this.queues.get(name);
+      this.queues.delete(name);
+      this.#revisions.delete(name);
+      if (previous !== undefined) this.#byId.delete(previous.id);
+      this.#hooks.queueChanged(name, undefined, previous);
+    }
+  }
+
+  get supervisor(): string | undefined {
+    return this.#supervisor;
+  }
+
+  get isSupervisor(): boolean {
+    return this.#supervisor === this.self.id;
+  }
+
+  /** Whether this node's lease is certainly alive right now (see the top comment). */
+  get leaseSafe(): boolean {
+    return Date.now() < this.#safeUntil;
+  }
+
+  queueById(qid: string): QueueMeta | undefined {
+    return this.#byId.get(qid);
+  }
+
+  /** Tries to become the supervisor; the watch reports the outcome either way. */
+  async campaign(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const leaseId = await this.#lease.grant();
+      await this.#client.if(KEYS.supervisor, 'Create', '==', 0)
+        .then(this.#client.put(KEYS.supervisor).value(this.self.id).lease(leaseId))
+        .commit();
+    } catch (err) {
+      if (!this.#closed) this.#log.warn({ err }, 'supervisor campaign failed; retrying');
+      if (!this.#closed) setTimeout(() => void this.campaign(), 500).unref();
+    }
+  }
+
+  /** Creates a queue's record if the name is free. Resolves false when it already exists. */
+  async createQueue(meta: QueueMeta): Promise<boolean> {
+    const key = KEYS.queues + meta.name;
+    const res = await this.#client.if(key, 'Create', '==', 0).then(this.#client.put(key).value(JSON.stringify(meta))).commit();
+    return res.succeeded;
+  }
+
+  /** Replaces a queue's record only if it did not change since this node's cache saw it. */
+  async updateQueue(meta: QueueMeta): Promise<boolean> {
+    const key = KEYS.queues + meta.name;
+    const revision = this.#revisions.get(meta.name);
+    if (revision === undefined) return false;
+    const res = await this.#client.if(key, 'Mod', '==', revision).then(this.#client.put(key).value(JSON.stringify(meta))).commit();
+    return res.succeeded;
+  }
+
+  /** Deletes a queue's record if it is still the incarnation `qid`. */
+  async deleteQueue(name: string, qid: string): Promise<void> {
+    const key = KEYS.queues + name;
+    const revision = this.#revisions.get(name);
+    if (revision === undefined || this.queues.get(name)?.id !== qid) return;
+    await this.#client.if(key, 'Mod', '==', revision).then(this.#client.delete().key(key)).commit();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#watcher?.cancel();
+    } catch {
+      // closing anyway
+    }
+    try {
+      await this.#lease.revoke();
+    } catch {
+      // the lease lapses by itself
+    }
+    this.#client.close();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Cluster metadata as it lives in etcd (the source of truth; every node caches it and follows a
+ * watch). Values are JSON; each is validated when read, because etcd is an outside input too.
+ *
+ *   /ferry/nodes/<nodeId>   → NodeInfo, bound to the node's lease: the key vanishes when the node dies
+ *   /ferry/supervisor       → nodeId of the cluster supervisor, bound to its lease (election by
+ *                             create-if-absent transaction)
+ *   /ferry/queues/<name>    → QueueMeta: the queue's id, attributes, replica set, leader, epoch
+ *
+ * A queue has one partition here; its leader runs the QueueActor, the other replicas follow its
+ * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
+ * the deposed one.
+ */
+import type { AcksPolicy, QueueAttributes } from '../../protocol/ops.js';
+
+export type { AcksPolicy };
+
+export const KEYS = {
+  root: '/ferry/',
+  nodes: '/ferry/nodes/',
+  supervisor: '/ferry/supervisor',
+  queues: '/ferry/queues/',
+} as const;
+
+export interface NodeInfo {
+  id: string;
+  /** ws://host:port; clients use /ws on it, peers /peer. */
+  url: string;
+}
+
+export interface QueueMeta {
+  name: string;
+  id: string;
+  attributes: Partial<QueueAttributes>;
+  createdAt: number;
+  /** Node ids; the leader is one of them. */
+  replicas: string[];
+  leader: string;
+  epoch: number;
+  acks: AcksPolicy;
+}
+
+export class MetadataError extends Error {
+  override readonly name = 'MetadataError';
+  readonly code = 'InvalidClusterMetadata';
+}
+
+function obj(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new MetadataError(`${what}: not JSON`, { cause: err });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MetadataError(`${what}: not an object`);
+  return v as Record<string, unknown>;
+}
+
+export function parseNode(text: string): NodeInfo {
+  const v = obj(text, 'node');
+  if (typeof v.id !== 'string' || typeof v.url !== 'string') throw new MetadataError('node: id and url must be strings');
+  return { id: v.id, url: v.url };
+}
+
+export function parseQueue(text: string): QueueMeta {
+  const v = obj(text, 'queue');
+  const ok = typeof v.name === 'string' && typeof v.id === 'string' && /^[0-9a-f]{16}$/.test(v.id)
+    && typeof v.attributes === 'object' && v.attributes !== null && typeof v.createdAt === 'number'
+    && Array.isArray(v.replicas) && v.replicas.every((r) => typeof r === 'string')
+    && typeof v.leader === 'string' && Number.isInteger(v.epoch) && (v.epoch as number) >= 1
+    && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all');
+  if (!ok) throw new MetadataError(`queue ${String(v.name)}: malformed record`);
+  return v as unknown as QueueMeta;
+}
+
+/** Replicas that must hold an entry (the leader included) before it counts as committed. */
+export function requiredCopies(acks: AcksPolicy, replicas: number, liveReplicas: number): number {
+  switch (acks) {
+    case 'leader':
+      return 1;
+    case 'quorum':
+      return Math.floor(replicas / 2) + 1;
+    case 'all':
+      // Every live replica, and never fewer than a quorum.
+      return Math.max(Math.floor(replicas / 2) + 1, liveReplicas);
+  }
+}

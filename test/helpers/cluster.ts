@@ -1,0 +1,57 @@
+/**
+ * A real Ferry cluster for tests: one etcd (helpers/etcd.ts) and N broker processes
+ * (helpers/broker.ts) started with --cluster-etcd and --node-id n1..nN, all on loopback.
+ */
+import { BrokerProcess, type BrokerOptions } from './broker.js';
+import { startEtcd, type EtcdProcess } from './etcd.js';
+
+export interface TestCluster {
+  etcd: EtcdProcess;
+  nodes: BrokerProcess[];
+  /** Client URLs of every node (the SDK's seed list). */
+  urls(): string[];
+}
+
+export async function startCluster(
+  t: { teardown(fn: () => unknown): void },
+  size: number,
+  opts: BrokerOptions = {},
+): Promise<TestCluster> {
+  const etcd = await startEtcd(t);
+  const nodes: BrokerProcess[] = [];
+  for (let i = 1; i <= size; i++) {
+    const node = new BrokerProcess({
+      shards: 1,
+      ...opts,
+      args: ['--cluster-etcd', etcd.url, '--node-id', `n${i}`, ...(opts.args ?? [])],
+    });
+    // Registered before start so a failed start is cleaned up too; brokers stop before etcd does.
+    t.teardown(() => node.cleanup());
+    nodes.push(node);
+  }
+  await Promise.all(nodes.map((n) => n.start()));
+  return { etcd, nodes, urls: () => nodes.map((n) => n.url) };
+}
+
+/** The queue's record in etcd (leader, epoch, replicas), read directly from etcd. */
+export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: string; leader: string; epoch: number; replicas: string[] } | undefined> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts: etcdUrl });
+  try {
+    const text = await client.get(`/ferry/queues/${name}`).string();
+    return text === null ? undefined : (JSON.parse(text) as { id: string; leader: string; epoch: number; replicas: string[] });
+  } finally {
+    client.close();
+  }
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

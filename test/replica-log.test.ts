@@ -1,0 +1,125 @@
+// The storage-log replication rules (actors/replica-log.ts) over two real RocksDB stores, one
+// leading and one following: entries carry (epoch, seq, prevEpoch); a follower applies an entry
+// only when it continues its own log, refuses lower epochs (fencing), and a snapshot replaces a
+// diverged copy exactly — including the absence of deleted messages.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ShardStore } from '../src/storage/shard-store.js';
+import { ReplicaLog, type LogEntry } from '../src/actors/replica-log.js';
+import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
+
+const Q = 'cccccccccccccccc';
+const attributes = { ...DEFAULT_QUEUE_ATTRIBUTES, maxMessageBytes: 1024 };
+
+async function openStore(t: { teardown(fn: () => unknown): void }): Promise<{ store: ShardStore; log: ReplicaLog }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-replica-'));
+  const store = await ShardStore.open(dir);
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { store, log: new ReplicaLog(store) };
+}
+
+function send(store: ShardStore, seq: number): void {
+  store.putMessage(Q, seq, { id: `m${seq}`, sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
+  store.putNextSeq(Q, seq + 1);
+}
+
+/** Commits the leader's staged writes and returns the one entry they made. */
+function commitEntry(leader: { store: ShardStore; log: ReplicaLog }): LogEntry {
+  leader.store.commit();
+  const entries = leader.log.takeEntries();
+  if (entries.length !== 1) throw new Error(`expected one entry, got ${entries.length}`);
+  return entries[0]!;
+}
+
+function bodies(store: ShardStore): string[] {
+  return (store.recoverQueue(Q)?.messages ?? []).map((m) => Buffer.from(m.body!).toString());
+}
+
+t.test('a follower applies entries in order, acknowledges resends, and refuses gaps', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  leader.log.lead(Q, 1);
+  leader.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  const e1 = commitEntry(leader);
+  t.match(e1, { qid: Q, epoch: 1, prevEpoch: 0, seq: 1 }, 'the first entry of epoch 1');
+  send(leader.store, 0);
+  const e2 = commitEntry(leader);
+  send(leader.store, 1);
+  const e3 = commitEntry(leader);
+  t.same([e2.seq, e3.seq], [2, 3]);
+
+  t.match(follower.log.apply(e2), { ok: false, reason: 'mismatch' }, 'entry 2 before entry 1 is a gap');
+  t.match(follower.log.apply(e1), { ok: true, mark: { epoch: 1, seq: 1 } });
+  t.match(follower.log.apply(e2), { ok: true, mark: { epoch: 1, seq: 2 } });
+  follower.store.commit();
+  t.match(follower.log.apply(e2), { ok: true, mark: { epoch: 1, seq: 2 } }, 'a resend is acknowledged without a second write');
+  t.match(follower.log.apply(e3), { ok: true, mark: { epoch: 1, seq: 3 } });
+  follower.store.commit();
+  t.same(bodies(follower.store), ['body0', 'body1'], 'the follower holds what the leader wrote');
+  t.same(follower.log.markOf(Q), { epoch: 1, seq: 3 });
+});
+
+t.test('a follower that saw a newer epoch fences the deposed leader', async (t) => {
+  const oldLeader = await openStore(t);
+  const newLeader = await openStore(t);
+  const follower = await openStore(t);
+  oldLeader.log.lead(Q, 1);
+  oldLeader.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  const e1 = commitEntry(oldLeader);
+  for (const s of [newLeader, follower]) {
+    s.log.apply(e1);
+    s.store.commit();
+  }
+  // Epoch 2 begins on the new leader: its first entry moves the follower to epoch 2.
+  newLeader.log.lead(Q, 2);
+  const bump = commitEntry(newLeader);
+  t.match(bump, { epoch: 2, prevEpoch: 1, seq: 2 });
+  t.match(follower.log.apply(bump), { ok: true, mark: { epoch: 2, seq: 2 } });
+  follower.store.commit();
+  // The old leader still believes it leads epoch 1 and writes on.
+  send(oldLeader.store, 0);
+  const stale = commitEntry(oldLeader);
+  t.match(follower.log.apply(stale), { ok: false, reason: 'fenced', mark: { epoch: 2 } }, 'lower epoch refused');
+  t.same(bodies(follower.store), [], 'nothing of the deposed leader was written');
+});
+
+t.test('a diverged copy is replaced by a snapshot, and deleted messages stay deleted', async (t) => {
+  const a = await openStore(t);
+  const b = await openStore(t);
+  a.log.lead(Q, 1);
+  a.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  send(a.store, 0);
+  send(a.store, 1);
+  const e1 = commitEntry(a);
+  b.log.apply(e1);
+  b.store.commit();
+  // b leads epoch 2: deletes message 0, keeps message 1, adds message 2.
+  b.log.lead(Q, 2);
+  b.store.deleteMessage(Q, 0);
+  send(b.store, 2);
+  commitEntry(b);
+  // a, deposed, had written an entry nobody else holds: its log diverged at seq 2.
+  a.log.follow(Q);
+  t.same(a.log.markOf(Q), { epoch: 1, seq: 1 });
+  send(a.store, 9);
+  a.store.putMessage(Q, 9, { id: 'orphan', sentAt: 0, visibleAt: 0, body: Buffer.from('orphan') });
+  a.store.commit(); // a follower's own write makes no entry
+  t.same(a.log.takeEntries(), [], 'a follower produces no log entries');
+
+  send(b.store, 3);
+  const next = commitEntry(b);
+  t.match(a.log.apply(next), { ok: false, reason: 'mismatch' }, 'the next entry does not continue a\'s log');
+  const snap = b.log.snapshot(Q);
+  a.log.install(Q, snap.rows, snap.mark);
+  a.store.commit();
+  t.same(bodies(a.store), bodies(b.store), 'after the snapshot both copies agree');
+  t.same(bodies(a.store), ['body1', 'body2', 'body3'], 'the deleted message did not come back, the orphan is gone');
+  t.same(a.log.markOf(Q), b.log.markOf(Q));
+  send(b.store, 4);
+  t.match(a.log.apply(commitEntry(b)), { ok: true }, 'streaming resumes after the snapshot');
+});
