@@ -6,15 +6,14 @@
  *   npm run bench:sqs -- [--clients 16] [--seconds 10] [--shards 2] [--url http://127.0.0.1:7700]
  *
  * Without --url it starts its own broker (dist/, temporary data directory, removed at the end).
- * (When merged with the loadtest harness, the broker start belongs to ferry-process.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { freePort } from './ferry-process.js';
 
 interface Options {
   clients: number;
@@ -40,17 +39,6 @@ function parseArgs(argv: string[]): Options {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
   }
   return o;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startBroker(shards: number): Promise<{ url: string; stop(): Promise<void> }> {

@@ -3,19 +3,10 @@
 // state counts always add up to the messages held, bytes match, nothing goes negative, and the
 // store holds exactly the live messages.
 import t from 'tap';
+import { prng } from './helpers/prng.js';
 import { actorHarness, carryForwards, type Harness } from './helpers/actor.js';
 import type { DeliveredMessage, QueueAttributes } from '../src/protocol/ops.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const configs: Array<Partial<QueueAttributes>> = [
   {},

@@ -1,20 +1,10 @@
 // Ordering (docs/queue-semantics.md, "Ordering"): relaxed fairness across groups, strict FIFO per
 // group with one message in flight per group, and the ordering window.
 import t from 'tap';
+import { prng } from './helpers/prng.js';
 import { actorHarness, text } from './helpers/actor.js';
 import type { DeliveredMessage } from '../src/protocol/ops.js';
 
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('relaxed: deliveries rotate across groups, so a big backlog does not starve a small group', async (t) => {
   const q = actorHarness();

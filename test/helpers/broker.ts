@@ -4,7 +4,7 @@
  * and start it again on the same directory. Run `npm run build` first (`npm test` does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../loadtest/ferry-process.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,17 +138,7 @@ export class BrokerProcess {
   }
 }
 
-/** A TCP port that is free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Starts a broker for one tap test and cleans it up at teardown. */
 export async function startBroker(t: { teardown(fn: () => unknown): void }, opts: BrokerOptions = {}): Promise<BrokerProcess> {
