@@ -43,6 +43,7 @@ t.test('SQS errors', async (t) => {
       ['unknown attribute', () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['Bogus' as never] })), InvalidAttributeName, 'InvalidAttributeName', 400],
       ['unknown settable attribute', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Bogus: '1' } as Record<string, string> })), InvalidAttributeName, 'InvalidAttributeName', 400],
       ['attribute out of range', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: '43201' } })), InvalidAttributeValue, 'InvalidAttributeValue', 400],
+      ['own dead-letter queue (a rule across attributes)', () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:errors', maxReceiveCount: 3 }) } })), InvalidAttributeValue, 'InvalidAttributeValue', 400],
       ['bad characters', () => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'bell \u0007' })), InvalidMessageContents, 'InvalidMessageContents', 400],
     ];
     for (const [what, call, cls, code, status] of cases) {

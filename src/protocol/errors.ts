@@ -16,7 +16,7 @@ export const ErrorCodes = {
   ValueOutOfRange: 'ValueOutOfRange',
   /** A message body of zero bytes. */
   EmptyBody: 'EmptyBody',
-  /** A message body larger than the queue's `maxMessageBytes`. */
+  /** A message body larger than the queue's `maxMessageBytes`, or than the broker's `--max-message-bytes`. */
   BodyTooLarge: 'BodyTooLarge',
   /** A batch with no entries. */
   EmptyBatch: 'EmptyBatch',

@@ -1,5 +1,5 @@
 /**
- * What cluster mode refuses (docs/cluster.md, "Not in cluster mode"): moves of messages between
+ * What cluster mode refuses (docs/cluster.md, "Queue semantics in a cluster"): moves of messages between
  * queues. A dead-letter move or a redrive is carried by the main thread of the node whose shard
  * holds the source queue (supervisor/forwarder.ts, redrive.ts) straight to the local shard of the
  * target; in a cluster the target may be led by another node, and that path is not routed through

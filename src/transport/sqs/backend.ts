@@ -91,7 +91,11 @@ export function toSqsError(err: unknown, overrides: Partial<Record<string, SqsEr
     case ErrorCodes.MissingField:
       return new SqsError('MissingParameter', w.message, { cause: err });
     case ErrorCodes.InvalidAttribute:
-      return new SqsError('InvalidAttributeName', `This broker does not support the attribute: ${w.message}`, { cause: err });
+      // An unknown name is the caller naming something Ferry lacks; anything else under this code is
+      // a rule across attributes (own DLQ, a cycle, deadLetterNew without a DLQ): a bad value.
+      return /is not a queue attribute/.test(w.message)
+        ? new SqsError('InvalidAttributeName', `This broker does not support the attribute: ${w.message}`, { cause: err })
+        : new SqsError('InvalidAttributeValue', w.field === undefined ? w.message : `${w.message} (${w.field})`, { cause: err });
     case ErrorCodes.UnknownOp:
       return new SqsError('UnsupportedOperation', `This broker does not support the operation yet: ${w.message}`, { cause: err });
     case ErrorCodes.NotSupportedInCluster:
@@ -105,6 +109,10 @@ export function toSqsError(err: unknown, overrides: Partial<Record<string, SqsEr
     case ErrorCodes.ShardUnavailable:
     case ErrorCodes.ShuttingDown:
     case ErrorCodes.TooManyInFlight:
+    case ErrorCodes.NotLeader:
+    case ErrorCodes.PeerUnavailable:
+    case ErrorCodes.NotEnoughReplicas:
+      // Retryable on the Ferry side: the SDKs retry ServiceUnavailable (503) by themselves.
       return new SqsError('ServiceUnavailable', w.message, { cause: err });
     case ErrorCodes.Internal:
       return new SqsError('InternalFailure', w.message, { cause: err });
