@@ -413,7 +413,9 @@ export class StreamGroups {
       }
       if (this.#log.get(s) === undefined) {
         // Trimmed while delivered: nothing left to acknowledge.
-        if (g.deliveries.get(s)!.persisted) this.#store.deleteGroupDelivery(g.gid, s);
+        const d = g.deliveries.get(s)!;
+        if (d.until !== 0) g.leased--;
+        if (d.persisted) this.#store.deleteGroupDelivery(g.gid, s);
         g.deliveries.delete(s);
         continue;
       }
