@@ -211,7 +211,7 @@ export class QueueActor<Ref> {
     if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
   }
 
-  /** Recovery: forwards this queue already accepted, and the dedup window. */
+  /** Recovery: forwards this queue already accepted, the dedup window, stream groups and their receive counts. */
   restoreIndexes(
     markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>, groups: ReadonlyArray<{ name: string } & StreamGroupRecord> = [],
     groupDeliveries: readonly GroupDelivery[] = [],
