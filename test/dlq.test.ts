@@ -86,7 +86,7 @@ t.test('a replayed move (crash before the source dropped its record) is inserted
   dlq.restart(3); // the marker is durable
   t.same(dlq.ok(dlq.call({ op: 'insert', args: { items: [item] } }, 4)), { inserted: 0, duplicates: 1 }, 'the replay is ignored');
   t.equal(dlq.actor.stats(4).messages, 1);
-  dlq.actor.forget(q.qid, seq!);
+  dlq.actor.forget({ qid: q.qid, seq: seq! });
   t.equal(dlq.store.markers.size, 0, 'the marker goes once the source dropped its record');
 });
 

@@ -3,7 +3,8 @@
  * another one. The move itself is the outbox protocol of docs/queue-semantics.md ("Moving a
  * message between queues"): the source writes a ForwardRecord ('F' key) in the same synced batch
  * that removes the message; the main thread carries it to the target's shard; the target inserts it
- * idempotently (keyed by source queue id and sequence) and only after the target's commit does the
+ * idempotently (keyed by source queue id and sequence, plus the consumer group for a stream group's
+ * dead letter) and only after the target's commit does the
  * source drop its record. So the message is always durable in exactly one place — its queue, its
  * outbox record, or the target queue — and visible to consumers in at most one.
  */
@@ -11,16 +12,23 @@ import type { DeadLetterInfo, DeadLetterReason } from '../protocol/ops.js';
 import type { ForwardRecord, ForwardedMessage } from '../storage/records.js';
 import type { Msg } from './message.js';
 
-/** The record that moves `msg` (whose body is `body`) to `target` as a dead letter. */
-export function deadLetterRecord(msg: Msg, body: Uint8Array, target: string, reason: DeadLetterReason, sourceQueue: string, now: number): ForwardRecord {
+/**
+ * The record that moves `msg` (whose body is `body`) to `target` as a dead letter. `group`: a
+ * stream consumer group dead-letters its own copy, with its own receive count.
+ */
+export function deadLetterRecord(
+  msg: Msg, body: Uint8Array, target: string, reason: DeadLetterReason, sourceQueue: string, now: number,
+  group?: { name: string; receiveCount: number },
+): ForwardRecord {
   const info: DeadLetterInfo = {
     reason,
     sourceQueue,
     originalMessageId: msg.id,
-    receiveCount: msg.receiveCount,
+    receiveCount: group?.receiveCount ?? msg.receiveCount,
     firstSentAt: msg.sentAt,
     deadLetteredAt: now,
   };
+  if (group !== undefined) info.group = group.name;
   return { target, message: forwarded(msg, body, info) };
 }
 

@@ -5,7 +5,8 @@
  */
 import type { WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, StoredMessage, StreamGroupRecord } from '../storage/records.js';
+import type { ForwardId } from '../storage/keys.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, StoredMessage, StreamGroupRecord } from '../storage/records.js';
 
 /** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
 export interface PartitionStore {
@@ -21,15 +22,21 @@ export interface PartitionStore {
   /**
    * Stages an outbox record: message `seq` of this queue leaves for another queue. The host sends
    * it on after the commit and drops it once the target's commit is acknowledged (dead-letter.ts).
+   * `gid`: the copy that stream consumer group dead-lettered (one move per group and message).
    */
-  putForward(seq: number, record: ForwardRecord): void;
-  /** Marks forward (originQid, originSeq) as accepted here, so a replay of it is ignored. */
-  putMarker(originQid: string, originSeq: number): void;
-  deleteMarker(originQid: string, originSeq: number): void;
+  putForward(seq: number, record: ForwardRecord, gid?: number): void;
+  /** Marks forward `origin` as accepted here, so a replay of it is ignored. */
+  putMarker(origin: ForwardId): void;
+  deleteMarker(origin: ForwardId): void;
   putDedup(id: string, record: DedupRecord): void;
   deleteDedup(id: string): void;
   putGroup(name: string, record: StreamGroupRecord): void;
   deleteGroup(name: string): void;
+  /** A stream group's receive count of message `seq` (so maxReceives survives a restart). */
+  putGroupDelivery(gid: number, seq: number, record: GroupDeliveryRecord): void;
+  deleteGroupDelivery(gid: number, seq: number): void;
+  /** Drops all of a group's receive counts (group deleted, seek, purge). */
+  clearGroupDeliveries(gid: number): void;
   /** Synchronous read of messages whose bodies are not in memory. */
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined>;
 }

@@ -27,7 +27,8 @@ import { Limits } from '../protocol/limits.js';
 import type {
   BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
-import type { ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
+import { forwardIdString, type ForwardId } from '../storage/keys.js';
+import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type DeliveryOrder } from './delivery-order.js';
@@ -61,8 +62,8 @@ interface Subscription {
 
 /** A message arriving from another queue (dead-lettering, redrive, unroutable sends). */
 export interface InsertItem {
-  /** The queue id and sequence it leaves; makes a replayed insert idempotent. Absent for unroutable sends. */
-  origin?: { qid: string; seq: number };
+  /** The queue id and sequence it leaves (and the stream group that dead-lettered it); makes a replayed insert idempotent. Absent for unroutable sends. */
+  origin?: ForwardId;
   message: ForwardedMessage;
 }
 
@@ -117,7 +118,7 @@ export class QueueActor<Ref> {
   #ttlLive = 0;
   readonly #window = new OrderingWindow();
   readonly #dedup = new DedupWindow();
-  /** Forwards accepted from other queues, `${qid}:${seq}` (see InsertItem.origin). */
+  /** Forwards accepted from other queues, forwardIdString(origin) (see InsertItem.origin). */
   readonly #markers = new Set<string>();
   #waiters: Array<Waiter<Ref>> = [];
   readonly #subs = new Map<string, Subscription>();
@@ -149,7 +150,17 @@ export class QueueActor<Ref> {
           return this.#nextSeq;
         },
         deliverable: (msg, now) => !this.#isExpired(msg, now),
-      }, this.#store);
+      }, this.#store, {
+        maxReceives: () => this.#attrs.deadLetter?.maxReceives,
+        deadLetter: (msg, group, receiveCount, reason, now) => {
+          const target = this.#attrs.deadLetter;
+          if (target === null) return false;
+          const record = deadLetterRecord(msg, this.#bodyOf(msg), target.queue, reason, this.name, now, { name: group.name, receiveCount });
+          this.#store.putForward(msg.seq, record, group.gid);
+          this.#counters.deadLettered++;
+          return true;
+        },
+      });
     }
   }
 
@@ -200,9 +211,13 @@ export class QueueActor<Ref> {
     if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
   }
 
-  /** Recovery: forwards this queue already accepted, and the dedup window. */
-  restoreIndexes(markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>, groups: ReadonlyArray<{ name: string } & StreamGroupRecord> = []): void {
+  /** Recovery: forwards this queue already accepted, the dedup window, stream groups and their receive counts. */
+  restoreIndexes(
+    markers: readonly string[], dedup: ReadonlyArray<{ id: string } & DedupRecord>, groups: ReadonlyArray<{ name: string } & StreamGroupRecord> = [],
+    groupDeliveries: readonly GroupDelivery[] = [],
+  ): void {
     for (const g of groups) this.#stream?.restore(g.name, g);
+    this.#stream?.restoreDeliveries(groupDeliveries);
     for (const k of markers) this.#markers.add(k);
     for (const d of [...dedup].sort((a, b) => a.at - b.at)) this.#dedup.remember(d.id, { messageId: d.messageId, seq: d.seq, at: d.at });
   }
@@ -397,7 +412,7 @@ export class QueueActor<Ref> {
     let inserted = 0;
     let duplicates = 0;
     for (const item of items) {
-      const key = item.origin === undefined ? undefined : `${item.origin.qid}:${item.origin.seq}`;
+      const key = item.origin === undefined ? undefined : forwardIdString(item.origin);
       if (key !== undefined && this.#markers.has(key)) {
         duplicates++; // a replayed forward whose first copy already arrived
         continue;
@@ -418,16 +433,16 @@ export class QueueActor<Ref> {
       this.#makeVisible(msg, false);
       if (key !== undefined) {
         this.#markers.add(key);
-        this.#store.putMarker(item.origin!.qid, item.origin!.seq);
+        this.#store.putMarker(item.origin!);
       }
       inserted++;
     }
     return { inserted, duplicates };
   }
 
-  /** The source dropped its outbox record for (originQid, originSeq): the marker is no longer needed. */
-  forget(originQid: string, originSeq: number): void {
-    if (this.#markers.delete(`${originQid}:${originSeq}`)) this.#store.deleteMarker(originQid, originSeq);
+  /** The source dropped its outbox record for `origin`: the marker is no longer needed. */
+  forget(origin: ForwardId): void {
+    if (this.#markers.delete(forwardIdString(origin))) this.#store.deleteMarker(origin);
   }
 
   /** Moves up to `max` messages that are not leased to `target` (or each one's source queue). */
@@ -585,12 +600,8 @@ export class QueueActor<Ref> {
   #nack(args: OpArgs<'nack'>, now: number): NackResult {
     const sr = this.#streamReceipt(args.receipt, 'receipt');
     if (sr !== undefined) {
-      if (args.requeue === false) {
-        // A stream keeps its messages: rejecting one only ends it for this group.
-        this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, 'receipt');
-        return { deleted: true };
-      }
-      return { visibleAt: this.#stream!.release(sr.gid, sr.seq, sr.receiveCount, args.delayMs ?? 0, now, 'receipt') };
+      // A stream keeps its messages: rejecting one (or using up its receives) ends it for this group only.
+      return this.#stream!.nack(sr.gid, sr.seq, sr.receiveCount, args.requeue !== false, args.delayMs ?? 0, now, 'receipt');
     }
     const msg = this.#leased(args.receipt);
     if (args.requeue === false) {
@@ -740,7 +751,7 @@ export class QueueActor<Ref> {
     for (const [key, s] of this.#subs) {
       if (s.session !== session) continue;
       this.#subs.delete(key);
-      if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s);
+      if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s, now);
       for (const seq of s.leased) {
         const msg = this.#messages.get(seq);
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);

@@ -12,6 +12,7 @@
 import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
 import { mergeAttributes } from '../protocol/attributes.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
+import { forwardIdString } from '../storage/keys.js';
 import type { ShardStore } from '../storage/shard-store.js';
 import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue } from '../storage/records.js';
 import { Deque } from './deque.js';
@@ -52,12 +53,16 @@ const MAX_FORWARDS_IN_FLIGHT = 1000;
 
 function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingForward) => void): PartitionStore {
   return {
-    putForward: (seq, record) => {
-      store.putForward(qid, seq, record);
-      forwarded({ qid, seq });
+    putForward: (seq, record, gid) => {
+      const f: PendingForward = gid === undefined ? { qid, seq } : { qid, seq, gid };
+      store.putForward(f, record);
+      forwarded(f);
     },
-    putMarker: (oqid, oseq) => store.putMarker(qid, oqid, oseq),
-    deleteMarker: (oqid, oseq) => store.deleteMarker(qid, oqid, oseq),
+    putMarker: (origin) => store.putMarker(qid, origin),
+    deleteMarker: (origin) => store.deleteMarker(qid, origin),
+    putGroupDelivery: (gid, seq, record) => store.putGroupDelivery(qid, gid, seq, record),
+    deleteGroupDelivery: (gid, seq) => store.deleteGroupDelivery(qid, gid, seq),
+    clearGroupDeliveries: (gid) => store.clearGroupDeliveries(qid, gid),
     putDedup: (id, record) => store.putDedup(qid, id, record),
     deleteDedup: (id) => store.deleteDedup(qid, id),
     putGroup: (name, record) => store.putGroup(qid, name, record),
@@ -120,7 +125,7 @@ export class ShardHost {
   /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
   #restore(q: RecoveredQueue, now: number): void {
     const actor = this.#add(q.record, q.nextSeq);
-    actor.restoreIndexes(q.markers, q.dedup, q.groups);
+    actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
     const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
     for (const m of messages) actor.restore(m, now);
     this.#touched.add(actor);
@@ -183,14 +188,14 @@ export class ShardHost {
       case 'forwarded':
         // The target committed it: the outbox record goes (the same key may be in flight from an
         // earlier run; deleting twice is harmless).
-        this.#store.deleteForward(m.qid, m.seq);
-        this.#forwardsInFlight.delete(`${m.qid}:${m.seq}`);
-        this.#forwardsDone.push({ qid: m.qid, seq: m.seq });
+        this.#store.deleteForward(m.f);
+        this.#forwardsInFlight.delete(forwardIdString(m.f));
+        this.#forwardsDone.push(m.f);
         return;
       case 'forget': {
         const actor = this.#actors.get(m.qid);
         if (actor !== undefined) {
-          actor.forget(m.originQid, m.originSeq);
+          actor.forget(m.origin);
           this.#touched.add(actor);
         }
         return;
@@ -329,7 +334,7 @@ export class ShardHost {
    * messages does not flood the main thread.
    */
   #sendForwards(): void {
-    for (const f of this.#forwardsDone) this.#answers.items.push({ t: 'forwardDone', qid: f.qid, seq: f.seq });
+    for (const f of this.#forwardsDone) this.#answers.items.push({ t: 'forwardDone', f });
     this.#forwardsDone = [];
     const batch: PendingForward[] = [];
     while (this.#forwardQueue.length > 0 && this.#forwardsInFlight.size + batch.length < MAX_FORWARDS_IN_FLIGHT) {
@@ -340,10 +345,10 @@ export class ShardHost {
     batch.forEach((f, i) => {
       const record = records[i];
       if (record === undefined) return; // acknowledged before it was sent again
-      const key = `${f.qid}:${f.seq}`;
+      const key = forwardIdString(f);
       if (this.#forwardsInFlight.has(key)) return;
       this.#forwardsInFlight.add(key);
-      this.#answers.items.push({ t: 'forward', qid: f.qid, seq: f.seq, record });
+      this.#answers.items.push({ t: 'forward', f, record });
     });
   }
 

@@ -6,6 +6,7 @@
 import type { WireError } from '../protocol/errors.js';
 import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
 import type { LogEntry, ReplicaMark } from './replica-log.js';
+import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import type { PackedEntries, PackedMessages, PackedResults } from './packing.js';
 import type { InsertItem } from './queue-actor.js';
@@ -44,10 +45,10 @@ export type ToShard =
   | { t: 'snapshot'; r: number; qid: string }
   /** Cluster mode: the replication mark of a queue in this store. */
   | { t: 'mark'; r: number; qid: string }
-  /** The target of forward (qid, seq) committed it: drop the outbox record. */
-  | { t: 'forwarded'; qid: string; seq: number }
-  /** The source of forward (originQid, originSeq) dropped its record: queue qid may forget the marker. */
-  | { t: 'forget'; qid: string; originQid: string; originSeq: number }
+  /** The target of forward f committed it: drop the outbox record. */
+  | { t: 'forwarded'; f: ForwardId }
+  /** The source of forward `origin` dropped its record: queue qid may forget the marker. */
+  | { t: 'forget'; qid: string; origin: ForwardId }
   /** Fault injection (tests): die at once, as a crash would. */
   | { t: 'crash' }
   /** Finish the turn, close RocksDB, exit. */
@@ -75,9 +76,9 @@ export type FromShard =
   /** Cluster mode: log entries of the batch just committed; posted before that turn's replies. */
   | { t: 'log'; entries: LogEntry[] }
   /** An outbox record, durable here, to carry to the queue named in it. */
-  | { t: 'forward'; qid: string; seq: number; record: ForwardRecord }
-  /** The outbox record (qid, seq) is deleted (durably): the target may forget its marker. */
-  | { t: 'forwardDone'; qid: string; seq: number }
+  | { t: 'forward'; f: ForwardId; record: ForwardRecord }
+  /** The outbox record f is deleted (durably): the target may forget its marker. */
+  | { t: 'forwardDone'; f: ForwardId }
   | { t: 'closed' };
 
 /** What the main thread passes a shard worker at start. */

@@ -137,6 +137,8 @@ export interface DeadLetterInfo {
   /** When the source queue accepted it, ms since the epoch. */
   firstSentAt: number;
   deadLetteredAt: number;
+  /** Stream mode: the consumer group that dead-lettered it (the message stays in the stream for the others). */
+  group?: string;
 }
 
 /** A message as a consumer sees it (from receive or a push). */

@@ -5,13 +5,18 @@
  *   'D' qid(8) seq(8, big-endian)  → DeliveryRecord (CBOR): receiveCount, firstReceivedAt
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
  *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark
- *   'F' qid(8) seq(8)              → ForwardRecord (CBOR): a message on its way OUT of queue qid to
- *                                    another queue (dead-lettering, redrive). Written in the same
+ *   'C' qid(8) gid(4) seq(8)       → GroupDeliveryRecord (CBOR): a stream consumer group's receive count
+ *                                    of one message above its committed position (maxReceives survives a
+ *                                    restart); `done` when the group dead-lettered it. Deleted when the
+ *                                    group acknowledges the message or its committed position passes it.
+ *   'F' qid(8) seq(8) [gid(4)]     → ForwardRecord (CBOR): a message on its way OUT of queue qid to
+ *                                    another queue (dead-lettering, redrive); with gid: a copy that
+ *                                    stream consumer group gid dead-lettered. Written in the same
  *                                    synced batch that removes the message from qid; deleted once
  *                                    the target's commit was acknowledged; replayed at recovery.
  *                                    Not cleared with its queue: a deleted queue's dead letters still
  *                                    leave.
- *   'X' qid(8) oqid(8) oseq(8)     → '' : queue qid accepted forward (oqid, oseq). Makes a replayed
+ *   'X' qid(8) oqid(8) oseq(8) [ogid(4)] → '' : queue qid accepted forward (oqid, oseq[, ogid]). Makes a replayed
  *                                    forward idempotent; deleted once the source dropped its 'F'.
  *   'E' qid(8) dedupKey(utf8)      → DedupRecord (CBOR): a dedup id seen inside the dedup window.
  *   'G' qid(8) group(utf8)         → StreamGroupRecord (CBOR): a stream consumer group's committed position.
@@ -20,7 +25,7 @@
  *
  * qid is a random 8-byte id given to a queue when it is created, so a queue that is deleted and
  * created again is a new incarnation: receipts of the old one never match the new one.
- * The prefixes sort D < E < F < G < M < Q < R < S < X, so each kind of record is one contiguous range, and within a
+ * The prefixes sort C < D < E < F < G < M < Q < R < S < X, so each kind of record is one contiguous range, and within a
  * queue messages iterate in sequence order. Message and delivery records are separate keys so that
  * a delivery (receive count bump) rewrites a few bytes, not the body.
  * Every key of a queue starts with its prefix byte and qid: cluster replication (actors/replica-log.ts)
@@ -29,7 +34,7 @@
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
  * reused after every message of a queue was deleted and the broker restarted.
  */
-export const PREFIX = { delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53, marker: 0x58 } as const;
+export const PREFIX = { groupDelivery: 0x43, delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53, marker: 0x58 } as const;
 
 export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
 
@@ -97,17 +102,70 @@ export function encodeSeq(seq: number): Buffer {
   return b;
 }
 
-export function markerKey(qid: string, originQid: string, originSeq: number): Buffer {
-  const key = Buffer.allocUnsafe(25);
-  key[0] = PREFIX.marker;
-  qidBytes(qid).copy(key, 1);
-  qidBytes(originQid).copy(key, 9);
-  key.writeBigUInt64BE(BigInt(originSeq), 17);
+/**
+ * Identity of one move out of a queue: the source queue, the sequence, and for a stream consumer
+ * group's dead letter the group's id (two groups may dead-letter the same message: two moves).
+ */
+export interface ForwardId {
+  qid: string;
+  seq: number;
+  gid?: number;
+}
+
+/** The in-memory spelling of a ForwardId (outbox bookkeeping, target markers). */
+export function forwardIdString(f: ForwardId): string {
+  return f.gid === undefined ? `${f.qid}:${f.seq}` : `${f.qid}:${f.seq}:${f.gid}`;
+}
+
+/** 'F' qid seq [gid]: the group's id is a 4-byte suffix, so queue-mode keys keep their layout. */
+export function forwardKey(f: ForwardId): Buffer {
+  const key = Buffer.allocUnsafe(f.gid === undefined ? 17 : 21);
+  key[0] = PREFIX.forward;
+  qidBytes(f.qid).copy(key, 1);
+  writeSeq(key, f.seq, 9);
+  if (f.gid !== undefined) key.writeUInt32BE(f.gid, 17);
   return key;
 }
 
-export function parseMarkerKey(key: Buffer): { qid: string; originQid: string; originSeq: number } {
-  return { qid: key.subarray(1, 9).toString('hex'), originQid: key.subarray(9, 17).toString('hex'), originSeq: Number(key.readBigUInt64BE(17)) };
+export function parseForwardKey(key: Buffer): ForwardId {
+  const f: ForwardId = parseMessageKey(key);
+  if (key.length === 21) f.gid = key.readUInt32BE(17);
+  return f;
+}
+
+export function markerKey(qid: string, origin: ForwardId): Buffer {
+  const key = Buffer.allocUnsafe(origin.gid === undefined ? 25 : 29);
+  key[0] = PREFIX.marker;
+  qidBytes(qid).copy(key, 1);
+  qidBytes(origin.qid).copy(key, 9);
+  writeSeq(key, origin.seq, 17);
+  if (origin.gid !== undefined) key.writeUInt32BE(origin.gid, 25);
+  return key;
+}
+
+export function parseMarkerKey(key: Buffer): { qid: string; origin: ForwardId } {
+  const origin: ForwardId = { qid: key.subarray(9, 17).toString('hex'), seq: readSeq(key, 17) };
+  if (key.length === 29) origin.gid = key.readUInt32BE(25);
+  return { qid: key.subarray(1, 9).toString('hex'), origin };
+}
+
+/** 'C' qid gid seq: a stream group's receive count of one message. */
+export function groupDeliveryKey(qid: string, gid: number, seq: number): Buffer {
+  const key = Buffer.allocUnsafe(21);
+  key[0] = PREFIX.groupDelivery;
+  qidBytes(qid).copy(key, 1);
+  key.writeUInt32BE(gid, 9);
+  writeSeq(key, seq, 13);
+  return key;
+}
+
+export function parseGroupDeliveryKey(key: Buffer): { qid: string; gid: number; seq: number } {
+  return { qid: key.subarray(1, 9).toString('hex'), gid: key.readUInt32BE(9), seq: readSeq(key, 13) };
+}
+
+/** Every 'C' key of one group. */
+export function groupDeliveryRange(qid: string, gid: number): { gte: Buffer; lt: Buffer } {
+  return { gte: groupDeliveryKey(qid, gid, 0), lt: groupDeliveryKey(qid, gid, Number.MAX_SAFE_INTEGER) };
 }
 
 export function dedupKey(qid: string, id: string): Buffer {

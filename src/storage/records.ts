@@ -1,4 +1,5 @@
 /** The records a shard stores (see keys.ts for where). Shared by storage and the actors. */
+import type { ForwardId } from './keys.js';
 import type { DeadLetterInfo, MessageAttributes, QueueAttributes } from '../protocol/ops.js';
 
 export interface QueueRecord {
@@ -91,16 +92,25 @@ export interface RecoveredQueue {
   record: QueueRecord;
   nextSeq: number;
   messages: RecoveredMessage[];
-  /** Forwards already accepted ('X' keys), as `${originQid}:${originSeq}`. */
+  /** Forwards already accepted ('X' keys), as forwardIdString(origin). */
   markers: string[];
   /** Dedup ids seen ('E' keys). */
   dedup: Array<{ id: string } & DedupRecord>;
   /** Stream consumer groups ('G' keys). */
   groups: Array<{ name: string } & StreamGroupRecord>;
+  /** Stream consumer groups' receive counts ('C' keys). */
+  groupDeliveries: GroupDelivery[];
 }
 
-/** A forward still in a shard's outbox at recovery. */
-export interface PendingForward {
-  qid: string;
-  seq: number;
+/** 'C' record: a stream consumer group's receive count of one message (see keys.ts). */
+export interface GroupDeliveryRecord {
+  receiveCount: number;
+  firstReceivedAt: number;
+  /** The group dead-lettered the message: it counts as acknowledged for that group. */
+  done?: true;
 }
+
+export type GroupDelivery = { gid: number; seq: number } & GroupDeliveryRecord;
+
+/** A forward still in a shard's outbox at recovery (or waiting to be sent on). */
+export type PendingForward = ForwardId;

@@ -11,10 +11,10 @@
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
 import {
-  PREFIX, dedupKey, groupKey, markerKey, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
+  PREFIX, dedupKey, forwardKey, groupDeliveryKey, groupDeliveryRange, groupKey, markerKey, parseForwardKey, parseGroupDeliveryKey, forwardIdString, type ForwardId, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
   queuePrefixRange, queueRange, encodeSeq,
 } from './keys.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
 
@@ -153,6 +153,7 @@ export class ShardStore {
     this.#stage().del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(
       queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid), queuePrefixRange(PREFIX.group, qid),
+      queuePrefixRange(PREFIX.groupDelivery, qid),
     );
   }
 
@@ -181,27 +182,40 @@ export class ShardStore {
     this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
   }
 
-  putForward(qid: string, seq: number, record: ForwardRecord): void {
-    this.#stage().put(messageKey(PREFIX.forward, qid, seq), cbor.encode(record));
+  putForward(f: ForwardId, record: ForwardRecord): void {
+    this.#stage().put(forwardKey(f), cbor.encode(record));
   }
 
-  deleteForward(qid: string, seq: number): void {
-    this.#stage().del(messageKey(PREFIX.forward, qid, seq));
+  deleteForward(f: ForwardId): void {
+    this.#stage().del(forwardKey(f));
   }
 
   /** Reads outbox records synchronously (the host sends them on in bounded slices). */
   readForwards(keys: readonly PendingForward[]): Array<ForwardRecord | undefined> {
     if (keys.length === 0) return [];
-    const values = this.#db._getManySync(keys.map((k) => messageKey(PREFIX.forward, k.qid, k.seq)));
+    const values = this.#db._getManySync(keys.map(forwardKey));
     return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as ForwardRecord)));
   }
 
-  putMarker(qid: string, originQid: string, originSeq: number): void {
-    this.#stage().put(markerKey(qid, originQid, originSeq), Buffer.alloc(0));
+  putMarker(qid: string, origin: ForwardId): void {
+    this.#stage().put(markerKey(qid, origin), Buffer.alloc(0));
   }
 
-  deleteMarker(qid: string, originQid: string, originSeq: number): void {
-    this.#stage().del(markerKey(qid, originQid, originSeq));
+  deleteMarker(qid: string, origin: ForwardId): void {
+    this.#stage().del(markerKey(qid, origin));
+  }
+
+  putGroupDelivery(qid: string, gid: number, seq: number, record: GroupDeliveryRecord): void {
+    this.#stage().put(groupDeliveryKey(qid, gid, seq), cbor.encode(record));
+  }
+
+  deleteGroupDelivery(qid: string, gid: number, seq: number): void {
+    this.#stage().del(groupDeliveryKey(qid, gid, seq));
+  }
+
+  /** Drops every receive count of one group (the group was deleted or reset), after the commit. */
+  clearGroupDeliveries(qid: string, gid: number): void {
+    this.#afterCommit.push(groupDeliveryRange(qid, gid));
   }
 
   putDedup(qid: string, id: string, record: DedupRecord): void {
@@ -223,7 +237,7 @@ export class ShardStore {
   /** Every outbox record left by an earlier run, in key order (queue, then sequence). */
   async recoverForwards(): Promise<PendingForward[]> {
     const out: PendingForward[] = [];
-    for await (const [key] of this.#scan(prefixRange(PREFIX.forward))) out.push(parseMessageKey(key));
+    for await (const [key] of this.#scan(prefixRange(PREFIX.forward))) out.push(parseForwardKey(key));
     return out;
   }
 
@@ -277,11 +291,15 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
     }
     for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
       const m = parseMarkerKey(key);
-      queues.get(m.qid)?.markers.push(`${m.originQid}:${m.originSeq}`);
+      queues.get(m.qid)?.markers.push(forwardIdString(m.origin));
+    }
+    for await (const [key, value] of this.#scan(prefixRange(PREFIX.groupDelivery))) {
+      const d = parseGroupDeliveryKey(key);
+      queues.get(d.qid)?.groupDeliveries.push({ gid: d.gid, seq: d.seq, ...(cbor.decode(value) as GroupDeliveryRecord) });
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.group))) {
       const g = parseDedupKey(key); // same layout: prefix, qid, utf8 name
@@ -338,7 +356,7 @@ export class ShardStore {
     const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
-    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [] };
+    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     for (const [key, value] of rows) {
       switch (key[0]) {
@@ -349,8 +367,12 @@ export class ShardStore {
           deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
           break;
         case PREFIX.marker: {
-          const m = parseMarkerKey(key);
-          q.markers.push(`${m.originQid}:${m.originSeq}`);
+          q.markers.push(forwardIdString(parseMarkerKey(key).origin));
+          break;
+        }
+        case PREFIX.groupDelivery: {
+          const d = parseGroupDeliveryKey(key);
+          q.groupDeliveries.push({ gid: d.gid, seq: d.seq, ...(cbor.decode(value) as GroupDeliveryRecord) });
           break;
         }
         case PREFIX.dedup: {

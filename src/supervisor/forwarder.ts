@@ -10,6 +10,9 @@
  *   4. target's answer (after its commit) → main → source: `forwarded`. Source deletes F.
  *   5. source → main (after that commit): `forwardDone` → main → target: `forget`. Target deletes X.
  *
+ * A stream consumer group's dead letter is its own move: F, the origin and X also carry the group's
+ * id (ForwardId.gid), since two groups may dead-letter the same message.
+ *
  * A crash anywhere leaves F, and the source's recovery replays it (step 2); X makes the replay a
  * no-op if step 3 had committed. X is deleted only after F is gone for good, so no replay can
  * follow the forget. The message is durable in exactly one of: source queue, F, target queue.
@@ -17,6 +20,7 @@
  * Targets that do not exist (yet), or shards that are restarting, are retried every second; the
  * record stays durable in the source's outbox meanwhile.
  */
+import { forwardIdString, type ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import type { Answer, ShardPool } from './shard-pool.js';
 
@@ -27,8 +31,7 @@ export interface QueueLookup {
 
 interface Pending {
   sourceShard: number;
-  qid: string;
-  seq: number;
+  f: ForwardId;
   record: ForwardRecord;
 }
 
@@ -52,17 +55,17 @@ export class Forwarder {
   }
 
   /** Step 2: a source shard sent an outbox record. */
-  forward(sourceShard: number, qid: string, seq: number, record: ForwardRecord): void {
-    this.#attempt({ sourceShard, qid, seq, record });
+  forward(sourceShard: number, f: ForwardId, record: ForwardRecord): void {
+    this.#attempt({ sourceShard, f, record });
   }
 
   /** Step 5: the source dropped its record; the target may forget its marker. */
-  forwardDone(qid: string, seq: number): void {
-    const key = `${qid}:${seq}`;
+  forwardDone(f: ForwardId): void {
+    const key = forwardIdString(f);
     const target = this.#acked.get(key);
     if (target === undefined) return;
     this.#acked.delete(key);
-    this.#pool.send(target.shard, { t: 'forget', qid: target.qid, originQid: qid, originSeq: seq });
+    this.#pool.send(target.shard, { t: 'forget', qid: target.qid, origin: f });
   }
 
   /** A source shard died: its records come again when it is back. */
@@ -81,14 +84,14 @@ export class Forwarder {
     if (this.#closed) return;
     const target = this.#queues.placement(p.record.target);
     if (target === undefined) return this.#later(p);
-    const origin = { qid: p.qid, seq: p.seq };
+    const origin = p.f;
     this.#pool.request(target.shard, (r) => ({ t: 'req', r, qid: target.id, session: 0, req: { op: 'insert', args: { items: [{ origin, message: p.record.message }] } } }), (answer: Answer) => {
       if ('error' in answer) return this.#later(p);
       this.delivered++;
-      this.#acked.set(`${p.qid}:${p.seq}`, { shard: target.shard, qid: target.id });
+      this.#acked.set(forwardIdString(p.f), { shard: target.shard, qid: target.id });
       // If the source restarted meanwhile, its new incarnation gets the ack: the record is in
       // the target, so deleting it there is right too.
-      this.#pool.send(p.sourceShard, { t: 'forwarded', qid: p.qid, seq: p.seq });
+      this.#pool.send(p.sourceShard, { t: 'forwarded', f: p.f });
     });
   }
 

@@ -12,6 +12,7 @@ import type { DeliveredMessage, OpArgs, QueueAttributes, SendEntry } from '../pr
 import type { ValidRequest } from '../protocol/validate.js';
 import type { InsertItem } from '../actors/queue-actor.js';
 import type { QueueInfo, QueueRequest } from '../actors/shard-messages.js';
+import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { Forwarder } from './forwarder.js';
 import { RedriveTasks } from './redrive.js';
@@ -132,12 +133,12 @@ export class Router implements ShardPoolEvents {
     }
   }
 
-  forward(shard: number, qid: string, seq: number, record: ForwardRecord): void {
-    this.#forwarder?.forward(shard, qid, seq, record);
+  forward(shard: number, f: ForwardId, record: ForwardRecord): void {
+    this.#forwarder?.forward(shard, f, record);
   }
 
-  forwardDone(_shard: number, qid: string, seq: number): void {
-    this.#forwarder?.forwardDone(qid, seq);
+  forwardDone(_shard: number, f: ForwardId): void {
+    this.#forwarder?.forwardDone(f);
   }
 
   shardDown(shard: number): void {

@@ -14,6 +14,7 @@ import type { DeliveredMessage } from '../protocol/ops.js';
 import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
 import { packEntries, unpackMessages, unpackResults } from '../actors/packing.js';
+import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 
 /** An answer to one request: the result, or the error. */
@@ -29,9 +30,9 @@ export interface ShardPoolEvents {
   /** Cluster mode: a shard committed these log entries (before the replies of the same turn arrive). */
   log?(shard: number, entries: LogEntry[]): void;
   /** An outbox record of `shard`, to carry to its target (forwarder.ts). */
-  forward(shard: number, qid: string, seq: number, record: ForwardRecord): void;
+  forward(shard: number, f: ForwardId, record: ForwardRecord): void;
   /** `shard` deleted outbox record (qid, seq). */
-  forwardDone(shard: number, qid: string, seq: number): void;
+  forwardDone(shard: number, f: ForwardId): void;
 }
 
 export interface ShardPoolOptions {
@@ -169,10 +170,10 @@ export class ShardPool {
         this.#events.log?.(shard, m.entries);
         return;
       case 'forward':
-        this.#events.forward(shard, m.qid, m.seq, m.record);
+        this.#events.forward(shard, m.f, m.record);
         return;
       case 'forwardDone':
-        this.#events.forwardDone(shard, m.qid, m.seq);
+        this.#events.forwardDone(shard, m.f);
         return;
       case 'ready':
       case 'closed':

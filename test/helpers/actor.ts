@@ -10,7 +10,8 @@ import { BodyCache, type ActorOutbox, type PartitionStore } from '../../src/acto
 import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
+import { forwardIdString, type ForwardId } from '../../src/storage/keys.js';
+import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
 
 export type Answer = { result: unknown } | { error: WireError };
 
@@ -18,7 +19,12 @@ export class MemoryStore implements PartitionStore {
   record: QueueRecord | undefined;
   messages = new Map<number, StoredMessage>();
   deliveries = new Map<number, DeliveryRecord>();
+  /** Queue-mode outbox records, by sequence. */
   forwards = new Map<number, ForwardRecord>();
+  /** Outbox records of stream consumer groups' dead letters, by forwardIdString. */
+  groupForwards = new Map<string, { f: ForwardId; record: ForwardRecord }>();
+  /** Stream groups' receive counts ('C' keys), by `${gid}:${seq}`. */
+  groupDeliveries = new Map<string, GroupDeliveryRecord>();
   markers = new Set<string>();
   dedup = new Map<string, DedupRecord>();
   groups = new Map<string, StreamGroupRecord>();
@@ -31,10 +37,16 @@ export class MemoryStore implements PartitionStore {
   putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
   deleteMessage(seq: number): void { this.messages.delete(seq); this.deliveries.delete(seq); }
   clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
-  removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); }
-  putForward(seq: number, record: ForwardRecord): void { this.forwards.set(seq, record); }
-  putMarker(qid: string, seq: number): void { this.markers.add(`${qid}:${seq}`); }
-  deleteMarker(qid: string, seq: number): void { this.markers.delete(`${qid}:${seq}`); }
+  removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); this.groupDeliveries.clear(); }
+  putForward(seq: number, record: ForwardRecord, gid?: number): void {
+    if (gid === undefined) this.forwards.set(seq, record);
+    else this.groupForwards.set(forwardIdString({ qid: this.record!.id, seq, gid }), { f: { qid: this.record!.id, seq, gid }, record });
+  }
+  putMarker(origin: ForwardId): void { this.markers.add(forwardIdString(origin)); }
+  deleteMarker(origin: ForwardId): void { this.markers.delete(forwardIdString(origin)); }
+  putGroupDelivery(gid: number, seq: number, r: GroupDeliveryRecord): void { this.groupDeliveries.set(`${gid}:${seq}`, r); }
+  deleteGroupDelivery(gid: number, seq: number): void { this.groupDeliveries.delete(`${gid}:${seq}`); }
+  clearGroupDeliveries(gid: number): void { for (const k of [...this.groupDeliveries.keys()]) if (k.startsWith(`${gid}:`)) this.groupDeliveries.delete(k); }
   putDedup(id: string, r: DedupRecord): void { this.dedup.set(id, r); }
   deleteDedup(id: string): void { this.dedup.delete(id); }
   putGroup(name: string, r: StreamGroupRecord): void { this.groups.set(name, r); }
@@ -119,6 +131,10 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
       h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) });
       h.actor.restoreIndexes(
         [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
+        [...store.groupDeliveries].map(([k, d]) => {
+          const [gid, seq] = k.split(':').map(Number);
+          return { gid: gid!, seq: seq!, ...d };
+        }),
       );
       for (const m of recovered) h.actor.restore(m, now);
       h.actor.endTurn(now);
@@ -133,14 +149,18 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
  * the target. Returns how many records moved.
  */
 export function carryForwards(from: Harness, targets: readonly Harness[], now: number): number {
+  const outbox = [
+    ...[...from.store.forwards].map(([seq, record]) => ({ f: { qid: from.qid, seq }, record, drop: () => from.store.forwards.delete(seq) })),
+    ...[...from.store.groupForwards].map(([key, { f, record }]) => ({ f, record, drop: () => from.store.groupForwards.delete(key) })),
+  ];
   let moved = 0;
-  for (const [seq, record] of [...from.store.forwards]) {
+  for (const { f, record, drop } of outbox) {
     const target = targets.find((t) => t.name === record.target);
     if (target === undefined) continue;
-    const item: InsertItem = { origin: { qid: from.qid, seq }, message: record.message };
+    const item: InsertItem = { origin: f, message: record.message };
     target.ok(target.call({ op: 'insert', args: { items: [item] } }, now));
-    from.store.forwards.delete(seq);
-    target.actor.forget(from.qid, seq);
+    drop();
+    target.actor.forget(f);
     moved++;
   }
   return moved;

@@ -156,8 +156,8 @@ export class ClusterNode {
     log: (_shard: number, entries: LogEntry[]) => this.#replicator.entries(entries),
     // Dead-letter queues and redrive are refused in cluster mode (unsupported.ts), so no outbox
     // records arise; any a shard still reports go the single-node way.
-    forward: (shard, qid, seq, record) => this.#router.forward(shard, qid, seq, record),
-    forwardDone: (shard, qid, seq) => this.#router.forwardDone(shard, qid, seq),
+    forward: (shard, f, record) => this.#router.forward(shard, f, record),
+    forwardDone: (shard, f) => this.#router.forwardDone(shard, f),
   };
 
   /** Joins the cluster once the server listens (the advertised URL needs the port). */
