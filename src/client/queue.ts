@@ -1,19 +1,12 @@
 /** QueueClient: the operations on one queue. Get one with `client.queue(name)`. */
-import type { BatchEntryResult, DeliveredMessage, MessageAttributes, NackResult, OpResult, SendEntry, SendResult } from '../protocol/ops.js';
+import type { BatchEntryResult, DeliveredMessage, NackResult, OpResult, SendEntry, SendResult } from '../protocol/ops.js';
 import { toBytes, type Body } from './body.js';
 import type { FerryClient } from './client.js';
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 import type { MessagesHandler, SubscribeOptions, Subscription } from './subscription.js';
 
-export interface SendOptions {
-  delayMs?: number;
-  attributes?: MessageAttributes;
-  ttlMs?: number;
-  groupId?: string;
-  dedupId?: string;
-  timestamp?: number;
-  producer?: string;
-}
+/** Everything a send carries beside its body (the protocol's SendEntry fields, documented there). */
+export type SendOptions = Omit<SendEntry, 'body'>;
 
 export type SendBatchEntry = Body | ({ body: Body } & SendOptions);
 
