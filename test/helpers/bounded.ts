@@ -25,17 +25,30 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
+/**
+ * The one polling loop of the tests: calls `check` every `intervalMs` until it returns something
+ * other than undefined, and rejects with WaitTimeout naming `what` after `timeoutMs`.
+ */
+export async function poll<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs: number },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() >= deadline) throw new WaitTimeout(`${what}: not there within ${opts.timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}
+
 /** Polls `cond` every `intervalMs` until it is true; rejects with WaitTimeout after `timeoutMs`. */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
   opts: { timeoutMs: number; intervalMs?: number; what: string },
 ): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() >= deadline) throw new WaitTimeout(`${opts.what}: not true within ${opts.timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
-  }
+  await poll(opts.what, async () => ((await cond()) ? true : undefined), { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs ?? 20 });
 }
 
 /** Settles how `p` settled, as a value: for requests that may legitimately fail during a fault. */

@@ -4,6 +4,7 @@
  */
 import { BrokerProcess, type BrokerOptions } from './broker.js';
 import { startEtcd, type EtcdProcess } from './etcd.js';
+import { poll } from './bounded.js';
 
 export interface TestCluster {
   etcd: EtcdProcess;
@@ -46,12 +47,6 @@ export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: st
 }
 
 /** Polls `check` every 100 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  return poll(what, check, { timeoutMs, intervalMs: 100 });
 }

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage } from '../../src/protocol/ops.js';
+import { poll } from './bounded.js';
 
 export interface RawReply {
   id: number | null;
@@ -29,15 +30,9 @@ export interface RawClose {
   reason: string;
 }
 
-/** Waits until `check` returns something other than undefined, polling every few ms; rejects after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Waits until `check` returns something other than undefined, polling every 5 ms; rejects after `timeoutMs`. */
+export function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  return poll(what, check, { timeoutMs, intervalMs: 5 });
 }
 
 export class RawSocket {

@@ -4,6 +4,7 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { BrokerProcess } from './broker.js';
+import { poll } from './bounded.js';
 
 export interface SqsClientOptions {
   accessKeyId?: string;
@@ -46,14 +47,9 @@ export function queryRequest(broker: BrokerProcess, params: Record<string, strin
   });
 }
 
-/** Runs `fn` until it returns a value other than undefined, at most `tries` times `everyMs` apart. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, tries = 50, everyMs = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`condition not met after ${tries} tries`);
+/** Runs `fn` until it returns a value other than undefined, for about `tries` × `everyMs`. */
+export function eventually<T>(fn: () => Promise<T | undefined>, tries = 50, everyMs = 100): Promise<T> {
+  return poll('the condition', fn, { timeoutMs: tries * everyMs, intervalMs: everyMs });
 }
 
 /** The error a call was expected to fail with; a call that succeeds fails the test with a clear message. */
