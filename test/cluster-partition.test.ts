@@ -8,21 +8,7 @@ import { connect, FerryError } from '../src/client/index.js';
 import { BrokerProcess, freePort } from './helpers/broker.js';
 import { startEtcd } from './helpers/etcd.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
-import { queueMeta, waitFor } from './helpers/cluster.js';
-
-interface Status {
-  node: string;
-  queues: Array<{ name: string; role: string; epoch: number; mark?: { epoch: number; seq: number } }>;
-}
-
-async function status(node: BrokerProcess): Promise<Status | undefined> {
-  try {
-    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? ((await res.json()) as Status) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { clusterStatus as status, queueMeta, waitFor } from './helpers/cluster.js';
 
 t.test('partition the leader: it stops acknowledging, the majority fails over, logs agree after healing', async (t) => {
   const etcd = await startEtcd(t);

@@ -98,6 +98,11 @@ export class ReplicaLog implements CommitTap {
     return mark;
   }
 
+  /** Whether this node leads `qid` (its writes to the queue's keys are log entries). */
+  leads(qid: string): boolean {
+    return this.#leading.has(qid);
+  }
+
   /** This node no longer leads `qid` (deposed, or the queue moved). */
   follow(qid: string): void {
     const leading = this.#leading.get(qid);

@@ -118,7 +118,8 @@ export class ShardHost {
       this.#restore(q, now);
     }
     // Moves that were on their way when the shard stopped are sent again (targets ignore repeats).
-    for (const f of await this.#store.recoverForwards()) this.#forwardQueue.push(f);
+    // In cluster mode only the leader of a queue carries its moves: `lead` queues them.
+    if (this.#replicas === undefined) for (const f of await this.#store.recoverForwards()) this.#forwardQueue.push(f);
     return queues.map((q) => ({ name: q.record.name, id: q.record.id, attributes: q.record.attributes }));
   }
 
@@ -186,6 +187,9 @@ export class ShardHost {
         }
         return;
       case 'forwarded':
+        // Cluster mode: a node that no longer leads the source must not write to its copy (the new
+        // leader carries the move again; the target's marker makes that a no-op).
+        if (this.#replicas !== undefined && !this.#replicas.leads(m.f.qid)) return;
         // The target committed it: the outbox record goes (the same key may be in flight from an
         // earlier run; deleting twice is harmless).
         this.#store.deleteForward(m.f);
@@ -235,6 +239,8 @@ export class ShardHost {
             this.#restore({ ...q, record: { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } } }, now);
           }
           this.#answers.reply(m.r, { mark: replicas.lead(m.qid, m.epoch) });
+          // The leader carries the queue's moves, including those a previous leader started.
+          for (const f of this.#store.forwardsOf(m.qid)) this.#forwardQueue.push(f);
           return;
         }
         case 'follow': {
@@ -245,6 +251,7 @@ export class ShardHost {
             this.#drop(actor);
           }
           replicas.follow(m.qid);
+          this.#dropForwards(m.qid);
           this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
           return;
         }
@@ -350,6 +357,17 @@ export class ShardHost {
       this.#forwardsInFlight.add(key);
       this.#answers.items.push({ t: 'forward', f, record });
     });
+  }
+
+  /** Cluster mode: this node stopped leading `qid`, so it no longer carries the queue's moves. */
+  #dropForwards(qid: string): void {
+    const keep: PendingForward[] = [];
+    while (this.#forwardQueue.length > 0) {
+      const f = this.#forwardQueue.shift()!;
+      if (f.qid !== qid) keep.push(f);
+    }
+    for (const f of keep) this.#forwardQueue.push(f);
+    for (const key of [...this.#forwardsInFlight]) if (key.startsWith(`${qid}:`)) this.#forwardsInFlight.delete(key);
   }
 
   /** True while outbox records wait to be sent (the worker then runs another turn soon). */

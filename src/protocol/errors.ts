@@ -55,8 +55,6 @@ export const ErrorCodes = {
   NotEnoughReplicas: 'NotEnoughReplicas',
   /** Cluster: the node the request must go to cannot be reached right now. Retry. */
   PeerUnavailable: 'PeerUnavailable',
-  /** Cluster: the op or setting is not available in cluster mode (dead-letter queues, redrive; docs/cluster.md). `field` names the attribute when it is one. Not retryable. */
-  NotSupportedInCluster: 'NotSupportedInCluster',
   /** Too many requests in flight on this connection. Retry after some complete. */
   TooManyInFlight: 'TooManyInFlight',
   /** Client side: the request got no reply in time. The request may or may not have been applied. */

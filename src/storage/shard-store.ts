@@ -122,18 +122,25 @@ export class ShardStore {
   /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
     const rows: Array<[Buffer, Buffer]> = [];
-    for (const prefix of Object.values(PREFIX)) {
-      const range = queuePrefixRange(prefix, qid);
-      const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
-      try {
-        for (;;) {
-          const { rows: flat, finished } = it._nextvSync(1000);
-          for (let i = 0; i < flat.length; i += 2) rows.push([flat[i]!, flat[i + 1]!]);
-          if (finished || flat.length === 0) break;
-        }
-      } finally {
-        it._closeSync();
+    for (const prefix of Object.values(PREFIX)) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
+    return rows;
+  }
+
+  /** The outbox records of one queue, read synchronously (a new leader sends them on: cluster mode). */
+  forwardsOf(qid: string): PendingForward[] {
+    return this.#readRangeSync(queuePrefixRange(PREFIX.forward, qid), []).map(([key]) => parseForwardKey(key));
+  }
+
+  #readRangeSync(range: { gte: Buffer; lt: Buffer }, rows: Array<[Buffer, Buffer]>): Array<[Buffer, Buffer]> {
+    const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      for (;;) {
+        const { rows: flat, finished } = it._nextvSync(1000);
+        for (let i = 0; i < flat.length; i += 2) rows.push([flat[i]!, flat[i + 1]!]);
+        if (finished || flat.length === 0) break;
       }
+    } finally {
+      it._closeSync();
     }
     return rows;
   }

@@ -52,8 +52,13 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   // Loaded only in cluster mode: a single node never pays for the etcd client.
   const cluster: ClusterNode | undefined = config.cluster === undefined
     ? undefined
-    : new (await import('./cluster/cluster-node.js')).ClusterNode({ settings: config.cluster, maxBodyBytes: config.maxMessageBytes, log, sessions });
-  const router = new Router(cluster?.routerSink ?? sessions, { unroutableQueue: config.unroutableQueue });
+    : new (await import('./cluster/cluster-node.js')).ClusterNode({
+      settings: config.cluster, maxBodyBytes: config.maxMessageBytes, log, sessions, unroutableQueue: config.unroutableQueue,
+    });
+  // In cluster mode the cluster node keeps unroutable sends (the queue may be led by another node).
+  const router = cluster === undefined
+    ? new Router(sessions, { unroutableQueue: config.unroutableQueue })
+    : new Router(cluster.routerSink, { cluster: cluster.routerOptions });
   const pool = new ShardPool({
     dataDir: config.dataDir, shards: meta.shards, bodyCacheBytes: BODY_CACHE_BYTES_PER_SHARD, replicated: cluster !== undefined,
   }, log, cluster?.poolEvents ?? router);

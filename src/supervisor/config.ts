@@ -134,7 +134,6 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
   const cluster = resolveCluster(raw);
   // The unroutable queue is kept by the node that receives the send; in cluster mode that node may
   // not lead it, and moves between queues are not routed across nodes (docs/cluster.md, limits).
-  if (cluster !== undefined && unroutableQueue !== undefined) throw new ConfigError('unroutableQueue', 'is not supported in cluster mode (docs/cluster.md)');
   return {
     host,
     port: intInRange('port', raw.port ?? 7700, 0, 65535),

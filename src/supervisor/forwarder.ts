@@ -19,6 +19,10 @@
  *
  * Targets that do not exist (yet), or shards that are restarting, are retried every second; the
  * record stays durable in the source's outbox meanwhile.
+ *
+ * Where the target lives is the MoveTargets port's business: the local shard that holds it
+ * (single node, `LocalTargets` below), or the node that leads it (cluster mode:
+ * cluster/cluster-moves.ts, which also waits for replication on both sides).
  */
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
@@ -29,6 +33,22 @@ export interface QueueLookup {
   placement(name: string): { shard: number; id: string } | undefined;
 }
 
+/** What became of one attempt to store a moved message at its target. */
+export type InsertOutcome<T> =
+  /** The target holds it durably (or held it already: a replay); `target` is where to send `forget`. */
+  | { stored: T }
+  /** Not now (no such queue yet, a shard or node restarting): try again later. */
+  | 'retry'
+  /** This node no longer carries the move (cluster mode: it stopped leading the source). */
+  | 'drop';
+
+/** Step 3 and the end of step 5, wherever the target queue lives. */
+export interface MoveTargets<T> {
+  insert(f: ForwardId, record: ForwardRecord, done: (outcome: InsertOutcome<T>) => void): void;
+  /** The source dropped its record for good: the target `target` may delete its marker of `origin`. */
+  forget(target: T, origin: ForwardId): void;
+}
+
 interface Pending {
   sourceShard: number;
   f: ForwardId;
@@ -37,11 +57,11 @@ interface Pending {
 
 const RETRY_MS = 1000;
 
-export class Forwarder {
+export class Forwarder<T> {
   readonly #pool: ShardPool;
-  readonly #queues: QueueLookup;
+  readonly #targets: MoveTargets<T>;
   /** Inserted and acknowledged to the source; waiting for the source's forwardDone. */
-  readonly #acked = new Map<string, { shard: number; qid: string }>();
+  readonly #acked = new Map<string, T>();
   #retry: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -49,9 +69,9 @@ export class Forwarder {
   delivered = 0;
   retried = 0;
 
-  constructor(pool: ShardPool, queues: QueueLookup) {
+  constructor(pool: ShardPool, targets: MoveTargets<T>) {
     this.#pool = pool;
-    this.#queues = queues;
+    this.#targets = targets;
   }
 
   /** Step 2: a source shard sent an outbox record. */
@@ -65,7 +85,7 @@ export class Forwarder {
     const target = this.#acked.get(key);
     if (target === undefined) return;
     this.#acked.delete(key);
-    this.#pool.send(target.shard, { t: 'forget', qid: target.qid, origin: f });
+    this.#targets.forget(target, f);
   }
 
   /** A source shard died: its records come again when it is back. */
@@ -82,13 +102,11 @@ export class Forwarder {
 
   #attempt(p: Pending): void {
     if (this.#closed) return;
-    const target = this.#queues.placement(p.record.target);
-    if (target === undefined) return this.#later(p);
-    const origin = p.f;
-    this.#pool.request(target.shard, (r) => ({ t: 'req', r, qid: target.id, session: 0, req: { op: 'insert', args: { items: [{ origin, message: p.record.message }] } } }), (answer: Answer) => {
-      if ('error' in answer) return this.#later(p);
+    this.#targets.insert(p.f, p.record, (outcome) => {
+      if (outcome === 'drop') return;
+      if (outcome === 'retry') return this.#later(p);
       this.delivered++;
-      this.#acked.set(forwardIdString(p.f), { shard: target.shard, qid: target.id });
+      this.#acked.set(forwardIdString(p.f), outcome.stored);
       // If the source restarted meanwhile, its new incarnation gets the ack: the record is in
       // the target, so deleting it there is right too.
       this.#pool.send(p.sourceShard, { t: 'forwarded', f: p.f });
@@ -108,5 +126,28 @@ export class Forwarder {
       }, RETRY_MS);
       this.#timer.unref();
     }
+  }
+}
+
+/** Single node: the target is a queue on one of this node's shards. */
+export class LocalTargets implements MoveTargets<{ shard: number; qid: string }> {
+  readonly #pool: ShardPool;
+  readonly #queues: QueueLookup;
+
+  constructor(pool: ShardPool, queues: QueueLookup) {
+    this.#pool = pool;
+    this.#queues = queues;
+  }
+
+  insert(f: ForwardId, record: ForwardRecord, done: (outcome: InsertOutcome<{ shard: number; qid: string }>) => void): void {
+    const target = this.#queues.placement(record.target);
+    if (target === undefined) return done('retry');
+    this.#pool.request(target.shard, (r) => ({ t: 'req', r, qid: target.id, session: 0, req: { op: 'insert', args: { items: [{ origin: f, message: record.message }] } } }), (answer: Answer) => {
+      done('error' in answer ? 'retry' : { stored: { shard: target.shard, qid: target.id } });
+    });
+  }
+
+  forget(target: { shard: number; qid: string }, origin: ForwardId): void {
+    this.#pool.send(target.shard, { t: 'forget', qid: target.qid, origin });
   }
 }

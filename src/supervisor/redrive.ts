@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type { OpArgs, QueueStats, RedriveTask } from '../protocol/ops.js';
+import type { QueueCatalog } from './dead-letter-check.js';
 import type { QueueLookup } from './forwarder.js';
 import type { Answer, ShardPool } from './shard-pool.js';
 
@@ -32,17 +33,25 @@ function error(code: WireError['code'], message: string, field?: string): Answer
 export class RedriveTasks {
   readonly #pool: ShardPool;
   readonly #queues: QueueLookup;
+  readonly #catalog: QueueCatalog;
+  readonly #idPrefix: string;
   readonly #tasks = new Map<string, Task>();
 
-  constructor(pool: ShardPool, queues: QueueLookup) {
+  /**
+   * `queues` places the dead-letter queues this node serves; `catalog` says which targets exist
+   * (in a cluster, on any node); task ids start with `idPrefix`.
+   */
+  constructor(pool: ShardPool, queues: QueueLookup, catalog: QueueCatalog, idPrefix = '') {
     this.#pool = pool;
     this.#queues = queues;
+    this.#catalog = catalog;
+    this.#idPrefix = idPrefix;
   }
 
   start(args: OpArgs<'startRedrive'>, done: (a: Answer) => void): void {
     const dlq = this.#queues.placement(args.queue);
     if (dlq === undefined) return done(error(ErrorCodes.QueueDoesNotExist, `queue ${args.queue} does not exist`, 'queue'));
-    if (args.target !== undefined && this.#queues.placement(args.target) === undefined) {
+    if (args.target !== undefined && !this.#catalog.exists(args.target)) {
       return done(error(ErrorCodes.QueueDoesNotExist, `target queue ${args.target} does not exist`, 'target'));
     }
     if (args.target === args.queue) return done(error(ErrorCodes.InvalidField, 'target must differ from queue', 'target'));
@@ -50,7 +59,7 @@ export class RedriveTasks {
       if ('error' in answer) return done(answer);
       const stats = (answer.result as { stats: QueueStats }).stats;
       const view: RedriveTask = {
-        task: randomBytes(6).toString('hex'),
+        task: this.#idPrefix + randomBytes(6).toString('hex'),
         queue: args.queue,
         state: 'running',
         moved: 0,
@@ -103,7 +112,11 @@ export class RedriveTasks {
     const n = Math.min(Math.floor(task.budget), v.total - v.moved, MAX_SLICE);
     if (n < 1) return this.#schedule(task);
     const dlq = this.#queues.placement(v.queue);
-    if (dlq === undefined) return this.#finish(task, 'failed', `queue ${v.queue} was deleted`);
+    if (dlq === undefined) {
+      // Cluster mode: the queue may live on, led by another node (its tasks do not follow it).
+      const why = this.#catalog.exists(v.queue) ? 'is now led by another node; start the redrive again' : 'was deleted';
+      return this.#finish(task, 'failed', `queue ${v.queue} ${why}`);
+    }
     const args: { max: number; target?: string } = { max: n };
     if (v.target !== undefined) args.target = v.target;
     this.#pool.request(dlq.shard, (r) => ({ t: 'req', r, qid: dlq.id, session: 0, req: { op: 'redriveBatch', args } }), (answer) => {

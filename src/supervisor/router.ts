@@ -5,22 +5,33 @@
  * persisted by that shard with the queue's record, so after a restart every shard reports its
  * queues again (`shardUp`) and the map is rebuilt from disk.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ErrorCodes, isRetryable, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type { DeliveredMessage, OpArgs, QueueAttributes, SendEntry } from '../protocol/ops.js';
 import type { ValidRequest } from '../protocol/validate.js';
-import type { InsertItem } from '../actors/queue-actor.js';
 import type { QueueInfo, QueueRequest } from '../actors/shard-messages.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
-import { Forwarder } from './forwarder.js';
+import { checkDeadLetter, type QueueCatalog } from './dead-letter-check.js';
+import { Forwarder, LocalTargets, type MoveTargets } from './forwarder.js';
 import { RedriveTasks } from './redrive.js';
+import { keptIn, noSuchQueue, unroutableItems } from './unroutable.js';
 import type { Answer, ShardPool, ShardPoolEvents } from './shard-pool.js';
 
 export interface RouterOptions {
   /** Broker-wide queue that keeps messages sent to queues that do not exist (reason noSuchQueue). */
   unroutableQueue?: string | undefined;
+  /**
+   * Cluster mode: where moved messages go (the target's leader), which queues exist (the
+   * cluster's, for deadLetter checks and redrive targets), and the prefix of this node's redrive
+   * task ids (so a cancel finds the node that runs the task).
+   */
+  cluster?: {
+    moves(pool: ShardPool): MoveTargets<unknown>;
+    catalog: QueueCatalog;
+    taskPrefix: string;
+  } | undefined;
 }
 
 /** Where answers, pushes and subscription ends go: the transport's sessions. */
@@ -74,21 +85,30 @@ export class Router implements ShardPoolEvents {
   /** Each queue's dead-letter queue, for the cycle check (a cache of what the shards hold). */
   readonly #deadLetterOf = new Map<string, string | null>();
   #pool: ShardPool | undefined;
-  #forwarder: Forwarder | undefined;
+  #forwarder: Forwarder<unknown> | undefined;
   #redrives: RedriveTasks | undefined;
   readonly #sink: SessionSink;
   readonly #unroutable: string | undefined;
+  readonly #cluster: RouterOptions['cluster'];
+  /** Queues that exist, for deadLetter checks: this node's own, or the cluster's. */
+  readonly #catalog: QueueCatalog;
 
   constructor(sink: SessionSink, options: RouterOptions = {}) {
     this.#sink = sink;
     this.#unroutable = options.unroutableQueue;
+    this.#cluster = options.cluster;
+    this.#catalog = options.cluster?.catalog ?? {
+      exists: (name) => this.#queues.has(name),
+      deadLetterOf: (name) => this.#deadLetterOf.get(name),
+      count: () => this.#queues.size,
+    };
   }
 
   attach(pool: ShardPool): void {
     this.#pool = pool;
     const lookup = { placement: (name: string) => this.#queues.get(name) };
-    this.#forwarder = new Forwarder(pool, lookup);
-    this.#redrives = new RedriveTasks(pool, lookup);
+    this.#forwarder = new Forwarder(pool, this.#cluster?.moves(pool) ?? new LocalTargets(pool, lookup));
+    this.#redrives = new RedriveTasks(pool, lookup, this.#catalog, this.#cluster?.taskPrefix ?? '');
   }
 
   /** Stops retry timers and redrive tasks. */
@@ -287,23 +307,10 @@ export class Router implements ShardPoolEvents {
     this.#deadLetterOf.set(name, attributes.deadLetter?.queue ?? null);
   }
 
-  /**
-   * A deadLetter setting must name an existing queue other than this one, and must not close a
-   * cycle (a → b → a): a message would otherwise travel for ever.
-   */
+  /** A deadLetter setting must name an existing queue and close no cycle (dead-letter-check.ts). */
   #checkDeadLetter(name: string, attributes: Partial<QueueAttributes> | undefined): Answer | undefined {
-    const dl = attributes?.deadLetter;
-    if (dl === undefined || dl === null) return undefined;
-    const field = 'attributes.deadLetter.queue';
-    if (dl.queue === name) return fail(ErrorCodes.InvalidAttribute, `${field}: queue ${name} cannot be its own dead-letter queue`, field);
-    if (!this.#queues.has(dl.queue)) return fail(ErrorCodes.QueueDoesNotExist, `${field}: dead-letter queue ${dl.queue} does not exist; create it first`, field);
-    const path = [name, dl.queue];
-    for (let next = this.#deadLetterOf.get(dl.queue); next !== undefined && next !== null; next = this.#deadLetterOf.get(next)) {
-      path.push(next);
-      if (next === name) return fail(ErrorCodes.InvalidAttribute, `${field}: dead-letter cycle ${path.join(' → ')}`, field);
-      if (path.length > this.#queues.size + 1) break; // a cycle that does not involve this queue
-    }
-    return undefined;
+    const error = checkDeadLetter(name, attributes, this.#catalog);
+    return error === undefined ? undefined : { error };
   }
 
   /**
@@ -312,31 +319,11 @@ export class Router implements ShardPoolEvents {
    * `keptIn` naming where they went.
    */
   #unroutableSend(name: string, entries: readonly SendEntry[], done: (a: Answer) => void): void {
-    const missing = fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue');
     const keeper = this.#unroutable === undefined ? undefined : this.#queues.get(this.#unroutable);
-    if (keeper === undefined) return done(missing);
-    const now = Date.now();
-    const items: InsertItem[] = entries.map((e) => {
-      const originalMessageId = randomUUID();
-      const message: InsertItem['message'] = {
-        id: originalMessageId,
-        body: e.body,
-        deadLetter: { reason: 'noSuchQueue', sourceQueue: name, originalMessageId, receiveCount: 0, firstSentAt: now, deadLetteredAt: now },
-      };
-      if (e.attributes !== undefined) message.attributes = e.attributes;
-      if (e.groupId !== undefined) message.groupId = e.groupId;
-      return { message };
-    });
+    if (keeper === undefined) return done({ error: noSuchQueue(name) });
+    const items = unroutableItems(name, entries, Date.now());
     this.#pool!.request(keeper.shard, (r) => ({ t: 'req', r, qid: keeper.id, session: 0, req: { op: 'insert', args: { items } } }), (answer) => {
-      if ('error' in answer) return done(missing);
-      done({
-        error: {
-          code: ErrorCodes.QueueDoesNotExist,
-          message: `queue ${name} does not exist; the message${items.length === 1 ? ' was' : 's were'} kept in queue ${this.#unroutable}`,
-          field: 'queue',
-          keptIn: this.#unroutable!,
-        },
-      });
+      done({ error: 'error' in answer ? noSuchQueue(name) : keptIn(name, this.#unroutable!, items.length) });
     });
   }
 

@@ -50,3 +50,31 @@ export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: st
 export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   return poll(what, check, { timeoutMs, intervalMs: 100 });
 }
+
+/** A node's view of the cluster (GET /cluster), or undefined while it cannot answer. */
+export interface ClusterView {
+  node: string;
+  nodes: string[];
+  queues: Array<{ name: string; role: string; epoch: number; mark?: { epoch: number; seq: number } }>;
+}
+
+export async function clusterStatus(node: BrokerProcess): Promise<ClusterView | undefined> {
+  try {
+    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as ClusterView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until every node sees all of them as members. Placement (least-loaded node, ties by node
+ * id) is then the same whichever node supervises, so tests know which node leads a new queue.
+ */
+export async function waitForMembers(cluster: TestCluster): Promise<void> {
+  const size = cluster.nodes.length;
+  await waitFor(`all ${size} nodes to see each other`, async () => {
+    const views = await Promise.all(cluster.nodes.map(clusterStatus));
+    return views.every((v) => v !== undefined && v.nodes.length === size) ? true : undefined;
+  });
+}

@@ -25,11 +25,13 @@ import type { PeerAnswer } from '../../transport/peer-frames.js';
 import { PeerLink } from '../../transport/peer-link.js';
 import { PeerServer, type PeerSocket } from '../../transport/peer-server.js';
 import type { ClusterSettings } from '../config.js';
-import type { Router, SessionSink } from '../router.js';
+import { checkDeadLetter, type QueueCatalog } from '../dead-letter-check.js';
+import type { Router, RouterOptions, SessionSink } from '../router.js';
 import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
+import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
-import { deadLetterRefusal, redriveRefusal } from './unsupported.js';
+import { LIST_TIMEOUT_MS, listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
 import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
@@ -58,6 +60,8 @@ export interface ClusterNodeOptions {
   log: Logger;
   /** Client sessions of this node's server. */
   sessions: SessionSink;
+  /** The cluster's unroutable queue (every node should name the same one). */
+  unroutableQueue?: string | undefined;
 }
 
 interface Leading {
@@ -83,6 +87,7 @@ export class ClusterNode {
   #pool!: ShardPool;
   #coord: Coordinator | undefined;
   #replicator: Replicator;
+  readonly #moves: ClusterMoves;
   #supervisor: ClusterSupervisor | undefined;
   readonly #links = new Map<string, PeerLink>();
   readonly #subs = new SubscriptionMap();
@@ -117,6 +122,30 @@ export class ClusterNode {
       leaseSafe: () => this.#coord?.leaseSafe === true,
       deposed: (qid) => this.#stepDown(qid, 'a follower holds a newer epoch'),
     }, this.#log);
+    this.#moves = new ClusterMoves({
+      queue: (name) => this.#coord?.queues.get(name),
+      queueById: (qid) => this.#coord?.queueById(qid),
+      leads: (qid) => this.#leading.has(qid),
+      serving: (qid) => this.#serving(qid),
+      committed: (qid, release, fail) => this.#replicator.hold(qid, release, fail),
+      call: (node, m, done, timeoutMs) => this.#call(node, m, done, timeoutMs),
+      pool: () => this.#pool,
+    });
+  }
+
+  /** Queues of the whole cluster, as the metadata has them (deadLetter checks, redrive targets). */
+  readonly #catalog: QueueCatalog = {
+    exists: (name) => this.#coord?.queues.has(name) === true,
+    deadLetterOf: (name) => {
+      const meta = this.#coord?.queues.get(name);
+      return meta === undefined ? undefined : meta.attributes.deadLetter?.queue ?? null;
+    },
+    count: () => this.#coord?.queues.size ?? 0,
+  };
+
+  /** What the router needs in cluster mode: moves through the cluster, its catalog, task ids. */
+  get routerOptions(): NonNullable<RouterOptions['cluster']> {
+    return { moves: () => this.#moves, catalog: this.#catalog, taskPrefix: taskPrefix(this.nodeId) };
   }
 
   get nodeId(): string {
@@ -154,8 +183,7 @@ export class ClusterNode {
     push: (session, sub, messages) => this.#router.push(session, sub, messages),
     subEnd: (session, sub, error) => this.#router.subEnd(session, sub, error),
     log: (_shard: number, entries: LogEntry[]) => this.#replicator.entries(entries),
-    // Dead-letter queues and redrive are refused in cluster mode (unsupported.ts), so no outbox
-    // records arise; any a shard still reports go the single-node way.
+    // Moves between queues: the router's forwarder, which goes through the cluster (cluster-moves.ts).
     forward: (shard, f, record) => this.#router.forward(shard, f, record),
     forwardDone: (shard, f) => this.#router.forwardDone(shard, f),
   };
@@ -232,6 +260,7 @@ export class ClusterNode {
     if (meta === undefined) {
       if (previous !== undefined) {
         this.#router.forget(previous.name, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
+        if (this.#leading.has(previous.id)) this.#moves.retire(previous.id);
         this.#leading.delete(previous.id);
         this.#replicator.drop(previous.id, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#endRemoteSubs(previous.name);
@@ -328,15 +357,20 @@ export class ClusterNode {
   }
 
   #route(session: number, req: ValidRequest, done: (a: Answer) => void): void {
-    const refused = deadLetterRefusal(req);
-    if (refused !== undefined) return done({ error: refused });
     const coord = this.#coord;
     if (coord === undefined) return done(notLeader('this node is still joining the cluster'));
     switch (req.op) {
-      case 'startRedrive':
       case 'listRedrives':
-      case 'cancelRedrive':
-        return done({ error: redriveRefusal(req.op) });
+        return listEverywhere([...coord.nodes.keys()], (node, answer) => {
+          if (node === this.nodeId) this.#router.dispatch(session, req, answer);
+          else this.#call(node, { t: 'op', origin: session, req: { op: req.op, args: req.args } }, answer, LIST_TIMEOUT_MS);
+        }, done);
+      case 'cancelRedrive': {
+        const node = taskNode(req.args.task);
+        if (node === undefined || !coord.nodes.has(node)) return done(noSuchTask(req.args.task));
+        if (node === this.nodeId) return this.#router.dispatch(session, req, done);
+        return this.#forward(node, session, req, done);
+      }
       case 'listQueues': {
         const { prefix = '', after, limit = 1000 } = req.args;
         const names = [...coord.queues.keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
@@ -356,7 +390,11 @@ export class ClusterNode {
       }
       default: {
         const meta = coord.queues.get(req.args.queue);
-        if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+        if (meta === undefined) {
+          if (req.op === 'send') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, [req.args], done);
+          if (req.op === 'sendBatch') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, req.args.entries, done);
+          return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+        }
         const finish = req.op === 'subscribe'
           ? (node: string) => (a: Answer) => {
             if ('error' in a) return done(a);
@@ -370,11 +408,18 @@ export class ClusterNode {
     }
   }
 
+  /** The local shard of a queue this node leads and serves now, or NotLeader. */
+  #serving(qid: string): { shard: number } | { error: WireError } {
+    const l = this.#leading.get(qid);
+    if (l === undefined || !l.ready) return { error: { code: ErrorCodes.NotLeader, message: `node ${this.nodeId} is not (yet) serving queue ${qid}`, retryable: true } };
+    if (this.#coord?.leaseSafe !== true) return { error: { code: ErrorCodes.NotLeader, message: 'this node cannot confirm its cluster membership', retryable: true } };
+    return { shard: l.shard };
+  }
+
   /** A request for a queue this node leads, from a local client or a forwarding node. */
   #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
-    const l = this.#leading.get(meta.id);
-    if (l === undefined || !l.ready) return done(notLeader(`node ${this.nodeId} is not (yet) serving queue ${meta.name}`));
-    if (this.#coord?.leaseSafe !== true) return done(notLeader('this node cannot confirm its cluster membership'));
+    const serving = this.#serving(meta.id);
+    if ('error' in serving) return done(serving);
     this.#router.dispatch(session, req, (a) => {
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
@@ -396,6 +441,9 @@ export class ClusterNode {
 
   #create(req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const coord = this.#coord!;
+    // Checked here, before the queue reaches etcd: the dead-letter queue may be led by any node.
+    const refused = checkDeadLetter(req.args.queue, req.args.attributes, this.#catalog);
+    if (refused !== undefined) return done({ error: refused });
     const existing = coord.queues.get(req.args.queue);
     if (existing !== undefined) {
       if (req.args.acks !== undefined && req.args.acks !== existing.acks) {
@@ -513,12 +561,10 @@ export class ClusterNode {
           const error = err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) };
           return done({ error });
         }
-        const refused = deadLetterRefusal(req);
-        if (refused !== undefined) return done({ error: refused });
         const session = this.#vsession(from, call.origin);
-        if (req.op === 'credit' || req.op === 'unsubscribe') return this.#router.dispatch(session, req, done);
+        // This node's own redrive tasks (the front end asks every node, or the one that runs the task).
+        if (req.op === 'credit' || req.op === 'unsubscribe' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return this.#router.dispatch(session, req, done);
         if (req.op === 'listQueues') return this.#route(session, req, done);
-        if (req.op === 'startRedrive' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return done({ error: redriveRefusal(req.op) });
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
         if (meta.leader !== this.nodeId) return done(notLeader(`node ${meta.leader} leads queue ${meta.name}`));
@@ -549,6 +595,10 @@ export class ClusterNode {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
       }
+      case 'insert':
+        return this.#moves.accept(call.qid, call.items, done);
+      case 'forget':
+        return this.#moves.acceptForget(call.qid, call.origin, done);
     }
   }
 
@@ -600,6 +650,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closing = true;
     this.#supervisor?.close();
+    this.#moves.close();
     this.#replicator.close();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();

@@ -5,7 +5,10 @@
  */
 import type { WireError } from '../../protocol/errors.js';
 import type { DeliveredMessage, OpArgs } from '../../protocol/ops.js';
+import type { InsertItem } from '../../actors/queue-actor.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
+import type { ForwardId } from '../../storage/keys.js';
+import { Limits } from '../../protocol/limits.js';
 
 export type PeerCall =
   /** A client request forwarded by the node the client is connected to (`origin` = its session there). */
@@ -17,7 +20,14 @@ export type PeerCall =
   /** Leader → follower: replace your copy of the queue with this snapshot. */
   | { t: 'install'; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Supervisor → replica: how far does your copy of the queue go? */
-  | { t: 'mark'; qid: string };
+  | { t: 'mark'; qid: string }
+  /**
+   * A move into a queue this node leads (cluster-moves.ts): a dead letter or a redriven message
+   * (with its origin, for idempotence), or unroutable sends (without). Answered once committed.
+   */
+  | { t: 'insert'; qid: string; items: InsertItem[] }
+  /** The source of a move dropped its outbox record for good: drop the arrival marker. */
+  | { t: 'forget'; qid: string; origin: ForwardId };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -34,6 +44,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function isMark(v: unknown): v is ReplicaMark {
   return isObject(v) && Number.isSafeInteger(v.epoch) && Number.isSafeInteger(v.seq);
+}
+
+function isForwardId(v: unknown): v is ForwardId {
+  return isObject(v) && typeof v.qid === 'string' && QID.test(v.qid) && Number.isSafeInteger(v.seq) && (v.gid === undefined || Number.isSafeInteger(v.gid));
+}
+
+function isInsertItem(v: unknown): v is InsertItem {
+  if (!isObject(v) || (v.origin !== undefined && !isForwardId(v.origin))) return false;
+  const m = v.message;
+  return isObject(m) && typeof m.id === 'string' && m.body instanceof Uint8Array
+    && (m.attributes === undefined || isObject(m.attributes)) && (m.groupId === undefined || typeof m.groupId === 'string')
+    && (m.deadLetter === undefined || (isObject(m.deadLetter) && typeof m.deadLetter.reason === 'string' && typeof m.deadLetter.sourceQueue === 'string'));
 }
 
 function isEntry(v: unknown): v is LogEntry {
@@ -56,6 +78,11 @@ export function parseCall(m: unknown): PeerCall | undefined {
         && m.rows.every((r) => Array.isArray(r) && r.length === 2 && r[0] instanceof Uint8Array && r[1] instanceof Uint8Array) ? (m as PeerCall) : undefined;
     case 'mark':
       return typeof m.qid === 'string' && QID.test(m.qid) ? (m as PeerCall) : undefined;
+    case 'insert':
+      return typeof m.qid === 'string' && QID.test(m.qid) && Array.isArray(m.items) && m.items.length > 0
+        && m.items.length <= Limits.maxBatchEntries && m.items.every(isInsertItem) ? (m as PeerCall) : undefined;
+    case 'forget':
+      return typeof m.qid === 'string' && QID.test(m.qid) && isForwardId(m.origin) ? (m as PeerCall) : undefined;
     default:
       return undefined;
   }

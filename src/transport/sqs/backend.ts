@@ -98,8 +98,6 @@ export function toSqsError(err: unknown, overrides: Partial<Record<string, SqsEr
         : new SqsError('InvalidAttributeValue', w.field === undefined ? w.message : `${w.message} (${w.field})`, { cause: err });
     case ErrorCodes.UnknownOp:
       return new SqsError('UnsupportedOperation', `This broker does not support the operation yet: ${w.message}`, { cause: err });
-    case ErrorCodes.NotSupportedInCluster:
-      return new SqsError('UnsupportedOperation', `This broker does not support it in cluster mode: ${w.message}`, { cause: err });
     case ErrorCodes.EmptyBatch:
       return new SqsError('EmptyBatchRequest', w.message, { cause: err });
     case ErrorCodes.BatchTooLarge:

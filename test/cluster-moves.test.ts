@@ -1,0 +1,203 @@
+// Moves between queues in a cluster (docs/cluster.md, "Moves between queues"): dead letters,
+// redrive and unroutable sends whose source and target are led by different nodes, so every move
+// crosses the cluster — the source's leader carries it to the target's leader over a peer link,
+// and acknowledges it to the source only once the target's write is replicated. Real processes,
+// real etcd; kill -9 of the target's leader and of the source's leader while messages are being
+// dead-lettered, with every message arriving exactly once after the failover.
+import t from 'tap';
+import type * as Tap from 'tap';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { connect, FerryError, type FerryClient } from '../src/client/index.js';
+import type { DeliveredMessage } from '../src/protocol/ops.js';
+import { queueMeta, startCluster, waitFor, waitForMembers, type TestCluster } from './helpers/cluster.js';
+import { countOf, drainQueue } from './helpers/drain.js';
+import { sqsClient } from './helpers/sqs.js';
+
+const text = (m: DeliveredMessage): string => Buffer.from(m.body).toString();
+
+async function failure(p: Promise<unknown>): Promise<FerryError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof FerryError)) throw new Error(`expected a FerryError, got ${String(err)}`);
+  return err;
+}
+
+async function count(client: FerryClient, queue: string): Promise<number> {
+  return (await client.getQueueAttributes(queue)).stats.messages;
+}
+
+function waitForCount(client: FerryClient, queue: string, n: number, timeoutMs = 30_000): Promise<true> {
+  return waitFor(`${n} messages in ${queue}`, async () => ((await count(client, queue)) === n ? true : undefined), timeoutMs);
+}
+
+/** The leader of each queue, from etcd. */
+async function leaders(cluster: TestCluster, names: string[]): Promise<string[]> {
+  return Promise.all(names.map(async (n) => (await queueMeta(cluster.etcd.url, n))!.leader));
+}
+
+/** The node (0-based index) whose id is `id` ("n2" → 1). */
+const indexOf = (id: string): number => Number(id.slice(1)) - 1;
+
+t.test('dead letters, redrive and unroutable sends across nodes', async (t) => {
+  const cluster = await startCluster(t, 3, { args: ['--unroutable-queue', 'lost'] });
+  await waitForMembers(cluster);
+  const clients = await Promise.all(cluster.nodes.map((n) => connect(n.url, { reconnect: false, requestTimeoutMs: 30_000 })));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  const [c1, c2, c3] = clients as [FerryClient, FerryClient, FerryClient];
+
+  // Placement: least-loaded node first, ties by node id → dlq on n1, src on n2, ovf on n3, lost on n1.
+  await c3.createQueue('dlq');
+  await c3.createQueue('src', { visibilityMs: 200, deadLetter: { queue: 'dlq', maxReceives: 2 } });
+  await c3.createQueue('ovf', { maxLength: 1, overflow: 'deadLetterNew', deadLetter: { queue: 'dlq', maxReceives: 5 } });
+  await c3.createQueue('lost');
+  const [dlqLeader, srcLeader, ovfLeader] = await leaders(cluster, ['dlq', 'src', 'ovf']);
+  t.not(dlqLeader, srcLeader, 'the source and its DLQ are led by different nodes');
+  t.not(dlqLeader, ovfLeader, 'so are the overflowing queue and the DLQ');
+  const bystander = clients[[0, 1, 2].find((i) => `n${i + 1}` !== dlqLeader && `n${i + 1}` !== srcLeader)!]!;
+
+  t.test('maxReceives, ttl expiry and overflow dead-letter to the other node', async (t) => {
+    const poison = await c1.queue('src').send('poison', { attributes: { k: 'v' } });
+    const [first] = await c2.queue('src').receive({ waitMs: 5000 });
+    t.equal(first?.receiveCount, 1);
+    await c2.queue('src').nack(first!.receipt);
+    const [second] = await c3.queue('src').receive({ waitMs: 5000 });
+    t.equal(second?.receiveCount, 2, 'second delivery; its lease runs out and maxReceives is reached');
+    await c1.queue('src').send('short', { ttlMs: 300 });
+    await c1.queue('ovf').send('first');
+    const over = await c2.queue('ovf').send('second');
+    t.equal(over.deadLettered, true, 'the full queue dead-letters the new message');
+    await waitForCount(c1, 'dlq', 3);
+    t.equal(await count(c1, 'src'), 0, 'the source gave both up');
+
+    const got = (await c2.queue('dlq').receive({ max: 10, visibilityMs: 60_000 }));
+    const byBody = new Map(got.map((m) => [text(m), m]));
+    t.same([...byBody.keys()].sort(), ['poison', 'second', 'short'], 'each dead letter arrived once');
+    t.match(byBody.get('poison'), { attributes: { k: 'v' }, deadLetter: { reason: 'maxReceives', sourceQueue: 'src', originalMessageId: poison.messageId, receiveCount: 2 } });
+    t.match(byBody.get('short'), { deadLetter: { reason: 'expired', sourceQueue: 'src' } });
+    t.match(byBody.get('second'), { deadLetter: { reason: 'overflow', sourceQueue: 'ovf' } });
+    // Visible again, for the redrive below (it skips leased messages).
+    for (const m of got) await c2.queue('dlq').nack(m.receipt);
+  });
+
+  t.test('redrive through a node that leads neither queue', async (t) => {
+    const task = await bystander.request('startRedrive', { queue: 'dlq' });
+    t.equal(task.task.startsWith(`${dlqLeader}.`), true, 'the task runs on the node that leads the DLQ');
+    t.equal(task.total, 3);
+    const listed = await waitFor('the redrive to finish', async () => {
+      const tasks = (await c3.request('listRedrives', {})).tasks;
+      const mine = tasks.find((x) => x.task === task.task);
+      return mine?.state === 'done' ? mine : undefined;
+    });
+    t.match(listed, { queue: 'dlq', moved: 3, total: 3 }, 'listed from another node, with its progress');
+    await waitForCount(c1, 'dlq', 0);
+    await waitForCount(c1, 'src', 2);
+    await waitForCount(c1, 'ovf', 2);
+    const back = await c1.queue('src').receive({ max: 10, visibilityMs: 60_000 });
+    t.same(back.map(text).sort(), ['poison', 'short'], 'each message back in its source queue, once');
+    t.same(back.map((m) => m.deadLetter), [undefined, undefined], 'a redriven message starts a fresh life');
+    t.same(back.map((m) => m.receiveCount), [1, 1]);
+    await c1.queue('src').deleteBatch(back.map((m) => m.receipt));
+    t.same((await drainQueue(c2, 'ovf')).map((m) => m.body).sort(), ['first', 'second']);
+
+    const cancelled = await c2.request('cancelRedrive', { task: task.task });
+    t.equal(cancelled.state, 'done', 'cancelling a finished task (through another node) answers its state');
+  });
+
+  t.test('bad redrive and dead-letter requests get clear errors; the connection stays usable', async (t) => {
+    t.match(await failure(bystander.request('cancelRedrive', { task: 'nope' })), { code: 'InvalidField', field: 'task' });
+    t.match(await failure(bystander.request('cancelRedrive', { task: 'n9.abcdef' })), { code: 'InvalidField', field: 'task' });
+    t.match(await failure(bystander.request('startRedrive', { queue: 'missing' })), { code: 'QueueDoesNotExist', field: 'queue' });
+    t.match(await failure(bystander.request('startRedrive', { queue: 'dlq', target: 'missing' })), { code: 'QueueDoesNotExist', field: 'target' });
+    t.match(await failure(bystander.request('createQueue', { queue: 'x', attributes: { deadLetter: { queue: 'missing', maxReceives: 1 } } })), { code: 'QueueDoesNotExist', field: 'attributes.deadLetter.queue' });
+    t.equal((await bystander.request('listQueues', {})).queues.includes('x'), false, 'the refused queue was not created');
+    t.match(await failure(bystander.request('setQueueAttributes', { queue: 'dlq', attributes: { deadLetter: { queue: 'src', maxReceives: 1 } } })), { code: 'InvalidAttribute', field: 'attributes.deadLetter.queue' }, 'a cycle across nodes is refused');
+    t.ok((await bystander.queue('src').send('still serving')).messageId);
+    t.same((await drainQueue(bystander, 'src')).map((m) => m.body), ['still serving']);
+  });
+
+  t.test('unroutable sends are kept in the cluster\'s unroutable queue, led by another node', async (t) => {
+    const lostLeader = (await queueMeta(cluster.etcd.url, 'lost'))!.leader;
+    const elsewhere = clients[(indexOf(lostLeader) + 1) % 3]!;
+    t.match(await failure(elsewhere.queue('ghost').send('hello', { groupId: 'g' })), { code: 'QueueDoesNotExist', keptIn: 'lost' });
+    t.match(await failure(elsewhere.queue('ghost').sendBatch([{ body: 'a' }, { body: 'b' }])), { code: 'QueueDoesNotExist', keptIn: 'lost' });
+    const receiving = await failure(elsewhere.queue('ghost').receive());
+    t.equal(receiving.code, 'QueueDoesNotExist');
+    t.equal(receiving.keptIn, undefined, 'only sends are kept');
+    const kept = await c3.queue('lost').receive({ max: 10 });
+    t.same(kept.map(text).sort(), ['a', 'b', 'hello']);
+    for (const m of kept) t.match(m.deadLetter, { reason: 'noSuchQueue', sourceQueue: 'ghost' });
+    t.equal(kept.find((m) => text(m) === 'hello')?.groupId, 'g');
+  });
+});
+
+/**
+ * Dead-letters `n` messages from `src` to `dlq` (led by different nodes) by ttl expiry spread over
+ * a few seconds, kills -9 the leader of `victim` once some have arrived, and checks that after
+ * the failover every message is in the DLQ exactly once.
+ */
+async function killDuringDeadLettering(t: Tap.Test, victim: 'dlq' | 'src'): Promise<void> {
+  const cluster = await startCluster(t, 3);
+  await waitForMembers(cluster);
+  const admin = await connect(cluster.nodes[0]!.url, { reconnect: false, requestTimeoutMs: 30_000 });
+  await admin.createQueue('dlq');
+  await admin.createQueue('src', { deadLetter: { queue: 'dlq', maxReceives: 1 } });
+  await admin.close();
+  const [dlqLeader, srcLeader] = await leaders(cluster, ['dlq', 'src']);
+  t.not(dlqLeader, srcLeader, 'the source and its DLQ are led by different nodes');
+  const killed = victim === 'dlq' ? dlqLeader! : srcLeader!;
+  // The client uses every other node as a seed, so it survives the kill.
+  const seeds = cluster.nodes.filter((_, i) => `n${i + 1}` !== killed).map((n) => n.url);
+  const client = await connect(seeds, { requestTimeoutMs: 30_000 });
+  t.teardown(() => client.close());
+
+  const n = 300;
+  const bodies = Array.from({ length: n }, (_, i) => `m${i}`);
+  // Expiries spread over about 3 s from the first one, 1 s after the send.
+  for (let i = 0; i < n; i += 100) {
+    await client.queue('src').sendBatch(bodies.slice(i, i + 100).map((body, j) => ({ body, ttlMs: 1000 + (i + j) * 10 })));
+  }
+  await waitFor('the first dead letters', async () => ((await count(client, 'dlq')) >= 20 ? true : undefined));
+  await cluster.nodes[indexOf(killed)]!.kill();
+  await waitFor(`a new leader of ${victim}`, async () => {
+    const meta = await queueMeta(cluster.etcd.url, victim);
+    return meta !== undefined && meta.leader !== killed ? true : undefined;
+  });
+
+  await waitForCount(client, 'dlq', n, 60_000);
+  t.equal(await count(client, 'src'), 0, 'the source kept none');
+  const drained = await drainQueue(client, 'dlq');
+  const counts = countOf(drained.map((m) => m.body));
+  t.equal(drained.length, n, 'no message arrived twice');
+  t.same([...counts.keys()].sort(), [...bodies].sort(), 'every message arrived');
+  t.equal([...counts.values()].every((c) => c === 1), true, 'each exactly once');
+  // Nothing comes later either (a replayed move would show up within the retry period).
+  await new Promise((r) => setTimeout(r, 2500));
+  t.equal(await count(client, 'dlq'), 0, 'no late duplicate');
+}
+
+t.test('kill -9 of the DLQ\'s leader while messages are dead-lettered: each arrives exactly once', (t) => killDuringDeadLettering(t, 'dlq'));
+
+t.test('kill -9 of the source\'s leader while messages are dead-lettered: each arrives exactly once', (t) => killDuringDeadLettering(t, 'src'));
+
+t.test('SQS RedrivePolicy through the AWS SDK on a cluster node', async (t) => {
+  const cluster = await startCluster(t, 3);
+  await waitForMembers(cluster);
+  // Through the node that will lead neither queue (n3: work-dlq goes to n1, work to n2).
+  const sqs = sqsClient(t, cluster.nodes[2]!);
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'work-dlq' }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const workUrl = (await sqs.send(new CreateQueueCommand({
+    QueueName: 'work', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 1 }) },
+  }))).QueueUrl!;
+  const [dlqLeader, workLeader] = await leaders(cluster, ['work-dlq', 'work']);
+  t.not(dlqLeader, workLeader, 'the queue and its DLQ are led by different nodes');
+
+  const client = await connect(cluster.nodes[0]!.url, { reconnect: false });
+  t.teardown(() => client.close());
+  await client.queue('work').send('poison');
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: workUrl, VisibilityTimeout: 0, WaitTimeSeconds: 5 }));
+  t.equal(got.Messages?.[0]?.Body, 'poison', 'received once; its lease ends at once and maxReceiveCount is reached');
+  await waitForCount(client, 'work-dlq', 1);
+  const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 5 }));
+  t.equal(dead.Messages?.[0]?.Body, 'poison');
+  t.match(dead.Messages?.[0]?.Attributes?.DeadLetterQueueSourceArn, /:work$/);
+});
