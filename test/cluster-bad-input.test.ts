@@ -41,6 +41,20 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   t.match(await nextFrames(peer), [{ k: 'ret', id: 2, a: { error: { code: 'BadFrame', message: 'malformed peer call' } } }], 'a malformed call is refused');
   peer.send(encodeFrame({ k: 'call', id: 3, m: { t: 'op', origin: 1, req: { op: 'send', args: { queue: 'nope', body: new Uint8Array(0) } } } }));
   t.match(await nextFrames(peer), [{ k: 'ret', id: 3, a: { error: { code: 'EmptyBody' } } }], 'forwarded requests are validated again');
+  // Moves between queues (cluster-moves.ts): items and origins are checked before any shard sees them.
+  const moves: unknown[] = [
+    { t: 'insert', qid: '0000000000000000', items: [] },
+    { t: 'insert', qid: '0000000000000000', items: [{ message: { id: 'm', body: 'not bytes' } }] },
+    { t: 'insert', qid: '0000000000000000', items: [{ origin: { qid: 'nothex', seq: 1 }, message: { id: 'm', body: new Uint8Array(1) } }] },
+    { t: 'insert', qid: 'nothex', items: [{ message: { id: 'm', body: new Uint8Array(1) } }] },
+    { t: 'forget', qid: '0000000000000000', origin: { qid: '0000000000000000', seq: 'one' } },
+  ];
+  peer.send(encodeFrame(moves.map((m, i) => ({ k: 'call', id: 10 + i, m }))));
+  const refused: unknown[] = [];
+  while (refused.length < moves.length) refused.push(...await nextFrames(peer));
+  t.same(refused.map((f) => (f as { a: { error: { code: string } } }).a.error.code), moves.map(() => 'BadFrame'), 'malformed moves are refused');
+  peer.send(encodeFrame({ k: 'call', id: 20, m: { t: 'insert', qid: '0000000000000000', items: [{ message: { id: 'm', body: new Uint8Array(1) } }] } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 20, a: { error: { code: 'NotLeader', retryable: true } } }], 'a move into a queue this node does not lead is refused');
 
   const { Etcd3 } = await import('etcd3');
   const etcd = new Etcd3({ hosts: cluster.etcd.url });

@@ -23,6 +23,10 @@ t.test('flags and env give the cluster settings; flags win', async (t) => {
   t.equal(serverConfig({ nodeId: 'flag' }, { FERRY_CLUSTER_ETCD: 'http://a:1', FERRY_NODE_ID: 'env' }).cluster?.nodeId, 'flag');
 });
 
+t.test('an unroutable queue in cluster mode: the name every node keeps unroutable sends in', async (t) => {
+  t.equal(serverConfig({ clusterEtcd: 'http://a:1', nodeId: 'n1', unroutableQueue: 'lost' }, {}).unroutableQueue, 'lost');
+});
+
 const bad: Array<[Parameters<typeof serverConfig>[0], string]> = [
   [{ clusterEtcd: 'http://127.0.0.1:2379' }, 'nodeId: is required in cluster mode (--node-id)'],
   [{ clusterEtcd: 'http://127.0.0.1:2379', nodeId: 'has space' }, 'nodeId: must be 1-64 of [A-Za-z0-9_-], got "has space"'],
@@ -34,7 +38,6 @@ const bad: Array<[Parameters<typeof serverConfig>[0], string]> = [
   [{ clusterEtcd: 'http://a:1', nodeId: 'n1', advertiseUrl: 'ws://a:7700/ws' }, 'advertiseUrl: must be ws(s)://host:port with no path, got "ws://a:7700/ws"'],
   [{ nodeId: 'n1' }, 'nodeId: is only valid with clusterEtcd (--cluster-etcd)'],
   [{ advertiseUrl: 'ws://a:1' }, 'advertiseUrl: is only valid with clusterEtcd (--cluster-etcd)'],
-  [{ clusterEtcd: 'http://a:1', nodeId: 'n1', unroutableQueue: 'lost' }, 'unroutableQueue: is not supported in cluster mode (docs/cluster.md)'],
 ];
 
 for (const [flags, message] of bad) {

@@ -114,6 +114,19 @@ t.test('dead letters, redrive and unroutable sends across nodes', async (t) => {
     t.same((await drainQueue(bystander, 'src')).map((m) => m.body), ['still serving']);
   });
 
+  t.test('deleting a queue dead-letters what it held to the DLQ on another node', async (t) => {
+    await c1.createQueue('doomed', { deadLetter: { queue: 'dlq', maxReceives: 3 } });
+    t.not((await queueMeta(cluster.etcd.url, 'doomed'))!.leader, dlqLeader, 'led by another node than the DLQ');
+    const bodies = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    await c1.queue('doomed').sendBatch(bodies.map((body) => ({ body })));
+    await c2.deleteQueue('doomed');
+    await waitForCount(c1, 'dlq', 20);
+    const got = await c3.queue('dlq').receive({ max: 100, visibilityMs: 60_000 });
+    t.same(got.map(text).sort(), [...bodies].sort(), 'each message once');
+    t.equal(got.every((m) => m.deadLetter?.reason === 'queueDeleted' && m.deadLetter.sourceQueue === 'doomed'), true, 'reason queueDeleted');
+    await c3.queue('dlq').deleteBatch(got.map((m) => m.receipt));
+  });
+
   t.test('unroutable sends are kept in the cluster\'s unroutable queue, led by another node', async (t) => {
     const lostLeader = (await queueMeta(cluster.etcd.url, 'lost'))!.leader;
     const elsewhere = clients[(indexOf(lostLeader) + 1) % 3]!;

@@ -1,39 +1,10 @@
 // Queue semantics (issue 3) in a cluster (docs/cluster.md, "Queue semantics in a cluster"): the
 // new per-queue records — dedup ids ('E') and stream group positions ('G') — are keys of the
-// queue, so they replicate with it and a new leader keeps them; moves between queues (dead-letter
-// queues, redrive, the unroutable queue) are refused with NotSupportedInCluster.
+// queue, so they replicate with it and a new leader keeps them. Moves between queues (dead-letter
+// queues, redrive, the unroutable queue) are in cluster-moves.test.ts.
 import t from 'tap';
-import { connect, FerryError } from '../src/client/index.js';
+import { connect } from '../src/client/index.js';
 import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
-
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof FerryError)) throw new Error(`expected a FerryError, got ${String(err)}`);
-  return err;
-}
-
-t.test('dead-letter queues and redrive are refused in cluster mode; the connection stays usable', async (t) => {
-  const cluster = await startCluster(t, 1);
-  const client = await connect(cluster.nodes[0]!.url, { reconnect: false, requestTimeoutMs: 30_000 });
-  t.teardown(() => client.close());
-  await client.createQueue('dlq');
-
-  const created = await failure(client.request('createQueue', { queue: 'src', attributes: { deadLetter: { queue: 'dlq', maxReceives: 3 } } }));
-  t.match(created, { code: 'NotSupportedInCluster', field: 'attributes.deadLetter', retryable: false });
-  t.equal((await client.request('listQueues', {})).queues.includes('src'), false, 'the refused queue was not created');
-
-  await client.createQueue('src');
-  const set = await failure(client.request('setQueueAttributes', { queue: 'src', attributes: { deadLetter: { queue: 'dlq', maxReceives: 3 } } }));
-  t.match(set, { code: 'NotSupportedInCluster', field: 'attributes.deadLetter' });
-  t.same((await client.request('setQueueAttributes', { queue: 'src', attributes: { deadLetter: null } })).attributes.deadLetter, null, 'removing a DLQ is allowed');
-
-  t.match(await failure(client.request('startRedrive', { queue: 'dlq' })), { code: 'NotSupportedInCluster' });
-  t.match(await failure(client.request('listRedrives', {})), { code: 'NotSupportedInCluster' });
-  t.match(await failure(client.request('cancelRedrive', { task: 'r1' })), { code: 'NotSupportedInCluster' });
-
-  const sent = await client.queue('src').send('still serving');
-  t.ok(sent.messageId, 'the connection and the queue keep working');
-});
 
 t.test('dedup ids and stream group positions survive a failover', async (t) => {
   const cluster = await startCluster(t, 3);

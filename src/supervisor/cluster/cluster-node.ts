@@ -31,7 +31,7 @@ import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
 import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
-import { LIST_TIMEOUT_MS, listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
+import { listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
 import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
@@ -363,7 +363,7 @@ export class ClusterNode {
       case 'listRedrives':
         return listEverywhere([...coord.nodes.keys()], (node, answer) => {
           if (node === this.nodeId) this.#router.dispatch(session, req, answer);
-          else this.#call(node, { t: 'op', origin: session, req: { op: req.op, args: req.args } }, answer, LIST_TIMEOUT_MS);
+          else this.#forward(node, session, req, answer);
         }, done);
       case 'cancelRedrive': {
         const node = taskNode(req.args.task);

@@ -10,8 +10,6 @@ import type { RedriveTask } from '../../protocol/ops.js';
 import type { Answer } from '../shard-pool.js';
 
 const SEPARATOR = '.';
-/** How long listRedrives waits for a node (a dead one has no tasks left anyway). */
-export const LIST_TIMEOUT_MS = 5000;
 
 /** The prefix of the task ids a node hands out. */
 export function taskPrefix(nodeId: string): string {
