@@ -101,18 +101,22 @@ export class ClusterMoves implements MoveTargets<MovedTo> {
   }
 
   forget(target: MovedTo, origin: ForwardId, attempt = 1): void {
-    if (this.#closed || attempt > FORGET_ATTEMPTS) return;
+    // Only while this node leads the source: the Replicator releases a hold on a queue it does not
+    // lead at once, and a deposed leader's deletion of F is not on the new leader, which replays
+    // the move and needs the marker.
+    if (this.#closed || attempt > FORGET_ATTEMPTS || !this.#carries(origin.qid)) return;
     const ports = this.#ports;
     ports.committed(origin.qid, () => {
+      if (!this.#carries(origin.qid)) return;
       const meta = ports.queueById(target.qid);
       if (meta === undefined) return; // the target was deleted, markers and all
       ports.call(meta.leader, { t: 'forget', qid: target.qid, origin }, (a) => {
         if ('error' in a) this.#later(() => this.forget(target, origin, attempt + 1));
       }, CALL_TIMEOUT_MS);
     }, () => {
-      // Not committed in time: while this node still leads the source, try again; once it does
-      // not, the marker stays (a few bytes; a replay by the new leader needs it anyway).
-      if (this.#carries(origin.qid)) this.#later(() => this.forget(target, origin, attempt + 1));
+      // Not committed in time: try again while this node still leads the source (checked then);
+      // once it does not, the marker stays (a few bytes; a replay by the new leader needs it).
+      this.#later(() => this.forget(target, origin, attempt + 1));
     });
   }
 

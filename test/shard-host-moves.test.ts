@@ -1,0 +1,76 @@
+// Who carries a queue's moves in cluster mode (docs/cluster.md, "Moves between queues"): a
+// replicated ShardHost over a real ShardStore sends a queue's outbox records only while it leads
+// the queue — after `lead` (including records a previous run left), never at recovery of a mere
+// replica, and not after `follow`; and a deposed host ignores a late `forwarded`, so it never
+// writes to the replica it no longer leads. The outbox write reaches the replication log before
+// the record is handed out (the main thread waits for that entry's commit before moving it).
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ShardHost } from '../src/actors/shard-host.js';
+import type { FromShard, QueueRequest, ToShard } from '../src/actors/shard-messages.js';
+import { ShardStore } from '../src/storage/shard-store.js';
+import type { ForwardId } from '../src/storage/keys.js';
+
+const QID = '0123456789abcdef';
+
+async function openHost(t: { teardown(fn: () => unknown): void }, dir: string): Promise<{ store: ShardStore; host: ShardHost }> {
+  const store = await ShardStore.open(dir);
+  const host = new ShardHost(store, 1 << 20, true);
+  await host.recover(Date.now());
+  t.teardown(() => store.close());
+  return { store, host };
+}
+
+const req = (r: number, q: QueueRequest): ToShard => ({ t: 'req', r, qid: QID, session: 1, req: q });
+
+function result<T>(answers: FromShard[], r: number): T {
+  const a = answers.find((x) => (x.t === 'reply' || x.t === 'fail') && x.r === r);
+  if (a?.t !== 'reply') throw new Error(`no reply to ${r}: ${JSON.stringify(a)}`);
+  return a.result as T;
+}
+
+const forwards = (answers: FromShard[]): ForwardId[] => answers.flatMap((a) => (a.t === 'forward' ? [a.f] : []));
+
+/** Sends `body` and rejects it, so the actor dead-letters it: one outbox record. */
+function deadLetter(host: ShardHost, r: number, body: string): FromShard[] {
+  host.accept(req(r, { op: 'send', args: { queue: 'src', body: Buffer.from(body) } }), r);
+  host.endTurn(r);
+  host.accept(req(r + 1, { op: 'receive', args: { queue: 'src', max: 1 } }), r);
+  const [m] = result<{ messages: Array<{ receipt: string }> }>(host.endTurn(r), r + 1).messages;
+  host.accept(req(r + 2, { op: 'nack', args: { queue: 'src', receipt: m!.receipt, requeue: false } }), r);
+  return host.endTurn(r);
+}
+
+t.test('a replicated host carries a queue\'s moves only while it leads the queue', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-moves-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let { store, host } = await openHost(t, dir);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'src', attributes: { deadLetter: { queue: 'dlq', maxReceives: 5 } }, createdAt: 1, epoch: 1 }, 1);
+  host.endTurn(1);
+
+  const first = deadLetter(host, 10, 'one');
+  t.same(forwards(first), [{ qid: QID, seq: 0 }], 'the leader sends its outbox record on');
+  const kinds = first.map((a) => a.t);
+  t.ok(kinds.indexOf('log') >= 0 && kinds.indexOf('log') < kinds.indexOf('forward'), 'after the log entry that holds it');
+  host.accept({ t: 'forwarded', f: { qid: QID, seq: 0 } }, 20);
+  const done = host.endTurn(20);
+  t.same(done.flatMap((a) => (a.t === 'forwardDone' ? [a.f] : [])), [{ qid: QID, seq: 0 }], 'acknowledged: the record goes');
+  t.ok(done.some((a) => a.t === 'log'), 'and its deletion is a log entry too');
+  t.same(store.forwardsOf(QID), []);
+
+  t.same(forwards(deadLetter(host, 30, 'two')), [{ qid: QID, seq: 1 }]);
+  host.accept({ t: 'follow', r: 40, qid: QID }, 40);
+  host.endTurn(40);
+  host.accept({ t: 'forwarded', f: { qid: QID, seq: 1 } }, 41);
+  const late = host.endTurn(41);
+  t.same(late.filter((a) => a.t === 'forwardDone' || a.t === 'log'), [], 'a deposed host ignores a late acknowledgement');
+  t.same(store.forwardsOf(QID), [{ qid: QID, seq: 1 }], 'the record stays in its replica, for the next leader');
+
+  await store.close();
+  ({ store, host } = await openHost(t, dir));
+  t.same(forwards(host.endTurn(50)), [], 'a restarted replica sends nothing at recovery');
+  host.accept({ t: 'lead', r: 60, qid: QID, epoch: 2 }, 60);
+  t.same(forwards(host.endTurn(60)), [{ qid: QID, seq: 1 }], 'the new leader sends the record a previous leadership left');
+});
