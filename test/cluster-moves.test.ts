@@ -127,6 +127,22 @@ t.test('dead letters, redrive and unroutable sends across nodes', async (t) => {
     await c3.queue('dlq').deleteBatch(got.map((m) => m.receipt));
   });
 
+  t.test('two stream groups dead-letter their own copies to the DLQ on another node', async (t) => {
+    await c1.createQueue('st', { mode: 'stream', deadLetter: { queue: 'dlq', maxReceives: 1 } });
+    t.not((await queueMeta(cluster.etcd.url, 'st'))!.leader, dlqLeader, 'led by another node than the DLQ');
+    for (const group of ['g1', 'g2']) await c1.request('createGroup', { queue: 'st', group, start: 'earliest' });
+    await c1.queue('st').send('event');
+    for (const group of ['g1', 'g2']) {
+      const [m] = (await c2.request('receive', { queue: 'st', group, max: 1, waitMs: 5000 })).messages;
+      t.match(await c2.request('nack', { queue: 'st', receipt: m!.receipt, requeue: false }), { deadLettered: true }, `${group} gives up on it`);
+    }
+    await waitForCount(c1, 'dlq', 2);
+    const got = await c3.queue('dlq').receive({ max: 10, visibilityMs: 60_000 });
+    t.same(got.map((m) => m.deadLetter?.group).sort(), ['g1', 'g2'], 'one copy per group: two moves of one message');
+    t.equal(got.every((m) => text(m) === 'event' && m.deadLetter?.reason === 'rejected' && m.deadLetter.sourceQueue === 'st'), true);
+    await c3.queue('dlq').deleteBatch(got.map((m) => m.receipt));
+  });
+
   t.test('unroutable sends are kept in the cluster\'s unroutable queue, led by another node', async (t) => {
     const lostLeader = (await queueMeta(cluster.etcd.url, 'lost'))!.leader;
     const elsewhere = clients[(indexOf(lostLeader) + 1) % 3]!;
