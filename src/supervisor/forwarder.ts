@@ -88,6 +88,15 @@ export class Forwarder<T> {
     this.#targets.forget(target, f);
   }
 
+  /**
+   * Cluster mode: this node stopped leading source queue `qid`; its moves are the new leader's now
+   * (pending retries and acknowledgements waiting for a forwardDone that will not come go).
+   */
+  dropSource(qid: string): void {
+    this.#retry = this.#retry.filter((p) => p.f.qid !== qid);
+    for (const key of [...this.#acked.keys()]) if (key.startsWith(`${qid}:`)) this.#acked.delete(key);
+  }
+
   /** A source shard died: its records come again when it is back. */
   shardDown(shard: number): void {
     this.#retry = this.#retry.filter((p) => p.sourceShard !== shard);

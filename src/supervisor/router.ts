@@ -131,6 +131,11 @@ export class Router implements ShardPoolEvents {
     this.#queues.set(name, { shard, id });
   }
 
+  /** Cluster mode: this node stopped leading queue `qid`, so it no longer carries the queue's moves. */
+  stopCarrying(qid: string): void {
+    this.#forwarder?.dropSource(qid);
+  }
+
   /** Cluster mode: this node no longer runs queue `name`; its subscriptions here end with `error`. */
   forget(name: string, error: WireError): void {
     const placed = this.#queues.get(name);

@@ -330,6 +330,7 @@ export class ClusterNode {
     this.#leading.delete(qid);
     const error: WireError = { code: ErrorCodes.NotLeader, message: `this node no longer leads the queue (${why}); retry`, retryable: true };
     this.#replicator.drop(qid, error);
+    this.#router.stopCarrying(qid);
     const meta = this.#coord?.queueById(qid);
     if (meta !== undefined) this.#router.forget(meta.name, error);
     this.#pool.request(l.shard, (r) => ({ t: 'follow', r, qid }), () => undefined);
