@@ -184,8 +184,12 @@ async function killDuringDeadLettering(t: Tap.Test, victim: 'dlq' | 'src'): Prom
   for (let i = 0; i < n; i += 100) {
     await client.queue('src').sendBatch(bodies.slice(i, i + 100).map((body, j) => ({ body, ttlMs: 1000 + (i + j) * 10 })));
   }
-  await waitFor('the first dead letters', async () => ((await count(client, 'dlq')) >= 20 ? true : undefined));
+  const arrived = await waitFor('the first dead letters', async () => {
+    const c = await count(client, 'dlq');
+    return c >= 20 ? c : undefined;
+  });
   await cluster.nodes[indexOf(killed)]!.kill();
+  t.ok(arrived < n, `killed while messages were moving (${arrived} of ${n} had arrived)`);
   await waitFor(`a new leader of ${victim}`, async () => {
     const meta = await queueMeta(cluster.etcd.url, victim);
     return meta !== undefined && meta.leader !== killed ? true : undefined;

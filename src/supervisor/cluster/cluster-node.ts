@@ -32,7 +32,7 @@ import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
 import { listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
-import type { QueueMeta } from './meta.js';
+import { metadataCatalog, type QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
@@ -134,14 +134,7 @@ export class ClusterNode {
   }
 
   /** Queues of the whole cluster, as the metadata has them (deadLetter checks, redrive targets). */
-  readonly #catalog: QueueCatalog = {
-    exists: (name) => this.#coord?.queues.has(name) === true,
-    deadLetterOf: (name) => {
-      const meta = this.#coord?.queues.get(name);
-      return meta === undefined ? undefined : meta.attributes.deadLetter?.queue ?? null;
-    },
-    count: () => this.#coord?.queues.size ?? 0,
-  };
+  readonly #catalog: QueueCatalog = metadataCatalog(() => this.#coord?.queues);
 
   /** What the router needs in cluster mode: moves through the cluster, its catalog, task ids. */
   get routerOptions(): NonNullable<RouterOptions['cluster']> {
@@ -410,16 +403,16 @@ export class ClusterNode {
   }
 
   /** The local shard of a queue this node leads and serves now, or NotLeader. */
-  #serving(qid: string): { shard: number } | { error: WireError } {
+  #serving(qid: string, name = this.#coord?.queueById(qid)?.name ?? qid): { shard: number } | { error: WireError } {
     const l = this.#leading.get(qid);
-    if (l === undefined || !l.ready) return { error: { code: ErrorCodes.NotLeader, message: `node ${this.nodeId} is not (yet) serving queue ${qid}`, retryable: true } };
+    if (l === undefined || !l.ready) return { error: { code: ErrorCodes.NotLeader, message: `node ${this.nodeId} is not (yet) serving queue ${name}`, retryable: true } };
     if (this.#coord?.leaseSafe !== true) return { error: { code: ErrorCodes.NotLeader, message: 'this node cannot confirm its cluster membership', retryable: true } };
     return { shard: l.shard };
   }
 
   /** A request for a queue this node leads, from a local client or a forwarding node. */
   #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
-    const serving = this.#serving(meta.id);
+    const serving = this.#serving(meta.id, meta.name);
     if ('error' in serving) return done(serving);
     this.#router.dispatch(session, req, (a) => {
       if (req.op === 'deleteQueue' && 'result' in a) {

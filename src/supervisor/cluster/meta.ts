@@ -12,6 +12,7 @@
  * the deposed one.
  */
 import type { AcksPolicy, QueueAttributes } from '../../protocol/ops.js';
+import type { QueueCatalog } from '../dead-letter-check.js';
 
 export type { AcksPolicy };
 
@@ -71,6 +72,18 @@ export function parseQueue(text: string): QueueMeta {
     && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all');
   if (!ok) throw new MetadataError(`queue ${String(v.name)}: malformed record`);
   return v as unknown as QueueMeta;
+}
+
+/** The cluster's queues (the metadata cache) as deadLetter checks and redrive targets see them. */
+export function metadataCatalog(queues: () => ReadonlyMap<string, QueueMeta> | undefined): QueueCatalog {
+  return {
+    exists: (name) => queues()?.has(name) === true,
+    deadLetterOf: (name) => {
+      const meta = queues()?.get(name);
+      return meta === undefined ? undefined : meta.attributes.deadLetter?.queue ?? null;
+    },
+    count: () => queues()?.size ?? 0,
+  };
 }
 
 /** Replicas that must hold an entry (the leader included) before it counts as committed. */
