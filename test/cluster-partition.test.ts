@@ -8,21 +8,7 @@ import { connect, FerryError } from '../src/client/index.js';
 import { BrokerProcess, freePort } from './helpers/broker.js';
 import { startEtcd } from './helpers/etcd.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
-import { queueMeta, waitFor } from './helpers/cluster.js';
-
-interface Status {
-  node: string;
-  queues: Array<{ name: string; role: string; epoch: number; mark?: { epoch: number; seq: number } }>;
-}
-
-async function status(node: BrokerProcess): Promise<Status | undefined> {
-  try {
-    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? ((await res.json()) as Status) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { clusterStatus, queueMeta, waitFor } from './helpers/cluster.js';
 
 t.test('partition the leader: it stops acknowledging, the majority fails over, logs agree after healing', async (t) => {
   const etcd = await startEtcd(t);
@@ -104,7 +90,7 @@ t.test('partition the leader: it stops acknowledging, the majority fails over, l
   await majority.queue('part').send('after-heal');
   acked.add('after-heal');
   const agreed = await waitFor('all three copies to agree', async () => {
-    const all = await Promise.all(nodes.map(status));
+    const all = await Promise.all(nodes.map(clusterStatus));
     const marks = all.map((s) => s?.queues.find((q) => q.name === 'part')?.mark);
     if (marks.some((m) => m === undefined)) return undefined;
     return marks.every((m) => m!.epoch === marks[0]!.epoch && m!.seq === marks[0]!.seq) ? { marks, all } : undefined;

@@ -46,6 +46,37 @@ export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: st
   }
 }
 
+/** One queue as a node's GET /cluster reports it. */
+export interface NodeQueueStatus {
+  name: string;
+  id: string;
+  leader: string;
+  epoch: number;
+  role: 'leader' | 'follower' | 'none';
+  attributes?: Record<string, unknown>;
+  mark?: { epoch: number; seq: number };
+}
+
+/** A node's GET /cluster (undefined when it does not answer). */
+export interface NodeStatus {
+  node: string;
+  supervisor?: string;
+  nodes: string[];
+  leaseSafe: boolean;
+  cutOff?: boolean;
+  unreachable?: string[];
+  queues: NodeQueueStatus[];
+}
+
+export async function clusterStatus(node: BrokerProcess): Promise<NodeStatus | undefined> {
+  try {
+    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as NodeStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls `check` every 100 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
 export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   return poll(what, check, { timeoutMs, intervalMs: 100 });

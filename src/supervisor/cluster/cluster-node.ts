@@ -71,6 +71,10 @@ function notLeader(message: string): Answer {
   return { error: { code: ErrorCodes.NotLeader, message, retryable: true } };
 }
 
+function deletedQueue(qid: string): Answer {
+  return { error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${qid} was deleted`, field: 'queue' } };
+}
+
 function retryableAnswer(a: Answer): boolean {
   return 'error' in a && (a.error.code === ErrorCodes.NotLeader || a.error.code === ErrorCodes.PeerUnavailable || a.error.code === ErrorCodes.ShardUnavailable);
 }
@@ -89,6 +93,8 @@ export class ClusterNode {
   /** Local shard of every queue this node holds a copy of (qid → shard). */
   readonly #placement = new Map<string, number>();
   readonly #leading = new Map<string, Leading>();
+  /** Queues deleted while this node runs: entries and snapshots for them are refused. */
+  readonly #discarded = new Set<string>();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
   readonly #vsessions = new Map<number, { socket: PeerSocket; origin: number }>();
   readonly #vsessionOf = new Map<PeerSocket, Map<number, number>>();
@@ -185,6 +191,8 @@ export class ClusterNode {
       },
     }, this.#log);
     this.#nodesChanged();
+    // Copies of queues deleted while this node was away: the metadata no longer names them.
+    for (const qid of [...this.#placement.keys()]) if (this.#coord.queueById(qid) === undefined) this.#discard(qid);
     for (const meta of this.#coord.queues.values()) this.#reconcile(meta);
     this.#log.info({ url, nodes: [...this.#coord.nodes.keys()], supervisor: this.#coord.supervisor }, 'joined the cluster');
   }
@@ -235,11 +243,26 @@ export class ClusterNode {
         this.#leading.delete(previous.id);
         this.#replicator.drop(previous.id, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#endRemoteSubs(previous.name);
+        this.#discard(previous.id);
       }
       return;
     }
     if (previous !== undefined && previous.leader !== meta.leader) this.#endRemoteSubs(meta.name);
     this.#reconcile(meta);
+  }
+
+  /**
+   * Every replica (followers included) forgets a deleted queue's copy: its keys go from the shard,
+   * and late log entries or snapshots for it are refused from now on.
+   */
+  #discard(qid: string): void {
+    this.#discarded.add(qid);
+    const shard = this.#placement.get(qid);
+    if (shard === undefined) return;
+    this.#placement.delete(qid);
+    this.#pool.request(shard, (r) => ({ t: 'discard', r, qid }), (a) => {
+      if ('error' in a) this.#log.warn({ qid, error: a.error }, 'cannot discard the copy of a deleted queue (it stays as garbage until the next start)');
+    });
   }
 
   #endRemoteSubs(queue: string): void {
@@ -528,6 +551,7 @@ export class ClusterNode {
         if (!coord.isSupervisor) return done(notLeader('this node is not the cluster supervisor'));
         return this.#createAsSupervisor({ id: 0, op: 'createQueue', args: call.args } as Extract<ValidRequest, { op: 'createQueue' }>, done);
       case 'repl': {
+        if (this.#discarded.has(call.entry.qid)) return done(deletedQueue(call.entry.qid));
         const meta = coord.queueById(call.entry.qid);
         if (meta !== undefined && call.entry.epoch < meta.epoch) {
           return done({ result: { ok: false, reason: 'fenced', mark: { epoch: meta.epoch, seq: 0 } } });
@@ -539,6 +563,7 @@ export class ClusterNode {
         });
       }
       case 'install': {
+        if (this.#discarded.has(call.qid)) return done(deletedQueue(call.qid));
         const shard = this.#shardFor(call.qid);
         return this.#pool.request(shard, (r) => ({ t: 'install', r, qid: call.qid, rows: call.rows, mark: call.mark }), (a) => {
           if ('result' in a) this.#placement.set(call.qid, shard);
