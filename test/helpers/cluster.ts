@@ -35,12 +35,20 @@ export async function startCluster(
 }
 
 /** The queue's record in etcd (leader, epoch, replicas), read directly from etcd. */
-export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: string; leader: string; epoch: number; replicas: string[] } | undefined> {
+export interface EtcdQueueRecord {
+  id: string;
+  leader: string;
+  epoch: number;
+  replicas: string[];
+  attributes: Record<string, unknown>;
+}
+
+export async function queueMeta(etcdUrl: string, name: string): Promise<EtcdQueueRecord | undefined> {
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({ hosts: etcdUrl });
   try {
     const text = await client.get(`/ferry/queues/${name}`).string();
-    return text === null ? undefined : (JSON.parse(text) as { id: string; leader: string; epoch: number; replicas: string[] });
+    return text === null ? undefined : (JSON.parse(text) as EtcdQueueRecord);
   } finally {
     client.close();
   }

@@ -17,7 +17,7 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
-import type { DeliveredMessage } from '../../protocol/ops.js';
+import type { DeliveredMessage, QueueAttributes } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
 import type { QueueInfo } from '../../actors/shard-messages.js';
@@ -27,6 +27,7 @@ import { PeerServer, type PeerSocket } from '../../transport/peer-server.js';
 import type { ClusterSettings } from '../config.js';
 import type { Router, SessionSink } from '../router.js';
 import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
+import { AttributeRecords } from './attribute-record.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
 import { deadLetterRefusal, redriveRefusal } from './unsupported.js';
@@ -42,6 +43,8 @@ export interface ClusterStatus {
   leaseSafe: boolean;
   queues: Array<{
     name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
+    /** The attributes in the queue's etcd record, as this node's cache has them. */
+    attributes: Partial<QueueAttributes>;
     role: 'leader' | 'follower' | 'none';
     mark: ReplicaMark | undefined;
   }>;
@@ -93,6 +96,7 @@ export class ClusterNode {
   /** Local shard of every queue this node holds a copy of (qid → shard). */
   readonly #placement = new Map<string, number>();
   readonly #leading = new Map<string, Leading>();
+  readonly #attributeRecords: AttributeRecords;
   /** Queues deleted while this node runs: entries and snapshots for them are refused. */
   readonly #discarded = new Set<string>();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
@@ -111,6 +115,11 @@ export class ClusterNode {
       call: (from, m, done) => this.#onCall(from, m, done),
       cast: (from, m) => this.#onCast(from, m),
       closed: (from) => this.#onPeerClosed(from),
+    });
+    this.#attributeRecords = new AttributeRecords({
+      self: opts.settings.nodeId,
+      current: (name) => this.#coord?.queues.get(name),
+      update: (meta) => this.#coord!.updateQueue(meta),
     });
     this.#replicator = new Replicator({
       call: (node, m, done) => this.#call(node, m, done),
@@ -405,8 +414,29 @@ export class ClusterNode {
         }, (error) => done({ error }));
         return;
       }
+      if (req.op === 'setQueueAttributes' && 'result' in a) {
+        const { attributes } = a.result as { attributes: QueueAttributes };
+        this.#replicator.hold(meta.id, () => this.#recordAttributes(meta, attributes, a, done), (error) => done({ error }));
+        return;
+      }
       this.#replicator.hold(meta.id, () => done(a), (error) => done({ error }));
     });
+  }
+
+  /** After a committed setQueueAttributes: the queue's record in etcd gets the same attributes (attribute-record.ts). */
+  #recordAttributes(meta: QueueMeta, attributes: QueueAttributes, a: Answer, done: (a: Answer) => void): void {
+    this.#attributeRecords.write(meta.name, meta.id, attributes).then((outcome) => {
+      switch (outcome) {
+        case 'written':
+          return done(a);
+        case 'notLeader':
+          return done(notLeader(`queue ${meta.name} changed leader before its record took the new attributes`));
+        case 'gone':
+          return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${meta.name} was deleted`, field: 'queue' } });
+        case 'conflict':
+          return done({ error: { code: ErrorCodes.PeerUnavailable, message: `queue ${meta.name}: its record in etcd kept changing; retry`, retryable: true } });
+      }
+    }, (err: unknown) => done({ error: { code: ErrorCodes.PeerUnavailable, message: `cannot write queue ${meta.name}'s record to etcd: ${(err as Error).message}`, retryable: true } }));
   }
 
   #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
@@ -611,7 +641,7 @@ export class ClusterNode {
       }
       const l = this.#leading.get(meta.id);
       return {
-        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks,
+        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks, attributes: meta.attributes,
         role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
         mark,
       };
