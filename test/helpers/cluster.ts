@@ -71,7 +71,7 @@ export interface NodeStatus {
   supervisor?: string;
   nodes: string[];
   leaseSafe: boolean;
-  cutOff?: boolean;
+  cutOff?: string[];
   unreachable?: string[];
   queues: NodeQueueStatus[];
 }

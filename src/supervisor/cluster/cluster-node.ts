@@ -33,6 +33,7 @@ import { SubscriptionMap } from './front-end.js';
 import { deadLetterRefusal, redriveRefusal } from './unsupported.js';
 import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
+import { Reachability } from './reachability.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
 
@@ -41,6 +42,10 @@ export interface ClusterStatus {
   supervisor: string | undefined;
   nodes: string[];
   leaseSafe: boolean;
+  /** Peers this node cannot reach over peer links (its published report). */
+  unreachable: string[];
+  /** Nodes cut off from the cluster per everyone's reports (reachability.ts). */
+  cutOff: string[];
   queues: Array<{
     name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
     /** The attributes in the queue's etcd record, as this node's cache has them. */
@@ -91,6 +96,9 @@ export class ClusterNode {
   #coord: Coordinator | undefined;
   #replicator: Replicator;
   #supervisor: ClusterSupervisor | undefined;
+  #reach: Reachability | undefined;
+  /** This node was cut off from its peers at the last verdict. */
+  #wasCutOff = false;
   readonly #links = new Map<string, PeerLink>();
   readonly #subs = new SubscriptionMap();
   /** Local shard of every queue this node holds a copy of (qid → shard). */
@@ -128,8 +136,8 @@ export class ClusterNode {
         if (l === undefined) return done(notLeader('not leading'));
         this.#pool.request(l.shard, (r) => ({ t: 'snapshot', r, qid }), done);
       },
-      isLive: (node) => this.#coord?.nodes.has(node) === true,
-      leaseSafe: () => this.#coord?.leaseSafe === true,
+      isLive: (node) => this.#coord?.nodes.has(node) === true && this.#reach?.isCutOff(node) !== true,
+      leaseSafe: () => this.#serving(),
       deposed: (qid) => this.#stepDown(qid, 'a follower holds a newer epoch'),
     }, this.#log);
   }
@@ -185,6 +193,8 @@ export class ClusterNode {
       nodesChanged: () => this.#nodesChanged(),
       queueChanged: (_name, meta, previous) => this.#queueChanged(meta, previous),
       supervisorChanged: (id) => this.#log.info({ supervisor: id }, 'cluster supervisor'),
+      reachChanged: () => this.#reach?.reportsChanged(),
+      mayCampaign: () => !this.#isCutOff(),
       membershipLost: (err) => {
         // Our lease is gone: other nodes already treat us as dead and fail over our queues. A
         // process that keeps running here could only cause harm; exit and let it be restarted.
@@ -193,7 +203,18 @@ export class ClusterNode {
         process.exit(75);
       },
     });
+    const coord = this.#coord;
+    this.#reach = new Reachability({
+      self: this.nodeId,
+      members: () => new Set(coord.nodes.keys()),
+      reports: () => coord.reports,
+      ping: (node, timeoutMs, done) => this.#call(node, { t: 'ping' }, (a) => done('result' in a), timeoutMs),
+      publish: (unreachable) => coord.publishReach(unreachable),
+      changed: (cutOff) => this.#reachabilityChanged(cutOff),
+      warn: (obj, msg) => this.#log.warn(obj, msg),
+    }, coord.leaseTtlMs);
     this.#supervisor = new ClusterSupervisor(this.#coord, {
+      usable: (node) => this.#reach?.isCutOff(node) !== true,
       markOn: async (node, qid) => {
         const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'mark', qid }, resolve, 1000));
         return 'result' in a ? (a.result as { mark: ReplicaMark }).mark : undefined;
@@ -233,6 +254,7 @@ export class ClusterNode {
       this.#links.delete(id);
       this.#linkDown(id);
     }
+    this.#reach?.reportsChanged();
     this.#supervisor?.check();
   }
 
@@ -282,10 +304,45 @@ export class ClusterNode {
     }
   }
 
+  /** Whether this node may acknowledge anything: its lease is safe and it is not cut off from its peers. */
+  #serving(): boolean {
+    return this.#coord?.leaseSafe === true && !this.#isCutOff();
+  }
+
+  #isCutOff(): boolean {
+    return this.#reach?.isCutOff(this.nodeId) === true;
+  }
+
+  /**
+   * The reachability verdict changed (reachability.ts). Cut off: step down from every queue and give
+   * up the supervisor role, so the majority side takes over. Reachable again: follow the metadata
+   * (as a follower of whatever the supervisor decided meanwhile) and stand for supervisor again.
+   */
+  #reachabilityChanged(cutOff: ReadonlySet<string>): void {
+    const coord = this.#coord;
+    if (coord === undefined) return;
+    const now = cutOff.has(this.nodeId);
+    this.#log.warn({ cutOff: [...cutOff] }, 'peer reachability verdict changed');
+    if (now && !this.#wasCutOff) {
+      this.#wasCutOff = true;
+      this.#log.warn('this node is cut off from its peers: stepping down from every queue');
+      for (const qid of [...this.#leading.keys()]) this.#stepDown(qid, 'this node is cut off from its peers');
+      if (coord.isSupervisor) {
+        coord.resign().catch((err: unknown) => this.#log.warn({ err }, 'cannot resign as supervisor (the key goes with the lease at worst)'));
+      }
+    } else if (!now && this.#wasCutOff) {
+      this.#wasCutOff = false;
+      this.#log.warn('this node reaches its peers again: rejoining');
+      for (const meta of coord.queues.values()) this.#reconcile(meta);
+      if (coord.supervisor === undefined) void coord.campaign();
+    }
+    this.#supervisor?.check();
+  }
+
   /** Makes this node's role for one queue match the metadata. */
   #reconcile(meta: QueueMeta): void {
     const leading = this.#leading.get(meta.id);
-    if (meta.leader !== this.nodeId) {
+    if (meta.leader !== this.nodeId || this.#isCutOff()) {
       if (leading !== undefined) this.#stepDown(meta.id, `node ${meta.leader} leads epoch ${meta.epoch}`);
       return;
     }
@@ -406,7 +463,7 @@ export class ClusterNode {
   #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
     const l = this.#leading.get(meta.id);
     if (l === undefined || !l.ready) return done(notLeader(`node ${this.nodeId} is not (yet) serving queue ${meta.name}`));
-    if (this.#coord?.leaseSafe !== true) return done(notLeader('this node cannot confirm its cluster membership'));
+    if (!this.#serving()) return done(notLeader('this node cannot confirm its cluster membership or is cut off from its peers'));
     this.#router.dispatch(session, req, (a) => {
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
@@ -600,6 +657,8 @@ export class ClusterNode {
           done(a);
         });
       }
+      case 'ping':
+        return done({ result: {} });
       case 'mark': {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
@@ -647,7 +706,8 @@ export class ClusterNode {
       };
     }));
     return {
-      node: this.nodeId, supervisor: coord?.supervisor, nodes: [...(coord?.nodes.keys() ?? [])].sort(), leaseSafe: coord?.leaseSafe === true, queues,
+      node: this.nodeId, supervisor: coord?.supervisor, nodes: [...(coord?.nodes.keys() ?? [])].sort(), leaseSafe: coord?.leaseSafe === true,
+      unreachable: this.#reach?.unreachable() ?? [], cutOff: [...(this.#reach?.cutOff ?? [])].sort(), queues,
     };
   }
 
@@ -655,6 +715,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closing = true;
     this.#supervisor?.close();
+    this.#reach?.close();
     this.#replicator.close();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();

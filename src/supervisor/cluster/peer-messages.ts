@@ -17,7 +17,9 @@ export type PeerCall =
   /** Leader → follower: replace your copy of the queue with this snapshot. */
   | { t: 'install'; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Supervisor → replica: how far does your copy of the queue go? */
-  | { t: 'mark'; qid: string };
+  | { t: 'mark'; qid: string }
+  /** Heartbeat (reachability.ts): answered at once with an empty result. */
+  | { t: 'ping' };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -56,6 +58,8 @@ export function parseCall(m: unknown): PeerCall | undefined {
         && m.rows.every((r) => Array.isArray(r) && r.length === 2 && r[0] instanceof Uint8Array && r[1] instanceof Uint8Array) ? (m as PeerCall) : undefined;
     case 'mark':
       return typeof m.qid === 'string' && QID.test(m.qid) ? (m as PeerCall) : undefined;
+    case 'ping':
+      return { t: 'ping' };
     default:
       return undefined;
   }
