@@ -65,3 +65,19 @@ t.test('verdict changes are reported once each', async (t) => {
   t.same(ports.verdicts, [['n1'], []], 'a witness withdraws: the verdict clears');
   t.notOk(reach.isCutOff('n1'));
 });
+
+t.test('a late beat (this node stalled) restarts the grace instead of blaming the peers', async (t) => {
+  const ports = fakePorts(['n1', 'n2'], new Set()); // n2 never answers
+  const reach = new Reachability(ports, 1000);
+  t.teardown(() => reach.close());
+  const t0 = Date.now() + 60_000; // beyond the timer's own beats
+  reach.beat(t0);
+  reach.beat(t0 + 500);
+  t.same(reach.unreachable(t0 + 500), [], 'inside the grace');
+  reach.beat(t0 + 1600); // 1100 ms since the last beat: this node was paused
+  t.same(reach.unreachable(t0 + 1600), [], 'the pause is not the peer\'s fault');
+  reach.beat(t0 + 2100);
+  t.same(reach.unreachable(t0 + 2100), [], 'still inside the new grace');
+  reach.beat(t0 + 2700);
+  t.same(reach.unreachable(t0 + 2700), ['n2'], 'no answer for longer than the bound after the pause: unreachable');
+});
