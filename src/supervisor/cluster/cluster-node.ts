@@ -343,7 +343,8 @@ export class ClusterNode {
   #reconcile(meta: QueueMeta): void {
     const leading = this.#leading.get(meta.id);
     if (meta.leader !== this.nodeId || this.#isCutOff()) {
-      if (leading !== undefined) this.#stepDown(meta.id, `node ${meta.leader} leads epoch ${meta.epoch}`);
+      const why = meta.leader !== this.nodeId ? `node ${meta.leader} leads epoch ${meta.epoch}` : 'this node is cut off from its peers';
+      if (leading !== undefined) this.#stepDown(meta.id, why);
       return;
     }
     if (leading !== undefined && leading.epoch === meta.epoch) return;
