@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, ErrorCodes, FerryError, type DeliveredMessage, type FerryClient } from '../src/client/index.js';
 import { decodeFrame, encodeFrame } from '../src/protocol/codec.js';
 import { backoffDelay } from '../src/client/backoff.js';
+import { IDEMPOTENT_OPS, mayRetry, withRetry } from '../src/client/retry.js';
 
 interface Req {
   id: number;
@@ -467,4 +468,107 @@ t.test('client.close() stops consumers and rejects nothing that would hang', asy
   await client.close();
   await consumer.done;
   t.equal(await pending, ErrorCodes.ConnectionClosed);
+});
+
+// ── retries (src/client/retry.ts) ──────────────────────────────────────────────
+
+const wireError = (code: string): unknown => ({ error: { code, message: code, retryable: true } });
+
+/** Answers `op` with `code` the first `times` times, then normally. */
+function failFirst(op: string, code: string, times: number): Handler {
+  let failed = 0;
+  return (req, _ws, fake) => (req.op === op && failed++ < times ? wireError(code) : defaultReply(req, fake));
+}
+
+t.test('retry policy: which requests repeat after which errors', async (t) => {
+  const retryable = [ErrorCodes.NotLeader, ErrorCodes.NotEnoughReplicas, ErrorCodes.PeerUnavailable, ErrorCodes.ShardUnavailable, ErrorCodes.ShuttingDown, ErrorCodes.TooManyInFlight, ErrorCodes.Timeout, ErrorCodes.ConnectionClosed];
+  for (const op of IDEMPOTENT_OPS) {
+    t.ok(retryable.every((c) => mayRetry(op, {}, new FerryError(c, 'x'), 'dedupId')), `${op}: every retryable code`);
+    t.notOk(mayRetry(op, {}, new FerryError(ErrorCodes.QueueDoesNotExist, 'x'), 'dedupId'), `${op}: not a non-retryable one`);
+  }
+  const notLeader = new FerryError(ErrorCodes.NotLeader, 'x');
+  for (const op of ['deleteQueue', 'purgeQueue', 'nack', 'createGroup', 'deleteGroup', 'seek', 'startRedrive', 'cancelRedrive', 'subscribe', 'credit', 'unsubscribe'] as const) {
+    t.notOk(mayRetry(op, {}, notLeader, 'always'), `${op}: never`);
+  }
+  t.notOk(mayRetry('send', { body: 'b' }, notLeader, 'dedupId'), 'send without a dedupId: no');
+  t.ok(mayRetry('send', { body: 'b', dedupId: 'd' }, notLeader, 'dedupId'), 'send with a dedupId: yes');
+  t.notOk(mayRetry('send', { body: 'b', dedupId: 'd' }, notLeader, 'never'), 'sends: never');
+  t.ok(mayRetry('send', { body: 'b' }, notLeader, 'always'), 'sends: always');
+  t.ok(mayRetry('sendBatch', { entries: [{ body: 'a', dedupId: '1' }, { body: 'b', dedupId: '2' }] }, notLeader, 'dedupId'), 'sendBatch, every entry with a dedupId: yes');
+  t.notOk(mayRetry('sendBatch', { entries: [{ body: 'a', dedupId: '1' }, { body: 'b' }] }, notLeader, 'dedupId'), 'sendBatch, one entry without: no');
+  t.notOk(mayRetry('send', { body: 'b', dedupId: 'd' }, new FerryError(ErrorCodes.QueueFull, 'x'), 'always'), 'a non-retryable code never');
+});
+
+t.test('withRetry: backoff between attempts, bounded by the budget and by close', async (t) => {
+  const backoff = { initialMs: 20, maxMs: 40, jitter: 0 };
+  let calls = 0;
+  const flaky = async (): Promise<string> => {
+    if (++calls < 3) throw new FerryError(ErrorCodes.NotLeader, 'x');
+    return 'ok';
+  };
+  t.equal(await withRetry(flaky, () => true, { budgetMs: 5000, backoff, closed: () => false }), 'ok');
+  t.equal(calls, 3, 'two retries');
+
+  calls = 0;
+  const always = async (): Promise<string> => {
+    calls++;
+    throw new FerryError(ErrorCodes.PeerUnavailable, 'x');
+  };
+  const started = Date.now();
+  const err = await withRetry(always, () => true, { budgetMs: 200, backoff, closed: () => false }).catch((e: unknown) => e);
+  t.equal((err as FerryError).code, ErrorCodes.PeerUnavailable, 'the last error surfaces when the budget is spent');
+  t.ok(Date.now() - started < 200, 'no attempt starts past the budget');
+  t.ok(calls >= 3 && calls <= 7, `a bounded number of attempts (${calls})`);
+
+  calls = 0;
+  let closed = false;
+  const closing = async (): Promise<string> => {
+    calls++;
+    closed = true;
+    throw new FerryError(ErrorCodes.NotLeader, 'x');
+  };
+  await withRetry(closing, () => true, { budgetMs: 5000, backoff, closed: () => closed }).catch(() => undefined);
+  t.equal(calls, 1, 'no retry once closed');
+
+  calls = 0;
+  await withRetry(always, () => false, { budgetMs: 5000, backoff, closed: () => false }).catch(() => undefined);
+  t.equal(calls, 1, 'no retry when the policy says no');
+  const plain = await withRetry(async () => {
+    calls++;
+    throw new TypeError('not a FerryError');
+  }, () => true, { budgetMs: 5000, backoff, closed: () => false }).catch((e: unknown) => e);
+  t.type(plain, TypeError, 'other errors pass through at once');
+});
+
+t.test('the client retries what the policy allows, and only that', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.handler = failFirst('getQueueAttributes', ErrorCodes.NotLeader, 2);
+  t.match(await client.getQueueAttributes('q'), { op: 'getQueueAttributes' }, 'an idempotent op succeeds after two NotLeader');
+  t.equal(fake.ops().filter((o) => o === 'getQueueAttributes').length, 3, 'three attempts');
+
+  fake.requests.length = 0;
+  fake.handler = failFirst('send', ErrorCodes.NotEnoughReplicas, 1);
+  const refused = await client.queue('q').send('x').catch((e: unknown) => e);
+  t.equal((refused as FerryError).code, ErrorCodes.NotEnoughReplicas, 'a send without a dedupId surfaces the error');
+  t.equal(fake.requests.length, 1, 'once');
+
+  fake.requests.length = 0;
+  fake.handler = failFirst('send', ErrorCodes.NotEnoughReplicas, 1);
+  t.match(await client.queue('q').send('x', { dedupId: 'd1' }), { messageId: /^m/ }, 'a send with a dedupId is retried');
+  t.same(fake.requests.map((r) => r.args.dedupId), ['d1', 'd1'], 'the same dedupId both times');
+
+  fake.requests.length = 0;
+  fake.handler = failFirst('purgeQueue', ErrorCodes.ShardUnavailable, 1);
+  t.equal(((await client.purgeQueue('q').catch((e: unknown) => e)) as FerryError).code, ErrorCodes.ShardUnavailable, 'purgeQueue is not repeated');
+});
+
+t.test('retry: false turns retries off; bad retry options are refused', async (t) => {
+  const { fake, client } = await setup(t, { retry: false });
+  fake.handler = failFirst('getQueueAttributes', ErrorCodes.NotLeader, 1);
+  t.equal(((await client.getQueueAttributes('q').catch((e: unknown) => e)) as FerryError).code, ErrorCodes.NotLeader);
+  t.equal(fake.requests.length, 1);
+  await t.rejects(connect(fake.url, { retry: { budgetMs: 0 } }), /retry.budgetMs must be an integer/);
+  await t.rejects(connect(fake.url, { retry: { sends: 'sometimes' as 'always' } }), /retry.sends must be one of dedupId, always, never/);
+  await t.rejects(connect(fake.url, { retry: { tries: 3 } as object }), /unknown option "retry.tries"/);
+  await t.rejects(connect(fake.url, { retry: true as unknown as false }), /retry must be false or an object/);
 });

@@ -1,6 +1,6 @@
 // Outside input to a cluster node that is not a client frame: peer-link frames and etcd metadata.
 // Malformed CBOR on /peer closes that link only; a call before hello or a malformed call gets a
-// BadFrame answer; junk under /ferry/queues/ in etcd is ignored. The node keeps serving clients.
+// BadFrame answer; junk under /ferry/queues/ and /ferry/reach/ in etcd is ignored. The node keeps serving clients.
 import t from 'tap';
 import WebSocket from 'ws';
 import { connect } from '../src/client/index.js';
@@ -61,6 +61,9 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   t.teardown(() => etcd.close());
   await etcd.put('/ferry/queues/junk').value('{not json');
   await etcd.put('/ferry/queues/half').value(JSON.stringify({ name: 'half', id: 'zz' }));
+  // Reachability reports (reachability.ts) that are not arrays of node ids.
+  await etcd.put('/ferry/reach/n2').value('{"n1": true}');
+  await etcd.put('/ferry/reach/n3').value('[1, 2]');
 
   const client = await connect(node.url, { reconnect: false });
   t.teardown(() => client.close());
@@ -72,4 +75,6 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   });
   t.same(names, ['fine'], 'malformed records are ignored');
   t.equal((await client.queue('fine').receive({ max: 1 })).length, 1);
+  const res = await fetch(`${node.httpUrl}/cluster`);
+  t.same(((await res.json()) as { cutOff: string[] }).cutOff, [], 'malformed reachability reports judge nobody');
 });

@@ -1,42 +1,15 @@
 // A network partition of a queue's leader from the rest of the cluster and from etcd, made with
 // fault-injecting TCP proxies in front of every node's peer port and every node's etcd connection
-// (each node has its own loopback address, 127.0.0.1x, and its peer links leave from it). The old
+// (helpers/partition.ts). (test/cluster-peer-partition.test.ts cuts the peer links only.) The old
 // leader stops acknowledging, the majority side fails over and keeps accepting, and after healing
 // the old leader rejoins as a follower and all three copies agree.
 import t from 'tap';
 import { connect, FerryError } from '../src/client/index.js';
-import { BrokerProcess, freePort } from './helpers/broker.js';
-import { startEtcd } from './helpers/etcd.js';
-import { FaultProxy } from './helpers/fault-proxy.js';
-import { clusterStatus as status, queueMeta, waitFor } from './helpers/cluster.js';
+import { clusterStatus, queueMeta, waitFor } from './helpers/cluster.js';
+import { startProxiedCluster } from './helpers/partition.js';
 
 t.test('partition the leader: it stops acknowledging, the majority fails over, logs agree after healing', async (t) => {
-  const etcd = await startEtcd(t);
-  const hosts = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
-  const nodes: BrokerProcess[] = [];
-  const etcdProxies: FaultProxy[] = [];
-  const peerProxies: FaultProxy[] = [];
-  const etcdPort = Number(new URL(etcd.url).port);
-  for (const [i, host] of hosts.entries()) {
-    const port = await freePort();
-    const etcdProxy = new FaultProxy('127.0.0.1', '127.0.0.1', etcdPort);
-    const peerProxy = new FaultProxy(host, host, port);
-    await etcdProxy.listen();
-    await peerProxy.listen();
-    t.teardown(() => etcdProxy.close());
-    t.teardown(() => peerProxy.close());
-    const node = new BrokerProcess({
-      host, shards: 1,
-      args: ['--cluster-etcd', `http://127.0.0.1:${etcdProxy.port}`, '--node-id', `n${i + 1}`, '--advertise-url', `ws://${host}:${peerProxy.port}`],
-    });
-    node.port = port;
-    t.teardown(() => node.cleanup());
-    nodes.push(node);
-    etcdProxies.push(etcdProxy);
-    peerProxies.push(peerProxy);
-  }
-  await Promise.all(nodes.map((n) => n.start()));
-
+  const { etcd, nodes, isolate, heal } = await startProxiedCluster(t);
   const admin = await connect(nodes[0]!.url, { reconnect: false });
   t.teardown(() => admin.close());
   await admin.createQueue('part');
@@ -56,9 +29,7 @@ t.test('partition the leader: it stops acknowledging, the majority fails over, l
   }
 
   // The partition: nothing reaches the leader, nothing leaves it for the others, no etcd for it.
-  etcdProxies[k]!.cut();
-  peerProxies[k]!.cut();
-  for (const i of others) peerProxies[i]!.cut(hosts[k]!);
+  isolate(k, { etcd: true });
 
   const onTheIsolatedSide = await Promise.allSettled([0, 1, 2].map((i) => isolated.queue('part').send(`isolated-${i}`)));
   t.same(onTheIsolatedSide.map((r) => r.status), ['rejected', 'rejected', 'rejected'], 'the isolated old leader acknowledges nothing');
@@ -79,9 +50,7 @@ t.test('partition the leader: it stops acknowledging, the majority fails over, l
   t.pass('the majority side accepts sends during the partition');
 
   // Heal. The old leader lost its lease: it exits by itself (code 75) and is started again.
-  etcdProxies[k]!.heal();
-  peerProxies[k]!.heal();
-  for (const i of others) peerProxies[i]!.heal();
+  heal();
   await waitFor('the isolated node to exit after losing its lease', async () => (nodes[k]!.running ? undefined : true), 30_000);
   const exit = await nodes[k]!.stop();
   t.equal(exit.code, 75, 'it exited with code 75 (membership lost)');
@@ -90,7 +59,7 @@ t.test('partition the leader: it stops acknowledging, the majority fails over, l
   await majority.queue('part').send('after-heal');
   acked.add('after-heal');
   const agreed = await waitFor('all three copies to agree', async () => {
-    const all = await Promise.all(nodes.map(status));
+    const all = await Promise.all(nodes.map(clusterStatus));
     const marks = all.map((s) => s?.queues.find((q) => q.name === 'part')?.mark);
     if (marks.some((m) => m === undefined)) return undefined;
     return marks.every((m) => m!.epoch === marks[0]!.epoch && m!.seq === marks[0]!.seq) ? { marks, all } : undefined;

@@ -8,19 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShardStore } from '../src/storage/shard-store.js';
 import { ReplicaLog, type LogEntry } from '../src/actors/replica-log.js';
+import { ShardHost } from '../src/actors/shard-host.js';
 import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
 
 const Q = 'cccccccccccccccc';
 const attributes = { ...DEFAULT_QUEUE_ATTRIBUTES, maxMessageBytes: 1024 };
 
-async function openStore(t: { teardown(fn: () => unknown): void }): Promise<{ store: ShardStore; log: ReplicaLog }> {
+async function openStore(t: { teardown(fn: () => unknown): void }): Promise<{ store: ShardStore; log: ReplicaLog; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-replica-'));
   const store = await ShardStore.open(dir);
   t.teardown(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, log: new ReplicaLog(store) };
+  return { store, log: new ReplicaLog(store), dir };
 }
 
 function send(store: ShardStore, seq: number): void {
@@ -123,3 +124,53 @@ t.test('a diverged copy is replaced by a snapshot, and deleted messages stay del
   send(b.store, 4);
   t.match(a.log.apply(commitEntry(b)), { ok: true }, 'streaming resumes after the snapshot');
 });
+
+t.test('a deleted queue\'s copy is discarded: every key goes, the mark included', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  for (const e of fullQueue(leader)) t.match(follower.log.apply(e), { ok: true });
+  follower.store.commit();
+  t.ok(follower.store.readQueueKeys(Q).length > 3, 'the follower holds the copy');
+
+  follower.log.discard(Q);
+  follower.store.discardQueue(Q);
+  t.same(follower.log.markOf(Q), { epoch: 0, seq: 0 }, 'no position right away');
+  follower.store.commit();
+  await follower.store.close(); // waits for the range clears
+  const reopened = await ShardStore.open(follower.dir);
+  t.teardown(() => reopened.close());
+  t.same(reopened.readQueueKeys(Q), [], 'no key of the queue is left');
+});
+
+t.test('a follower stopped after applying its queue\'s deletion discards the rest at recovery', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  const entries = fullQueue(leader);
+  leader.store.removeQueue(Q); // the leader's deleteQueue: record and high-water mark in the entry
+  entries.push(commitEntry(leader));
+  for (const e of entries) t.match(follower.log.apply(e), { ok: true });
+  follower.store.commit();
+  t.ok(follower.store.readQueueKeys(Q).length > 0, 'messages and the mark are still there');
+  await follower.store.close();
+
+  const store = await ShardStore.open(follower.dir);
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 1 << 20, true);
+  t.same(await host.recover(Date.now()), [], 'no queue');
+  await store.close();
+  const reopened = await ShardStore.open(follower.dir);
+  t.teardown(() => reopened.close());
+  t.same(reopened.readQueueKeys(Q), [], 'no key of the queue is left');
+});
+
+/** Leader: creates Q and sends three messages; returns the entries. */
+function fullQueue(leader: { store: ShardStore; log: ReplicaLog }): LogEntry[] {
+  leader.log.lead(Q, 1);
+  leader.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  const entries = [commitEntry(leader)];
+  for (let seq = 0; seq < 3; seq++) {
+    send(leader.store, seq);
+    entries.push(commitEntry(leader));
+  }
+  return entries;
+}

@@ -111,6 +111,15 @@ export class ReplicaLog implements CommitTap {
     if (leading !== undefined) this.#marks.set(qid, leading.mark);
   }
 
+  /** The queue was deleted: this store keeps no position for it (its 'R' key goes with the rest). */
+  discard(qid: string): void {
+    this.#leading.delete(qid);
+    this.#forced.delete(qid);
+    this.#sealed.delete(qid);
+    // Until the batch that deletes the key commits, a read of the disk would still find it.
+    this.#marks.set(qid, { ...ZERO });
+  }
+
   /** Follower: applies one entry of the leader's log if it continues this replica's log (see top). */
   apply(entry: LogEntry): ApplyOutcome {
     // Still leading here: this node has not yet learned that another one leads now. Refuse without

@@ -117,6 +117,17 @@ export class ShardHost {
       if (this.#replicas !== undefined) continue;
       this.#restore(q, now);
     }
+    if (this.#replicas !== undefined) {
+      // A copy with a replication mark but no queue record applied its queue's deletion and was
+      // stopped before it discarded the rest (a live copy gets its record with its first entry).
+      const live = new Set(queues.map((q) => q.record.id));
+      for (const qid of await this.#store.replicaQids()) {
+        if (live.has(qid)) continue;
+        this.#replicas.discard(qid);
+        this.#store.discardQueue(qid);
+      }
+      this.#store.commit();
+    }
     // Moves that were on their way when the shard stopped are sent again (targets ignore repeats).
     // In cluster mode only the leader of a queue carries its moves: `lead` queues them.
     if (this.#replicas === undefined) for (const f of await this.#store.recoverForwards()) this.#forwardQueue.push(f);
@@ -213,6 +224,7 @@ export class ShardHost {
       case 'install':
       case 'snapshot':
       case 'mark':
+      case 'discard':
         return this.#replication(m, now);
       case 'crash':
       case 'close':
@@ -221,7 +233,7 @@ export class ShardHost {
   }
 
   /** Cluster-mode messages (see replica-log.ts); answers are held until the turn's commit like any other. */
-  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'mark' }>, now: number): void {
+  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'mark' | 'discard' }>, now: number): void {
     const replicas = this.#replicas;
     if (replicas === undefined) {
       this.#answers.fail(m.r, { code: ErrorCodes.Internal, message: `${m.t} needs cluster mode` });
@@ -267,6 +279,18 @@ export class ShardHost {
         case 'mark':
           this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
           return;
+        case 'discard': {
+          const actor = this.#actors.get(m.qid);
+          if (actor !== undefined) {
+            actor.answerWaiters();
+            actor.endTurn(now);
+            this.#drop(actor);
+          }
+          replicas.discard(m.qid);
+          this.#store.discardQueue(m.qid);
+          this.#answers.reply(m.r, { discarded: true });
+          return;
+        }
       }
     } catch (err) {
       this.#answers.fail(m.r, toWireError(err));

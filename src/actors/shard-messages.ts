@@ -43,6 +43,8 @@ export type ToShard =
   | { t: 'install'; r: number; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Cluster mode, leader: a snapshot of one queue's keys. */
   | { t: 'snapshot'; r: number; qid: string }
+  /** Cluster mode: the queue was deleted: drop its actor (if any) and every key of this store's copy. */
+  | { t: 'discard'; r: number; qid: string }
   /** Cluster mode: the replication mark of a queue in this store. */
   | { t: 'mark'; r: number; qid: string }
   /** The target of forward f committed it: drop the outbox record. */

@@ -9,6 +9,7 @@ import { Connection, type ConnectionState, type DisconnectInfo, type ReconnectIn
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { QueueClient } from './queue.js';
+import { mayRetry, withRetry } from './retry.js';
 import { Subscription, type MessagesHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
 export type ClientEvents = {
@@ -81,7 +82,10 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
     return this.connection.url;
   }
 
-  /** Sends any operation of the protocol. Requests of one event-loop turn share one WebSocket message. */
+  /**
+   * Sends any operation of the protocol. Requests of one event-loop turn share one WebSocket message.
+   * After a retryable error, requests that are safe to repeat are sent again (retry.ts).
+   */
   request<O extends OpName>(op: O, args: OpArgs<O>, opts: RequestCallOptions = {}): Promise<OpResult<O>> {
     let timeoutMs = opts.timeoutMs ?? this.options.requestTimeoutMs;
     if (op === 'receive') {
@@ -89,7 +93,16 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
       // No waitMs: the queue's receiveWaitMs applies, up to the protocol ceiling.
       timeoutMs += typeof waitMs === 'number' && waitMs >= 0 ? waitMs : Limits.maxWaitMs;
     }
-    return this.connection.request(op, args as Record<string, unknown>, { timeoutMs }) as Promise<OpResult<O>>;
+    const send = (): Promise<OpResult<O>> => this.connection.request(op, args as Record<string, unknown>, { timeoutMs }) as Promise<OpResult<O>>;
+    const retry = this.options.retry;
+    if (retry === undefined) return send();
+    return withRetry(send, (err) => mayRetry(op, args as Record<string, unknown>, err, retry.sends), {
+      budgetMs: retry.budgetMs,
+      backoff: this.options.backoff,
+      // A connection that is closed for good (reconnect: false) cannot serve another attempt.
+      closed: () => this.closed || this.connection.state === 'closed',
+      retrying: (attempt, delayMs, err) => this.options.logger.debug({ op, attempt, delayMs, code: err.code }, 'ferry: retrying a request'),
+    });
   }
 
   createQueue(name: string, attributes?: Partial<QueueAttributes>): Promise<OpResult<'createQueue'>> {

@@ -8,6 +8,7 @@ export type { MessagesHandler, SubscribeOptions } from './subscription.js';
 export { Consumer } from './consumer.js';
 export type { ConsumeOptions, ConsumerStats, MessageHandler } from './consumer.js';
 export type { BackoffOptions, ConnectOptions, FerryLogger } from './options.js';
+export type { RetryOptions, SendRetry } from './retry.js';
 export type { ConnectionState, DisconnectInfo, ReconnectInfo } from './connection.js';
 export type { Body } from './body.js';
 export { ErrorCodes, FerryError, isRetryable } from '../protocol/errors.js';

@@ -3,6 +3,8 @@
  * names it, before any socket is opened.
  */
 
+import { DEFAULT_RETRY, type RetryOptions, type SendRetry } from './retry.js';
+
 /** The logger the client writes to; a pino logger fits. */
 export interface FerryLogger {
   debug(obj: object, msg?: string): void;
@@ -28,6 +30,11 @@ export interface ConnectOptions {
   /** Reconnect after an unexpected close. Default true. */
   reconnect?: boolean;
   backoff?: BackoffOptions;
+  /**
+   * Retries of retryable errors by the client itself (src/client/retry.ts, docs/protocol.md
+   * "Retries in the TypeScript client"); `false` turns them off. Default `{ budgetMs: 20000, sends: 'dedupId' }`.
+   */
+  retry?: RetryOptions | false;
   logger?: FerryLogger;
 }
 
@@ -37,13 +44,17 @@ export interface ResolvedOptions {
   connectTimeoutMs: number;
   reconnect: boolean;
   backoff: Required<BackoffOptions>;
+  /** Undefined: no retries. */
+  retry: Required<RetryOptions> | undefined;
   logger: FerryLogger;
 }
 
 const noop = (): void => {};
 export const silentLogger: FerryLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
-const CONNECT_KEYS = new Set(['requestTimeoutMs', 'connectTimeoutMs', 'reconnect', 'backoff', 'logger']);
+const CONNECT_KEYS = new Set(['requestTimeoutMs', 'connectTimeoutMs', 'reconnect', 'backoff', 'retry', 'logger']);
+const RETRY_KEYS = new Set(['budgetMs', 'sends']);
+const SEND_RETRY: readonly SendRetry[] = ['dedupId', 'always', 'never'];
 const BACKOFF_KEYS = new Set(['initialMs', 'maxMs', 'jitter']);
 /** setTimeout's ceiling. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -74,6 +85,18 @@ export function validateUrls(urls: unknown): string[] {
   });
 }
 
+function resolveRetry(value: unknown): Required<RetryOptions> | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return { ...DEFAULT_RETRY };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('retry must be false or an object');
+  const r = value as Record<string, unknown>;
+  for (const key of Object.keys(r)) if (!RETRY_KEYS.has(key)) throw new TypeError(`unknown option "retry.${key}"`);
+  if (r.sends !== undefined && !SEND_RETRY.includes(r.sends as SendRetry)) {
+    throw new TypeError(`retry.sends must be one of ${SEND_RETRY.join(', ')}, got ${String(r.sends)}`);
+  }
+  return { budgetMs: positiveInt('retry.budgetMs', r.budgetMs, DEFAULT_RETRY.budgetMs), sends: (r.sends as SendRetry | undefined) ?? DEFAULT_RETRY.sends };
+}
+
 export function resolveOptions(urls: unknown, options: unknown): ResolvedOptions {
   const list = validateUrls(urls);
   const o = (options ?? {}) as Record<string, unknown>;
@@ -98,6 +121,7 @@ export function resolveOptions(urls: unknown, options: unknown): ResolvedOptions
     connectTimeoutMs: positiveInt('connectTimeoutMs', o.connectTimeoutMs, 10_000),
     reconnect: (o.reconnect as boolean | undefined) ?? true,
     backoff: { initialMs, maxMs, jitter },
+    retry: resolveRetry(o.retry),
     logger: logger as FerryLogger,
   };
 }

@@ -52,6 +52,7 @@ export class ShardStore {
   #staged = 0;
   /** Range deletions to run after the next commit (purge and queue deletion leave garbage behind). */
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
+  readonly #clearing = new Set<Promise<void>>();
   #syncs = 0;
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
@@ -162,6 +163,24 @@ export class ShardStore {
       queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid), queuePrefixRange(PREFIX.marker, qid), queuePrefixRange(PREFIX.dedup, qid), queuePrefixRange(PREFIX.group, qid),
       queuePrefixRange(PREFIX.groupDelivery, qid),
     );
+  }
+
+  /**
+   * Cluster mode: forgets this store's copy of a deleted queue. The keys that make it a queue here
+   * (record, high-water mark, replication mark) go in the synced batch; every other key of the
+   * queue is cleared after the commit (garbage only: nothing can reach it without the record).
+   * Outbox records ('F') are not touched: they outlive their queue until the forwarder moved them.
+   */
+  discardQueue(qid: string): void {
+    for (const prefix of [PREFIX.queue, PREFIX.nextSeq, PREFIX.replica]) this.#stage().del(queueKey(prefix, qid));
+    for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.forward) this.#afterCommit.push(queuePrefixRange(prefix, qid));
+  }
+
+  /** Cluster mode: the queue ids this store holds a replication mark for. */
+  async replicaQids(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const [key] of this.#scan(prefixRange(PREFIX.replica))) out.push(parseQueueKey(key));
+    return out;
   }
 
   /** Clears messages below `seq` after the commit; the caller stages the purgedBelow mark itself. */
@@ -278,7 +297,10 @@ export class ShardStore {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
       // Garbage only: losing these in a crash is harmless, recovery skips and clears them again.
-      for (const range of ranges) void this.#db.clear(range).catch(() => undefined);
+      for (const range of ranges) {
+        const clearing: Promise<void> = this.#db.clear(range).catch(() => undefined).finally(() => this.#clearing.delete(clearing));
+        this.#clearing.add(clearing);
+      }
     }
   }
 
@@ -422,6 +444,8 @@ export class ShardStore {
 
   async close(): Promise<void> {
     if (this.#staged > 0) this.commit();
+    // Range clears still running finish first (a clean stop leaves no garbage behind).
+    await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
   }
 }

@@ -35,36 +35,59 @@ export async function startCluster(
 }
 
 /** The queue's record in etcd (leader, epoch, replicas), read directly from etcd. */
-export async function queueMeta(etcdUrl: string, name: string): Promise<{ id: string; leader: string; epoch: number; replicas: string[] } | undefined> {
+export interface EtcdQueueRecord {
+  id: string;
+  leader: string;
+  epoch: number;
+  replicas: string[];
+  attributes: Record<string, unknown>;
+}
+
+export async function queueMeta(etcdUrl: string, name: string): Promise<EtcdQueueRecord | undefined> {
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({ hosts: etcdUrl });
   try {
     const text = await client.get(`/ferry/queues/${name}`).string();
-    return text === null ? undefined : (JSON.parse(text) as { id: string; leader: string; epoch: number; replicas: string[] });
+    return text === null ? undefined : (JSON.parse(text) as EtcdQueueRecord);
   } finally {
     client.close();
+  }
+}
+
+/** One queue as a node's GET /cluster reports it. */
+export interface NodeQueueStatus {
+  name: string;
+  id: string;
+  leader: string;
+  epoch: number;
+  role: 'leader' | 'follower' | 'none';
+  attributes?: Record<string, unknown>;
+  mark?: { epoch: number; seq: number };
+}
+
+/** A node's GET /cluster (undefined when it does not answer). */
+export interface NodeStatus {
+  node: string;
+  supervisor?: string;
+  nodes: string[];
+  leaseSafe: boolean;
+  cutOff?: string[];
+  unreachable?: string[];
+  queues: NodeQueueStatus[];
+}
+
+export async function clusterStatus(node: BrokerProcess): Promise<NodeStatus | undefined> {
+  try {
+    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as NodeStatus) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 /** Polls `check` every 100 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
 export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   return poll(what, check, { timeoutMs, intervalMs: 100 });
-}
-
-/** A node's view of the cluster (GET /cluster), or undefined while it cannot answer. */
-export interface ClusterView {
-  node: string;
-  nodes: string[];
-  queues: Array<{ name: string; role: string; epoch: number; mark?: { epoch: number; seq: number } }>;
-}
-
-export async function clusterStatus(node: BrokerProcess): Promise<ClusterView | undefined> {
-  try {
-    const res = await fetch(`${node.httpUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? ((await res.json()) as ClusterView) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

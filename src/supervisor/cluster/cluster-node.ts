@@ -17,7 +17,7 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
-import type { DeliveredMessage } from '../../protocol/ops.js';
+import type { DeliveredMessage, QueueAttributes } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
 import type { QueueInfo } from '../../actors/shard-messages.js';
@@ -28,12 +28,14 @@ import type { ClusterSettings } from '../config.js';
 import { checkDeadLetter, type QueueCatalog } from '../dead-letter-check.js';
 import type { Router, RouterOptions, SessionSink } from '../router.js';
 import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
+import { AttributeRecords } from './attribute-record.js';
 import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
 import { listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
 import { metadataCatalog, type QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
+import { Reachability } from './reachability.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
 
@@ -42,8 +44,14 @@ export interface ClusterStatus {
   supervisor: string | undefined;
   nodes: string[];
   leaseSafe: boolean;
+  /** Peers this node cannot reach over peer links (its published report). */
+  unreachable: string[];
+  /** Nodes cut off from the cluster per everyone's reports (reachability.ts). */
+  cutOff: string[];
   queues: Array<{
     name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
+    /** The attributes in the queue's etcd record, as this node's cache has them. */
+    attributes: Partial<QueueAttributes>;
     role: 'leader' | 'follower' | 'none';
     mark: ReplicaMark | undefined;
   }>;
@@ -75,6 +83,10 @@ function notLeader(message: string): Answer {
   return { error: { code: ErrorCodes.NotLeader, message, retryable: true } };
 }
 
+function deletedQueue(qid: string): Answer {
+  return { error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${qid} was deleted`, field: 'queue' } };
+}
+
 function retryableAnswer(a: Answer): boolean {
   return 'error' in a && (a.error.code === ErrorCodes.NotLeader || a.error.code === ErrorCodes.PeerUnavailable || a.error.code === ErrorCodes.ShardUnavailable);
 }
@@ -89,11 +101,17 @@ export class ClusterNode {
   #replicator: Replicator;
   readonly #moves: ClusterMoves;
   #supervisor: ClusterSupervisor | undefined;
+  #reach: Reachability | undefined;
+  /** This node was cut off from its peers at the last verdict. */
+  #wasCutOff = false;
   readonly #links = new Map<string, PeerLink>();
   readonly #subs = new SubscriptionMap();
   /** Local shard of every queue this node holds a copy of (qid → shard). */
   readonly #placement = new Map<string, number>();
   readonly #leading = new Map<string, Leading>();
+  readonly #attributeRecords: AttributeRecords;
+  /** Queues deleted while this node runs: entries and snapshots for them are refused. */
+  readonly #discarded = new Set<string>();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
   readonly #vsessions = new Map<number, { socket: PeerSocket; origin: number }>();
   readonly #vsessionOf = new Map<PeerSocket, Map<number, number>>();
@@ -111,6 +129,11 @@ export class ClusterNode {
       cast: (from, m) => this.#onCast(from, m),
       closed: (from) => this.#onPeerClosed(from),
     });
+    this.#attributeRecords = new AttributeRecords({
+      self: opts.settings.nodeId,
+      current: (name) => this.#coord?.queues.get(name),
+      update: (meta) => this.#coord!.updateQueue(meta),
+    });
     this.#replicator = new Replicator({
       call: (node, m, done) => this.#call(node, m, done),
       snapshot: (qid, done) => {
@@ -118,8 +141,8 @@ export class ClusterNode {
         if (l === undefined) return done(notLeader('not leading'));
         this.#pool.request(l.shard, (r) => ({ t: 'snapshot', r, qid }), done);
       },
-      isLive: (node) => this.#coord?.nodes.has(node) === true,
-      leaseSafe: () => this.#coord?.leaseSafe === true,
+      isLive: (node) => this.#coord?.nodes.has(node) === true && this.#reach?.isCutOff(node) !== true,
+      leaseSafe: () => this.#mayAcknowledge(),
       deposed: (qid) => this.#stepDown(qid, 'a follower holds a newer epoch'),
     }, this.#log);
     this.#moves = new ClusterMoves({
@@ -191,6 +214,8 @@ export class ClusterNode {
       nodesChanged: () => this.#nodesChanged(),
       queueChanged: (_name, meta, previous) => this.#queueChanged(meta, previous),
       supervisorChanged: (id) => this.#log.info({ supervisor: id }, 'cluster supervisor'),
+      reachChanged: () => this.#reach?.reportsChanged(),
+      mayCampaign: () => !this.#isCutOff(),
       membershipLost: (err) => {
         // Our lease is gone: other nodes already treat us as dead and fail over our queues. A
         // process that keeps running here could only cause harm; exit and let it be restarted.
@@ -199,13 +224,26 @@ export class ClusterNode {
         process.exit(75);
       },
     });
+    const coord = this.#coord;
+    this.#reach = new Reachability({
+      self: this.nodeId,
+      members: () => new Set(coord.nodes.keys()),
+      reports: () => coord.reports,
+      ping: (node, timeoutMs, done) => this.#call(node, { t: 'ping' }, (a) => done('result' in a), timeoutMs),
+      publish: (unreachable) => coord.publishReach(unreachable),
+      changed: (cutOff) => this.#reachabilityChanged(cutOff),
+      warn: (obj, msg) => this.#log.warn(obj, msg),
+    }, coord.leaseTtlMs);
     this.#supervisor = new ClusterSupervisor(this.#coord, {
+      usable: (node) => this.#reach?.isCutOff(node) !== true,
       markOn: async (node, qid) => {
         const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'mark', qid }, resolve, 1000));
         return 'result' in a ? (a.result as { mark: ReplicaMark }).mark : undefined;
       },
     }, this.#log);
     this.#nodesChanged();
+    // Copies of queues deleted while this node was away: the metadata no longer names them.
+    for (const qid of [...this.#placement.keys()]) if (this.#coord.queueById(qid) === undefined) this.#discard(qid);
     for (const meta of this.#coord.queues.values()) this.#reconcile(meta);
     this.#log.info({ url, nodes: [...this.#coord.nodes.keys()], supervisor: this.#coord.supervisor }, 'joined the cluster');
   }
@@ -237,6 +275,7 @@ export class ClusterNode {
       this.#links.delete(id);
       this.#linkDown(id);
     }
+    this.#reach?.reportsChanged();
     this.#supervisor?.check();
   }
 
@@ -257,11 +296,26 @@ export class ClusterNode {
         this.#leading.delete(previous.id);
         this.#replicator.drop(previous.id, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#endRemoteSubs(previous.name);
+        this.#discard(previous.id);
       }
       return;
     }
     if (previous !== undefined && previous.leader !== meta.leader) this.#endRemoteSubs(meta.name);
     this.#reconcile(meta);
+  }
+
+  /**
+   * Every replica (followers included) forgets a deleted queue's copy: its keys go from the shard,
+   * and late log entries or snapshots for it are refused from now on.
+   */
+  #discard(qid: string): void {
+    this.#discarded.add(qid);
+    const shard = this.#placement.get(qid);
+    if (shard === undefined) return;
+    this.#placement.delete(qid);
+    this.#pool.request(shard, (r) => ({ t: 'discard', r, qid }), (a) => {
+      if ('error' in a) this.#log.warn({ qid, error: a.error }, 'cannot discard the copy of a deleted queue (it stays as garbage until the next start)');
+    });
   }
 
   #endRemoteSubs(queue: string): void {
@@ -272,11 +326,47 @@ export class ClusterNode {
     }
   }
 
+  /** Whether this node may acknowledge anything: its lease is safe and it is not cut off from its peers. */
+  #mayAcknowledge(): boolean {
+    return this.#coord?.leaseSafe === true && !this.#isCutOff();
+  }
+
+  #isCutOff(): boolean {
+    return this.#reach?.isCutOff(this.nodeId) === true;
+  }
+
+  /**
+   * The reachability verdict changed (reachability.ts). Cut off: step down from every queue and give
+   * up the supervisor role, so the majority side takes over. Reachable again: follow the metadata
+   * (as a follower of whatever the supervisor decided meanwhile) and stand for supervisor again.
+   */
+  #reachabilityChanged(cutOff: ReadonlySet<string>): void {
+    const coord = this.#coord;
+    if (coord === undefined) return;
+    const now = cutOff.has(this.nodeId);
+    this.#log.warn({ cutOff: [...cutOff] }, 'peer reachability verdict changed');
+    if (now && !this.#wasCutOff) {
+      this.#wasCutOff = true;
+      this.#log.warn('this node is cut off from its peers: stepping down from every queue');
+      for (const qid of [...this.#leading.keys()]) this.#stepDown(qid, 'this node is cut off from its peers');
+      if (coord.isSupervisor) {
+        coord.resign().catch((err: unknown) => this.#log.warn({ err }, 'cannot resign as supervisor (the key goes with the lease at worst)'));
+      }
+    } else if (!now && this.#wasCutOff) {
+      this.#wasCutOff = false;
+      this.#log.warn('this node reaches its peers again: rejoining');
+      for (const meta of coord.queues.values()) this.#reconcile(meta);
+      if (coord.supervisor === undefined) void coord.campaign();
+    }
+    this.#supervisor?.check();
+  }
+
   /** Makes this node's role for one queue match the metadata. */
   #reconcile(meta: QueueMeta): void {
     const leading = this.#leading.get(meta.id);
-    if (meta.leader !== this.nodeId) {
-      if (leading !== undefined) this.#stepDown(meta.id, `node ${meta.leader} leads epoch ${meta.epoch}`);
+    if (meta.leader !== this.nodeId || this.#isCutOff()) {
+      const why = meta.leader !== this.nodeId ? `node ${meta.leader} leads epoch ${meta.epoch}` : 'this node is cut off from its peers';
+      if (leading !== undefined) this.#stepDown(meta.id, why);
       return;
     }
     if (leading !== undefined && leading.epoch === meta.epoch) return;
@@ -406,7 +496,7 @@ export class ClusterNode {
   #serving(qid: string, name = this.#coord?.queueById(qid)?.name ?? qid): { shard: number } | { error: WireError } {
     const l = this.#leading.get(qid);
     if (l === undefined || !l.ready) return { error: { code: ErrorCodes.NotLeader, message: `node ${this.nodeId} is not (yet) serving queue ${name}`, retryable: true } };
-    if (this.#coord?.leaseSafe !== true) return { error: { code: ErrorCodes.NotLeader, message: 'this node cannot confirm its cluster membership', retryable: true } };
+    if (!this.#mayAcknowledge()) return { error: { code: ErrorCodes.NotLeader, message: 'this node cannot confirm its cluster membership or is cut off from its peers', retryable: true } };
     return { shard: l.shard };
   }
 
@@ -421,8 +511,29 @@ export class ClusterNode {
         }, (error) => done({ error }));
         return;
       }
+      if (req.op === 'setQueueAttributes' && 'result' in a) {
+        const { attributes } = a.result as { attributes: QueueAttributes };
+        this.#replicator.hold(meta.id, () => this.#recordAttributes(meta, attributes, a, done), (error) => done({ error }));
+        return;
+      }
       this.#replicator.hold(meta.id, () => done(a), (error) => done({ error }));
     });
+  }
+
+  /** After a committed setQueueAttributes: the queue's record in etcd gets the same attributes (attribute-record.ts). */
+  #recordAttributes(meta: QueueMeta, attributes: QueueAttributes, a: Answer, done: (a: Answer) => void): void {
+    this.#attributeRecords.write(meta.name, meta.id, attributes).then((outcome) => {
+      switch (outcome) {
+        case 'written':
+          return done(a);
+        case 'notLeader':
+          return done(notLeader(`queue ${meta.name} changed leader before its record took the new attributes`));
+        case 'gone':
+          return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${meta.name} was deleted`, field: 'queue' } });
+        case 'conflict':
+          return done({ error: { code: ErrorCodes.PeerUnavailable, message: `queue ${meta.name}: its record in etcd kept changing; retry`, retryable: true } });
+      }
+    }, (err: unknown) => done({ error: { code: ErrorCodes.PeerUnavailable, message: `cannot write queue ${meta.name}'s record to etcd: ${(err as Error).message}`, retryable: true } }));
   }
 
   #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
@@ -568,6 +679,7 @@ export class ClusterNode {
         if (!coord.isSupervisor) return done(notLeader('this node is not the cluster supervisor'));
         return this.#createAsSupervisor({ id: 0, op: 'createQueue', args: call.args } as Extract<ValidRequest, { op: 'createQueue' }>, done);
       case 'repl': {
+        if (this.#discarded.has(call.entry.qid)) return done(deletedQueue(call.entry.qid));
         const meta = coord.queueById(call.entry.qid);
         if (meta !== undefined && call.entry.epoch < meta.epoch) {
           return done({ result: { ok: false, reason: 'fenced', mark: { epoch: meta.epoch, seq: 0 } } });
@@ -579,12 +691,15 @@ export class ClusterNode {
         });
       }
       case 'install': {
+        if (this.#discarded.has(call.qid)) return done(deletedQueue(call.qid));
         const shard = this.#shardFor(call.qid);
         return this.#pool.request(shard, (r) => ({ t: 'install', r, qid: call.qid, rows: call.rows, mark: call.mark }), (a) => {
           if ('result' in a) this.#placement.set(call.qid, shard);
           done(a);
         });
       }
+      case 'ping':
+        return done({ result: {} });
       case 'mark': {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
@@ -630,13 +745,14 @@ export class ClusterNode {
       }
       const l = this.#leading.get(meta.id);
       return {
-        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks,
+        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks, attributes: meta.attributes,
         role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
         mark,
       };
     }));
     return {
-      node: this.nodeId, supervisor: coord?.supervisor, nodes: [...(coord?.nodes.keys() ?? [])].sort(), leaseSafe: coord?.leaseSafe === true, queues,
+      node: this.nodeId, supervisor: coord?.supervisor, nodes: [...(coord?.nodes.keys() ?? [])].sort(), leaseSafe: coord?.leaseSafe === true,
+      unreachable: this.#reach?.unreachable() ?? [], cutOff: [...(this.#reach?.cutOff ?? [])].sort(), queues,
     };
   }
 
@@ -645,6 +761,7 @@ export class ClusterNode {
     this.#closing = true;
     this.#supervisor?.close();
     this.#moves.close();
+    this.#reach?.close();
     this.#replicator.close();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();

@@ -15,7 +15,7 @@
  */
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { KEYS, parseNode, parseQueue, type NodeInfo, type QueueMeta } from './meta.js';
+import { KEYS, parseNode, parseQueue, parseReach, type NodeInfo, type QueueMeta } from './meta.js';
 
 export interface CoordinatorHooks {
   nodesChanged(): void;
@@ -23,6 +23,10 @@ export interface CoordinatorHooks {
   supervisorChanged(nodeId: string | undefined): void;
   /** The lease is gone (etcd said so): this node is dead to the cluster. */
   membershipLost(err: Error): void;
+  /** A node's reachability report appeared, changed or vanished (reachability.ts). */
+  reachChanged(): void;
+  /** Whether this node may stand for supervisor now (not while it is cut off from its peers). */
+  mayCampaign(): boolean;
 }
 
 export class CoordinationError extends Error {
@@ -34,6 +38,8 @@ export class Coordinator {
   readonly self: NodeInfo;
   readonly nodes = new Map<string, NodeInfo>();
   readonly queues = new Map<string, QueueMeta>();
+  /** Every node's reachability report (node id → peers it cannot reach). */
+  readonly reports = new Map<string, string[]>();
   readonly #revisions = new Map<string, string>();
   readonly #byId = new Map<string, QueueMeta>();
   #supervisor: string | undefined;
@@ -110,6 +116,9 @@ export class Coordinator {
       } else if (key === KEYS.supervisor) {
         this.#supervisor = value;
         this.#hooks.supervisorChanged(value);
+      } else if (key.startsWith(KEYS.reach)) {
+        this.reports.set(key.slice(KEYS.reach.length), parseReach(value));
+        this.#hooks.reachChanged();
       } else if (key.startsWith(KEYS.queues)) {
         const meta = parseQueue(value);
         const previous = this.queues.get(meta.name);
@@ -132,6 +141,9 @@ export class Coordinator {
       this.#supervisor = undefined;
       this.#hooks.supervisorChanged(undefined);
       void this.campaign();
+    } else if (key.startsWith(KEYS.reach)) {
+      this.reports.delete(key.slice(KEYS.reach.length));
+      this.#hooks.reachChanged();
     } else if (key.startsWith(KEYS.queues)) {
       const name = key.slice(KEYS.queues.length);
       const previous = this.queues.get(name);
@@ -150,6 +162,11 @@ export class Coordinator {
     return this.#supervisor === this.self.id;
   }
 
+  /** The lease's time to live: how long a silent node stays a member. */
+  get leaseTtlMs(): number {
+    return this.#ttlMs;
+  }
+
   /** Whether this node's lease is certainly alive right now (see the top comment). */
   get leaseSafe(): boolean {
     return Date.now() < this.#safeUntil;
@@ -161,7 +178,7 @@ export class Coordinator {
 
   /** Tries to become the supervisor; the watch reports the outcome either way. */
   async campaign(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || !this.#hooks.mayCampaign()) return;
     try {
       const leaseId = await this.#lease.grant();
       await this.#client.if(KEYS.supervisor, 'Create', '==', 0)
@@ -171,6 +188,19 @@ export class Coordinator {
       if (!this.#closed) this.#log.warn({ err }, 'supervisor campaign failed; retrying');
       if (!this.#closed) setTimeout(() => void this.campaign(), 500).unref();
     }
+  }
+
+  /**
+   * Gives up the supervisor role (a node cut off from its peers): deletes `/ferry/supervisor` if it
+   * still names this node; every node's watch then campaigns again.
+   */
+  async resign(): Promise<void> {
+    await this.#client.if(KEYS.supervisor, 'Value', '==', this.self.id).then(this.#client.delete().key(KEYS.supervisor)).commit();
+  }
+
+  /** Publishes this node's reachability report, bound to its lease. */
+  async publishReach(unreachable: readonly string[]): Promise<void> {
+    await this.#lease.put(KEYS.reach + this.self.id).value(JSON.stringify(unreachable));
   }
 
   /** Creates a queue's record if the name is free. Resolves false when it already exists. */

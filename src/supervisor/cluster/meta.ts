@@ -6,6 +6,8 @@
  *   /ferry/supervisor       → nodeId of the cluster supervisor, bound to its lease (election by
  *                             create-if-absent transaction)
  *   /ferry/queues/<name>    → QueueMeta: the queue's id, attributes, replica set, leader, epoch
+ *   /ferry/reach/<nodeId>   → JSON array of the peers that node cannot reach over peer links, bound
+ *                             to its lease (reachability.ts)
  *
  * A queue has one partition here; its leader runs the QueueActor, the other replicas follow its
  * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
@@ -21,6 +23,7 @@ export const KEYS = {
   nodes: '/ferry/nodes/',
   supervisor: '/ferry/supervisor',
   queues: '/ferry/queues/',
+  reach: '/ferry/reach/',
 } as const;
 
 export interface NodeInfo {
@@ -84,6 +87,18 @@ export function metadataCatalog(queues: () => ReadonlyMap<string, QueueMeta> | u
     },
     count: () => queues()?.size ?? 0,
   };
+}
+
+/** A node's reachability report: the ids of the peers it cannot reach. */
+export function parseReach(text: string): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new MetadataError('reach: not JSON', { cause: err });
+  }
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new MetadataError('reach: not an array of node ids');
+  return v as string[];
 }
 
 /** Replicas that must hold an entry (the leader included) before it counts as committed. */

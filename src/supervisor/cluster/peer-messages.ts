@@ -27,7 +27,9 @@ export type PeerCall =
    */
   | { t: 'insert'; qid: string; items: InsertItem[] }
   /** The source of a move dropped its outbox record for good: drop the arrival marker. */
-  | { t: 'forget'; qid: string; origin: ForwardId };
+  | { t: 'forget'; qid: string; origin: ForwardId }
+  /** Heartbeat (reachability.ts): answered at once with an empty result. */
+  | { t: 'ping' };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -83,6 +85,8 @@ export function parseCall(m: unknown): PeerCall | undefined {
         && m.items.length <= Limits.maxBatchEntries && m.items.every(isInsertItem) ? (m as PeerCall) : undefined;
     case 'forget':
       return typeof m.qid === 'string' && QID.test(m.qid) && isForwardId(m.origin) ? (m as PeerCall) : undefined;
+    case 'ping':
+      return { t: 'ping' };
     default:
       return undefined;
   }

@@ -5,7 +5,8 @@
  *
  * - Placement: a new queue gets `min(3, live nodes)` replicas, the least-loaded live nodes; the
  *   least-loaded of them leads. Epoch 1.
- * - Failover: a queue whose leader is not a live member gets a new leader: the replica with the
+ * - Failover: a queue whose leader is not a live member, or is cut off from its peers while its
+ *   lease lives (reachability.ts), gets a new leader: the replica with the
  *   longest log (highest replication mark: epoch, then sequence) among those that answer, and the
  *   epoch grows by one. It needs answers from enough replicas that every quorum of the old epoch
  *   meets one of them (R − Q + 1 of the R replicas), so an acknowledged write is never skipped;
@@ -19,12 +20,23 @@ import type { Coordinator } from './coordinator.js';
 import type { QueueMeta } from './meta.js';
 
 export interface SupervisorPorts {
+  /**
+   * Whether a live member may hold queues: false for a node cut off from its peers
+   * (reachability.ts), which counts as dead for placement and failover.
+   */
+  usable(node: string): boolean;
   /** The replication mark of `qid` on `node` (undefined when it does not answer in time). */
   markOn(node: string, qid: string): Promise<ReplicaMark | undefined>;
 }
 
 const DEFAULT_REPLICAS = 3;
 const CHECK_INTERVAL_MS = 250;
+/**
+ * A leader that is cut off from its peers still holds its lease: it is failed over only after this
+ * long, so that it has read the same verdict in etcd and stopped acknowledging before the replicas'
+ * marks are read (an entry it committed later could otherwise be missing from the new leader).
+ */
+const CUT_OFF_GRACE_MS = 1000;
 
 export class ClusterSupervisor {
   readonly #coord: Coordinator;
@@ -45,7 +57,7 @@ export class ClusterSupervisor {
 
   /** Placement of a new queue (not yet written). */
   place(args: OpArgs<'createQueue'>): QueueMeta {
-    const live = [...this.#coord.nodes.keys()].sort();
+    const live = [...this.#coord.nodes.keys()].filter((n) => this.#ports.usable(n)).sort();
     const leads = new Map<string, number>(live.map((n) => [n, 0]));
     const holds = new Map<string, number>(live.map((n) => [n, 0]));
     for (const q of this.#coord.queues.values()) {
@@ -69,14 +81,15 @@ export class ClusterSupervisor {
 
   /** Looks for queues whose leader died; runs from a timer and after membership changes. */
   check(): void {
-    if (!this.#coord.isSupervisor) return;
+    if (!this.#coord.isSupervisor || !this.#ports.usable(this.#coord.self.id)) return;
     for (const meta of this.#coord.queues.values()) {
-      if (this.#coord.nodes.has(meta.leader)) {
+      if (this.#alive(meta.leader)) {
         this.#deadSince.delete(meta.name);
         continue;
       }
       if (!this.#deadSince.has(meta.name)) this.#deadSince.set(meta.name, Date.now());
       if (this.#failing.has(meta.name)) continue;
+      if (this.#coord.nodes.has(meta.leader) && Date.now() - this.#deadSince.get(meta.name)! < CUT_OFF_GRACE_MS) continue;
       this.#failing.add(meta.name);
       this.#failover(meta)
         .catch((err: unknown) => this.#log.error({ err, queue: meta.name }, 'failover attempt failed; retrying'))
@@ -84,8 +97,13 @@ export class ClusterSupervisor {
     }
   }
 
+  /** A live member that is not cut off from its peers. */
+  #alive(node: string): boolean {
+    return this.#coord.nodes.has(node) && this.#ports.usable(node);
+  }
+
   async #failover(meta: QueueMeta): Promise<void> {
-    const candidates = meta.replicas.filter((r) => r !== meta.leader && this.#coord.nodes.has(r));
+    const candidates = meta.replicas.filter((r) => r !== meta.leader && this.#alive(r));
     const marks = await Promise.all(candidates.map(async (node) => ({ node, mark: await this.#ports.markOn(node, meta.id) })));
     const answered = marks.filter((m): m is { node: string; mark: ReplicaMark } => m.mark !== undefined);
     const quorum = Math.floor(meta.replicas.length / 2) + 1;
