@@ -31,6 +31,9 @@ export interface BenchOptions {
   outDir: string;
   /** Ferry shard workers. Default: 2 (the cores of the reference machine). */
   shards: number;
+  /** Overrides of the memory scenarios' sizes (--messages, --clients). */
+  memoryMessages?: number;
+  idleClients?: number;
 }
 
 export class UsageError extends Error {
@@ -62,6 +65,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--shards') {
       opts.shards = Number(value());
       if (!Number.isInteger(opts.shards) || opts.shards < 1 || opts.shards > 64) throw new UsageError('--shards must be an integer from 1 to 64');
+    } else if (a === '--messages' || a === '--clients') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw new UsageError(`${a} must be an integer from 1 to 100000000`);
+      if (a === '--messages') opts.memoryMessages = n;
+      else opts.idleClients = n;
     } else if (a === '--help' || a === '-h') throw new UsageError('help');
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a}`);
     else {
@@ -78,7 +86,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   return opts;
 }
 
-const USAGE = `usage: npm run bench -- [scenario…] [--brokers ferry,rabbitmq,nats,redis] [--reps N] [--smoke] [--out DIR] [--shards N]
+const USAGE = `usage: npm run bench -- [scenario…] [--brokers ferry,rabbitmq,nats,redis] [--reps N] [--smoke] [--out DIR] [--shards N] [--messages N] [--clients N]
+--messages: messages memory-queued leaves queued (default 10000000); --clients: connections of memory-idle (default 10000)
 scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}
 peers: start them first with loadtest/peers.sh start (a peer not running is reported as skipped)`;
 
@@ -102,12 +111,15 @@ function median(xs: number[]): number {
 function oneLine(r: RunRecord): string {
   if (r.status !== 'ok') return `${r.status}${r.reason ? `: ${r.reason}` : ''}`;
   const m = r.measurement!;
+  if (m.memory) return `RSS ${(m.memory.held.rssBytes / 1048576).toFixed(0)} MB with ${m.memory.count.toLocaleString('en-US')} ${m.memory.unit} (peak ${(m.memory.held.hwmBytes / 1048576).toFixed(0)} MB)`;
   if (m.latency) return `p50 ${m.latency.p50.toFixed(2)} ms, p99 ${m.latency.p99.toFixed(2)} ms, p99.9 ${m.latency.p999.toFixed(2)} ms`;
   return `${Math.round(m.msgsPerSec).toLocaleString('en-US')} msg/s`;
 }
 
 export async function runBench(opts: BenchOptions, command: string): Promise<BenchResults> {
-  const sizes = opts.smoke ? SMOKE : FULL;
+  const sizes = { ...(opts.smoke ? SMOKE : FULL) };
+  if (opts.memoryMessages !== undefined) sizes.memoryMessages = opts.memoryMessages;
+  if (opts.idleClients !== undefined) sizes.idleClients = opts.idleClients;
   const scenarios = opts.scenarios.map((id) => SCENARIOS.find((s) => s.id === id)!) as Scenario[];
   const ferry = new FerryProcess(opts.shards);
   const needFerry = opts.brokers.includes('ferry');
@@ -151,6 +163,12 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
           else {
             const t0 = performance.now();
             try {
+              if (scenario.freshBroker === true && name === 'ferry') {
+                progress.detail('starting a fresh broker');
+                await adapter.close();
+                await ferry.restart();
+                await adapter.open();
+              }
               const id = ++runId;
               record.measurement = await scenario.run({
                 adapter, sizes, progress: (text) => progress.detail(text),

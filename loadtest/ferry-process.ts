@@ -24,7 +24,7 @@ export function freePort(): Promise<number> {
 }
 
 export class FerryProcess {
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+  dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   port = 0;
   #proc: ChildProcess | undefined;
   #output = '';
@@ -43,12 +43,14 @@ export class FerryProcess {
     return this.#proc?.pid;
   }
 
-  async start(readyTimeoutMs = 30_000): Promise<void> {
-    this.port = await freePort();
+  /** Starts the broker on a free port, or on `port` (a restart keeps its URL). */
+  async start(readyTimeoutMs = 30_000, port?: number): Promise<void> {
+    this.port = port ?? (await freePort());
     const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
     const args = [...nodeArgs, FERRY_MAIN, 'server', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir, '--shards', String(this.shards)];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
+    this.#output = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`ferry not ready within ${readyTimeoutMs} ms:\n${this.#output.slice(-2000)}`)), readyTimeoutMs);
       proc.stdout!.on('data', (chunk: Buffer) => {
@@ -64,6 +66,14 @@ export class FerryProcess {
         reject(new Error(`ferry exited before ready (code ${code}, signal ${signal}):\n${this.#output.slice(-2000)}`));
       });
     });
+  }
+
+  /** A new broker on the same port over a new, empty data directory (a memory scenario measures it from its start). */
+  async restart(): Promise<void> {
+    const port = this.port;
+    await this.stop();
+    this.dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+    await this.start(30_000, port);
   }
 
   /** SIGTERM (so --cpu-prof writes its profile), SIGKILL after 15 s; then the data directory goes. */

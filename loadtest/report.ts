@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryView } from './ferry-metrics.js';
 import type { Percentiles } from './histogram.js';
-import type { Measurement, Sizes } from './scenarios.js';
+import type { Measurement, Scenario, Sizes } from './scenarios.js';
 
 export interface RunRecord {
   scenario: string;
@@ -29,13 +29,15 @@ export interface BenchResults {
   machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadAvgStart?: number; loadAvgEnd?: number };
   versions: Record<string, string>;
   sizes: Sizes;
-  scenarios: Array<{ id: string; title: string; kind: 'throughput' | 'latency' | 'isolation' }>;
+  scenarios: Array<{ id: string; title: string; kind: Scenario['kind'] }>;
   runs: RunRecord[];
   /** Remarks about the run added by whoever made it (shown under the header). */
   notes?: string[];
 }
 
 const ANALYSIS = fileURLToPath(new URL('../../loadtest/analysis.md', import.meta.url));
+/** Hand-written notes on the memory scenarios ("Memory"), appended after the analysis. */
+const MEMORY_NOTES = fileURLToPath(new URL('../../loadtest/memory.md', import.meta.url));
 
 /** Issue 5's targets for Ferry, by scenario. */
 const TARGETS: Record<string, string> = {
@@ -46,7 +48,26 @@ const TARGETS: Record<string, string> = {
   latency: 'p50 ≤ 0.5, p99 ≤ 3, p99.9 ≤ 8 ms',
   isolation: 'p99 beside ≤ 2× p99 alone',
   'queues-10k': '≥ 80% of publish-16',
+  'memory-queued': 'RSS ≤ 500 MB with 10 million',
+  'memory-idle': 'RSS ≤ 300 MB with 10,000',
 };
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
+function memoryTable(r: BenchResults, id: string, med: Median): string[] {
+  const rows = ['| broker | held | RSS idle, MB | RSS held, MB, median (min–max) | peak RSS (VmHWM), MB | RSS growth per item, bytes | fill rate |', '|---|---|---|---|---|---|---|'];
+  for (const b of brokersOf(r)) {
+    const runs = okRuns(r, id, b).filter((m) => m.memory !== undefined);
+    if (runs.length === 0) {
+      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | |`);
+      continue;
+    }
+    const mem = runs.map((m) => m.memory!);
+    const per = mem.map((m) => m.bytesPerUnit).filter((x): x is number => x !== undefined);
+    rows.push(`| ${b} | ${int(Math.min(...mem.map((m) => m.count)))} ${mem[0]!.unit} | ${spread(mem.map((m) => m.baseline.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.hwmBytes), med, mib)} | ${per.length > 0 ? spread(per, med, int) : 'n/a'} | ${int(med(runs.map((m) => m.msgsPerSec)))}/s |`);
+  }
+  return rows;
+}
 
 type Median = (xs: number[]) => number;
 
@@ -152,7 +173,10 @@ function summaryRows(r: BenchResults, med: Median): string[] {
     let best = '';
     if (ferry.length > 0) {
       if (s.kind === 'throughput') ferryText = `${int(med(ferry.map((m) => m.msgsPerSec)))} msg/s`;
-      else if (s.kind === 'latency') ferryText = `${['p50', 'p99', 'p999'].map((k) => ms(med(lat(ferry, (m) => m.latency, k as keyof Percentiles)))).join(' / ')} ms`;
+      else if (s.kind === 'memory') {
+        const mem = ferry.map((m) => m.memory).filter((m) => m !== undefined);
+        ferryText = mem.length === 0 ? 'no figure' : `RSS ${mib(med(mem.map((m) => m.held.rssBytes)))} MB with ${int(mem[0]!.count)} ${mem[0]!.unit} (peak ${mib(med(mem.map((m) => m.held.hwmBytes)))} MB)`;
+      } else if (s.kind === 'latency') ferryText = `${['p50', 'p99', 'p999'].map((k) => ms(med(lat(ferry, (m) => m.latency, k as keyof Percentiles)))).join(' / ')} ms`;
       else {
         const a = med(lat(ferry, (m) => m.latencyAlone, 'p99'));
         const b = med(lat(ferry, (m) => m.latency, 'p99'));
@@ -166,7 +190,11 @@ function summaryRows(r: BenchResults, med: Median): string[] {
     for (const b of brokersOf(r).filter((x) => x !== 'ferry')) {
       const runs = okRuns(r, s.id, b);
       if (runs.length === 0) continue;
-      if (s.kind === 'throughput') {
+      if (s.kind === 'memory') {
+        const v = med(runs.map((m) => m.memory?.held.rssBytes ?? Infinity));
+        const cur = /^RSS (\d+) MB/.exec(best)?.[1];
+        if (Number.isFinite(v) && (cur === undefined || v / 1048576 < Number(cur))) best = `RSS ${mib(v)} MB (${b})`;
+      } else if (s.kind === 'throughput') {
         const v = med(runs.map((m) => m.msgsPerSec));
         const cur = /^([\d,]+)/.exec(best)?.[1];
         if (cur === undefined || v > Number(cur.replace(/,/g, ''))) best = `${int(v)} msg/s (${b})`;
@@ -200,6 +228,7 @@ export function renderResults(r: BenchResults, med: Median): string {
     out.push(`## ${s.id}: ${s.title}`, '');
     if (s.kind === 'throughput') out.push(...throughputTable(r, s.id, med));
     else if (s.kind === 'latency') out.push(...latencyTable(r, s.id, med));
+    else if (s.kind === 'memory') out.push(...memoryTable(r, s.id, med));
     else out.push(...isolationTable(r, s.id, med));
     const notes = new Set(r.runs.filter((x) => x.scenario === s.id && x.broker === 'ferry').flatMap((x) => x.measurement?.notes ?? []));
     if (notes.size > 0) out.push('', ...[...notes].slice(0, 3).map((n) => `Ferry note: ${n}`));
@@ -214,6 +243,7 @@ export function renderResults(r: BenchResults, med: Median): string {
     'Isolation: the light queue\'s latency run at 100 msg/s, first alone, then while 4 producers publish as fast as they can to another queue.',
     'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase.', '');
   if (existsSync(ANALYSIS)) out.push(readFileSync(ANALYSIS, 'utf8').trimEnd(), '');
+  if (existsSync(MEMORY_NOTES)) out.push(readFileSync(MEMORY_NOTES, 'utf8').trimEnd(), '');
   return out.join('\n');
 }
 

@@ -9,6 +9,7 @@ import { Unsupported, type BrokerAdapter } from './adapters/adapter.js';
 import { CpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
+import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
 import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount } from './load.js';
 
@@ -28,18 +29,25 @@ export interface Sizes {
   isolationMs: number;
   fifoCount: number;
   sqsCount: number;
+  /** memory-queued: messages left queued (one queue), and the time bound of filling it. */
+  memoryMessages: number;
+  memoryFillMs: number;
+  /** memory-idle: idle client connections. */
+  idleClients: number;
 }
 
 export const FULL: Sizes = {
   bodyBytes: 256, producers: 16, publishCount: 200_000, publish16Count: 320_000, consumeCount: 100_000, consume16Count: 160_000,
   limitMs: 15_000, latencyRate: 5000, latencyMs: 10_000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
   isolationMs: 10_000, fifoCount: 100_000, sqsCount: 20_000,
+  memoryMessages: 10_000_000, memoryFillMs: 20 * 60_000, idleClients: 10_000,
 };
 
 export const SMOKE: Sizes = {
   bodyBytes: 256, producers: 4, publishCount: 3000, publish16Count: 4000, consumeCount: 3000, consume16Count: 4000,
   limitMs: 3000, latencyRate: 1000, latencyMs: 1000, largeCount: 50, manyQueues: 100, manyQueuesCount: 2000,
   isolationMs: 1000, fifoCount: 2000, sqsCount: 200,
+  memoryMessages: 20_000, memoryFillMs: 10_000, idleClients: 100,
 };
 
 export interface FerryExtras {
@@ -72,12 +80,30 @@ export interface Measurement {
   timeBounded?: boolean;
   notes?: string[];
   ferry?: FerryView;
+  memory?: MemoryFigures;
+}
+
+/** What a memory scenario saw of the broker's resident memory (bytes). */
+export interface MemoryFigures {
+  unit: 'messages' | 'connections';
+  /** Messages queued or connections open at the end. */
+  count: number;
+  /** Before the load (the broker idle, fresh). */
+  baseline: MemoryUse;
+  /** With `count` held, after a short settle. */
+  held: MemoryUse;
+  /** RSS as the load grew. */
+  samples: MemorySample[];
+  /** Least-squares RSS growth per message or connection over the samples. */
+  bytesPerUnit?: number;
 }
 
 export interface Scenario {
   id: string;
   title: string;
-  kind: 'throughput' | 'latency' | 'isolation';
+  kind: 'throughput' | 'latency' | 'isolation' | 'memory';
+  /** Ferry runs it on a broker of its own (started for it), so its peak memory is its own. */
+  freshBroker?: boolean;
   /** True when the scenario runs on this broker, else the reason it is skipped. */
   appliesTo(broker: string): true | string;
   run(ctx: ScenarioContext): Promise<Measurement>;
@@ -339,6 +365,122 @@ async function sqsScenario(ctx: ScenarioContext): Promise<Measurement> {
   }
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function brokerMemory(ctx: ScenarioContext): MemoryUse {
+  const m = memoryOfAll(ctx.adapter.serverPids());
+  if (m === undefined) throw new Unsupported(`cannot read /proc/PID/status of ${ctx.adapter.name}'s server process (no pid known)`);
+  return m;
+}
+
+/** Lets a broker settle (background flushes, GC after the burst) before the figure is read. */
+const SETTLE_MS = 5000;
+
+function memoryNotes(f: MemoryFigures): string[] {
+  const mb = (b: number): string => (b / MB).toFixed(0);
+  const notes = [`RSS ${mb(f.baseline.rssBytes)} MB idle → ${mb(f.held.rssBytes)} MB with ${f.count.toLocaleString('en-US')} ${f.unit}; peak (VmHWM) ${mb(f.held.hwmBytes)} MB`];
+  if (f.bytesPerUnit !== undefined) notes.push(`RSS grows ${f.bytesPerUnit.toFixed(0)} bytes per ${f.unit === 'messages' ? 'message' : 'connection'} (least squares over ${f.samples.length} samples)`);
+  return notes;
+}
+
+/**
+ * Leaves `memoryMessages` messages of `bodyBytes` queued in one queue (sendBatch of 1,000 from 8
+ * connections, 2 batches unconfirmed each) and reads the broker's RSS every tenth of the way and
+ * at the end. Nothing consumes: this is what holding a backlog costs.
+ */
+async function queuedMemoryScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const [queue] = ctx.names(1);
+  await ctx.adapter.createQueues([queue!]);
+  const prods = await openProducers(ctx.adapter, 8);
+  try {
+    const count = ctx.sizes.memoryMessages;
+    const baseline = brokerMemory(ctx);
+    const samples: MemorySample[] = [{ count: 0, rssBytes: baseline.rssBytes }];
+    const step = Math.max(1000, Math.ceil(count / 10));
+    let nextSample = step;
+    const body = randomBody(ctx.sizes.bodyBytes);
+    const t0 = performance.now();
+    const confirmed = await publish({
+      producers: prods, queueFor: () => queue!, perProducer: Math.ceil(count / prods.length), batch: 1000, window: 2,
+      deadline: t0 + ctx.sizes.memoryFillMs, body: () => body,
+      onProgress: (n) => {
+        if (n >= nextSample) {
+          nextSample += step;
+          samples.push({ count: n, rssBytes: brokerMemory(ctx).rssBytes });
+        }
+        ctx.progress(`${n.toLocaleString('en-US')} queued, RSS ${((samples.at(-1)!.rssBytes) / MB).toFixed(0)} MB`);
+      },
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    ctx.progress(`${confirmed.toLocaleString('en-US')} queued in ${seconds.toFixed(0)} s; settling`);
+    await sleep(SETTLE_MS);
+    const held = brokerMemory(ctx);
+    samples.push({ count: confirmed, rssBytes: held.rssBytes });
+    const figures: MemoryFigures = { unit: 'messages', count: confirmed, baseline, held, samples };
+    const perUnit = slope(samples.slice(1));
+    if (perUnit !== undefined) figures.bytesPerUnit = perUnit;
+    const notes = memoryNotes(figures);
+    notes.push(`filled at ${Math.round(confirmed / seconds).toLocaleString('en-US')} msg/s`);
+    if (ctx.ferry !== undefined) {
+      const attrs = await ctx.ferry.admin.getQueueAttributes(queue!);
+      notes.push(`the broker reports ${attrs.stats.messages.toLocaleString('en-US')} messages in the queue`);
+    }
+    return { messages: confirmed, seconds, msgsPerSec: confirmed / seconds, timeBounded: confirmed < count, memory: figures, notes };
+  } finally {
+    await closeAll(prods);
+    await ctx.adapter.deleteQueues([queue!]);
+  }
+}
+
+/** Source addresses for client connections: 10,000 from one address would crowd its ephemeral ports. */
+const SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+/** Opens `idleClients` connections (200 at a time), each makes one request, then reads the broker's RSS. */
+async function idleMemoryScenario(ctx: ScenarioContext): Promise<Measurement> {
+  const count = ctx.sizes.idleClients;
+  const limit = openFilesLimit();
+  // One descriptor per connection here, plus what the harness already holds.
+  if (limit !== undefined && limit < count + 500) {
+    throw new Unsupported(`${count} connections need more open files than this process may have (ulimit -n is ${limit}); raise it with ulimit -n ${count + 1000}`);
+  }
+  const [queue] = ctx.names(1);
+  await ctx.adapter.createQueues([queue!]);
+  const clients: Array<{ close(): Promise<void> }> = [];
+  try {
+    await sleep(1000);
+    const baseline = brokerMemory(ctx);
+    const samples: MemorySample[] = [{ count: 0, rssBytes: baseline.rssBytes }];
+    const step = Math.max(1, Math.ceil(count / 10));
+    const t0 = performance.now();
+    const deadline = t0 + 10 * 60_000;
+    while (clients.length < count) {
+      if (performance.now() > deadline) throw new Error(`only ${clients.length} of ${count} connections opened within 10 minutes`);
+      const n = Math.min(200, count - clients.length);
+      const opened = await Promise.allSettled(Array.from({ length: n }, (_, i) => ctx.adapter.idleClient(queue!, SOURCE_ADDRESSES[(clients.length + i) % SOURCE_ADDRESSES.length]!)));
+      for (const o of opened) if (o.status === 'fulfilled') clients.push(o.value);
+      const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed !== undefined) throw new Error(`connection ${clients.length + 1} failed: ${(failed.reason as Error).message}`);
+      if (clients.length % step === 0 || clients.length === count) samples.push({ count: clients.length, rssBytes: brokerMemory(ctx).rssBytes });
+      ctx.progress(`${clients.length.toLocaleString('en-US')} idle connections, RSS ${(samples.at(-1)!.rssBytes / MB).toFixed(0)} MB`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    ctx.progress(`${count.toLocaleString('en-US')} idle connections; settling`);
+    await sleep(SETTLE_MS);
+    const held = brokerMemory(ctx);
+    samples.push({ count, rssBytes: held.rssBytes });
+    const figures: MemoryFigures = { unit: 'connections', count, baseline, held, samples };
+    const perUnit = slope(samples);
+    if (perUnit !== undefined) figures.bytesPerUnit = perUnit;
+    const notes = memoryNotes(figures);
+    notes.push(`opened in ${seconds.toFixed(1)} s from ${SOURCE_ADDRESSES.join(', ')}`);
+    return { messages: count, seconds, msgsPerSec: count / seconds, memory: figures, notes };
+  } finally {
+    ctx.progress(`closing ${clients.length.toLocaleString('en-US')} connections`);
+    for (let i = 0; i < clients.length; i += 500) await closeAll(clients.slice(i, i + 500));
+    await ctx.adapter.deleteQueues([queue!]);
+  }
+}
+
 const ferryOnly = (b: string): true | string => (b === 'ferry' ? true : 'a Ferry feature');
 
 export const SCENARIOS: Scenario[] = [
@@ -368,6 +510,11 @@ export const SCENARIOS: Scenario[] = [
   { id: 'isolation', title: 'light queue at 100 msg/s beside a saturated queue', kind: 'isolation', appliesTo: every, run: isolationScenario },
   { id: 'fifo-strict', title: 'strict FIFO, 100 message groups, consume + ack', kind: 'throughput', appliesTo: ferryOnly, run: fifoScenario },
   { id: 'sqs', title: 'SQS API (AWS SDK): receive + delete batch, 16 workers', kind: 'throughput', appliesTo: ferryOnly, run: sqsScenario },
+  {
+    id: 'memory-queued', title: 'memory: 10 million queued messages (256 B) in one queue', kind: 'memory', freshBroker: true, appliesTo: every,
+    run: queuedMemoryScenario,
+  },
+  { id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, appliesTo: every, run: idleMemoryScenario },
 ];
 
 /** The issue-2 scenarios, run first. */

@@ -17,11 +17,20 @@ const configs: Array<Partial<QueueAttributes>> = [
   { retentionMs: 60_000, dedupWindowMs: 1000, contentDedup: true },
 ];
 
-for (const [ci, attrs] of configs.entries()) {
-  t.test(`bookkeeping holds under random operations: ${JSON.stringify(attrs)}`, async (t) => {
+/**
+ * Runs with a body cache and group ids on most sends (message objects), and without a cache and
+ * mostly plain sends (the compact backlog, backlog.ts) for the relaxed configurations.
+ */
+const runs = [
+  ...configs.map((attrs) => ({ attrs, plain: false })),
+  ...configs.filter((a) => a.ordering !== 'strict').map((attrs) => ({ attrs, plain: true })),
+];
+
+for (const [ci, { attrs, plain }] of runs.entries()) {
+  t.test(`bookkeeping holds under random operations: ${JSON.stringify(attrs)}${plain ? ', plain sends, no body cache' : ''}`, async (t) => {
     const rnd = prng(1000 + ci);
     const dlq = actorHarness({}, { name: 'dlq' });
-    const q: Harness = actorHarness({ visibilityMs: 30, ...attrs });
+    const q: Harness = actorHarness({ visibilityMs: 30, ...attrs }, plain ? { cacheBytes: 0 } : {});
     let now = 0;
     let held: DeliveredMessage[] = [];
     let violations = 0;
@@ -38,10 +47,11 @@ for (const [ci, attrs] of configs.entries()) {
       const r = rnd();
       now += Math.floor(rnd() * 20);
       if (r < 0.35) {
-        const extra: Record<string, unknown> = { groupId: `g${Math.floor(rnd() * 5)}` };
-        if (rnd() < 0.2) extra.delayMs = Math.floor(rnd() * 100);
-        if (rnd() < 0.2) extra.ttlMs = 1 + Math.floor(rnd() * 200);
-        if (rnd() < 0.5) extra.timestamp = now - Math.floor(rnd() * 80);
+        const extra: Record<string, unknown> = {};
+        if (!plain || rnd() < 0.1) extra.groupId = `g${Math.floor(rnd() * 5)}`;
+        if (rnd() < (plain ? 0.05 : 0.2)) extra.delayMs = Math.floor(rnd() * 100);
+        if (rnd() < (plain ? 0.05 : 0.2)) extra.ttlMs = 1 + Math.floor(rnd() * 200);
+        if (rnd() < (plain ? 0.05 : 0.5)) extra.timestamp = now - Math.floor(rnd() * 80);
         q.call({ op: 'send', args: { queue: 'q', body: Buffer.from(`m${step % 7}`), ...extra } }, now);
       } else if (r < 0.55) {
         held.push(...q.receive(now, { max: 1 + Math.floor(rnd() * 5) }));

@@ -18,6 +18,11 @@ export interface ConsumerHandle {
 
 export type OnBodies = (bodies: readonly Uint8Array[]) => void;
 
+/** A connection that made one request and now stays open doing nothing (memory scenarios). */
+export interface IdleClient {
+  close(): Promise<void>;
+}
+
 export interface QueueOptions {
   /** Ferry only: strict FIFO ordering (message groups). */
   strict?: boolean;
@@ -37,6 +42,11 @@ export interface BrokerAdapter {
   producer(): Promise<Producer>;
   /** Starts consuming `queue` with up to `prefetch` unacked messages; `onBodies` sees every delivery. */
   consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle>;
+  /**
+   * Opens one more client connection (from `localAddress`, a 127.0.0.x, where the client library
+   * lets it choose), makes one request about `queue` on it and leaves it open and idle.
+   */
+  idleClient(queue: string, localAddress: string): Promise<IdleClient>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,8 @@
 /** Ferry through its own SDK: sendBatch for publishing, consume() (push + batched deletes) for consuming. */
+import WebSocket from 'ws';
 import { connect, type FerryClient } from '../../src/client/index.js';
-import { BrokerUnavailable, Unsupported, type BrokerAdapter, type ConsumerHandle, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
+import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
+import { BrokerUnavailable, Unsupported, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
 
 export class FerryAdapter implements BrokerAdapter {
   readonly name = 'ferry';
@@ -74,6 +76,38 @@ export class FerryAdapter implements BrokerAdapter {
         await client.close();
       },
     };
+  }
+
+  /**
+   * A bare WebSocket (the SDK cannot choose its source address; 10,000 connections from one
+   * address would be near the loopback's ephemeral ports): one getQueueAttributes, then idle. It
+   * answers the server's pings (ws does), so the server's idle timeout does not close it.
+   */
+  async idleClient(queue: string, localAddress: string): Promise<IdleClient> {
+    const ws = new WebSocket(this.url, { perMessageDeflate: false, localAddress, handshakeTimeout: 10_000 });
+    ws.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    const close = async (): Promise<void> => {
+      if (ws.readyState !== WebSocket.CLOSED) {
+        ws.close();
+        const t = setTimeout(() => ws.terminate(), 2000);
+        await closed;
+        clearTimeout(t);
+      }
+    };
+    try {
+      const reply = await withTimeout(`idle client from ${localAddress}`, 30_000, () => new Promise<Record<string, unknown>>((resolve, reject) => {
+        ws.once('open', () => ws.send(encodeFrame({ id: 1, op: 'getQueueAttributes', args: { queue } })));
+        ws.once('message', (data: Buffer) => resolve(decodeFrame(new Uint8Array(data)) as Record<string, unknown>));
+        ws.once('error', reject);
+        void closed.then(() => reject(new Error('closed before the reply')));
+      }));
+      if (reply.error !== undefined) throw new Error(`getQueueAttributes failed: ${JSON.stringify(reply.error)}`);
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { close };
   }
 
   /** The admin client, for scenarios that use Ferry-only features. */

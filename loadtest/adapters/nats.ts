@@ -4,7 +4,7 @@
  * sync); a durable pull consumer with explicit ack and max_ack_pending = prefetch.
  */
 import { AckPolicy, connect, RetentionPolicy, StorageType, type JetStreamManager, type NatsConnection } from 'nats';
-import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const SERVER = '127.0.0.1:4222';
 
@@ -76,6 +76,12 @@ export class NatsAdapter implements BrokerAdapter {
         await nc.close();
       },
     };
+  }
+
+  async idleClient(queue: string): Promise<IdleClient> {
+    const nc = await connect({ servers: SERVER, reconnect: false });
+    await nc.jetstreamManager().then((jsm) => jsm.streams.info(queue));
+    return { close: () => nc.close().catch(() => undefined) };
   }
 
   async close(): Promise<void> {

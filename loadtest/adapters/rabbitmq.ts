@@ -3,7 +3,7 @@
  * quorum), persistent messages on a confirm channel, consumers with prefetch and one ack per message.
  */
 import amqp from 'amqplib';
-import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -84,6 +84,14 @@ export class RabbitAdapter implements BrokerAdapter {
         await conn.close().catch(() => undefined);
       },
     };
+  }
+
+  async idleClient(queue: string): Promise<IdleClient> {
+    const conn = await amqp.connect(URL);
+    conn.on('error', () => undefined);
+    const ch = await conn.createChannel();
+    await ch.checkQueue(queue);
+    return { close: () => conn.close().catch(() => undefined) };
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch.
  */
 import { Redis } from 'ioredis';
-import { BrokerUnavailable, withTimeout, type BrokerAdapter, type ConsumerHandle, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const GROUP = 'bench';
 
@@ -92,6 +92,18 @@ export class RedisAdapter implements BrokerAdapter {
       async stop() {
         stopped = true;
         await loop;
+        r.disconnect();
+      },
+    };
+  }
+
+  async idleClient(queue: string): Promise<IdleClient> {
+    const r = client();
+    r.on('error', () => undefined);
+    await r.connect();
+    await r.xlen(queue);
+    return {
+      async close() {
         r.disconnect();
       },
     };

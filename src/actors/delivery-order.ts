@@ -12,6 +12,10 @@
  *
  * Both keep stale entries lazily (a removed message has state Gone and is skipped), so removal is
  * O(1) and nothing searches the middle of a queue.
+ *
+ * RelaxedOrder may have a second source for the default group '': the actor's compact backlog of
+ * plain messages (backlog.ts), which are not objects until they are taken. The group then delivers
+ * whichever of its two heads has the lower sequence, so a queue without groups stays FIFO.
  */
 import { Deque } from './deque.js';
 import { State, type Msg } from './message.js';
@@ -30,6 +34,14 @@ export interface DeliveryOrder {
   clear(): void;
 }
 
+/** Plain visible messages of group '' that the actor keeps compactly, in sequence order. */
+export interface Backlogged {
+  /** Sequence of the first one, or undefined when there is none. */
+  peekSeq(): number | undefined;
+  /** Takes the first one out as a full message (state Visible). */
+  promote(): Msg;
+}
+
 interface RelaxedGroup {
   key: string;
   visible: Deque<Msg>;
@@ -40,6 +52,8 @@ export class RelaxedOrder implements DeliveryOrder {
   readonly #groups = new Map<string, RelaxedGroup>();
   readonly #ring = new Deque<RelaxedGroup>();
 
+  constructor(readonly backlog?: Backlogged) {}
+
   get groups(): number {
     return this.#groups.size;
   }
@@ -47,23 +61,25 @@ export class RelaxedOrder implements DeliveryOrder {
   accepted(): void {}
 
   visible(msg: Msg, front: boolean): void {
-    let g = this.#groups.get(msg.group);
-    if (g === undefined) this.#groups.set(msg.group, (g = { key: msg.group, visible: new Deque(), inRing: false }));
+    const g = this.#group(msg.group);
     if (front) g.visible.unshift(msg);
     else g.visible.push(msg);
-    if (!g.inRing) {
-      g.inRing = true;
-      this.#ring.push(g);
-    }
+  }
+
+  /** The backlog got a message: group '' has something to deliver. */
+  backlogged(): void {
+    this.#group('');
   }
 
   removed(): void {}
 
   next(): Msg | undefined {
     for (let g = this.#ring.shift(); g !== undefined; g = this.#ring.shift()) {
-      let msg = g.visible.shift();
-      while (msg !== undefined && msg.state !== State.Visible) msg = g.visible.shift();
-      if (g.visible.length > 0) this.#ring.push(g); // the group's turn comes again after the others
+      while (g.visible.length > 0 && g.visible.peek()!.state !== State.Visible) g.visible.shift();
+      const head = g.visible.peek();
+      const b = g.key === '' ? this.backlog?.peekSeq() : undefined;
+      const msg = b !== undefined && (head === undefined || b < head.seq) ? this.backlog!.promote() : g.visible.shift();
+      if (g.visible.length > 0 || (g.key === '' && this.backlog?.peekSeq() !== undefined)) this.#ring.push(g); // its turn comes again after the others
       else {
         g.inRing = false;
         this.#groups.delete(g.key);
@@ -71,6 +87,17 @@ export class RelaxedOrder implements DeliveryOrder {
       if (msg !== undefined) return msg;
     }
     return undefined;
+  }
+
+  /** The group of `key`, created and put in the ring if needed. */
+  #group(key: string): RelaxedGroup {
+    let g = this.#groups.get(key);
+    if (g === undefined) this.#groups.set(key, (g = { key, visible: new Deque(), inRing: false }));
+    if (!g.inRing) {
+      g.inRing = true;
+      this.#ring.push(g);
+    }
+    return g;
   }
 
   clear(): void {

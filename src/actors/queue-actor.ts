@@ -19,6 +19,11 @@
  *
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
+ *
+ * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl,
+ * body not in the shard's body cache) is not an object but 12 bytes in the backlog's columns
+ * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
+ * delivered, expired, dropped or moved; everything else only ever sees full messages.
  */
 import { randomUUID } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
@@ -31,7 +36,8 @@ import { forwardIdString, type ForwardId } from '../storage/keys.js';
 import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
-import { NoOrder, RelaxedOrder, StrictOrder, type DeliveryOrder } from './delivery-order.js';
+import { Backlog } from './backlog.js';
+import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
@@ -100,6 +106,8 @@ export interface QueueActorDeps<Ref> {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The id of a message promoted from the backlog until its stored record is read (with its body). */
+const UNREAD_ID = '';
 
 export class QueueActor<Ref> {
   readonly #store: PartitionStore;
@@ -108,8 +116,17 @@ export class QueueActor<Ref> {
   #record: QueueRecord;
   #nextSeq: number;
   #nextSeqDirty = false;
-  /** Live messages by sequence; insertion order is acceptance order, so the first is the oldest. */
-  readonly #messages = new Map<number, Msg>();
+  /**
+   * Live messages by sequence, except those in #backlog. Insertion order is acceptance order, so the
+   * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
+   */
+  #messages = new Map<number, Msg>();
+  /** Plain visible messages in columns (backlog.ts); older than any message promoted after them. */
+  readonly #backlog = new Backlog();
+  readonly #backlogged: Backlogged = {
+    peekSeq: () => this.#backlog.peekSeq(),
+    promote: () => this.#promote(),
+  };
   #order: DeliveryOrder;
   /** Lease ends and delay ends. Stale entries are skipped when they surface. */
   readonly #deadlines = new DeadlineHeap();
@@ -135,7 +152,7 @@ export class QueueActor<Ref> {
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
-    this.#order = newOrder(record.attributes);
+    this.#order = newOrder(record.attributes, this.#backlogged);
     if (record.attributes.mode === 'stream') {
       const messages = this.#messages;
       const actor = this;
@@ -189,10 +206,14 @@ export class QueueActor<Ref> {
    * with an ordering window, (timestamp, producer, seq) order) before any request.
    */
   restore(m: RecoveredMessage, now: number): void {
-    if (m.body !== undefined) this.#bodies.bytes += m.size;
+    if (m.body !== undefined) this.#bodies.restored(m.size);
     const msg = this.#newMsg(m.seq, m.id, m.sentAt, m.size, m.body, m.attributes, m.extra);
     msg.receiveCount = m.delivery?.receiveCount ?? 0;
     msg.firstReceivedAt = m.delivery?.firstReceivedAt ?? 0;
+    if (m.visibleAt <= now && this.#toBacklog(msg)) {
+      if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+      return;
+    }
     this.#admit(msg);
     const windowMs = this.#attrs.orderingWindowMs;
     if (windowMs > 0 && m.extra?.late !== true) {
@@ -316,10 +337,37 @@ export class QueueActor<Ref> {
     }
   }
 
+  /**
+   * A plain message that is visible now goes into the backlog's columns instead of the live map
+   * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
+   */
+  #toBacklog(msg: Msg): boolean {
+    if (this.#stream !== undefined || this.#attrs.ordering === 'strict' || msg.body !== undefined || msg.attributes !== undefined
+      || msg.extra !== undefined || msg.receiveCount !== 0 || this.#attrs.orderingWindowMs > 0) return false;
+    this.#backlog.push(msg.seq, msg.sentAt, msg.size);
+    this.#counts.bytes += msg.size;
+    this.#counts.visible++;
+    (this.#order as RelaxedOrder).backlogged();
+    return true;
+  }
+
+  /** The backlog's first message as a full one in the live map, still visible (and counted so). */
+  #promote(): Msg {
+    const e = this.#backlog.shift()!;
+    const msg = this.#newMsg(e.seq, UNREAD_ID, e.sentAt, e.size, undefined, undefined, undefined);
+    this.#messages.set(msg.seq, msg);
+    return msg;
+  }
+
+  /** Messages held, in the live map and in the backlog. */
+  get #size(): number {
+    return this.#messages.size + this.#backlog.length;
+  }
+
   /** Would one more message of `size` bytes pass maxLength or maxBytes? */
   #full(size: number): boolean {
     const a = this.#attrs;
-    return (a.maxLength > 0 && this.#messages.size + 1 > a.maxLength) || (a.maxBytes > 0 && this.#counts.bytes + size > a.maxBytes);
+    return (a.maxLength > 0 && this.#size + 1 > a.maxLength) || (a.maxBytes > 0 && this.#counts.bytes + size > a.maxBytes);
   }
 
   #send(entry: SendEntry, now: number): SendResult {
@@ -347,7 +395,7 @@ export class QueueActor<Ref> {
         throw new FerryError(ErrorCodes.QueueFull, `queue ${this.name} is full (maxLength ${a.maxLength || 'none'}, maxBytes ${a.maxBytes || 'none'}; overflow ${a.overflow})`, { field: 'queue' });
       }
       if (a.overflow === 'dropHead' || this.#stream !== undefined) {
-        for (let oldest = this.#oldest(); oldest !== undefined && this.#full(size); oldest = this.#oldest()) {
+        for (let oldest = this.#oldestForRemoval(); oldest !== undefined && this.#full(size); oldest = this.#full(size) ? this.#oldestForRemoval() : undefined) {
           this.#deadLetterOrDrop(oldest, 'overflow', now);
         }
       } else {
@@ -380,6 +428,7 @@ export class QueueActor<Ref> {
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
     this.#store.putMessage(seq, stored(id, now, visibleAt, entry.body, entry.attributes, msg.extra));
     msg.body = this.#bodies.admit(size) ? entry.body : undefined;
+    if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
     if (held) {
       this.#hold(msg, visibleAt);
@@ -396,8 +445,27 @@ export class QueueActor<Ref> {
     this.#store.putDedup(id, record);
   }
 
+  /** The live map's oldest message (stream mode has no backlog: its oldest). */
   #oldest(): Msg | undefined {
     return this.#messages.values().next().value;
+  }
+
+  /** Send time of the oldest message held, the backlog included. */
+  #oldestSentAt(): number | undefined {
+    const m = this.#oldest();
+    const b = this.#backlog.peekSeq();
+    return b !== undefined && (m === undefined || b < m.seq) ? this.#backlog.peekSentAt() : m?.sentAt;
+  }
+
+  /**
+   * The oldest message held, promoted out of the backlog if it is there, for the caller to remove.
+   * A message promoted earlier (delivered, then visible again) sits at the end of the live map, so
+   * retention reaches it when it is next delivered or its lease ends rather than strictly by age.
+   */
+  #oldestForRemoval(): Msg | undefined {
+    const m = this.#oldest();
+    const b = this.#backlog.peekSeq();
+    return b !== undefined && (m === undefined || b < m.seq) ? this.#promote() : m;
   }
 
   #hold(msg: Msg, visibleAt: number): void {
@@ -448,21 +516,34 @@ export class QueueActor<Ref> {
   /** Moves up to `max` messages that are not leased to `target` (or each one's source queue). */
   #redriveBatch(max: number, target: string | undefined): { moved: number; remaining: number } {
     let moved = 0;
-    for (const msg of this.#messages.values()) {
-      if (moved >= max) break;
-      if (msg.state === State.Leased || msg.state === State.Held) continue;
+    const move = (msg: Msg): boolean => {
+      if (msg.state === State.Leased || msg.state === State.Held) return false;
       const record = redriveRecord(msg, this.#bodyOf(msg), target);
-      if (record === undefined) continue;
+      if (record === undefined) return false;
       this.#remove(msg);
       this.#store.deleteMessage(msg.seq);
       this.#store.putForward(msg.seq, record);
-      moved++;
+      return true;
+    };
+    for (const msg of this.#messages.values()) {
+      if (moved >= max) break;
+      if (move(msg)) moved++;
     }
-    return { moved, remaining: this.#messages.size };
+    // Backlog messages are plain, so they have no source queue: they move only to a named target.
+    while (target !== undefined && moved < max && this.#backlog.length > 0) if (move(this.#promote())) moved++;
+    return { moved, remaining: this.#size };
   }
 
   #bodyOf(msg: Msg): Uint8Array {
-    return msg.body ?? this.#store.readMessages([msg.seq])[0]?.body ?? EMPTY;
+    if (msg.body !== undefined) return msg.body;
+    const stored = this.#store.readMessages([msg.seq])[0];
+    this.#readId(msg, stored);
+    return stored?.body ?? EMPTY;
+  }
+
+  /** A promoted message's id, from its stored record (read for its body anyway). */
+  #readId(msg: Msg, stored: StoredMessage | undefined): void {
+    if (msg.id === UNREAD_ID && stored !== undefined) msg.id = stored.id;
   }
 
   /**
@@ -687,7 +768,12 @@ export class QueueActor<Ref> {
 
   /** Ordering changed: rebuild the delivery order from the live messages, in acceptance order. */
   #rebuildOrder(): void {
-    this.#order = newOrder(this.#attrs);
+    if (this.#backlog.length > 0) {
+      // Every message becomes a full one, and the live map is put back in acceptance order.
+      while (this.#backlog.length > 0) this.#promote();
+      this.#messages = new Map([...this.#messages].sort((a, b) => a[0] - b[0]));
+    }
+    this.#order = newOrder(this.#attrs, this.#backlogged);
     for (const msg of this.#messages.values()) {
       if (msg.state === State.Held) continue;
       this.#order.accepted(msg);
@@ -696,7 +782,8 @@ export class QueueActor<Ref> {
   }
 
   #purge(): number {
-    const purged = this.#messages.size;
+    const purged = this.#size;
+    this.#backlog.clear();
     for (const msg of this.#messages.values()) {
       if (msg.body !== undefined) this.#bodies.release(msg.size);
       msg.state = State.Gone;
@@ -727,8 +814,10 @@ export class QueueActor<Ref> {
     if (target !== null) {
       // Messages still here go to the dead-letter queue (reason queueDeleted), in the same synced
       // batch that deletes the queue: the outbox records outlive the queue's own keys.
+      while (this.#backlog.length > 0) this.#promote();
       const missing = [...this.#messages.values()].filter((m) => m.body === undefined);
       const read = this.#store.readMessages(missing.map((m) => m.seq));
+      missing.forEach((m, i) => this.#readId(m, read[i]));
       const bodies = new Map(missing.map((m, i) => [m.seq, read[i]?.body ?? EMPTY]));
       for (const msg of this.#messages.values()) {
         this.#store.putForward(msg.seq, deadLetterRecord(msg, msg.body ?? bodies.get(msg.seq)!, target.queue, 'queueDeleted', this.name, now));
@@ -737,6 +826,7 @@ export class QueueActor<Ref> {
     }
     for (const msg of this.#messages.values()) if (msg.body !== undefined) this.#bodies.release(msg.size);
     this.#messages.clear();
+    this.#backlog.clear();
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
@@ -799,8 +889,8 @@ export class QueueActor<Ref> {
   /** Retention (the oldest messages first) and per-message ttl (a heap). */
   #expire(now: number): void {
     const retentionMs = this.#attrs.retentionMs;
-    for (let oldest = this.#oldest(); oldest !== undefined && oldest.sentAt + retentionMs <= now; oldest = this.#oldest()) {
-      this.#deadLetterOrDrop(oldest, 'expired', now);
+    for (let sentAt = this.#oldestSentAt(); sentAt !== undefined && sentAt + retentionMs <= now; sentAt = this.#oldestSentAt()) {
+      this.#deadLetterOrDrop(this.#oldestForRemoval()!, 'expired', now);
     }
     for (let top = this.#ttls.peek(); top !== undefined && top.at <= now; top = this.#ttls.peek()) {
       this.#ttls.pop();
@@ -917,22 +1007,22 @@ export class QueueActor<Ref> {
     };
     consider(this.#ttls.peek()?.at);
     consider(this.#stream?.nextDeadline());
-    const oldest = this.#oldest();
-    if (oldest !== undefined) consider(oldest.sentAt + this.#attrs.retentionMs);
+    const oldest = this.#oldestSentAt();
+    if (oldest !== undefined) consider(oldest + this.#attrs.retentionMs);
     if (this.#attrs.orderingWindowMs > 0) consider(this.#window.nextDue(this.#attrs.orderingWindowMs));
     for (const w of this.#waiters) consider(w.deadline);
     return next;
   }
 
   stats(now: number): QueueStats {
-    const oldest = this.#oldest();
+    const oldest = this.#oldestSentAt();
     return {
       visible: this.#counts.visible,
       leased: this.#counts.leased + (this.#stream?.leased ?? 0),
       delayed: this.#counts.delayed,
-      oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest.sentAt),
+      oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       bytes: this.#counts.bytes,
-      messages: this.#messages.size,
+      messages: this.#size,
       held: this.#counts.held,
       ...this.#counters,
     };
@@ -977,6 +1067,7 @@ export class QueueActor<Ref> {
       const read = this.#store.readMessages(missing.map((m) => m.seq));
       missing.forEach((m, i) => {
         const s = read[i];
+        this.#readId(m, s);
         if (s !== undefined) loaded.set(m.seq, s.body);
       });
     }
@@ -1019,9 +1110,9 @@ export class QueueActor<Ref> {
   }
 }
 
-function newOrder(a: QueueAttributes): DeliveryOrder {
+function newOrder(a: QueueAttributes, backlog: Backlogged): DeliveryOrder {
   if (a.mode === 'stream') return new NoOrder();
-  return a.ordering === 'strict' ? new StrictOrder() : new RelaxedOrder();
+  return a.ordering === 'strict' ? new StrictOrder() : new RelaxedOrder(backlog);
 }
 
 function subKey(session: number, sub: number): string {

@@ -8,6 +8,8 @@ declare module '@nxtedition/rocksdb' {
     /** Synchronous write (this binding writes synchronously anyway). */
     _writeSync(options: { sync: boolean }): void;
     close(): Promise<void>;
+    /** Frees the batch now and detaches it from the database on the next tick. */
+    close(callback: (err?: Error) => void): void;
   }
   export interface Iterator {
     nextv(size: number): Promise<Array<[Buffer, Buffer]>>;

@@ -46,6 +46,8 @@ export interface ShardStoreOptions {
   recoveryBodyBudget?: number;
 }
 
+const ignore = (): void => {};
+
 export class ShardStore {
   #db: RocksLevel;
   #batch: ChainedBatch | undefined;
@@ -290,6 +292,11 @@ export class ShardStore {
         this.#syncs++;
       } catch (err) {
         throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
+      } finally {
+        // _writeSync leaves the batch open: abstract-level keeps an open batch in the database's
+        // resource set, with a copy of every operation (key and value), until it is closed. Not
+        // closing it held every write ever made in memory (issue 5, memory).
+        batch.close(ignore);
       }
     }
     if (tap !== undefined && ops.length > 0) tap.committed(ops);

@@ -123,7 +123,8 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
       const rec = store.record!;
       const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => {
         const { id, sentAt, visibleAt, body, attributes, ...extra } = m;
-        const rm: RecoveredMessage = { seq, id, sentAt, visibleAt, size: body.byteLength, body, delivery: store.deliveries.get(seq) };
+        // No body cache: recovery keeps no bodies either (as the store does past its recovery budget).
+        const rm: RecoveredMessage = { seq, id, sentAt, visibleAt, size: body.byteLength, body: opts.cacheBytes === 0 ? undefined : body, delivery: store.deliveries.get(seq) };
         if (attributes !== undefined) rm.attributes = attributes;
         if (Object.keys(extra).length > 0) rm.extra = extra;
         return rm;

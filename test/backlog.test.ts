@@ -1,0 +1,144 @@
+// The compact backlog (columns of seq, sentAt, size) and RelaxedOrder drawing group '' from it.
+import t from 'tap';
+import { Backlog, type BacklogEntry } from '../src/actors/backlog.js';
+import { RelaxedOrder, type Backlogged } from '../src/actors/delivery-order.js';
+import { State, type Msg } from '../src/actors/message.js';
+
+function drain(b: Backlog): BacklogEntry[] {
+  const out: BacklogEntry[] = [];
+  for (let e = b.shift(); e !== undefined; e = b.shift()) out.push(e);
+  return out;
+}
+
+t.test('a FIFO across many chunks: what goes in comes out, in order, exactly', async (t) => {
+  const b = new Backlog();
+  const n = 50_000; // several chunks of 8192
+  const t0 = 1_764_000_000_000;
+  for (let i = 0; i < n; i++) b.push(3 * i + 7, t0 + i * 13, 1 + (i % 1000));
+  t.equal(b.length, n);
+  t.equal(b.peekSeq(), 7);
+  t.equal(b.peekSentAt(), t0);
+  const out = drain(b);
+  t.equal(out.length, n);
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const e = out[i]!;
+    if (e.seq !== 3 * i + 7 || e.sentAt !== t0 + i * 13 || e.size !== 1 + (i % 1000)) bad++;
+  }
+  t.equal(bad, 0, 'every entry exact');
+  t.equal(b.length, 0);
+  t.equal(b.peekSeq(), undefined);
+  t.equal(b.peekSentAt(), undefined);
+  t.equal(b.shift(), undefined);
+});
+
+t.test('interleaved push and shift, including draining the chunk that is still filling', async (t) => {
+  const b = new Backlog();
+  let next = 0;
+  let expect = 0;
+  let bad = 0;
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 97; i++) b.push(next, 1000 + next, 256), next++;
+    for (let i = 0; i < (round % 3 === 0 ? 200 : 60); i++) {
+      const e = b.shift();
+      if (e === undefined) break;
+      if (e.seq !== expect || e.sentAt !== 1000 + expect) bad++;
+      expect++;
+    }
+    if (b.length !== next - expect) bad++;
+  }
+  for (const e of drain(b)) if (e.seq !== expect++) bad++;
+  t.equal(bad, 0);
+  t.equal(expect, next);
+});
+
+t.test('big jumps in sequence and send time (clock set back, gaps) start new chunks and stay exact', async (t) => {
+  const b = new Backlog();
+  const entries: BacklogEntry[] = [
+    { seq: 0, sentAt: 5_000_000_000_000, size: 1 },
+    { seq: 1, sentAt: 4_000_000_000_000, size: 2 }, // clock back by years
+    { seq: 2 ** 33, sentAt: 4_000_000_000_001, size: 3 }, // sequence gap past 32 bits
+    { seq: 2 ** 33 + 1, sentAt: 4_000_000_000_001 + 2 ** 31 + 5, size: 4 }, // past the Int32 offset
+    { seq: 2 ** 40, sentAt: 0, size: 2 ** 20 },
+  ];
+  for (const e of entries) b.push(e.seq, e.sentAt, e.size);
+  t.same(drain(b), entries);
+});
+
+t.test('refuses sequences out of order and sizes out of range; clear empties it', async (t) => {
+  const b = new Backlog();
+  b.push(10, 0, 5);
+  t.throws(() => b.push(10, 0, 5), RangeError);
+  t.throws(() => b.push(9, 0, 5), RangeError);
+  t.throws(() => b.push(11, 0, -1), RangeError);
+  t.throws(() => b.push(11, 0, 1.5), RangeError);
+  t.equal(b.length, 1);
+  b.clear();
+  t.equal(b.length, 0);
+  t.equal(b.peekSeq(), undefined);
+  b.push(11, 0, 5); // sequences keep increasing after a clear (purge)
+  t.same(b.shift(), { seq: 11, sentAt: 0, size: 5 });
+});
+
+function msg(seq: number, group = ''): Msg {
+  return {
+    seq, id: `m${seq}`, sentAt: 0, size: 1, body: undefined, attributes: undefined, receiveCount: 0, firstReceivedAt: 0,
+    state: State.Visible, until: 0, expiresAt: Infinity, group, extra: undefined, holder: undefined,
+  };
+}
+
+/** A Backlogged over a real Backlog, promoting to plain Msg objects as the actor does. */
+function source(seqs: number[]): Backlogged & { backlog: Backlog } {
+  const backlog = new Backlog();
+  for (const s of seqs) backlog.push(s, 0, 1);
+  return { backlog, peekSeq: () => backlog.peekSeq(), promote: () => msg(backlog.shift()!.seq) };
+}
+
+function takeAll(o: RelaxedOrder): Msg[] {
+  const out: Msg[] = [];
+  for (let m = o.next(); m !== undefined; m = o.next()) out.push(m);
+  return out;
+}
+
+t.test("RelaxedOrder: group '' delivers its objects and its backlog merged by sequence", async (t) => {
+  const src = source([1, 2, 5, 8]);
+  const o = new RelaxedOrder(src);
+  o.backlogged();
+  for (const s of [0, 3, 4, 9]) o.visible(msg(s), false);
+  t.same(takeAll(o).map((m) => m.seq), [0, 1, 2, 3, 4, 5, 8, 9]);
+  t.equal(o.groups, 0, 'nothing left');
+  t.equal(src.backlog.length, 0);
+});
+
+t.test('RelaxedOrder: stale objects are skipped, and the backlog alone is enough to be in the ring', async (t) => {
+  const src = source([10, 11]);
+  const o = new RelaxedOrder(src);
+  const gone = msg(1);
+  o.visible(gone, false);
+  gone.state = State.Gone;
+  o.backlogged();
+  o.backlogged(); // repeated: still one turn in the ring
+  t.equal(o.groups, 1);
+  t.same(takeAll(o).map((m) => m.seq), [10, 11]);
+  src.backlog.push(12, 0, 1);
+  o.backlogged();
+  t.same(takeAll(o).map((m) => m.seq), [12]);
+});
+
+t.test("RelaxedOrder: fairness holds between the backlog's group and other groups", async (t) => {
+  const src = source([0, 1, 2, 3, 4, 5]);
+  const o = new RelaxedOrder(src);
+  o.backlogged();
+  o.visible(msg(100, 'a'), false);
+  o.visible(msg(101, 'a'), false);
+  t.same(takeAll(o).map((m) => `${m.group}${m.seq}`), ['0', 'a100', '1', 'a101', '2', '3', '4', '5'], 'round-robin, one message a turn');
+  t.equal(src.backlog.length, 0);
+});
+
+t.test('RelaxedOrder without a backlog behaves as before', async (t) => {
+  const o = new RelaxedOrder();
+  o.backlogged(); // an empty group '' turn is harmless
+  o.visible(msg(2), false);
+  o.visible(msg(1), true);
+  t.same(takeAll(o).map((m) => m.seq), [1, 2]);
+});
