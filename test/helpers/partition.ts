@@ -119,7 +119,11 @@ export async function partitionLeader(t: Test, cluster: ProxiedCluster, queue: s
   const k = Number(before.leader.slice(1)) - 1;
   const others = [0, 1, 2].filter((i) => i !== k);
   const majority = await connect(others.map((i) => cluster.nodes[i]!.url), { requestTimeoutMs: 30_000 });
-  const isolated = await connect(cluster.nodes[k]!.url, { reconnect: false, requestTimeoutMs: 30_000 });
+  // Closed whatever happens: a client left open keeps reconnecting and the test process alive.
+  const isolated = await connect(cluster.nodes[k]!.url, { reconnect: false, requestTimeoutMs: 30_000 }).catch(async (err: unknown) => {
+    await majority.close();
+    throw err;
+  });
   try {
     await sendSome(majority, queue, `${label}-before`, 30, ledger);
     await deleteSome(majority, queue, 10, ledger);
