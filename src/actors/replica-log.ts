@@ -134,6 +134,14 @@ export class ReplicaLog implements CommitTap {
     return { ...mark };
   }
 
+  /** A copy this node no longer holds (the queue moved away): every key of it goes, the mark too. */
+  discard(qid: string): void {
+    if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; its copy cannot be discarded`);
+    this.#store.stageOps(this.#store.readQueueKeys(qid).map(([key]) => ({ type: 'del' as const, key })));
+    // Not deleted from the cache: the store still shows the old mark until this turn commits.
+    this.#marks.set(qid, { ...ZERO });
+  }
+
   /** Leader: every stored key of a queue with the mark it corresponds to (read between commits). */
   snapshot(qid: string): { rows: Array<[Buffer, Buffer]>; mark: ReplicaMark } {
     return { rows: this.#store.readQueueKeys(qid).filter(([k]) => k[0] !== PREFIX.replica), mark: this.markOf(qid) };

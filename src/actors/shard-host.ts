@@ -208,6 +208,7 @@ export class ShardHost {
       case 'apply':
       case 'install':
       case 'snapshot':
+      case 'discard':
       case 'mark':
         return this.#replication(m, now);
       case 'crash':
@@ -217,7 +218,7 @@ export class ShardHost {
   }
 
   /** Cluster-mode messages (see replica-log.ts); answers are held until the turn's commit like any other. */
-  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'mark' }>, now: number): void {
+  #replication(m: Extract<ToShard, { t: 'lead' | 'follow' | 'apply' | 'install' | 'snapshot' | 'discard' | 'mark' }>, now: number): void {
     const replicas = this.#replicas;
     if (replicas === undefined) {
       this.#answers.fail(m.r, { code: ErrorCodes.Internal, message: `${m.t} needs cluster mode` });
@@ -256,6 +257,10 @@ export class ShardHost {
           return;
         case 'snapshot':
           this.#answers.reply(m.r, replicas.snapshot(m.qid));
+          return;
+        case 'discard':
+          replicas.discard(m.qid);
+          this.#answers.reply(m.r, { discarded: true });
           return;
         case 'mark':
           this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });

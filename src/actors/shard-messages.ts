@@ -12,7 +12,7 @@ import type { PackedEntries, PackedMessages, PackedResults } from './packing.js'
 import type { InsertItem } from './queue-actor.js';
 
 /** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
-export type QueueOp = Exclude<OpName, 'listQueues' | 'startRedrive' | 'listRedrives' | 'cancelRedrive'>;
+export type QueueOp = Exclude<OpName, 'listQueues' | 'startRedrive' | 'listRedrives' | 'cancelRedrive' | 'moveQueue' | 'drainNode'>;
 
 export type QueueRequest =
   | { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp]
@@ -43,6 +43,8 @@ export type ToShard =
   | { t: 'install'; r: number; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Cluster mode, leader: a snapshot of one queue's keys. */
   | { t: 'snapshot'; r: number; qid: string }
+  /** Cluster mode: this node no longer holds a copy of the queue (it moved away): delete its keys. */
+  | { t: 'discard'; r: number; qid: string }
   /** Cluster mode: the replication mark of a queue in this store. */
   | { t: 'mark'; r: number; qid: string }
   /** The target of forward f committed it: drop the outbox record. */

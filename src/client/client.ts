@@ -22,6 +22,9 @@ export type ClientEvents = {
   error: (err: Error) => void;
 };
 
+/** A move copies a queue and waits for it to catch up: it may take far longer than a request. */
+const MOVE_TIMEOUT_MS = 90_000;
+
 export interface RequestCallOptions {
   timeoutMs?: number;
 }
@@ -90,6 +93,16 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
       timeoutMs += typeof waitMs === 'number' && waitMs >= 0 ? waitMs : Limits.maxWaitMs;
     }
     return this.connection.request(op, args as Record<string, unknown>, { timeoutMs }) as Promise<OpResult<O>>;
+  }
+
+  /** Cluster mode: moves a queue's leadership (and copy) to node `to`; resolves once it serves there. */
+  moveQueue(name: string, to: string): Promise<OpResult<'moveQueue'>> {
+    return this.request('moveQueue', { queue: name, to }, { timeoutMs: Math.max(this.options.requestTimeoutMs, MOVE_TIMEOUT_MS) });
+  }
+
+  /** Cluster mode: starts (or checks on) the drain of a node; `remaining` 0 means it may leave. */
+  drainNode(node: string): Promise<OpResult<'drainNode'>> {
+    return this.request('drainNode', { node });
   }
 
   createQueue(name: string, attributes?: Partial<QueueAttributes>): Promise<OpResult<'createQueue'>> {

@@ -13,6 +13,9 @@
  *   the actor stops (`follow`) and held replies fail with NotLeader.
  * - Follower: log entries and snapshots from a leader are applied to the local shard that holds
  *   the queue's replica (an entry from an epoch older than the one in etcd is refused).
+ * - Moves (docs/cluster.md "Moving queues"): moveQueue/drainNode go to the supervisor
+ *   (supervisor.ts, migration.ts); the leader hands a queue over (handover.ts); a node that is
+ *   neither replica nor learner of a queue drops its copy.
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -29,8 +32,10 @@ import type { Router, SessionSink } from '../router.js';
 import type { Answer, ShardPool, ShardPoolEvents } from '../shard-pool.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
+import { handOver } from './handover.js';
+import { LoadMeter, type QueueLoad } from './load-meter.js';
 import { deadLetterRefusal, redriveRefusal } from './unsupported.js';
-import type { QueueMeta } from './meta.js';
+import { holders, type QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
@@ -71,6 +76,10 @@ function notLeader(message: string): Answer {
   return { error: { code: ErrorCodes.NotLeader, message, retryable: true } };
 }
 
+function notMember(meta: QueueMeta): Answer {
+  return { error: { code: ErrorCodes.PeerUnavailable, message: `this node holds no copy of queue ${meta.name} in epoch ${meta.epoch}`, retryable: true } };
+}
+
 function retryableAnswer(a: Answer): boolean {
   return 'error' in a && (a.error.code === ErrorCodes.NotLeader || a.error.code === ErrorCodes.PeerUnavailable || a.error.code === ErrorCodes.ShardUnavailable);
 }
@@ -89,6 +98,7 @@ export class ClusterNode {
   /** Local shard of every queue this node holds a copy of (qid → shard). */
   readonly #placement = new Map<string, number>();
   readonly #leading = new Map<string, Leading>();
+  readonly #load = new LoadMeter();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
   readonly #vsessions = new Map<number, { socket: PeerSocket; origin: number }>();
   readonly #vsessionOf = new Map<PeerSocket, Map<number, number>>();
@@ -183,7 +193,12 @@ export class ClusterNode {
         const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'mark', qid }, resolve, 1000));
         return 'result' in a ? (a.result as { mark: ReplicaMark }).mark : undefined;
       },
-    }, this.#log);
+      loadOn: async (node) => {
+        const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'load' }, resolve, 1000));
+        return 'result' in a ? (a.result as { queues: Record<string, QueueLoad> }).queues : undefined;
+      },
+      call: (node, m, timeoutMs) => new Promise<PeerAnswer>((resolve) => this.#call(node, m, resolve, timeoutMs)),
+    }, this.#log, this.#opts.settings.rebalance);
     this.#nodesChanged();
     for (const meta of this.#coord.queues.values()) this.#reconcile(meta);
     this.#log.info({ url, nodes: [...this.#coord.nodes.keys()], supervisor: this.#coord.supervisor }, 'joined the cluster');
@@ -255,9 +270,10 @@ export class ClusterNode {
     const leading = this.#leading.get(meta.id);
     if (meta.leader !== this.nodeId) {
       if (leading !== undefined) this.#stepDown(meta.id, `node ${meta.leader} leads epoch ${meta.epoch}`);
+      if (!holders(meta).includes(this.nodeId) && this.#placement.has(meta.id)) this.#discard(meta);
       return;
     }
-    if (leading !== undefined && leading.epoch === meta.epoch) return;
+    if (leading !== undefined && leading.epoch === meta.epoch) return this.#replicator.setLearners(meta.id, meta.learners ?? []);
     const shard = this.#shardFor(meta.id);
     const l: Leading = { epoch: meta.epoch, shard, ready: false };
     this.#leading.set(meta.id, l);
@@ -282,6 +298,7 @@ export class ClusterNode {
         if (this.#leading.get(meta.id) !== l) return;
         if ('error' in a) return started(a);
         this.#replicator.lead(meta.id, meta.epoch, followers, meta.acks, (a.result as { mark: ReplicaMark }).mark);
+        this.#replicator.setLearners(meta.id, meta.learners ?? []);
         this.#pool.request(shard, (r) => ({ t: 'lead', r, qid: meta.id, epoch: meta.epoch }), started);
       });
     } else if (meta.epoch === 1) {
@@ -305,6 +322,33 @@ export class ClusterNode {
     if (meta !== undefined) this.#router.forget(meta.name, error);
     this.#pool.request(l.shard, (r) => ({ t: 'follow', r, qid }), () => undefined);
     this.#log.warn({ qid, why }, 'stepped down');
+  }
+
+  /** This node left the queue's replica set (it moved away): its copy goes. */
+  #discard(meta: QueueMeta): void {
+    const shard = this.#placement.get(meta.id)!;
+    this.#placement.delete(meta.id);
+    this.#pool.request(shard, (r) => ({ t: 'discard', r, qid: meta.id }), (a) => {
+      if ('error' in a) this.#log.warn({ queue: meta.name, error: a.error }, 'cannot drop the copy of a queue that moved away');
+      else this.#log.info({ queue: meta.name, epoch: meta.epoch }, 'dropped the copy of a queue that moved away');
+    });
+  }
+
+  /** Handover, step 1 (handover.ts): the actor stops; requests meet NotLeader until the switch. */
+  #freeze(qid: string): Promise<void> {
+    const l = this.#leading.get(qid);
+    const meta = this.#coord?.queueById(qid);
+    if (l === undefined || !l.ready || meta === undefined) return Promise.reject(new Error('not serving the queue'));
+    l.ready = false;
+    this.#router.forget(meta.name, { code: ErrorCodes.NotLeader, message: `queue ${meta.name} is moving; subscribe again`, retryable: true });
+    return new Promise((resolve, reject) => this.#pool.request(l.shard, (r) => ({ t: 'follow', r, qid }), (a) => ('error' in a ? reject(new Error(a.error.message)) : resolve())));
+  }
+
+  /** The handover did not happen: lead again in the same epoch. */
+  #resume(qid: string): void {
+    this.#leading.delete(qid);
+    const meta = this.#coord?.queueById(qid);
+    if (meta !== undefined) this.#reconcile(meta);
   }
 
   #shardFor(qid: string): number {
@@ -345,6 +389,13 @@ export class ClusterNode {
       }
       case 'createQueue':
         return this.#create(req, done);
+      case 'moveQueue':
+      case 'drainNode': {
+        const supervisor = coord.supervisor;
+        if (supervisor === undefined) return done(notLeader('no cluster supervisor is elected right now'));
+        if (supervisor !== this.nodeId) return this.#call(supervisor, { t: 'admin', req: { op: req.op, args: req.args } }, done, 60_000);
+        return this.#admin(req, done);
+      }
       case 'credit':
       case 'unsubscribe': {
         const target = this.#subs.get(session, req.args.sub);
@@ -375,7 +426,12 @@ export class ClusterNode {
     const l = this.#leading.get(meta.id);
     if (l === undefined || !l.ready) return done(notLeader(`node ${this.nodeId} is not (yet) serving queue ${meta.name}`));
     if (this.#coord?.leaseSafe !== true) return done(notLeader('this node cannot confirm its cluster membership'));
+    this.#meter(req);
     this.#router.dispatch(session, req, (a) => {
+      if (req.op === 'receive' && 'result' in a) {
+        const messages = (a.result as { messages: DeliveredMessage[] }).messages;
+        this.#load.note(meta.name, messages.length, messages.reduce((n, m) => n + m.body.byteLength, 0));
+      }
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
           this.#coord!.deleteQueue(meta.name, meta.id).then(() => done(a), () => done(a));
@@ -384,6 +440,28 @@ export class ClusterNode {
       }
       this.#replicator.hold(meta.id, () => done(a), (error) => done({ error }));
     });
+  }
+
+  /** Load of the queues this node leads, for the rebalancer (load-meter.ts). */
+  #meter(req: ValidRequest): void {
+    switch (req.op) {
+      case 'send':
+        return this.#load.note(req.args.queue, 1, req.args.body.byteLength);
+      case 'sendBatch':
+        return this.#load.note(req.args.queue, req.args.entries.length, req.args.entries.reduce((n, e) => n + e.body.byteLength, 0));
+      case 'delete':
+        return this.#load.note(req.args.queue, 1, 0);
+      case 'deleteBatch':
+        return this.#load.note(req.args.queue, req.args.receipts.length, 0);
+      default:
+    }
+  }
+
+  /** Supervisor: a client's moveQueue or drainNode. */
+  #admin(req: Extract<ValidRequest, { op: 'moveQueue' | 'drainNode' }>, done: (a: Answer) => void): void {
+    const supervisor = this.#supervisor!;
+    const answer = req.op === 'moveQueue' ? supervisor.moveQueue(req.args) : supervisor.drainNode(req.args);
+    answer.then(done, (err: unknown) => done({ error: { code: ErrorCodes.Internal, message: String(err) } }));
   }
 
   #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
@@ -517,7 +595,7 @@ export class ClusterNode {
         if (refused !== undefined) return done({ error: refused });
         const session = this.#vsession(from, call.origin);
         if (req.op === 'credit' || req.op === 'unsubscribe') return this.#router.dispatch(session, req, done);
-        if (req.op === 'listQueues') return this.#route(session, req, done);
+        if (req.op === 'listQueues' || req.op === 'moveQueue' || req.op === 'drainNode') return this.#route(session, req, done);
         if (req.op === 'startRedrive' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return done({ error: redriveRefusal(req.op) });
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
@@ -532,6 +610,7 @@ export class ClusterNode {
         if (meta !== undefined && call.entry.epoch < meta.epoch) {
           return done({ result: { ok: false, reason: 'fenced', mark: { epoch: meta.epoch, seq: 0 } } });
         }
+        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         const shard = this.#shardFor(call.entry.qid);
         return this.#pool.request(shard, (r) => ({ t: 'apply', r, entry: call.entry }), (a) => {
           if ('result' in a) this.#placement.set(call.entry.qid, shard);
@@ -539,6 +618,8 @@ export class ClusterNode {
         });
       }
       case 'install': {
+        const meta = coord.queueById(call.qid);
+        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         const shard = this.#shardFor(call.qid);
         return this.#pool.request(shard, (r) => ({ t: 'install', r, qid: call.qid, rows: call.rows, mark: call.mark }), (a) => {
           if ('result' in a) this.#placement.set(call.qid, shard);
@@ -548,6 +629,36 @@ export class ClusterNode {
       case 'mark': {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
+      }
+      case 'load':
+        return done({ result: { queues: this.#load.sample() } });
+      case 'admin': {
+        if (!coord.isSupervisor) return done(notLeader('this node is not the cluster supervisor'));
+        let req: ValidRequest;
+        try {
+          req = validateRequest({ id: 0, op: call.req.op, args: call.req.args }, this.#opts.maxBodyBytes);
+        } catch (err) {
+          return done({ error: err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) } });
+        }
+        if (req.op !== 'moveQueue' && req.op !== 'drainNode') return done({ error: { code: ErrorCodes.BadFrame, message: `${req.op} is not a supervisor op` } });
+        return this.#admin(req, done);
+      }
+      case 'handover': {
+        const meta = coord.queueById(call.qid);
+        if (meta === undefined || meta.leader !== this.nodeId || meta.epoch !== call.epoch) {
+          return done(notLeader(`this node does not lead epoch ${call.epoch} of queue ${call.qid}`));
+        }
+        return void handOver({
+          freeze: (qid) => this.#freeze(qid),
+          resume: (qid) => this.#resume(qid),
+          progress: (qid) => this.#replicator.progress(qid),
+          isLive: (node) => coord.nodes.has(node),
+          current: (qid) => coord.queueById(qid),
+          update: (next) => coord.updateQueue(next),
+        }, this.nodeId, meta, { leader: call.leader, replicas: call.replicas }, { timeoutMs: 10_000, pollMs: 5 }).then(
+          (next) => done({ result: { epoch: next.epoch } }),
+          (err: unknown) => done({ error: { code: ErrorCodes.MoveFailed, message: (err as Error).message, retryable: true } }),
+        );
       }
     }
   }

@@ -34,6 +34,8 @@ export class Coordinator {
   readonly self: NodeInfo;
   readonly nodes = new Map<string, NodeInfo>();
   readonly queues = new Map<string, QueueMeta>();
+  /** Nodes being drained (KEYS.draining). */
+  readonly draining = new Set<string>();
   readonly #revisions = new Map<string, string>();
   readonly #byId = new Map<string, QueueMeta>();
   #supervisor: string | undefined;
@@ -110,6 +112,8 @@ export class Coordinator {
       } else if (key === KEYS.supervisor) {
         this.#supervisor = value;
         this.#hooks.supervisorChanged(value);
+      } else if (key.startsWith(KEYS.draining)) {
+        this.draining.add(key.slice(KEYS.draining.length));
       } else if (key.startsWith(KEYS.queues)) {
         const meta = parseQueue(value);
         const previous = this.queues.get(meta.name);
@@ -132,6 +136,8 @@ export class Coordinator {
       this.#supervisor = undefined;
       this.#hooks.supervisorChanged(undefined);
       void this.campaign();
+    } else if (key.startsWith(KEYS.draining)) {
+      this.draining.delete(key.slice(KEYS.draining.length));
     } else if (key.startsWith(KEYS.queues)) {
       const name = key.slice(KEYS.queues.length);
       const previous = this.queues.get(name);
@@ -195,6 +201,16 @@ export class Coordinator {
     const revision = this.#revisions.get(name);
     if (revision === undefined || this.queues.get(name)?.id !== qid) return;
     await this.#client.if(key, 'Mod', '==', revision).then(this.#client.delete().key(key)).commit();
+  }
+
+  /** Marks a node as draining (idempotent). */
+  async setDraining(node: string): Promise<void> {
+    await this.#client.put(KEYS.draining + node).value(JSON.stringify({ since: Date.now() }));
+  }
+
+  /** Ends a node's drain mark. */
+  async clearDraining(node: string): Promise<void> {
+    await this.#client.delete().key(KEYS.draining + node);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,9 @@
  *   /ferry/supervisor       → nodeId of the cluster supervisor, bound to its lease (election by
  *                             create-if-absent transaction)
  *   /ferry/queues/<name>    → QueueMeta: the queue's id, attributes, replica set, leader, epoch
+ *   /ferry/draining/<id>    → {since}: the node is being drained (no new copies go there; the
+ *                             supervisor moves its copies away). Not bound to a lease: a new
+ *                             supervisor carries the drain on.
  *
  * A queue has one partition here; its leader runs the QueueActor, the other replicas follow its
  * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
@@ -20,6 +23,7 @@ export const KEYS = {
   nodes: '/ferry/nodes/',
   supervisor: '/ferry/supervisor',
   queues: '/ferry/queues/',
+  draining: '/ferry/draining/',
 } as const;
 
 export interface NodeInfo {
@@ -38,6 +42,11 @@ export interface QueueMeta {
   leader: string;
   epoch: number;
   acks: AcksPolicy;
+  /**
+   * Nodes receiving the queue's log that do not count yet (a move in progress: migration.ts).
+   * They are no replicas: never promoted, never counted for `acks`.
+   */
+  learners?: string[];
 }
 
 export class MetadataError extends Error {
@@ -68,7 +77,8 @@ export function parseQueue(text: string): QueueMeta {
     && typeof v.attributes === 'object' && v.attributes !== null && typeof v.createdAt === 'number'
     && Array.isArray(v.replicas) && v.replicas.every((r) => typeof r === 'string')
     && typeof v.leader === 'string' && Number.isInteger(v.epoch) && (v.epoch as number) >= 1
-    && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all');
+    && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all')
+    && (v.learners === undefined || (Array.isArray(v.learners) && v.learners.every((r) => typeof r === 'string')));
   if (!ok) throw new MetadataError(`queue ${String(v.name)}: malformed record`);
   return v as unknown as QueueMeta;
 }
@@ -84,4 +94,9 @@ export function requiredCopies(acks: AcksPolicy, replicas: number, liveReplicas:
       // Every live replica, and never fewer than a quorum.
       return Math.max(Math.floor(replicas / 2) + 1, liveReplicas);
   }
+}
+
+/** Every node that holds (or is receiving) a copy of the queue. */
+export function holders(meta: QueueMeta): string[] {
+  return [...meta.replicas, ...(meta.learners ?? [])];
 }

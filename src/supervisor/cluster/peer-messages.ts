@@ -17,7 +17,13 @@ export type PeerCall =
   /** Leader → follower: replace your copy of the queue with this snapshot. */
   | { t: 'install'; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Supervisor → replica: how far does your copy of the queue go? */
-  | { t: 'mark'; qid: string };
+  | { t: 'mark'; qid: string }
+  /** Supervisor → leader of `epoch`: hand the queue over to this placement (handover.ts). */
+  | { t: 'handover'; qid: string; epoch: number; leader: string; replicas: string[] }
+  /** Supervisor → node: the load of the queues you lead since the last time asked (load-meter.ts). */
+  | { t: 'load' }
+  /** Front end → supervisor: a client's moveQueue or drainNode (validated again there). */
+  | { t: 'admin'; req: { op: string; args: unknown } };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -56,6 +62,13 @@ export function parseCall(m: unknown): PeerCall | undefined {
         && m.rows.every((r) => Array.isArray(r) && r.length === 2 && r[0] instanceof Uint8Array && r[1] instanceof Uint8Array) ? (m as PeerCall) : undefined;
     case 'mark':
       return typeof m.qid === 'string' && QID.test(m.qid) ? (m as PeerCall) : undefined;
+    case 'handover':
+      return typeof m.qid === 'string' && QID.test(m.qid) && Number.isSafeInteger(m.epoch) && typeof m.leader === 'string'
+        && Array.isArray(m.replicas) && m.replicas.length > 0 && m.replicas.every((r) => typeof r === 'string') && m.replicas.includes(m.leader) ? (m as PeerCall) : undefined;
+    case 'load':
+      return m as PeerCall;
+    case 'admin':
+      return isObject(m.req) && typeof m.req.op === 'string' ? (m as PeerCall) : undefined;
     default:
       return undefined;
   }
