@@ -13,9 +13,11 @@
  *   on a tie (so the hot queue keeps its producers and the others get a quiet node). It goes to a
  *   node where it makes the balance strictly better, a follower of the queue first (no copying).
  *   A moved queue stays put for `cooldownMs`.
- * - Join (`Rebalancer`, with no hot node): a node leading at least two queues fewer than another
- *   (a node that just joined leads none) takes the lightest queue of the node leading most, when
- *   that does not make it the busier of the two.
+ * - Join (`Rebalancer`, with no hot node): when a node holds at least two copies fewer than another
+ *   (a node that just joined holds none), a queue with a copy on the fullest node and none on the
+ *   emptiest moves that copy over (leadership too, if the fullest node led it; such queues first,
+ *   then the lightest). One
+ *   move per round, until the counts differ by less than two.
  */
 import type { HandoverPlan } from './handover.js';
 import { loadScore, type QueueLoad } from './load-meter.js';
@@ -129,15 +131,28 @@ export class Rebalancer {
       return undefined;
     }
     this.#streak = 0;
-    const counts = new Map(nodes.map((n) => [n, led(n).length]));
-    const most = [...nodes].sort((a, b) => counts.get(b)! - counts.get(a)! || a.localeCompare(b))[0]!;
-    const fewest = [...nodes].sort((a, b) => counts.get(a)! - counts.get(b)! || a.localeCompare(b))[0]!;
-    if (counts.get(most)! - counts.get(fewest)! < 2) return undefined;
-    const q = led(most).filter(movable).sort((a, b) => loadScore(view.load.get(a.name)) - loadScore(view.load.get(b.name)) || a.name.localeCompare(b.name))[0];
+    return this.#spread(view, nodes, scores, movable);
+  }
+
+  /** Join: copies flow from the node holding most to the one holding fewest (see the top comment). */
+  #spread(view: ClusterView, nodes: string[], scores: Map<string, number>, movable: (q: QueueMeta) => boolean): PlannedMove | undefined {
+    const copies = new Map(nodes.map((n) => [n, 0]));
+    for (const q of view.queues) for (const r of q.replicas) if (copies.has(r)) copies.set(r, copies.get(r)! + 1);
+    const most = [...nodes].sort((a, b) => copies.get(b)! - copies.get(a)! || a.localeCompare(b))[0]!;
+    const fewest = [...nodes].sort((a, b) => copies.get(a)! - copies.get(b)! || a.localeCompare(b))[0]!;
+    if (copies.get(most)! - copies.get(fewest)! < 2) return undefined;
+    const s = (q: QueueMeta): number => loadScore(view.load.get(q.name));
+    const q = view.queues.filter((q) => q.replicas.includes(most) && !q.replicas.includes(fewest) && movable(q) && view.live.includes(q.leader))
+      // A queue `most` leads moves its leadership too: only when that leaves `fewest` the cooler of the two.
+      .filter((q) => q.leader !== most || s(q) === 0 || scores.get(fewest)! + s(q) <= scores.get(most)! - s(q))
+      // Queues `most` leads first: the new node should lead some, not only follow.
+      .sort((a, b) => Number(b.leader === most) - Number(a.leader === most) || s(a) - s(b) || a.name.localeCompare(b.name))[0];
     if (q === undefined) return undefined;
-    const s = loadScore(view.load.get(q.name));
-    if (scores.get(fewest)! + s > scores.get(most)! - s && s > 0) return undefined;
-    return { queue: q.name, plan: planFor(q, fewest), why: `balance: node ${most} leads ${counts.get(most)} queues, ${fewest} leads ${counts.get(fewest)}` };
+    return {
+      queue: q.name,
+      plan: { leader: q.leader === most ? fewest : q.leader, replicas: replace(q.replicas, most, fewest) },
+      why: `spread: node ${most} holds ${copies.get(most)} copies, ${fewest} holds ${copies.get(fewest)}`,
+    };
   }
 }
 

@@ -198,6 +198,8 @@ export class Replicator {
     // A follower's position is only known once it answered; before that, probe from the oldest
     // retained entry (its answer is a resend-ack or a mismatch that brings a snapshot).
     const from = f.acked + 1;
+    // A learner behind an idle queue has no entry to be probed with: it gets the snapshot at once.
+    if (first === undefined && !f.votes && f.acked < p.head) return this.#snapshot(p, f);
     if (first === undefined) {
       f.mode = 'stream';
       f.sent = p.head;
