@@ -154,8 +154,8 @@ export class ClusterSupervisor {
       return { error: { code: ErrorCodes.MoveFailed, message: `the leader of queue ${meta.name} is down; it fails over first`, retryable: true } };
     }
     try {
+      // No cooldown for a move by hand: with --rebalance on, load may move the queue again.
       const moved = await this.#mover.move(meta.name, planFor(meta, args.to), 'moveQueue');
-      this.#rebalancer.moved(meta.name, Date.now());
       return { result: { queue: moved.name, leader: moved.leader, epoch: moved.epoch, replicas: moved.replicas } };
     } catch (err) {
       return { error: { code: ErrorCodes.MoveFailed, message: (err as Error).message, retryable: true } };
