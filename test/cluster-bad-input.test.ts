@@ -41,12 +41,23 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   t.match(await nextFrames(peer), [{ k: 'ret', id: 2, a: { error: { code: 'BadFrame', message: 'malformed peer call' } } }], 'a malformed call is refused');
   peer.send(encodeFrame({ k: 'call', id: 3, m: { t: 'op', origin: 1, req: { op: 'send', args: { queue: 'nope', body: new Uint8Array(0) } } } }));
   t.match(await nextFrames(peer), [{ k: 'ret', id: 3, a: { error: { code: 'EmptyBody' } } }], 'forwarded requests are validated again');
+  peer.send(encodeFrame({ k: 'call', id: 4, m: { t: 'handover', qid: '0000000000000000', epoch: 1, leader: 'n9', replicas: ['n1'] } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 4, a: { error: { code: 'BadFrame' } } }], 'a handover whose leader is not in its replica set is refused');
+  peer.send(encodeFrame({ k: 'call', id: 5, m: { t: 'handover', qid: '0000000000000000', epoch: 1, leader: 'n1', replicas: ['n1'] } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 5, a: { error: { code: 'NotLeader' } } }], 'a handover of a queue this node does not lead is refused');
+  peer.send(encodeFrame({ k: 'call', id: 6, m: { t: 'admin', req: { op: 'moveQueue', args: { queue: 'x', to: 'bad id!' } } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 6, a: { error: { code: 'InvalidField', field: 'to' } } }], 'supervisor ops from peers are validated again');
+  peer.send(encodeFrame({ k: 'call', id: 7, m: { t: 'admin', req: { op: 'send', args: { queue: 'x', body: 'b' } } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 7, a: { error: { code: 'BadFrame' } } }], 'only supervisor ops go through admin');
 
   const { Etcd3 } = await import('etcd3');
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   t.teardown(() => etcd.close());
   await etcd.put('/ferry/queues/junk').value('{not json');
   await etcd.put('/ferry/queues/half').value(JSON.stringify({ name: 'half', id: 'zz' }));
+  await etcd.put('/ferry/queues/learn').value(JSON.stringify({
+    name: 'learn', id: '00000000000000aa', attributes: {}, createdAt: 1, replicas: ['n1'], leader: 'n1', epoch: 1, acks: 'quorum', learners: [7],
+  }));
 
   const client = await connect(node.url, { reconnect: false });
   t.teardown(() => client.close());
