@@ -7,6 +7,7 @@ import { connect, FerryError } from '../src/client/index.js';
 import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
 import { checkTraffic, startTraffic } from './helpers/traffic.js';
 import type { BrokerProcess } from './helpers/broker.js';
+import { ferry } from './helpers/cli.js';
 
 interface Status {
   queues: Array<{ name: string; role: string; mark?: { epoch: number; seq: number } }>;
@@ -56,8 +57,11 @@ t.test('moveQueue under load: to a new node, then to a follower', async (t) => {
 
   const follower = moved.replicas.find((n) => n !== outsider)!;
   started = Date.now();
-  const again = await client.moveQueue('moving', follower);
-  t.comment(`leadership transfer to a follower took ${Date.now() - started} ms`);
+  const cli = await ferry(['queue', 'move', 'moving', '--to', follower, '--url', cluster.urls().join(',')]);
+  t.comment(`leadership transfer to a follower (ferry queue move) took ${Date.now() - started} ms`);
+  t.equal(cli.code, 0, `ferry queue move exits 0 (${cli.stderr.trim()})`);
+  t.match(cli.stdout, new RegExp(`^moved moving: leader ${follower}, replicas `), 'the CLI prints the new placement');
+  const again = (await queueMeta(cluster.etcd.url, 'moving'))!;
   t.equal(again.leader, follower, `leadership to follower ${follower}`);
   t.same([...again.replicas].sort(), [...moved.replicas].sort(), 'same replica set');
   await traffic.progress(200);

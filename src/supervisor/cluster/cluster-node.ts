@@ -46,8 +46,8 @@ export interface ClusterStatus {
   nodes: string[];
   leaseSafe: boolean;
   queues: Array<{
-    name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
-    role: 'leader' | 'follower' | 'none';
+    name: string; id: string; leader: string; epoch: number; replicas: string[]; learners: string[]; acks: string;
+    role: 'leader' | 'follower' | 'learner' | 'none';
     mark: ReplicaMark | undefined;
   }>;
 }
@@ -697,8 +697,9 @@ export class ClusterNode {
       }
       const l = this.#leading.get(meta.id);
       return {
-        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks,
-        role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
+        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, learners: meta.learners ?? [], acks: meta.acks,
+        role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const
+          : (meta.learners ?? []).includes(this.nodeId) ? 'learner' as const : 'none' as const,
         mark,
       };
     }));
