@@ -197,7 +197,8 @@ export class ClusterSupervisor {
           await this.#coord.clearDraining(node).catch(() => undefined);
         }
       }
-      while (this.#mover.busy < MAX_MOVES) {
+      // Bounded: a move that fails at once frees its slot in the same turn.
+      for (let i = 0; i < MAX_MOVES && this.#mover.busy < MAX_MOVES; i++) {
         const next = planDrain(this.#view(live));
         if (next === undefined) break;
         this.#start(next);
