@@ -607,10 +607,12 @@ export class ClusterNode {
         return this.#createAsSupervisor({ id: 0, op: 'createQueue', args: call.args } as Extract<ValidRequest, { op: 'createQueue' }>, done);
       case 'repl': {
         const meta = coord.queueById(call.entry.qid);
+        // A node a move took out of the set refuses without fencing: the leader may be the same
+        // one, about to lead the new epoch (handover.ts); it must not step down for that.
+        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         if (meta !== undefined && call.entry.epoch < meta.epoch) {
           return done({ result: { ok: false, reason: 'fenced', mark: { epoch: meta.epoch, seq: 0 } } });
         }
-        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         const shard = this.#shardFor(call.entry.qid);
         return this.#pool.request(shard, (r) => ({ t: 'apply', r, entry: call.entry }), (a) => {
           if ('result' in a) this.#placement.set(call.entry.qid, shard);
