@@ -1,13 +1,19 @@
 /**
  * Cluster load test (`npm run bench:cluster`): replicated send throughput and latency with
- * acks=quorum on three local nodes against one single node, and the failover time under load.
+ * acks=quorum on three local nodes against one single node, the failover time under load, and
+ * isolation: the latency of a light queue while another queue on the same leader is saturated,
+ * before and after the supervisor's rebalancer moves one of them (docs/cluster.md "Moving queues").
  * Everything runs on loopback with real processes (the same helpers as the integration tests);
  * every phase is bounded in time. Prints a markdown table (copied into loadtest/RESULTS-cluster.md).
  *
  *   BENCH_SECONDS   length of each throughput phase (default 5)
  *   BENCH_CLIENTS   connections (default 4), each with BENCH_INFLIGHT sends in flight (default 16)
+ *   BENCH_ONLY      `isolation` runs only the isolation scenario
+ *   BENCH_LIGHT_RATE  sends/s of the light queue (default 50)
  */
+import { Worker } from 'node:worker_threads';
 import { connect, type FerryClient } from '../src/client/index.js';
+import type { SaturateData } from './saturate-worker.js';
 import { BrokerProcess } from '../test/helpers/broker.js';
 import { queueMeta, startCluster, type TestCluster } from '../test/helpers/cluster.js';
 
@@ -16,6 +22,10 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 16);
 const BODY = Buffer.alloc(256, 0x61);
 const FAILOVER_ROUNDS = 3;
+const ONLY = process.env.BENCH_ONLY;
+const LIGHT_RATE = Number(process.env.BENCH_LIGHT_RATE ?? 50);
+/** --rebalance-min-rate of the isolation cluster: far below what the saturating producer reaches. */
+const ISOLATION_MIN_RATE = 500;
 
 const cleanups: Array<() => unknown> = [];
 const scope = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
@@ -92,11 +102,161 @@ async function failoverRounds(cluster: TestCluster): Promise<number[]> {
   return gaps;
 }
 
+function figures(latencies: number[], seconds: number): Figures {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { sends: sorted.length, perSecond: sorted.length / seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), p999: percentile(sorted, 0.999) };
+}
+
+interface Isolation {
+  alone: Figures;
+  colocated: Figures;
+  apart: Figures;
+  hotColocated: number;
+  hotApart: number;
+  rebalanceMs: number;
+  moved: string;
+  from: string;
+  to: string;
+}
+
+/** A cluster whose two queues `hot` and `light` are led by one node. */
+async function colocatedCluster(rebalance: string[]): Promise<{ cluster: TestCluster; leader: string }> {
+  const cluster = await startCluster(scope, 3, { shards: 1, args: rebalance });
+  const admin = await connect(cluster.urls(), { reconnect: false, requestTimeoutMs: 90_000 });
+  await admin.createQueue('hot');
+  await admin.createQueue('light');
+  const leader = (await queueMeta(cluster.etcd.url, 'hot'))!.leader;
+  if ((await queueMeta(cluster.etcd.url, 'light'))!.leader !== leader) await admin.moveQueue('light', leader);
+  await admin.close();
+  return { cluster, leader };
+}
+
+/** LIGHT_RATE paced sends to `light` until stopped; each send's latency with its time. */
+function lightLoad(urls: string[]): { sends: Array<{ at: number; ms: number }>; stop(): Promise<void> } {
+  const sends: Array<{ at: number; ms: number }> = [];
+  let stopped = false;
+  const running = (async () => {
+    const client = await connect(urls, { requestTimeoutMs: 30_000 });
+    const gap = 1000 / LIGHT_RATE;
+    for (let next = performance.now(); !stopped; next += gap) {
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t0 = performance.now();
+      await client.queue('light').send(BODY);
+      sends.push({ at: Date.now(), ms: performance.now() - t0 });
+    }
+    await client.close();
+  })();
+  return {
+    sends,
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+/** The saturating producers of loadtest/saturate-worker.ts (own thread, batches of 100) on `hot`. */
+async function saturate(url: string): Promise<{ stop(): Promise<number> }> {
+  const data: SaturateData = { broker: 'ferry', ferryUrl: url, queue: 'hot', bodyBytes: BODY.byteLength, maxMs: 180_000 };
+  const worker = new Worker(new URL('./saturate-worker.js', import.meta.url), { workerData: data });
+  let started = (): void => undefined;
+  const ready = new Promise<void>((r) => (started = r));
+  const done = new Promise<number>((resolve, reject) => {
+    worker.on('message', (m: { t: string; confirmed?: number; seconds?: number }) => {
+      if (m.t === 'started') started();
+      if (m.t === 'done') resolve(m.confirmed! / m.seconds!);
+    });
+    worker.once('error', reject);
+  });
+  await ready;
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const rate = await done;
+      await worker.terminate();
+      return rate;
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The light queue's send latency (LIGHT_RATE paced sends), with `hot` on the same leader:
+ *   1. `--rebalance off`: alone for SECONDS, then beside the saturated hot queue for SECONDS;
+ *   2. a second cluster with the rebalancer on: the same saturation until the supervisor moves
+ *      one of the two queues, then SECONDS after the switch.
+ */
+async function isolation(): Promise<Isolation> {
+  const off = await colocatedCluster(['--rebalance', 'off']);
+  let light = lightLoad(off.cluster.urls());
+  await sleep(SECONDS * 1000);
+  const aloneTo = Date.now();
+  let hot = await saturate(off.cluster.nodes[Number(off.leader.slice(1)) - 1]!.url);
+  await sleep(500);
+  const besideFrom = Date.now();
+  await sleep(SECONDS * 1000);
+  const besideTo = Date.now();
+  const hotColocated = await hot.stop();
+  await light.stop();
+  const alone = light.sends.filter((x) => x.at < aloneTo).map((x) => x.ms);
+  const beside = light.sends.filter((x) => x.at >= besideFrom && x.at < besideTo).map((x) => x.ms);
+  for (const n of off.cluster.nodes) await n.cleanup();
+
+  const on = await colocatedCluster(['--rebalance-min-rate', String(ISOLATION_MIN_RATE)]);
+  light = lightLoad(on.cluster.urls());
+  hot = await saturate(on.cluster.nodes[Number(on.leader.slice(1)) - 1]!.url);
+  const hotFrom = Date.now();
+  let movedAt = 0;
+  let placement = { hot: on.leader, light: on.leader };
+  while (Date.now() - hotFrom < 120_000) {
+    const [h, l] = await Promise.all([queueMeta(on.cluster.etcd.url, 'hot'), queueMeta(on.cluster.etcd.url, 'light')]);
+    if (h!.leader !== l!.leader) {
+      movedAt = Date.now();
+      placement = { hot: h!.leader, light: l!.leader };
+      break;
+    }
+    await sleep(100);
+  }
+  if (movedAt === 0) throw new Error('the supervisor did not rebalance within 120 s');
+  await sleep(1000); // the switch itself: requests retried on the new leader
+  const apartFrom = Date.now();
+  await sleep(SECONDS * 1000);
+  const apartTo = Date.now();
+  const hotApart = await hot.stop();
+  await light.stop();
+  const apart = light.sends.filter((x) => x.at >= apartFrom && x.at < apartTo).map((x) => x.ms);
+  const moved = placement.light !== on.leader ? 'light' : 'hot';
+  return {
+    alone: figures(alone, SECONDS), colocated: figures(beside, (besideTo - besideFrom) / 1000), apart: figures(apart, (apartTo - apartFrom) / 1000),
+    hotColocated, hotApart, rebalanceMs: movedAt - hotFrom, moved, from: on.leader, to: moved === 'light' ? placement.light : placement.hot,
+  };
+}
+
 function row(name: string, f: Figures): string {
   return `| ${name} | ${f.sends} | ${Math.round(f.perSecond)} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${f.p999.toFixed(2)} |`;
 }
 
+function isolationLines(r: Isolation): string[] {
+  return [
+    `Isolation: light queue at ${LIGHT_RATE} paced sends/s (${SECONDS} s per phase); hot queue saturated by 4 producers in their own thread (batches of 100, 10 in flight); 3 nodes, 1 shard each, acks=quorum.`,
+    '',
+    '| light queue | sends | sends/s | p50 ms | p99 ms | p99.9 ms |',
+    '|---|---|---|---|---|---|',
+    row('alone on its leader', r.alone),
+    row('hot queue saturated on the same leader (--rebalance off)', r.colocated),
+    row(`rebalancer on: after it moved ${r.moved} to another node`, r.apart),
+    '',
+    `Hot queue: ${Math.round(r.hotColocated)} msg/s while co-located (rebalance off), ${Math.round(r.hotApart)} msg/s over the rebalanced run. With --rebalance-min-rate ${ISOLATION_MIN_RATE} the supervisor moved ${r.moved} ${r.from} → ${r.to} ${(r.rebalanceMs / 1000).toFixed(1)} s after the saturation started.`,
+  ];
+}
+
 async function main(): Promise<void> {
+  if (ONLY === 'isolation') {
+    process.stdout.write(`${isolationLines(await isolation()).join('\n')}\n`);
+    return;
+  }
   const lines: string[] = [];
   const single = new BrokerProcess({ shards: 1 });
   scope.teardown(() => single.cleanup());
@@ -116,6 +276,8 @@ async function main(): Promise<void> {
   const toLeader = await measure([cluster.nodes[leaderIndex]!.url], 'bench');
   const viaOthers = await measure(cluster.nodes.filter((_, i) => i !== leaderIndex).map((n) => n.url), 'bench');
   const gaps = await failoverRounds(cluster);
+  for (const n of cluster.nodes) await n.cleanup();
+  const iso = await isolation();
 
   lines.push(`${SECONDS} s per phase, ${CLIENTS} connections × ${INFLIGHT} sends in flight, 256-byte bodies, 1 shard per node, loopback.`);
   lines.push('');
@@ -126,6 +288,8 @@ async function main(): Promise<void> {
   lines.push(row('3 nodes, acks=quorum, clients on the followers (forwarded)', viaOthers));
   lines.push('');
   lines.push(`Failover under load (kill -9 of the leader, 3 s etcd lease): longest pause in acknowledged sends per round: ${gaps.map((g) => `${g} ms`).join(', ')}.`);
+  lines.push('');
+  lines.push(...isolationLines(iso));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

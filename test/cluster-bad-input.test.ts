@@ -55,6 +55,14 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   t.same(refused.map((f) => (f as { a: { error: { code: string } } }).a.error.code), moves.map(() => 'BadFrame'), 'malformed moves are refused');
   peer.send(encodeFrame({ k: 'call', id: 20, m: { t: 'insert', qid: '0000000000000000', items: [{ message: { id: 'm', body: new Uint8Array(1) } }] } }));
   t.match(await nextFrames(peer), [{ k: 'ret', id: 20, a: { error: { code: 'NotLeader', retryable: true } } }], 'a move into a queue this node does not lead is refused');
+  peer.send(encodeFrame({ k: 'call', id: 4, m: { t: 'handover', qid: '0000000000000000', epoch: 1, leader: 'n9', replicas: ['n1'] } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 4, a: { error: { code: 'BadFrame' } } }], 'a handover whose leader is not in its replica set is refused');
+  peer.send(encodeFrame({ k: 'call', id: 5, m: { t: 'handover', qid: '0000000000000000', epoch: 1, leader: 'n1', replicas: ['n1'] } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 5, a: { error: { code: 'NotLeader' } } }], 'a handover of a queue this node does not lead is refused');
+  peer.send(encodeFrame({ k: 'call', id: 6, m: { t: 'admin', req: { op: 'moveQueue', args: { queue: 'x', to: 'bad id!' } } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 6, a: { error: { code: 'InvalidField', field: 'to' } } }], 'supervisor ops from peers are validated again');
+  peer.send(encodeFrame({ k: 'call', id: 7, m: { t: 'admin', req: { op: 'send', args: { queue: 'x', body: 'b' } } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 7, a: { error: { code: 'BadFrame' } } }], 'only supervisor ops go through admin');
 
   const { Etcd3 } = await import('etcd3');
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
@@ -64,6 +72,9 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   // Reachability reports (reachability.ts) that are not arrays of node ids.
   await etcd.put('/ferry/reach/n2').value('{"n1": true}');
   await etcd.put('/ferry/reach/n3').value('[1, 2]');
+  await etcd.put('/ferry/queues/learn').value(JSON.stringify({
+    name: 'learn', id: '00000000000000aa', attributes: {}, createdAt: 1, replicas: ['n1'], leader: 'n1', epoch: 1, acks: 'quorum', learners: [7],
+  }));
 
   const client = await connect(node.url, { reconnect: false });
   t.teardown(() => client.close());

@@ -1,4 +1,5 @@
-// Cluster flags of `ferry server` (--cluster-etcd, --node-id, --advertise-url and their FERRY_*
+// Cluster flags of `ferry server` (--cluster-etcd, --node-id, --advertise-url, --rebalance,
+// --rebalance-min-rate and their FERRY_*
 // variables): validated at once, each bad value named; without --cluster-etcd nothing changes.
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { serverConfig } from '../src/cli/server.js';
 import { UsageError } from '../src/cli/common.js';
 import { FERRY_MAIN } from './helpers/broker.js';
+import { DEFAULT_REBALANCE } from '../src/supervisor/cluster/rebalancer.js';
 
 t.test('no cluster flags: the single-node broker', async (t) => {
   t.equal(serverConfig({}, {}).cluster, undefined);
@@ -15,11 +17,15 @@ t.test('no cluster flags: the single-node broker', async (t) => {
 
 t.test('flags and env give the cluster settings; flags win', async (t) => {
   t.same(serverConfig({ clusterEtcd: 'http://127.0.0.1:2379', nodeId: 'n1' }, {}).cluster, {
-    etcd: ['http://127.0.0.1:2379'], nodeId: 'n1', advertiseUrl: undefined,
+    etcd: ['http://127.0.0.1:2379'], nodeId: 'n1', advertiseUrl: undefined, rebalance: DEFAULT_REBALANCE,
   });
   t.same(serverConfig({}, { FERRY_CLUSTER_ETCD: 'http://a:1, http://b:2', FERRY_NODE_ID: 'x_1', FERRY_ADVERTISE_URL: 'ws://10.0.0.1:7701' }).cluster, {
-    etcd: ['http://a:1', 'http://b:2'], nodeId: 'x_1', advertiseUrl: 'ws://10.0.0.1:7701',
+    etcd: ['http://a:1', 'http://b:2'], nodeId: 'x_1', advertiseUrl: 'ws://10.0.0.1:7701', rebalance: DEFAULT_REBALANCE,
   });
+  t.same(serverConfig({ clusterEtcd: 'http://a:1', nodeId: 'n1', rebalance: 'off', rebalanceMinRate: '250' }, {}).cluster?.rebalance,
+    { ...DEFAULT_REBALANCE, enabled: false, minRate: 250 }, '--rebalance off, --rebalance-min-rate');
+  t.same(serverConfig({ clusterEtcd: 'http://a:1', nodeId: 'n1' }, { FERRY_REBALANCE: 'off', FERRY_REBALANCE_MIN_RATE: '7' }).cluster?.rebalance,
+    { ...DEFAULT_REBALANCE, enabled: false, minRate: 7 }, 'FERRY_REBALANCE, FERRY_REBALANCE_MIN_RATE');
   t.equal(serverConfig({ nodeId: 'flag' }, { FERRY_CLUSTER_ETCD: 'http://a:1', FERRY_NODE_ID: 'env' }).cluster?.nodeId, 'flag');
 });
 
@@ -38,6 +44,11 @@ const bad: Array<[Parameters<typeof serverConfig>[0], string]> = [
   [{ clusterEtcd: 'http://a:1', nodeId: 'n1', advertiseUrl: 'ws://a:7700/ws' }, 'advertiseUrl: must be ws(s)://host:port with no path, got "ws://a:7700/ws"'],
   [{ nodeId: 'n1' }, 'nodeId: is only valid with clusterEtcd (--cluster-etcd)'],
   [{ advertiseUrl: 'ws://a:1' }, 'advertiseUrl: is only valid with clusterEtcd (--cluster-etcd)'],
+  [{ clusterEtcd: 'http://a:1', nodeId: 'n1', rebalance: 'maybe' }, 'rebalance: must be on or off, got "maybe"'],
+  [{ clusterEtcd: 'http://a:1', nodeId: 'n1', rebalanceMinRate: '0' }, 'rebalanceMinRate: must be an integer from 1 to 10000000, got "0"'],
+  [{ clusterEtcd: 'http://a:1', nodeId: 'n1', rebalanceMinRate: 'fast' }, 'rebalanceMinRate: must be an integer from 1 to 10000000, got "fast"'],
+  [{ rebalance: 'off' }, 'rebalance: is only valid with clusterEtcd (--cluster-etcd)'],
+  [{ rebalanceMinRate: '5' }, 'rebalanceMinRate: is only valid with clusterEtcd (--cluster-etcd)'],
 ];
 
 for (const [flags, message] of bad) {

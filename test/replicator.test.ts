@@ -133,3 +133,26 @@ t.test('at most 256 entries in flight per follower, from any start position; ack
   t.equal(h.calls.get('n2')!.length, 44, 'the other 44 follow once the first ones are acknowledged');
   t.equal((h.calls.get('n2')![0]!.m as { entry: LogEntry }).entry.seq, 5257);
 });
+
+t.test('a learner receives the log but does not count; an idle queue sends it a snapshot at once', async (t) => {
+  const h = harness(t);
+  h.live.add('n4');
+  lead(h, 'quorum');
+  h.rep.setLearners(Q, ['n4']);
+  const first = h.calls.get('n4') ?? [];
+  t.same(first.map((c) => c.m.t), [], 'nothing to send yet at head 0');
+  h.rep.entries([entry(1, 0)]);
+  const r = held(h);
+  ack(h, 'n4');
+  t.same(r.released, [], 'a learner acknowledging does not commit');
+  t.equal(h.rep.progress(Q)?.acked.get('n4'), 1, 'its position is tracked');
+  ack(h, 'n2');
+  t.same(r.released, ['r'], 'leader + one replica of three commits, as before the learner came');
+  h.rep.setLearners(Q, []);
+  t.notOk(h.rep.progress(Q)?.acked.has('n4'), 'a removed learner is forgotten');
+  // A queue with a head but no retained entries: the new learner is snapshotted at once.
+  ack(h, 'n3');
+  h.live.add('n5');
+  h.rep.setLearners(Q, ['n5']);
+  t.same((h.calls.get('n5') ?? []).map((c) => c.m.t), ['install'], 'an idle queue sends its snapshot');
+});

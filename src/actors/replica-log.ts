@@ -148,6 +148,18 @@ export class ReplicaLog implements CommitTap {
     return { ...mark };
   }
 
+  /**
+   * A copy this node no longer holds because the queue moved away: every key of it goes in this
+   * turn's batch, the mark too. (Not the deferred range clear of a deleted queue: a moved queue may
+   * come back to this node, and a clear running after its new snapshot would erase it.)
+   */
+  dropCopy(qid: string): void {
+    if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; its copy cannot be dropped`);
+    this.#store.stageOps(this.#store.readQueueKeys(qid).map(([key]) => ({ type: 'del' as const, key })));
+    // Not deleted from the cache: the store still shows the old mark until this turn commits.
+    this.#marks.set(qid, { ...ZERO });
+  }
+
   /** Leader: every stored key of a queue with the mark it corresponds to (read between commits). */
   snapshot(qid: string): { rows: Array<[Buffer, Buffer]>; mark: ReplicaMark } {
     return { rows: this.#store.readQueueKeys(qid).filter(([k]) => k[0] !== PREFIX.replica), mark: this.markOf(qid) };

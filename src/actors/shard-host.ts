@@ -280,6 +280,11 @@ export class ShardHost {
           this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
           return;
         case 'discard': {
+          if (m.moved === true) {
+            replicas.dropCopy(m.qid);
+            this.#answers.reply(m.r, { discarded: true });
+            return;
+          }
           const actor = this.#actors.get(m.qid);
           if (actor !== undefined) {
             actor.answerWaiters();

@@ -12,7 +12,7 @@ import type { PackedEntries, PackedMessages, PackedResults } from './packing.js'
 import type { InsertItem } from './queue-actor.js';
 
 /** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
-export type QueueOp = Exclude<OpName, 'listQueues' | 'startRedrive' | 'listRedrives' | 'cancelRedrive'>;
+export type QueueOp = Exclude<OpName, 'listQueues' | 'startRedrive' | 'listRedrives' | 'cancelRedrive' | 'moveQueue' | 'drainNode'>;
 
 export type QueueRequest =
   | { [O in QueueOp]: { op: O; args: OpArgs<O> } }[QueueOp]
@@ -43,8 +43,11 @@ export type ToShard =
   | { t: 'install'; r: number; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Cluster mode, leader: a snapshot of one queue's keys. */
   | { t: 'snapshot'; r: number; qid: string }
-  /** Cluster mode: the queue was deleted: drop its actor (if any) and every key of this store's copy. */
-  | { t: 'discard'; r: number; qid: string }
+  /**
+   * Cluster mode: this store's copy of the queue goes: the queue was deleted (drop its actor, if
+   * any, and every key of the copy), or it `moved` away from this node (replica-log.ts dropCopy).
+   */
+  | { t: 'discard'; r: number; qid: string; moved?: boolean }
   /** Cluster mode: the replication mark of a queue in this store. */
   | { t: 'mark'; r: number; qid: string }
   /** The target of forward f committed it: drop the outbox record. */

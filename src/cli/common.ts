@@ -45,6 +45,12 @@ export function queueName(raw: string): string {
   return raw;
 }
 
+/** A cluster node id, as `--node-id` takes it. */
+export function nodeIdArg(what: string, raw: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new UsageError(`${what} must be a node id of 1 to 64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 export interface ClientFlags {
   url: string;
   timeout?: string;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerGroup } from './group.js';
+import { registerNode } from './node.js';
 import { registerQueue } from './queue.js';
 import { registerReceive } from './receive.js';
 import { registerRedrive } from './redrive.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerTail(program);
   registerRedrive(program);
   registerGroup(program);
+  registerNode(program);
   return program;
 }
 

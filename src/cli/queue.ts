@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ORDERINGS, OVERFLOW_POLICIES, QUEUE_MODES, type QueueAttributes } from '../protocol/ops.js';
 import { Limits } from '../protocol/limits.js';
-import { action, clientSettings, intFlag, queueName, secondsFlag, UsageError, withClient, withClientOptions, type ClientFlags } from './common.js';
+import { action, clientSettings, intFlag, nodeIdArg, queueName, secondsFlag, UsageError, withClient, withClientOptions, type ClientFlags } from './common.js';
 
 interface AttributeFlags extends ClientFlags {
   visibility?: string;
@@ -187,6 +187,19 @@ export function registerQueue(program: Command): void {
         ];
         const width = Math.max(...rows.map(([k]) => k.length)) + 2;
         process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join(''));
+      });
+    }),
+  );
+
+  withClientOptions(
+    queue.command('move <name>').description('cluster mode: move the queue\'s leadership (and copy) to another node').requiredOption('--to <node>', 'the node id that leads the queue afterwards'),
+  ).action(
+    action(async (rawName: string, flags: ClientFlags & { to: string }) => {
+      const name = queueName(rawName);
+      const to = nodeIdArg('--to', flags.to);
+      await withClient(clientSettings(flags), async (client) => {
+        const res = await client.moveQueue(name, to);
+        process.stdout.write(`moved ${res.queue}: leader ${res.leader}, replicas ${res.replicas.join(',')}, epoch ${res.epoch}\n`);
       });
     }),
   );

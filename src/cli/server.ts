@@ -14,6 +14,8 @@ interface ServerFlags {
   clusterEtcd?: string;
   nodeId?: string;
   advertiseUrl?: string;
+  rebalance?: string;
+  rebalanceMinRate?: string;
   sqsCredentials?: string;
   unroutableQueue?: string;
 }
@@ -31,6 +33,8 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
   if (flags.clusterEtcd !== undefined) raw.clusterEtcd = flags.clusterEtcd;
   if (flags.nodeId !== undefined) raw.nodeId = flags.nodeId;
   if (flags.advertiseUrl !== undefined) raw.advertiseUrl = flags.advertiseUrl;
+  if (flags.rebalance !== undefined) raw.rebalance = flags.rebalance;
+  if (flags.rebalanceMinRate !== undefined) raw.rebalanceMinRate = flags.rebalanceMinRate;
   if (flags.sqsCredentials !== undefined) raw.sqsCredentials = flags.sqsCredentials;
   if (flags.unroutableQueue !== undefined) raw.unroutableQueue = flags.unroutableQueue;
   try {
@@ -57,6 +61,8 @@ export function registerServer(program: Command): void {
     .option('--cluster-etcd <urls>', 'join a cluster coordinated by these etcd URLs, comma-separated (FERRY_CLUSTER_ETCD)')
     .option('--node-id <id>', 'this node\'s id in the cluster, required with --cluster-etcd (FERRY_NODE_ID)')
     .option('--advertise-url <url>', 'ws://host:port other nodes reach this node at (FERRY_ADVERTISE_URL, default ws://HOST:PORT)')
+    .option('--rebalance <on|off>', 'cluster supervisor moves queues off hot nodes and onto new ones (FERRY_REBALANCE, default on)')
+    .option('--rebalance-min-rate <n>', 'load (messages/s + KiB/s) below which no node counts as hot (FERRY_REBALANCE_MIN_RATE, default 1000)')
     .action(
       action(async (flags: ServerFlags) => {
         const config = serverConfig(flags);

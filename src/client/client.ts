@@ -23,6 +23,9 @@ export type ClientEvents = {
   error: (err: Error) => void;
 };
 
+/** A move copies a queue and waits for it to catch up: it may take far longer than a request. */
+const MOVE_TIMEOUT_MS = 90_000;
+
 export interface RequestCallOptions {
   timeoutMs?: number;
 }
@@ -103,6 +106,16 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
       closed: () => this.closed || this.connection.state === 'closed',
       retrying: (attempt, delayMs, err) => this.options.logger.debug({ op, attempt, delayMs, code: err.code }, 'ferry: retrying a request'),
     });
+  }
+
+  /** Cluster mode: moves a queue's leadership (and copy) to node `to`; resolves once it serves there. */
+  moveQueue(name: string, to: string): Promise<OpResult<'moveQueue'>> {
+    return this.request('moveQueue', { queue: name, to }, { timeoutMs: Math.max(this.options.requestTimeoutMs, MOVE_TIMEOUT_MS) });
+  }
+
+  /** Cluster mode: starts (or checks on) the drain of a node; `remaining` 0 means it may leave. */
+  drainNode(node: string): Promise<OpResult<'drainNode'>> {
+    return this.request('drainNode', { node });
   }
 
   createQueue(name: string, attributes?: Partial<QueueAttributes>): Promise<OpResult<'createQueue'>> {

@@ -55,6 +55,14 @@ export const ErrorCodes = {
   NotEnoughReplicas: 'NotEnoughReplicas',
   /** Cluster: the node the request must go to cannot be reached right now. Retry. */
   PeerUnavailable: 'PeerUnavailable',
+  /** moveQueue, drainNode: the op needs cluster mode (a single node has nowhere to move a queue). Not retryable. */
+  ClusterOnly: 'ClusterOnly',
+  /** Cluster: the node named in `field` (`to`, `node`) is not a live member of the cluster. */
+  NodeNotLive: 'NodeNotLive',
+  /** Cluster: the move cannot be done as asked (the target already leads the queue, or is draining); `field` names the argument. Not retryable. */
+  MoveRefused: 'MoveRefused',
+  /** Cluster: the move did not complete (the target did not catch up in time, the leader changed, another move of the queue runs); the queue is still served where etcd says. Retry. */
+  MoveFailed: 'MoveFailed',
   /** Too many requests in flight on this connection. Retry after some complete. */
   TooManyInFlight: 'TooManyInFlight',
   /** Client side: the request got no reply in time. The request may or may not have been applied. */
@@ -75,6 +83,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.NotLeader,
   ErrorCodes.NotEnoughReplicas,
   ErrorCodes.PeerUnavailable,
+  ErrorCodes.MoveFailed,
   ErrorCodes.Timeout,
   ErrorCodes.ConnectionClosed,
 ]);

@@ -218,6 +218,25 @@ export type AcksPolicy = 'leader' | 'quorum' | 'all';
 
 export const ACKS_POLICIES: readonly AcksPolicy[] = ['leader', 'quorum', 'all'];
 
+/** A queue's placement after a move (cluster mode, docs/cluster.md "Moving queues"). */
+export interface QueuePlacement {
+  queue: string;
+  /** The node that leads the queue now. */
+  leader: string;
+  /** Grows by one at every change of leader or of replica set. */
+  epoch: number;
+  /** The nodes that hold a copy, the leader included. */
+  replicas: string[];
+}
+
+/** drainNode: the node is draining; `remaining` queues still have a copy on it (0 = it may leave). */
+export interface DrainStatus {
+  node: string;
+  remaining: number;
+  /** The queues that still have a copy on the node (at most 100 names). */
+  queues: string[];
+}
+
 /** A per-entry outcome of a batch call. */
 export type BatchEntryResult<T> = { ok: T } | { error: import('./errors.js').WireError };
 
@@ -246,6 +265,8 @@ export interface Ops {
   startRedrive: { args: { queue: string; target?: string; max?: number; ratePerSec?: number }; result: RedriveTask };
   listRedrives: { args: Record<string, never>; result: { tasks: RedriveTask[] } };
   cancelRedrive: { args: { task: string }; result: RedriveTask };
+  moveQueue: { args: { queue: string; to: string }; result: QueuePlacement };
+  drainNode: { args: { node: string }; result: DrainStatus };
 }
 
 export type OpName = keyof Ops;
@@ -256,6 +277,7 @@ export const OP_NAMES: readonly OpName[] = [
   'createQueue', 'deleteQueue', 'listQueues', 'getQueueAttributes', 'setQueueAttributes', 'purgeQueue',
   'send', 'sendBatch', 'receive', 'delete', 'deleteBatch', 'changeVisibility', 'nack',
   'subscribe', 'credit', 'unsubscribe', 'createGroup', 'deleteGroup', 'listGroups', 'seek', 'startRedrive', 'listRedrives', 'cancelRedrive',
+  'moveQueue', 'drainNode',
 ];
 
 export function isOpName(op: unknown): op is OpName {

@@ -65,6 +65,13 @@ function queueName(o: Obj, field = 'queue'): string {
   return v;
 }
 
+/** A cluster node id, as `--node-id` takes it: 1–64 of [A-Za-z0-9_-]. */
+function nodeId(o: Obj, field: string): string {
+  const v = requiredStr(o, field);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw invalid(field, 'a node id of 1–64 characters of [A-Za-z0-9_-]');
+  return v;
+}
+
 function body(o: Obj, path: string, maxBytes: number): Uint8Array {
   const v = o.body;
   if (v === undefined || v === null) throw missing(path);
@@ -278,6 +285,8 @@ const validators: { [O in OpName]: Validator<O> } = {
     return { queue: queueName(a), group: requiredId(a, 'group'), to: position(a.to, 'to') };
   },
   cancelRedrive: (a) => ({ task: requiredStr(a, 'task') }),
+  moveQueue: (a) => ({ queue: queueName(a), to: nodeId(a, 'to') }),
+  drainNode: (a) => ({ node: nodeId(a, 'node') }),
 };
 
 export type ValidRequest = { [O in OpName]: { id: number; op: O; args: OpArgs<O> } }[OpName];

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Limits, isValidQueueName } from '../protocol/limits.js';
 import { parseCredentials, type SqsCredential } from '../transport/sqs/sigv4.js';
+import { DEFAULT_REBALANCE, type RebalanceSettings } from './cluster/rebalancer.js';
 
 export interface BrokerConfig {
   /** Interface to listen on. Default 127.0.0.1. */
@@ -40,6 +41,8 @@ export interface ClusterSettings {
   nodeId: string;
   /** ws://host:port other nodes and clients reach this node at; default ws://HOST:PORT. */
   advertiseUrl: string | undefined;
+  /** What the supervisor moves by itself (`--rebalance`, `--rebalance-min-rate`; rebalancer.ts). */
+  rebalance: RebalanceSettings;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +68,9 @@ export type RawBrokerConfig = { [K in Exclude<keyof BrokerConfig, 'cluster'>]?: 
   clusterEtcd?: string;
   nodeId?: string;
   advertiseUrl?: string;
+  /** `on` | `off` (cluster mode only). */
+  rebalance?: string;
+  rebalanceMinRate?: string | number;
 };
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -73,6 +79,8 @@ function resolveCluster(raw: RawBrokerConfig): ClusterSettings | undefined {
   if (raw.clusterEtcd === undefined || raw.clusterEtcd === '') {
     if (raw.nodeId !== undefined) throw new ConfigError('nodeId', 'is only valid with clusterEtcd (--cluster-etcd)');
     if (raw.advertiseUrl !== undefined) throw new ConfigError('advertiseUrl', 'is only valid with clusterEtcd (--cluster-etcd)');
+    if (raw.rebalance !== undefined) throw new ConfigError('rebalance', 'is only valid with clusterEtcd (--cluster-etcd)');
+    if (raw.rebalanceMinRate !== undefined) throw new ConfigError('rebalanceMinRate', 'is only valid with clusterEtcd (--cluster-etcd)');
     return undefined;
   }
   const etcd = raw.clusterEtcd.split(',').map((u) => u.trim());
@@ -103,7 +111,15 @@ function resolveCluster(raw: RawBrokerConfig): ClusterSettings | undefined {
     }
     advertiseUrl = `${url.protocol}//${url.host}`;
   }
-  return { etcd, nodeId, advertiseUrl };
+  if (raw.rebalance !== undefined && raw.rebalance !== 'on' && raw.rebalance !== 'off') {
+    throw new ConfigError('rebalance', `must be on or off, got ${JSON.stringify(raw.rebalance)}`);
+  }
+  const rebalance: RebalanceSettings = {
+    ...DEFAULT_REBALANCE,
+    enabled: raw.rebalance !== 'off',
+    minRate: intInRange('rebalanceMinRate', raw.rebalanceMinRate ?? DEFAULT_REBALANCE.minRate, 1, 10_000_000),
+  };
+  return { etcd, nodeId, advertiseUrl, rebalance };
 }
 
 export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
@@ -150,7 +166,8 @@ export function resolveBrokerConfig(raw: RawBrokerConfig = {}): BrokerConfig {
 
 /**
  * Reads FERRY_HOST, FERRY_PORT, FERRY_DATA_DIR, FERRY_SHARDS, FERRY_MAX_MESSAGE_BYTES, FERRY_UNROUTABLE_QUEUE, FERRY_FAULT_INJECTION,
- * FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL, FERRY_CLUSTER_ETCD, FERRY_NODE_ID, FERRY_ADVERTISE_URL.
+ * FERRY_SQS_CREDENTIALS, FERRY_LOG_LEVEL, FERRY_CLUSTER_ETCD, FERRY_NODE_ID, FERRY_ADVERTISE_URL, FERRY_REBALANCE,
+ * FERRY_REBALANCE_MIN_RATE.
  */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerConfig {
   const out: RawBrokerConfig = {};
@@ -166,5 +183,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RawBrokerCo
   if (env.FERRY_CLUSTER_ETCD !== undefined) out.clusterEtcd = env.FERRY_CLUSTER_ETCD;
   if (env.FERRY_NODE_ID !== undefined) out.nodeId = env.FERRY_NODE_ID;
   if (env.FERRY_ADVERTISE_URL !== undefined) out.advertiseUrl = env.FERRY_ADVERTISE_URL;
+  if (env.FERRY_REBALANCE !== undefined) out.rebalance = env.FERRY_REBALANCE;
+  if (env.FERRY_REBALANCE_MIN_RATE !== undefined) out.rebalanceMinRate = env.FERRY_REBALANCE_MIN_RATE;
   return out;
 }

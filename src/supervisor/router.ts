@@ -215,6 +215,9 @@ export class Router implements ShardPoolEvents {
         return done({ result: { tasks: this.#redrives!.list() } });
       case 'cancelRedrive':
         return this.#redrives!.cancel(req.args.task, done);
+      case 'moveQueue':
+      case 'drainNode':
+        return done(fail(ErrorCodes.ClusterOnly, `${req.op} needs cluster mode (ferry server --cluster-etcd)`));
       case 'createQueue': {
         const refused = this.#checkDeadLetter(req.args.queue, req.args.attributes);
         if (refused !== undefined) return done(refused);

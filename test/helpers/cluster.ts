@@ -11,6 +11,8 @@ export interface TestCluster {
   nodes: BrokerProcess[];
   /** Client URLs of every node (the SDK's seed list). */
   urls(): string[];
+  /** Starts one more node, n<size+1>, with the cluster's options (a node joining). */
+  addNode(): Promise<BrokerProcess>;
 }
 
 export async function startCluster(
@@ -20,27 +22,50 @@ export async function startCluster(
 ): Promise<TestCluster> {
   const etcd = await startEtcd(t);
   const nodes: BrokerProcess[] = [];
-  for (let i = 1; i <= size; i++) {
+  const make = (): BrokerProcess => {
     const node = new BrokerProcess({
       shards: 1,
       ...opts,
-      args: ['--cluster-etcd', etcd.url, '--node-id', `n${i}`, ...(opts.args ?? [])],
+      args: ['--cluster-etcd', etcd.url, '--node-id', `n${nodes.length + 1}`, ...(opts.args ?? [])],
     });
     // Registered before start so a failed start is cleaned up too; brokers stop before etcd does.
     t.teardown(() => node.cleanup());
     nodes.push(node);
-  }
+    return node;
+  };
+  for (let i = 1; i <= size; i++) make();
   await Promise.all(nodes.map((n) => n.start()));
-  return { etcd, nodes, urls: () => nodes.map((n) => n.url) };
+  return {
+    etcd, nodes, urls: () => nodes.map((n) => n.url),
+    async addNode() {
+      const node = make();
+      await node.start();
+      return node;
+    },
+  };
 }
 
 /** The queue's record in etcd (leader, epoch, replicas), read directly from etcd. */
 export interface EtcdQueueRecord {
+  name: string;
   id: string;
   leader: string;
   epoch: number;
   replicas: string[];
+  learners?: string[];
   attributes: Record<string, unknown>;
+}
+
+/** Every queue's record in etcd. */
+export async function allQueueMetas(etcdUrl: string): Promise<EtcdQueueRecord[]> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts: etcdUrl });
+  try {
+    const all = await client.getAll().prefix('/ferry/queues/').strings();
+    return Object.values(all).map((v) => JSON.parse(v) as EtcdQueueRecord);
+  } finally {
+    client.close();
+  }
 }
 
 export async function queueMeta(etcdUrl: string, name: string): Promise<EtcdQueueRecord | undefined> {

@@ -13,6 +13,9 @@
  *   the actor stops (`follow`) and held replies fail with NotLeader.
  * - Follower: log entries and snapshots from a leader are applied to the local shard that holds
  *   the queue's replica (an entry from an epoch older than the one in etcd is refused).
+ * - Moves (docs/cluster.md "Moving queues"): moveQueue/drainNode go to the supervisor
+ *   (supervisor.ts, migration.ts); the leader hands a queue over (handover.ts); a node that is
+ *   neither replica nor learner of a queue drops its copy.
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -32,8 +35,10 @@ import { AttributeRecords } from './attribute-record.js';
 import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
+import { handOver } from './handover.js';
+import { LoadMeter, type QueueLoad } from './load-meter.js';
 import { listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
-import { metadataCatalog, type QueueMeta } from './meta.js';
+import { holders, metadataCatalog, type QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Reachability } from './reachability.js';
 import { Replicator } from './replicator.js';
@@ -49,10 +54,10 @@ export interface ClusterStatus {
   /** Nodes cut off from the cluster per everyone's reports (reachability.ts). */
   cutOff: string[];
   queues: Array<{
-    name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
+    name: string; id: string; leader: string; epoch: number; replicas: string[]; learners: string[]; acks: string;
     /** The attributes in the queue's etcd record, as this node's cache has them. */
     attributes: Partial<QueueAttributes>;
-    role: 'leader' | 'follower' | 'none';
+    role: 'leader' | 'follower' | 'learner' | 'none';
     mark: ReplicaMark | undefined;
   }>;
 }
@@ -87,6 +92,10 @@ function deletedQueue(qid: string): Answer {
   return { error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${qid} was deleted`, field: 'queue' } };
 }
 
+function notMember(meta: QueueMeta): Answer {
+  return { error: { code: ErrorCodes.PeerUnavailable, message: `this node holds no copy of queue ${meta.name} in epoch ${meta.epoch}`, retryable: true } };
+}
+
 function retryableAnswer(a: Answer): boolean {
   return 'error' in a && (a.error.code === ErrorCodes.NotLeader || a.error.code === ErrorCodes.PeerUnavailable || a.error.code === ErrorCodes.ShardUnavailable);
 }
@@ -112,6 +121,7 @@ export class ClusterNode {
   readonly #attributeRecords: AttributeRecords;
   /** Queues deleted while this node runs: entries and snapshots for them are refused. */
   readonly #discarded = new Set<string>();
+  readonly #load = new LoadMeter();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
   readonly #vsessions = new Map<number, { socket: PeerSocket; origin: number }>();
   readonly #vsessionOf = new Map<PeerSocket, Map<number, number>>();
@@ -240,7 +250,12 @@ export class ClusterNode {
         const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'mark', qid }, resolve, 1000));
         return 'result' in a ? (a.result as { mark: ReplicaMark }).mark : undefined;
       },
-    }, this.#log);
+      loadOn: async (node) => {
+        const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'load' }, resolve, 1000));
+        return 'result' in a ? (a.result as { queues: Record<string, QueueLoad> }).queues : undefined;
+      },
+      call: (node, m, timeoutMs) => new Promise<PeerAnswer>((resolve) => this.#call(node, m, resolve, timeoutMs)),
+    }, this.#log, this.#opts.settings.rebalance);
     this.#nodesChanged();
     // Copies of queues deleted while this node was away: the metadata no longer names them.
     for (const qid of [...this.#placement.keys()]) if (this.#coord.queueById(qid) === undefined) this.#discard(qid);
@@ -367,9 +382,10 @@ export class ClusterNode {
     if (meta.leader !== this.nodeId || this.#isCutOff()) {
       const why = meta.leader !== this.nodeId ? `node ${meta.leader} leads epoch ${meta.epoch}` : 'this node is cut off from its peers';
       if (leading !== undefined) this.#stepDown(meta.id, why);
+      if (!holders(meta).includes(this.nodeId) && this.#placement.has(meta.id)) this.#dropMovedCopy(meta);
       return;
     }
-    if (leading !== undefined && leading.epoch === meta.epoch) return;
+    if (leading !== undefined && leading.epoch === meta.epoch) return this.#replicator.setLearners(meta.id, meta.learners ?? []);
     const shard = this.#shardFor(meta.id);
     const l: Leading = { epoch: meta.epoch, shard, ready: false };
     this.#leading.set(meta.id, l);
@@ -394,6 +410,7 @@ export class ClusterNode {
         if (this.#leading.get(meta.id) !== l) return;
         if ('error' in a) return started(a);
         this.#replicator.lead(meta.id, meta.epoch, followers, meta.acks, (a.result as { mark: ReplicaMark }).mark);
+        this.#replicator.setLearners(meta.id, meta.learners ?? []);
         this.#pool.request(shard, (r) => ({ t: 'lead', r, qid: meta.id, epoch: meta.epoch }), started);
       });
     } else if (meta.epoch === 1) {
@@ -418,6 +435,33 @@ export class ClusterNode {
     if (meta !== undefined) this.#router.forget(meta.name, error);
     this.#pool.request(l.shard, (r) => ({ t: 'follow', r, qid }), () => undefined);
     this.#log.warn({ qid, why }, 'stepped down');
+  }
+
+  /** This node left the queue's replica set (it moved away): its copy goes. */
+  #dropMovedCopy(meta: QueueMeta): void {
+    const shard = this.#placement.get(meta.id)!;
+    this.#placement.delete(meta.id);
+    this.#pool.request(shard, (r) => ({ t: 'discard', r, qid: meta.id, moved: true }), (a) => {
+      if ('error' in a) this.#log.warn({ queue: meta.name, error: a.error }, 'cannot drop the copy of a queue that moved away');
+      else this.#log.info({ queue: meta.name, epoch: meta.epoch }, 'dropped the copy of a queue that moved away');
+    });
+  }
+
+  /** Handover, step 1 (handover.ts): the actor stops; requests meet NotLeader until the switch. */
+  #freeze(qid: string): Promise<void> {
+    const l = this.#leading.get(qid);
+    const meta = this.#coord?.queueById(qid);
+    if (l === undefined || !l.ready || meta === undefined) return Promise.reject(new Error('not serving the queue'));
+    l.ready = false;
+    this.#router.forget(meta.name, { code: ErrorCodes.NotLeader, message: `queue ${meta.name} is moving; subscribe again`, retryable: true });
+    return new Promise((resolve, reject) => this.#pool.request(l.shard, (r) => ({ t: 'follow', r, qid }), (a) => ('error' in a ? reject(new Error(a.error.message)) : resolve())));
+  }
+
+  /** The handover did not happen: lead again in the same epoch. */
+  #resume(qid: string): void {
+    this.#leading.delete(qid);
+    const meta = this.#coord?.queueById(qid);
+    if (meta !== undefined) this.#reconcile(meta);
   }
 
   #shardFor(qid: string): number {
@@ -463,6 +507,13 @@ export class ClusterNode {
       }
       case 'createQueue':
         return this.#create(req, done);
+      case 'moveQueue':
+      case 'drainNode': {
+        const supervisor = coord.supervisor;
+        if (supervisor === undefined) return done(notLeader('no cluster supervisor is elected right now'));
+        if (supervisor !== this.nodeId) return this.#call(supervisor, { t: 'admin', req: { op: req.op, args: req.args } }, done, 60_000);
+        return this.#admin(req, done);
+      }
       case 'credit':
       case 'unsubscribe': {
         const target = this.#subs.get(session, req.args.sub);
@@ -504,7 +555,12 @@ export class ClusterNode {
   #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
     const serving = this.#serving(meta.id, meta.name);
     if ('error' in serving) return done(serving);
+    this.#meter(req);
     this.#router.dispatch(session, req, (a) => {
+      if (req.op === 'receive' && 'result' in a) {
+        const messages = (a.result as { messages: DeliveredMessage[] }).messages;
+        this.#load.note(meta.name, messages.length, messages.reduce((n, m) => n + m.body.byteLength, 0));
+      }
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
           this.#coord!.deleteQueue(meta.name, meta.id).then(() => done(a), () => done(a));
@@ -534,6 +590,28 @@ export class ClusterNode {
           return done({ error: { code: ErrorCodes.PeerUnavailable, message: `queue ${meta.name}: its record in etcd kept changing; retry`, retryable: true } });
       }
     }, (err: unknown) => done({ error: { code: ErrorCodes.PeerUnavailable, message: `cannot write queue ${meta.name}'s record to etcd: ${(err as Error).message}`, retryable: true } }));
+  }
+
+  /** Load of the queues this node leads, for the rebalancer (load-meter.ts). */
+  #meter(req: ValidRequest): void {
+    switch (req.op) {
+      case 'send':
+        return this.#load.note(req.args.queue, 1, req.args.body.byteLength);
+      case 'sendBatch':
+        return this.#load.note(req.args.queue, req.args.entries.length, req.args.entries.reduce((n, e) => n + e.body.byteLength, 0));
+      case 'delete':
+        return this.#load.note(req.args.queue, 1, 0);
+      case 'deleteBatch':
+        return this.#load.note(req.args.queue, req.args.receipts.length, 0);
+      default:
+    }
+  }
+
+  /** Supervisor: a client's moveQueue or drainNode. */
+  #admin(req: Extract<ValidRequest, { op: 'moveQueue' | 'drainNode' }>, done: (a: Answer) => void): void {
+    const supervisor = this.#supervisor!;
+    const answer = req.op === 'moveQueue' ? supervisor.moveQueue(req.args) : supervisor.drainNode(req.args);
+    answer.then(done, (err: unknown) => done({ error: { code: ErrorCodes.Internal, message: String(err) } }));
   }
 
   #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
@@ -669,7 +747,7 @@ export class ClusterNode {
         const session = this.#vsession(from, call.origin);
         // This node's own redrive tasks (the front end asks every node, or the one that runs the task).
         if (req.op === 'credit' || req.op === 'unsubscribe' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return this.#router.dispatch(session, req, done);
-        if (req.op === 'listQueues') return this.#route(session, req, done);
+        if (req.op === 'listQueues' || req.op === 'moveQueue' || req.op === 'drainNode') return this.#route(session, req, done);
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
         if (meta.leader !== this.nodeId) return done(notLeader(`node ${meta.leader} leads queue ${meta.name}`));
@@ -681,6 +759,9 @@ export class ClusterNode {
       case 'repl': {
         if (this.#discarded.has(call.entry.qid)) return done(deletedQueue(call.entry.qid));
         const meta = coord.queueById(call.entry.qid);
+        // A node a move took out of the set refuses without fencing: the leader may be the same
+        // one, about to lead the new epoch (handover.ts); it must not step down for that.
+        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         if (meta !== undefined && call.entry.epoch < meta.epoch) {
           return done({ result: { ok: false, reason: 'fenced', mark: { epoch: meta.epoch, seq: 0 } } });
         }
@@ -692,6 +773,8 @@ export class ClusterNode {
       }
       case 'install': {
         if (this.#discarded.has(call.qid)) return done(deletedQueue(call.qid));
+        const meta = coord.queueById(call.qid);
+        if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         const shard = this.#shardFor(call.qid);
         return this.#pool.request(shard, (r) => ({ t: 'install', r, qid: call.qid, rows: call.rows, mark: call.mark }), (a) => {
           if ('result' in a) this.#placement.set(call.qid, shard);
@@ -708,6 +791,36 @@ export class ClusterNode {
         return this.#moves.accept(call.qid, call.items, done);
       case 'forget':
         return this.#moves.acceptForget(call.qid, call.origin, done);
+      case 'load':
+        return done({ result: { queues: this.#load.sample() } });
+      case 'admin': {
+        if (!coord.isSupervisor) return done(notLeader('this node is not the cluster supervisor'));
+        let req: ValidRequest;
+        try {
+          req = validateRequest({ id: 0, op: call.req.op, args: call.req.args }, this.#opts.maxBodyBytes);
+        } catch (err) {
+          return done({ error: err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) } });
+        }
+        if (req.op !== 'moveQueue' && req.op !== 'drainNode') return done({ error: { code: ErrorCodes.BadFrame, message: `${req.op} is not a supervisor op` } });
+        return this.#admin(req, done);
+      }
+      case 'handover': {
+        const meta = coord.queueById(call.qid);
+        if (meta === undefined || meta.leader !== this.nodeId || meta.epoch !== call.epoch) {
+          return done(notLeader(`this node does not lead epoch ${call.epoch} of queue ${call.qid}`));
+        }
+        return void handOver({
+          freeze: (qid) => this.#freeze(qid),
+          resume: (qid) => this.#resume(qid),
+          progress: (qid) => this.#replicator.progress(qid),
+          isLive: (node) => coord.nodes.has(node),
+          current: (qid) => coord.queueById(qid),
+          update: (next) => coord.updateQueue(next),
+        }, this.nodeId, meta, { leader: call.leader, replicas: call.replicas }, { timeoutMs: 10_000, pollMs: 5 }).then(
+          (next) => done({ result: { epoch: next.epoch } }),
+          (err: unknown) => done({ error: { code: ErrorCodes.MoveFailed, message: (err as Error).message, retryable: true } }),
+        );
+      }
     }
   }
 
@@ -745,8 +858,9 @@ export class ClusterNode {
       }
       const l = this.#leading.get(meta.id);
       return {
-        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks, attributes: meta.attributes,
-        role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
+        name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, learners: meta.learners ?? [], acks: meta.acks, attributes: meta.attributes,
+        role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const
+          : (meta.learners ?? []).includes(this.nodeId) ? 'learner' as const : 'none' as const,
         mark,
       };
     }));

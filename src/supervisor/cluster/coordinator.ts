@@ -40,6 +40,8 @@ export class Coordinator {
   readonly queues = new Map<string, QueueMeta>();
   /** Every node's reachability report (node id → peers it cannot reach). */
   readonly reports = new Map<string, string[]>();
+  /** Nodes being drained (KEYS.draining). */
+  readonly draining = new Set<string>();
   readonly #revisions = new Map<string, string>();
   readonly #byId = new Map<string, QueueMeta>();
   #supervisor: string | undefined;
@@ -119,6 +121,8 @@ export class Coordinator {
       } else if (key.startsWith(KEYS.reach)) {
         this.reports.set(key.slice(KEYS.reach.length), parseReach(value));
         this.#hooks.reachChanged();
+      } else if (key.startsWith(KEYS.draining)) {
+        this.draining.add(key.slice(KEYS.draining.length));
       } else if (key.startsWith(KEYS.queues)) {
         const meta = parseQueue(value);
         const previous = this.queues.get(meta.name);
@@ -144,6 +148,8 @@ export class Coordinator {
     } else if (key.startsWith(KEYS.reach)) {
       this.reports.delete(key.slice(KEYS.reach.length));
       this.#hooks.reachChanged();
+    } else if (key.startsWith(KEYS.draining)) {
+      this.draining.delete(key.slice(KEYS.draining.length));
     } else if (key.startsWith(KEYS.queues)) {
       const name = key.slice(KEYS.queues.length);
       const previous = this.queues.get(name);
@@ -225,6 +231,16 @@ export class Coordinator {
     const revision = this.#revisions.get(name);
     if (revision === undefined || this.queues.get(name)?.id !== qid) return;
     await this.#client.if(key, 'Mod', '==', revision).then(this.#client.delete().key(key)).commit();
+  }
+
+  /** Marks a node as draining (idempotent). */
+  async setDraining(node: string): Promise<void> {
+    await this.#client.put(KEYS.draining + node).value(JSON.stringify({ since: Date.now() }));
+  }
+
+  /** Ends a node's drain mark. */
+  async clearDraining(node: string): Promise<void> {
+    await this.#client.delete().key(KEYS.draining + node);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,9 @@
  *   /ferry/queues/<name>    → QueueMeta: the queue's id, attributes, replica set, leader, epoch
  *   /ferry/reach/<nodeId>   → JSON array of the peers that node cannot reach over peer links, bound
  *                             to its lease (reachability.ts)
+ *   /ferry/draining/<id>    → {since}: the node is being drained (no new copies go there; the
+ *                             supervisor moves its copies away). Not bound to a lease: a new
+ *                             supervisor carries the drain on.
  *
  * A queue has one partition here; its leader runs the QueueActor, the other replicas follow its
  * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
@@ -24,6 +27,7 @@ export const KEYS = {
   supervisor: '/ferry/supervisor',
   queues: '/ferry/queues/',
   reach: '/ferry/reach/',
+  draining: '/ferry/draining/',
 } as const;
 
 export interface NodeInfo {
@@ -42,6 +46,11 @@ export interface QueueMeta {
   leader: string;
   epoch: number;
   acks: AcksPolicy;
+  /**
+   * Nodes receiving the queue's log that do not count yet (a move in progress: migration.ts).
+   * They are no replicas: never promoted, never counted for `acks`.
+   */
+  learners?: string[];
 }
 
 export class MetadataError extends Error {
@@ -72,7 +81,8 @@ export function parseQueue(text: string): QueueMeta {
     && typeof v.attributes === 'object' && v.attributes !== null && typeof v.createdAt === 'number'
     && Array.isArray(v.replicas) && v.replicas.every((r) => typeof r === 'string')
     && typeof v.leader === 'string' && Number.isInteger(v.epoch) && (v.epoch as number) >= 1
-    && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all');
+    && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all')
+    && (v.learners === undefined || (Array.isArray(v.learners) && v.learners.every((r) => typeof r === 'string')));
   if (!ok) throw new MetadataError(`queue ${String(v.name)}: malformed record`);
   return v as unknown as QueueMeta;
 }
@@ -112,4 +122,9 @@ export function requiredCopies(acks: AcksPolicy, replicas: number, liveReplicas:
       // Every live replica, and never fewer than a quorum.
       return Math.max(Math.floor(replicas / 2) + 1, liveReplicas);
   }
+}
+
+/** Every node that holds (or is receiving) a copy of the queue. */
+export function holders(meta: QueueMeta): string[] {
+  return [...meta.replicas, ...(meta.learners ?? [])];
 }

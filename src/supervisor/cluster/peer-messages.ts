@@ -29,7 +29,13 @@ export type PeerCall =
   /** The source of a move dropped its outbox record for good: drop the arrival marker. */
   | { t: 'forget'; qid: string; origin: ForwardId }
   /** Heartbeat (reachability.ts): answered at once with an empty result. */
-  | { t: 'ping' };
+  | { t: 'ping' }
+  /** Supervisor → leader of `epoch`: hand the queue over to this placement (handover.ts). */
+  | { t: 'handover'; qid: string; epoch: number; leader: string; replicas: string[] }
+  /** Supervisor → node: the load of the queues you lead since the last time asked (load-meter.ts). */
+  | { t: 'load' }
+  /** Front end → supervisor: a client's moveQueue or drainNode (validated again there). */
+  | { t: 'admin'; req: { op: string; args: unknown } };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -86,7 +92,14 @@ export function parseCall(m: unknown): PeerCall | undefined {
     case 'forget':
       return typeof m.qid === 'string' && QID.test(m.qid) && isForwardId(m.origin) ? (m as PeerCall) : undefined;
     case 'ping':
-      return { t: 'ping' };
+      return { t: 'ping' }
+    case 'handover':
+      return typeof m.qid === 'string' && QID.test(m.qid) && Number.isSafeInteger(m.epoch) && typeof m.leader === 'string'
+        && Array.isArray(m.replicas) && m.replicas.length > 0 && m.replicas.every((r) => typeof r === 'string') && m.replicas.includes(m.leader) ? (m as PeerCall) : undefined;
+    case 'load':
+      return m as PeerCall;
+    case 'admin':
+      return isObject(m.req) && typeof m.req.op === 'string' ? (m as PeerCall) : undefined;
     default:
       return undefined;
   }

@@ -6,6 +6,10 @@
  * alike, so an acknowledged send is on enough replicas and an acknowledged delete cannot come back
  * after a failover.
  *
+ * Learners (docs/cluster.md "Moving queues") are followers that receive the log like any other but
+ * do not count: neither for a reply's release nor for the `acks` policy's replica count. A queue
+ * being moved to a new node has it as a learner until the handover makes it a replica.
+ *
  * Per follower: `stream` (entries pipelined in order on the link), `down` (link lost; resumed from
  * its last acknowledged entry when the link is back), `snapshot` (its copy did not match: it gets
  * the queue's keys, then the entries after the snapshot's mark). A follower that answers `fenced`
@@ -37,6 +41,8 @@ export interface ReplicatorPorts {
 
 interface Follower {
   node: string;
+  /** Counts for commits (a replica); false for a learner. */
+  votes: boolean;
   mode: 'stream' | 'down' | 'snapshot';
   /** Highest entry sent in the current stream. */
   sent: number;
@@ -76,8 +82,22 @@ class Partition {
   constructor(readonly qid: string, readonly epoch: number, followers: string[], readonly replicas: number, readonly acks: AcksPolicy, start: ReplicaMark) {
     this.head = start.seq;
     this.committed = start.seq;
-    this.followers = followers.map((node) => ({ node, mode: 'down', sent: 0, acked: 0, inflight: 0 }));
+    this.followers = followers.map((node) => newFollower(node, true));
   }
+}
+
+function newFollower(node: string, votes: boolean): Follower {
+  return { node, votes, mode: 'down', sent: 0, acked: 0, inflight: 0 };
+}
+
+/** How far a led queue's copies go (migration waits on it: handover.ts). */
+export interface ReplicationProgress {
+  /** The leader's last entry. */
+  head: number;
+  /** The last entry committed under the `acks` policy. */
+  committed: number;
+  /** The last entry each follower (learners too) confirmed. */
+  acked: Map<string, number>;
 }
 
 export class Replicator {
@@ -103,6 +123,31 @@ export class Replicator {
     this.drop(qid, { code: ErrorCodes.NotLeader, message: 'leadership changed; retry', retryable: true });
     const p = new Partition(qid, epoch, followers, followers.length + 1, acks, start);
     this.#parts.set(qid, p);
+  }
+
+  /**
+   * The learners of a led queue (followers that do not count): new ones are caught up from
+   * scratch (a snapshot, then the stream); learners not in the list stop receiving.
+   */
+  setLearners(qid: string, learners: readonly string[]): void {
+    const p = this.#parts.get(qid);
+    if (p === undefined) return;
+    for (let i = p.followers.length - 1; i >= 0; i--) {
+      const f = p.followers[i]!;
+      if (!f.votes && !learners.includes(f.node)) p.followers.splice(i, 1);
+    }
+    for (const node of learners) {
+      if (p.followers.some((f) => f.node === node)) continue;
+      const f = newFollower(node, false);
+      p.followers.push(f);
+      if (this.#ports.isLive(node)) this.#resume(p, f);
+    }
+  }
+
+  progress(qid: string): ReplicationProgress | undefined {
+    const p = this.#parts.get(qid);
+    if (p === undefined) return undefined;
+    return { head: p.head, committed: p.committed, acked: new Map(p.followers.map((f) => [f.node, f.mode === 'stream' ? f.acked : 0])) };
   }
 
   /** Stops replicating `qid`; held replies fail with `error`. */
@@ -153,6 +198,8 @@ export class Replicator {
     // A follower's position is only known once it answered; before that, probe from the oldest
     // retained entry (its answer is a resend-ack or a mismatch that brings a snapshot).
     const from = f.acked + 1;
+    // A learner behind an idle queue has no entry to be probed with: it gets the snapshot at once.
+    if (first === undefined && !f.votes && f.acked < p.head) return this.#snapshot(p, f);
     if (first === undefined) {
       f.mode = 'stream';
       f.sent = p.head;
@@ -231,9 +278,10 @@ export class Replicator {
 
   /** Moves the commit point to what enough replicas hold; releases the replies it covers. */
   #advance(p: Partition): void {
-    const live = 1 + p.followers.filter((f) => this.#ports.isLive(f.node)).length;
+    const voters = p.followers.filter((f) => f.votes);
+    const live = 1 + voters.filter((f) => this.#ports.isLive(f.node)).length;
     const need = requiredCopies(p.acks, p.replicas, live);
-    const positions = [p.head, ...p.followers.map((f) => (f.mode === 'stream' ? f.acked : Math.min(f.acked, p.committed)))].sort((a, b) => b - a);
+    const positions = [p.head, ...voters.map((f) => (f.mode === 'stream' ? f.acked : Math.min(f.acked, p.committed)))].sort((a, b) => b - a);
     const committed = need <= positions.length ? positions[need - 1]! : p.committed;
     if (committed > p.committed) p.committed = committed;
     const minAcked = Math.min(...p.followers.map((f) => f.acked));
