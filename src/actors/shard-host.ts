@@ -68,10 +68,11 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     putGroup: (name, record) => store.putGroup(qid, name, record),
     deleteGroup: (name) => store.deleteGroup(qid, name),
     putQueue: (record) => store.putQueue(record),
-    putNextSeq: (n) => store.putNextSeq(qid, n),
+    putNextSeq: (n, delivered) => store.putNextSeq(qid, n, delivered),
     putMessage: (seq, m) => store.putMessage(qid, seq, m),
     putDelivery: (seq, d) => store.putDelivery(qid, seq, d),
     deleteMessage: (seq) => store.deleteMessage(qid, seq),
+    deleteDelivery: (seq) => store.deleteDelivery(qid, seq),
     clearBelow: (seq) => store.clearBelow(qid, seq),
     removeQueue: () => store.removeQueue(qid),
     readMessages: (seqs) => store.readMessages(qid, seqs),
@@ -124,17 +125,17 @@ export class ShardHost {
 
   /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
   #restore(q: RecoveredQueue, now: number): void {
-    const actor = this.#add(q.record, q.nextSeq);
+    const actor = this.#add(q.record, q.nextSeq, q.deliveredBelow);
     actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
     const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
     for (const m of messages) actor.restore(m, now);
     this.#touched.add(actor);
   }
 
-  #add(record: QueueRecord, nextSeq: number): Actor {
+  #add(record: QueueRecord, nextSeq: number, deliveredBelow = 0): Actor {
     const actor = new QueueActor<number>(record, nextSeq, {
       store: partitionStore(this.#store, record.id, (f) => this.#forwardQueue.push(f)), outbox: this.#answers, bodies: this.#bodies,
-    });
+    }, deliveredBelow);
     const slot = this.#nextSlot++;
     this.#actors.set(record.id, actor);
     this.#slots.set(slot, actor);

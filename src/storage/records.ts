@@ -91,6 +91,8 @@ export type MessageExtra = Omit<StoredMessage, 'id' | 'sentAt' | 'visibleAt' | '
 export interface RecoveredQueue {
   record: QueueRecord;
   nextSeq: number;
+  /** Every message below it may have been delivered ('S' record; 0 when never written). */
+  deliveredBelow: number;
   messages: RecoveredMessage[];
   /** Forwards already accepted ('X' keys), as forwardIdString(origin). */
   markers: string[];

@@ -12,7 +12,7 @@ import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
 import {
   PREFIX, dedupKey, forwardKey, groupDeliveryKey, groupDeliveryRange, groupKey, markerKey, parseForwardKey, parseGroupDeliveryKey, forwardIdString, type ForwardId, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
-  queuePrefixRange, queueRange, encodeSeq,
+  queuePrefixRange, queueRange, encodeSeqMarks, decodeSeqMarks,
 } from './keys.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
@@ -165,8 +165,8 @@ export class ShardStore {
     );
   }
 
-  putNextSeq(qid: string, nextSeq: number): void {
-    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
+  putNextSeq(qid: string, nextSeq: number, deliveredBelow: number): void {
+    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeqMarks(nextSeq, deliveredBelow));
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
@@ -179,6 +179,9 @@ export class ShardStore {
 
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
+  }
+
+  deleteDelivery(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
   }
 
@@ -291,7 +294,7 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
     }
     for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
       const m = parseMarkerKey(key);
@@ -311,7 +314,7 @@ export class ShardStore {
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.nextSeq))) {
       const q = queues.get(parseQueueKey(key));
-      if (q !== undefined) q.nextSeq = Number(value.readBigUInt64BE(0));
+      if (q !== undefined) Object.assign(q, decodeSeqMarks(value));
     }
     const deliveries = new Map<string, Map<number, DeliveryRecord>>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.delivery))) {
@@ -356,12 +359,12 @@ export class ShardStore {
     const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
-    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
+    const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     for (const [key, value] of rows) {
       switch (key[0]) {
         case PREFIX.nextSeq:
-          q.nextSeq = Number(value.readBigUInt64BE(0));
+          Object.assign(q, decodeSeqMarks(value));
           break;
         case PREFIX.delivery:
           deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
