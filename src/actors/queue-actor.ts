@@ -25,7 +25,7 @@
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
@@ -33,6 +33,7 @@ import type {
   BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
+import { messageIds } from '../storage/message-id.js';
 import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
@@ -122,6 +123,8 @@ export class QueueActor<Ref> {
   #deliveryRecords: boolean;
   /** This start of the actor, carried in its receipts (receipt.ts). */
   readonly #run = randomInt(0, 0x1_0000_0000);
+  /** Message ids of this queue incarnation, by sequence. */
+  readonly #idOf: (seq: number) => string;
   /** Live messages by sequence; insertion order is acceptance order, so the first is the oldest. */
   readonly #messages = new Map<number, Msg>();
   #order: DeliveryOrder;
@@ -148,6 +151,7 @@ export class QueueActor<Ref> {
     this.#nextSeq = nextSeq;
     this.#deliveredBelow = deliveredBelow;
     this.#deliveryRecords = record.attributes.deadLetter !== null;
+    this.#idOf = messageIds(record.id);
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
@@ -380,7 +384,7 @@ export class QueueActor<Ref> {
     }
     const seq = this.#nextSeq++;
     this.#nextSeqDirty = true;
-    const id = randomUUID();
+    const id = this.#idOf(seq);
     const extra = sendExtra(entry, dedupId);
     const msg = this.#newMsg(seq, id, now, size, undefined, entry.attributes, extra);
     if (dedupId !== undefined) this.#remember(dedupId, { messageId: id, seq, at: now });
@@ -402,7 +406,7 @@ export class QueueActor<Ref> {
       }
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
-    this.#store.putMessage(seq, stored(id, now, visibleAt, entry.body, entry.attributes, msg.extra));
+    this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
     msg.body = this.#bodies.admit(size) ? entry.body : undefined;
     this.#admit(msg);
     if (held) {
@@ -444,12 +448,12 @@ export class QueueActor<Ref> {
       const m = item.message;
       const seq = this.#nextSeq++;
       this.#nextSeqDirty = true;
-      const id = randomUUID();
+      const id = this.#idOf(seq);
       const extra: MessageExtra = {};
       if (m.groupId !== undefined) extra.groupId = m.groupId;
       if (m.deadLetter !== undefined) extra.deadLetter = m.deadLetter;
       const hasExtra = Object.keys(extra).length > 0;
-      this.#store.putMessage(seq, stored(id, now, now, m.body, m.attributes, hasExtra ? extra : undefined));
+      this.#store.putMessage(seq, stored(now, now, m.body, m.attributes, hasExtra ? extra : undefined));
       const msg = this.#newMsg(seq, id, now, m.body.byteLength, undefined, m.attributes, hasExtra ? extra : undefined);
       msg.body = this.#bodies.admit(msg.size) ? m.body : undefined;
       this.#admit(msg);
@@ -1085,8 +1089,9 @@ function sendExtra(entry: SendEntry, dedupKey: string | undefined): MessageExtra
   return Object.keys(extra).length > 0 ? extra : undefined;
 }
 
-function stored(id: string, sentAt: number, visibleAt: number, body: Uint8Array, attributes: Msg['attributes'], extra: MessageExtra | undefined): StoredMessage {
-  const s: StoredMessage = { id, sentAt, visibleAt, body };
+/** The record of a message; its id is not stored (derived from queue id and seq). */
+function stored(sentAt: number, visibleAt: number, body: Uint8Array, attributes: Msg['attributes'], extra: MessageExtra | undefined): StoredMessage {
+  const s: StoredMessage = { sentAt, visibleAt, body };
   if (attributes !== undefined) s.attributes = attributes;
   if (extra !== undefined) Object.assign(s, extra);
   return s;

@@ -1,7 +1,7 @@
 /**
  * Key layout of one shard's RocksDB (one instance per shard worker).
  *
- *   'M' qid(8) seq(8, big-endian)  → StoredMessage (CBOR): id, sentAt, visibleAt, body, attributes
+ *   'M' qid(8) seq(8, big-endian)  → StoredMessage (binary header + body, message-record.ts): sentAt, visibleAt, meta, body
  *   'D' qid(8) seq(8, big-endian)  → DeliveryRecord (CBOR): receiveCount, firstReceivedAt
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
  *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark, then

@@ -13,7 +13,8 @@ export interface QueueRecord {
 }
 
 export interface StoredMessage {
-  id: string;
+  /** Only in records of older versions (a random UUID); otherwise derived from (queue id, seq): message-id.ts. */
+  id?: string;
   sentAt: number;
   /** Not deliverable before this time (delay). */
   visibleAt: number;

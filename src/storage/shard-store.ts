@@ -14,6 +14,8 @@ import {
   PREFIX, dedupKey, forwardKey, groupDeliveryKey, groupDeliveryRange, groupKey, markerKey, parseForwardKey, parseGroupDeliveryKey, forwardIdString, type ForwardId, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
   queuePrefixRange, queueRange, encodeSeqMarks, decodeSeqMarks,
 } from './keys.js';
+import { messageIdOf } from './message-id.js';
+import { decodeMessage, encodeMessage } from './message-record.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
@@ -170,7 +172,7 @@ export class ShardStore {
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#stage().put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), encodeMessage(message));
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
@@ -282,7 +284,7 @@ export class ShardStore {
   readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
     if (seqs.length === 0) return [];
     const values = this.#db._getManySync(seqs.map((s) => messageKey(PREFIX.message, qid, s)));
-    return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as StoredMessage)));
+    return values.map((v) => (v === undefined ? undefined : decodeMessage(v)));
   }
 
   /**
@@ -331,10 +333,10 @@ export class ShardStore {
         orphans.add(qid);
         continue;
       }
-      const stored = cbor.decode(value) as StoredMessage;
+      const stored = decodeMessage(value);
       const keepBody = stored.body.byteLength <= bodyBudget;
       if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(seq, stored, deliveries.get(qid)?.get(seq), keepBody));
+      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(qid)?.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     for (const qid of orphans) {
@@ -394,10 +396,10 @@ export class ShardStore {
       if (key[0] !== PREFIX.message) continue;
       const { seq } = parseMessageKey(key);
       if (seq < record.purgedBelow) continue;
-      const stored = cbor.decode(value) as StoredMessage;
+      const stored = decodeMessage(value);
       const keepBody = stored.body.byteLength <= bodyBudget;
       if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(seq, stored, deliveries.get(seq), keepBody));
+      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     return q;
@@ -422,14 +424,15 @@ export class ShardStore {
   }
 }
 
-function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
+function recoveredMessage(qid: string, seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
   const recovered: RecoveredMessage = {
     seq,
-    id: stored.id,
+    id: stored.id ?? messageIdOf(qid, seq),
     sentAt: stored.sentAt,
     visibleAt: stored.visibleAt,
     size: stored.body.byteLength,
-    body: keepBody ? stored.body : undefined,
+    // A copy: the decoded body is a view into the value RocksDB handed over.
+    body: keepBody ? stored.body.slice() : undefined,
     delivery,
   };
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
