@@ -21,22 +21,29 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
-import { packMessages, packResults, unpackEntries } from './packing.js';
+import { unpackEntries } from './packing.js';
+import { encodeFrame } from '../protocol/codec.js';
 import { ReplicaLog } from './replica-log.js';
 
 type Actor = QueueActor<number>;
 
+/**
+ * A turn's answers. Batch replies, received messages and pushes are CBOR-encoded here, once: the
+ * main thread splices the bytes into the client's frame (protocol/encoded.ts). Each is copied out
+ * of the encoder's shared buffer, so postMessage clones only its own bytes.
+ */
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   reply(r: number, result: unknown): void {
-    const packed = packResults(result);
-    this.items.push(packed === undefined ? { t: 'reply', r, result } : { t: 'reply', r, result: undefined, packed });
+    const count = encodedCount(result);
+    if (count === undefined) this.items.push({ t: 'reply', r, result });
+    else this.items.push({ t: 'reply', r, result: undefined, encoded: new Uint8Array(encodeFrame(result)), count });
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, packed: packMessages(messages) });
+    this.items.push({ t: 'push', session, sub, encoded: new Uint8Array(encodeFrame(messages)), count: messages.length });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });
@@ -46,6 +53,17 @@ class HeldAnswers implements ActorOutbox<number> {
     this.items = [];
     return items;
   }
+}
+
+/** What metrics count of a result worth encoding here (received messages, ok batch entries); undefined for any other result. */
+function encodedCount(result: unknown): number | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const r = result as { messages?: unknown; results?: unknown };
+  if (Array.isArray(r.messages)) return r.messages.length;
+  if (!Array.isArray(r.results)) return undefined;
+  let ok = 0;
+  for (const e of r.results as Array<{ ok?: unknown }>) if (e.ok !== undefined) ok++;
+  return ok;
 }
 
 /** Outbox records a shard has sent on and not yet seen acknowledged; past it, the rest wait. */

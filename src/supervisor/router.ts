@@ -16,7 +16,8 @@ import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { Forwarder } from './forwarder.js';
 import { RedriveTasks } from './redrive.js';
-import type { Answer, ShardPool, ShardPoolEvents } from './shard-pool.js';
+import type { Answer, Deliveries, ShardPool, ShardPoolEvents } from './shard-pool.js';
+import { EncodedCbor, valueOf } from '../protocol/encoded.js';
 
 export interface RouterOptions {
   /** Broker-wide queue that keeps messages sent to queues that do not exist (reason noSuchQueue). */
@@ -26,6 +27,8 @@ export interface RouterOptions {
 /** Where answers, pushes and subscription ends go: the transport's sessions. */
 export interface SessionSink {
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  /** A push whose messages are still CBOR: a sink that can splice them says so (else push gets the objects). */
+  pushEncoded?(session: number, sub: number, messages: EncodedCbor<DeliveredMessage[]>): void;
   subEnd(session: number, sub: number, error: WireError): void;
   /** Counts pushed messages (metrics). */
   pushed?(queue: string, count: number): void;
@@ -153,10 +156,11 @@ export class Router implements ShardPoolEvents {
     }
   }
 
-  push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.#sink.push(session, sub, messages);
+  push(session: number, sub: number, messages: Deliveries): void {
+    if (messages instanceof EncodedCbor && this.#sink.pushEncoded !== undefined) this.#sink.pushEncoded(session, sub, messages);
+    else this.#sink.push(session, sub, valueOf(messages));
     const route = this.#subs.get(session)?.get(sub);
-    if (route !== undefined) this.#sink.pushed?.(route.queue, messages.length);
+    if (route !== undefined) this.#sink.pushed?.(route.queue, messages instanceof EncodedCbor ? messages.count : messages.length);
   }
 
   subEnd(session: number, sub: number, error: WireError): void {
