@@ -22,28 +22,30 @@ import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
 import { unpackEntries } from './packing.js';
-import { encodeFrame } from '../protocol/codec.js';
+import { CborWriter } from '../protocol/cbor-writer.js';
 import { ReplicaLog } from './replica-log.js';
 
 type Actor = QueueActor<number>;
 
+const cbor = new CborWriter();
+
 /**
  * A turn's answers. Batch replies, received messages and pushes are CBOR-encoded here, once: the
- * main thread splices the bytes into the client's frame (protocol/encoded.ts). Each is copied out
- * of the encoder's shared buffer, so postMessage clones only its own bytes.
+ * main thread splices the bytes into the client's frame (protocol/encoded.ts). Each is a buffer of
+ * its own, so postMessage clones only its bytes.
  */
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   reply(r: number, result: unknown): void {
     const count = encodedCount(result);
     if (count === undefined) this.items.push({ t: 'reply', r, result });
-    else this.items.push({ t: 'reply', r, result: undefined, encoded: new Uint8Array(encodeFrame(result)), count });
+    else this.items.push({ t: 'reply', r, result: undefined, encoded: cbor.encode(result), count });
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, encoded: new Uint8Array(encodeFrame(messages)), count: messages.length });
+    this.items.push({ t: 'push', session, sub, encoded: cbor.encode(messages), count: messages.length });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });
