@@ -5,7 +5,7 @@ import { BodyCache } from '../src/actors/ports.js';
 import { encodeReceipt, decodeReceipt } from '../src/actors/receipt.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../src/protocol/ops.js';
 import { Limits } from '../src/protocol/limits.js';
-import { MemoryStore, Outbox, type Answer, type Request } from './helpers/actor.js';
+import { actorHarness, MemoryStore, Outbox, text, type Answer, type Request } from './helpers/actor.js';
 
 const QID = '0011223344556677';
 
@@ -57,7 +57,8 @@ t.test('an expired lease makes the message visible again and redelivery bumps th
   const [again] = receive(100);
   t.equal(again!.receiveCount, 2);
   t.equal(again!.firstReceivedAt, 0, 'first receive time is kept');
-  t.same(store.deliveries.get(seq), { receiveCount: 2, firstReceivedAt: 0 }, 'receive count is persisted with the lease');
+  t.equal(store.deliveries.size, 0, 'without a dead-letter queue a delivery writes no per-message record');
+  t.equal(store.deliveredBelow, seq + 1, 'only the delivered mark, once per turn');
 });
 
 t.test('delete by receipt removes the message; a stale receipt is refused once redelivered', async (t) => {
@@ -286,4 +287,57 @@ t.test('small messages: the byte budget changes nothing', async (t) => {
   const { send, receive } = setup();
   for (let i = 0; i < 1000; i++) send('small', 0);
   t.equal(receive(0, { max: 1000 }).length, 1000);
+});
+
+t.test('receive counts across a restart: stored per delivery with a dead-letter queue, counted by the delivered mark without', async (t) => {
+  const plain = actorHarness({ visibilityMs: 100 });
+  plain.send('a', 0);
+  plain.receive(0);
+  plain.tick(100);
+  const [again] = plain.receive(100);
+  t.same([text(again!), again!.receiveCount], ['a', 2]);
+  const b = plain.send('b', 100);
+  plain.send('c', 100);
+  plain.receive(100, { max: 1 }); // 'b', once
+  t.same([plain.store.deliveries.size, plain.store.deliveredBelow], [0, b.seq + 1], 'no delivery records, the mark past b');
+  plain.restart(200);
+  const after = plain.receive(200, { max: 10 });
+  t.same(after.map((m) => [text(m), m.receiveCount]), [['a', 2], ['b', 2], ['c', 1]],
+    'below the mark an earlier delivery counts once, however many there were (a had two); c, above it, none');
+  t.ok(after.every((m) => m.firstReceivedAt === 200 || text(m) === 'c'), 'first receive time of a counted delivery is the first one after the restart');
+
+  const dlq = actorHarness({}, { name: 'dlq' });
+  const counted = actorHarness({ visibilityMs: 100, deadLetter: { queue: dlq.name, maxReceives: 3 } });
+  counted.send('x', 0);
+  counted.receive(0);
+  counted.tick(100);
+  counted.receive(100);
+  t.same([...counted.store.deliveries.values()], [{ receiveCount: 2, firstReceivedAt: 0 }], 'maxReceives needs the exact count: stored with the lease');
+  counted.restart(150);
+  const [x] = counted.receive(150);
+  t.equal(x!.receiveCount, 3, 'the stored count continues');
+  t.same(counted.del(x!.receipt, 151), { result: { deleted: true } });
+  t.same([counted.store.messages.size, counted.store.deliveries.size], [0, 0], 'an ack deletes the message and its delivery record');
+});
+
+t.test('a dead-letter queue set later stores the counts taken so far', async (t) => {
+  const dlq = actorHarness({}, { name: 'dlq2' });
+  const h = actorHarness({ visibilityMs: 100 });
+  h.send('x', 0);
+  h.receive(0);
+  t.equal(h.store.deliveries.size, 0);
+  h.ok(h.call({ op: 'setQueueAttributes', args: { queue: h.name, attributes: { deadLetter: { queue: dlq.name, maxReceives: 2 } } } }, 1));
+  t.same([...h.store.deliveries.values()], [{ receiveCount: 1, firstReceivedAt: 0 }]);
+});
+
+t.test('a receipt of an earlier run of the actor is expired, even where the counts match again', async (t) => {
+  const h = actorHarness({ visibilityMs: 100 });
+  h.send('a', 0);
+  const [before] = h.receive(0);
+  h.restart(10);
+  const [after] = h.receive(10);
+  t.equal(after!.receiveCount, 2);
+  t.match(h.del(before!.receipt, 11), { error: { code: 'ReceiptHandleExpired', field: 'receipt' } }, 'the old run\'s receipt');
+  t.same(h.del(after!.receipt, 11), { result: { deleted: true } }, 'this run\'s receipt');
+  t.same(h.del(before!.receipt, 12), { result: { deleted: false } }, 'once the message is gone, an old receipt is a harmless repeat');
 });

@@ -12,6 +12,7 @@ import { ShardHost } from '../src/actors/shard-host.js';
 import type { FromShard, ToShard, QueueRequest } from '../src/actors/shard-messages.js';
 import { ShardStore, StorageError } from '../src/storage/shard-store.js';
 import type { DeliveredMessage } from '../src/protocol/ops.js';
+import { decodeFrame } from '../src/protocol/codec.js';
 import { countOf } from './helpers/drain.js';
 import { waitFor, within } from './helpers/bounded.js';
 
@@ -33,6 +34,11 @@ async function openHost(dir: string): Promise<{ store: ShardStore; host: ShardHo
 const req = (r: number, q: QueueRequest, session = 1): ToShard => ({ t: 'req', r, qid: QID, session, req: q });
 const send = (r: number, body: string): ToShard => req(r, { op: 'send', args: { queue: 'q', body: Buffer.from(body) } });
 const replyTo = (answers: FromShard[], r: number): FromShard | undefined => answers.find((a) => (a.t === 'reply' || a.t === 'fail') && a.r === r);
+/** The messages a reply carries (the host encodes them as CBOR for the main thread to splice). */
+const messagesOf = (a: FromShard | undefined): DeliveredMessage[] => {
+  if (a?.t !== 'reply' || a.encoded === undefined) throw new Error(`not an encoded reply: ${JSON.stringify(a)}`);
+  return (decodeFrame(a.encoded) as { messages: DeliveredMessage[] }).messages;
+};
 
 t.test('answers are held through accept() and released by endTurn() after one synced commit', async (t) => {
   const { store, host } = await openHost(tempDir(t));
@@ -68,7 +74,7 @@ t.test('a long poll answered at endTurn is released only with the commit of the 
   t.equal(store.syncCount, syncs + 1, 'send and lease share one synced batch');
   const polled = replyTo(answers, 2);
   t.ok(replyTo(answers, 3) !== undefined && polled !== undefined, 'both the send and the long poll are answered by that turn');
-  const delivered = (polled as { result: { messages: DeliveredMessage[] } }).result.messages;
+  const delivered = messagesOf(polled);
   t.same(delivered.map((m) => [Buffer.from(m.body).toString(), m.receiveCount]), [['wake', 1]]);
 
   // What the answer reported is on disk: after a restart, the delivery it counted is there.
@@ -76,7 +82,7 @@ t.test('a long poll answered at endTurn is released only with the commit of the 
   ({ store, host } = await openHost(dir));
   t.teardown(() => store.close());
   host.accept(req(4, { op: 'receive', args: { queue: 'q' } }), 30);
-  const again = (replyTo(host.endTurn(30), 4) as { result: { messages: DeliveredMessage[] } }).result.messages;
+  const again = messagesOf(replyTo(host.endTurn(30), 4));
   t.same(again.map((m) => [Buffer.from(m.body).toString(), m.receiveCount]), [['wake', 2]], 'the lease came back with its delivery counted');
 });
 

@@ -26,7 +26,7 @@ t.test('recover returns queues, messages in order, deliveries and the sequence h
   for (let seq = 0; seq < 5; seq++) store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: Buffer.from(`body${seq}`) });
   store.putDelivery(QA, 2, { receiveCount: 3, firstReceivedAt: 10 });
   store.deleteMessage(QA, 4);
-  store.putNextSeq(QA, 5);
+  store.putNextSeq(QA, 5, 3);
   store.putMessage(QB, 0, { id: 'b0', sentAt: 0, visibleAt: 0, body: Buffer.from('x'), attributes: { k: 'v' } });
   store.commit();
   await store.close();
@@ -40,6 +40,8 @@ t.test('recover returns queues, messages in order, deliveries and the sequence h
   t.equal(Buffer.from(a.messages[1]!.body!).toString(), 'body1');
   t.same(a.messages[2]!.delivery, { receiveCount: 3, firstReceivedAt: 10 });
   t.equal(a.nextSeq, 5, 'the high-water mark survives the deletion of the last message');
+  t.equal(a.deliveredBelow, 3, 'and so does the delivered mark');
+  t.equal(b.deliveredBelow, 0, 'no mark: nothing counts as delivered');
   t.same(b.messages[0]!.attributes, { k: 'v' });
   t.equal(b.nextSeq, 1, 'without a mark, the next sequence follows the last message');
 });

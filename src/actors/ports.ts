@@ -11,10 +11,12 @@ import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, Q
 /** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
 export interface PartitionStore {
   putQueue(record: QueueRecord): void;
-  putNextSeq(nextSeq: number): void;
+  /** The sequence high-water mark, and the delivered mark (every message below it may have been delivered). */
+  putNextSeq(nextSeq: number, deliveredBelow: number): void;
   putMessage(seq: number, message: StoredMessage): void;
   putDelivery(seq: number, delivery: DeliveryRecord): void;
   deleteMessage(seq: number): void;
+  deleteDelivery(seq: number): void;
   /** Drops every stored message below `seq` (purge). */
   clearBelow(seq: number): void;
   /** Drops the queue and everything in it. */

@@ -14,8 +14,13 @@
  *   Any state ─► gone (dead-lettered or dropped): retention/ttl expiry, maxReceives reached at the
  *   end of a lease, nack with requeue false, overflow dropHead, queue deleted.
  *
- * Every delivery bumps the receive count, which is persisted with the lease and is part of the
- * receipt: a receipt from an earlier delivery is refused once the message was delivered again.
+ * Every delivery bumps the receive count, which is part of the receipt: a receipt from an earlier
+ * delivery is refused once the message was delivered again. A delivery writes nothing per message
+ * unless the queue has a dead-letter queue (maxReceives must survive a restart: then the count is
+ * stored with the lease). Otherwise the actor stages once per turn a delivered mark (every message
+ * below it may have been delivered), and recovery counts one delivery for each message below the
+ * mark, so a message leased at a crash still comes back with receiveCount ≥ 2. Receipts carry the
+ * actor's run (random per start), so no receipt of an earlier run matches a delivery of this one.
  *
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
@@ -25,7 +30,7 @@
  * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
  * delivered, expired, dropped or moved; everything else only ever sees full messages.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
@@ -33,6 +38,7 @@ import type {
   BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
+import { messageIds } from '../storage/message-id.js';
 import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
@@ -42,7 +48,7 @@ import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
-import { decodeReceipt, encodeReceipt } from './receipt.js';
+import { decodeReceipt, encodeReceipt, type Receipt } from './receipt.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
 interface Waiter<Ref> {
@@ -109,6 +115,9 @@ const EMPTY = new Uint8Array(0);
 /** The id of a message promoted from the backlog until its stored record is read (with its body). */
 const UNREAD_ID = '';
 
+/** firstReceivedAt of a message recovery counted as delivered (below the delivered mark): the time is not known. */
+const UNKNOWN_TIME = -1;
+
 export class QueueActor<Ref> {
   readonly #store: PartitionStore;
   readonly #out: ActorOutbox<Ref>;
@@ -116,6 +125,14 @@ export class QueueActor<Ref> {
   #record: QueueRecord;
   #nextSeq: number;
   #nextSeqDirty = false;
+  /** Every message below this sequence may have been delivered (queue mode; staged with the high-water mark). */
+  #deliveredBelow: number;
+  /** Set when some message may have a stored delivery record ('D'): acks then delete it too. */
+  #deliveryRecords: boolean;
+  /** This start of the actor, carried in its receipts (receipt.ts). */
+  readonly #run = randomInt(0, 0x1_0000_0000);
+  /** Message ids of this queue incarnation, by sequence. */
+  readonly #idOf: (seq: number) => string;
   /**
    * Live messages by sequence, except those in #backlog. Insertion order is acceptance order, so the
    * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
@@ -146,9 +163,12 @@ export class QueueActor<Ref> {
   /** Stream mode only: the consumer groups. */
   readonly #stream: StreamGroups | undefined;
 
-  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>) {
+  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>, deliveredBelow = 0) {
     this.#record = record;
     this.#nextSeq = nextSeq;
+    this.#deliveredBelow = deliveredBelow;
+    this.#deliveryRecords = record.attributes.deadLetter !== null;
+    this.#idOf = messageIds(record.id);
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
@@ -208,8 +228,16 @@ export class QueueActor<Ref> {
   restore(m: RecoveredMessage, now: number): void {
     if (m.body !== undefined) this.#bodies.restored(m.size);
     const msg = this.#newMsg(m.seq, m.id, m.sentAt, m.size, m.body, m.attributes, m.extra);
-    msg.receiveCount = m.delivery?.receiveCount ?? 0;
-    msg.firstReceivedAt = m.delivery?.firstReceivedAt ?? 0;
+    if (m.delivery !== undefined) {
+      msg.receiveCount = m.delivery.receiveCount;
+      msg.firstReceivedAt = m.delivery.firstReceivedAt;
+      this.#deliveryRecords = true;
+    } else if (m.seq < this.#deliveredBelow) {
+      // It may have been delivered before the restart: count that delivery (at-least-once consumers
+      // see receiveCount ≥ 2 next time), its time unknown.
+      msg.receiveCount = 1;
+      msg.firstReceivedAt = UNKNOWN_TIME;
+    }
     if (m.visibleAt <= now && this.#toBacklog(msg)) {
       if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
       return;
@@ -404,7 +432,7 @@ export class QueueActor<Ref> {
     }
     const seq = this.#nextSeq++;
     this.#nextSeqDirty = true;
-    const id = randomUUID();
+    const id = this.#idOf(seq);
     const extra = sendExtra(entry, dedupId);
     const msg = this.#newMsg(seq, id, now, size, undefined, entry.attributes, extra);
     if (dedupId !== undefined) this.#remember(dedupId, { messageId: id, seq, at: now });
@@ -426,7 +454,7 @@ export class QueueActor<Ref> {
       }
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
-    this.#store.putMessage(seq, stored(id, now, visibleAt, entry.body, entry.attributes, msg.extra));
+    this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
     msg.body = this.#bodies.admit(size) ? entry.body : undefined;
     if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
@@ -488,12 +516,12 @@ export class QueueActor<Ref> {
       const m = item.message;
       const seq = this.#nextSeq++;
       this.#nextSeqDirty = true;
-      const id = randomUUID();
+      const id = this.#idOf(seq);
       const extra: MessageExtra = {};
       if (m.groupId !== undefined) extra.groupId = m.groupId;
       if (m.deadLetter !== undefined) extra.deadLetter = m.deadLetter;
       const hasExtra = Object.keys(extra).length > 0;
-      this.#store.putMessage(seq, stored(id, now, now, m.body, m.attributes, hasExtra ? extra : undefined));
+      this.#store.putMessage(seq, stored(now, now, m.body, m.attributes, hasExtra ? extra : undefined));
       const msg = this.#newMsg(seq, id, now, m.body.byteLength, undefined, m.attributes, hasExtra ? extra : undefined);
       msg.body = this.#bodies.admit(msg.size) ? m.body : undefined;
       this.#admit(msg);
@@ -521,7 +549,7 @@ export class QueueActor<Ref> {
       const record = redriveRecord(msg, this.#bodyOf(msg), target);
       if (record === undefined) return false;
       this.#remove(msg);
-      this.#store.deleteMessage(msg.seq);
+      this.#unstore(msg.seq);
       this.#store.putForward(msg.seq, record);
       return true;
     };
@@ -541,9 +569,12 @@ export class QueueActor<Ref> {
     return stored?.body ?? EMPTY;
   }
 
-  /** A promoted message's id, from its stored record (read for its body anyway). */
+  /**
+   * A promoted message's id: derived from its sequence (records store none since ids are
+   * messageIdOf(queue, seq)), or the id a record of an earlier version stored.
+   */
   #readId(msg: Msg, stored: StoredMessage | undefined): void {
-    if (msg.id === UNREAD_ID && stored !== undefined) msg.id = stored.id;
+    if (msg.id === UNREAD_ID) msg.id = stored?.id ?? this.#idOf(msg.seq);
   }
 
   /**
@@ -557,12 +588,12 @@ export class QueueActor<Ref> {
     if (target === null) {
       if (reason !== 'expired') this.#counters.dropped++;
       this.#remove(msg);
-      this.#store.deleteMessage(msg.seq);
+      this.#unstore(msg.seq);
       return false;
     }
     const body = this.#bodyOf(msg);
     this.#remove(msg);
-    this.#store.deleteMessage(msg.seq);
+    this.#unstore(msg.seq);
     this.#store.putForward(msg.seq, deadLetterRecord(msg, body, target.queue, reason, this.name, now));
     this.#counters.deadLettered++;
     return true;
@@ -606,22 +637,31 @@ export class QueueActor<Ref> {
     const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
     const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
     return taken.map((d) => {
-      const m = delivered(d.msg, this.#record.id, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
-      m.receipt = encodeReceipt({ qid: this.#record.id, seq: d.msg.seq, receiveCount: d.receiveCount, gid: d.gid });
+      const m = delivered(d.msg, this.#record.id, d.gid, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
+      m.receipt = encodeReceipt({ qid: this.#record.id, seq: d.msg.seq, receiveCount: d.receiveCount, issuer: d.gid });
       m.receiveCount = d.receiveCount;
       m.firstReceivedAt = d.firstReceivedAt;
       return m;
     });
   }
 
-  /** Checks a receipt against the current delivery of its message. */
-  #resolveReceipt(receipt: string, field: string): Msg | undefined {
+  /** A receipt of this queue incarnation (any run, any delivery), or ReceiptHandleIsInvalid. */
+  #decodeReceipt(receipt: string, field: string): Receipt {
     const r = decodeReceipt(receipt);
     if (r === undefined || r.qid !== this.#record.id || r.seq >= this.#nextSeq || r.receiveCount === 0) {
       throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
     }
+    return r;
+  }
+
+  /** Checks a queue-mode receipt against the current delivery of its message. */
+  #resolveReceipt(receipt: string, field: string): Msg | undefined {
+    const r = this.#decodeReceipt(receipt, field);
     const msg = this.#messages.get(r.seq);
     if (msg === undefined) return undefined;
+    if (r.issuer !== this.#run) {
+      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${field} is from before the queue's shard restarted; its lease ended with the restart`, { field });
+    }
     if (r.receiveCount > msg.receiveCount) {
       throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} names a delivery that never happened`, { field });
     }
@@ -640,17 +680,11 @@ export class QueueActor<Ref> {
     return msg;
   }
 
-  /** A receipt of a stream group's delivery, or undefined for a queue-mode receipt. */
+  /** A receipt of a stream group's delivery, or undefined in queue mode (the queue-mode path decodes it). */
   #streamReceipt(receipt: string, field: string): { gid: number; seq: number; receiveCount: number } | undefined {
-    if (this.#stream === undefined && receipt.length !== 32) return undefined; // the queue-mode path decodes it
-    const r = decodeReceipt(receipt);
-    if (r === undefined || r.qid !== this.#record.id || r.seq >= this.#nextSeq || r.receiveCount === 0) {
-      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
-    }
-    if ((r.gid !== undefined) !== (this.#stream !== undefined)) {
-      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
-    }
-    return r.gid === undefined ? undefined : { gid: r.gid, seq: r.seq, receiveCount: r.receiveCount };
+    if (this.#stream === undefined) return undefined;
+    const r = this.#decodeReceipt(receipt, field);
+    return { gid: r.issuer, seq: r.seq, receiveCount: r.receiveCount };
   }
 
   /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
@@ -660,7 +694,7 @@ export class QueueActor<Ref> {
     const msg = this.#resolveReceipt(receipt, field);
     if (msg === undefined) return { deleted: false };
     this.#remove(msg);
-    this.#store.deleteMessage(msg.seq);
+    this.#unstore(msg.seq);
     return { deleted: true };
   }
 
@@ -758,6 +792,10 @@ export class QueueActor<Ref> {
     const next = mergeAttributes(this.name, before, patch);
     this.#record = { ...this.#record, attributes: next };
     this.#store.putQueue(this.#record);
+    if (before.deadLetter === null && next.deadLetter !== null && this.#stream === undefined) {
+      // maxReceives now counts: the receive counts taken so far must survive a restart too.
+      for (const msg of this.#messages.values()) if (msg.receiveCount > 0) this.#putDelivery(msg);
+    }
     if (before.orderingWindowMs > 0 && next.orderingWindowMs === 0) {
       // Window switched off: everything held is released now, in slot order.
       for (const msg of this.#window.drain()) this.#release(msg, now);
@@ -798,7 +836,7 @@ export class QueueActor<Ref> {
     this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
-    this.#store.putNextSeq(this.#nextSeq);
+    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
     this.#store.clearBelow(this.#nextSeq);
     this.#stream?.purged(this.#nextSeq);
     return purged;
@@ -938,7 +976,7 @@ export class QueueActor<Ref> {
     else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
-      this.#store.putNextSeq(this.#nextSeq);
+      this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
     }
   }
 
@@ -1053,12 +1091,16 @@ export class QueueActor<Ref> {
       this.#counts.leased++;
       msg.state = State.Leased;
       msg.receiveCount++;
-      if (msg.receiveCount === 1) msg.firstReceivedAt = now;
+      if (msg.receiveCount === 1 || msg.firstReceivedAt === UNKNOWN_TIME) msg.firstReceivedAt = now;
       msg.until = now + visibilityMs;
       msg.holder = holder;
       holder?.leased.add(msg.seq);
       this.#deadlines.push({ at: msg.until, seq: msg.seq });
-      this.#store.putDelivery(msg.seq, { receiveCount: msg.receiveCount, firstReceivedAt: msg.firstReceivedAt });
+      if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
+      if (msg.seq >= this.#deliveredBelow) {
+        this.#deliveredBelow = msg.seq + 1;
+        this.#nextSeqDirty = true;
+      }
       taken.push(msg);
     }
     const missing = taken.filter((m) => m.body === undefined);
@@ -1071,7 +1113,7 @@ export class QueueActor<Ref> {
         if (s !== undefined) loaded.set(m.seq, s.body);
       });
     }
-    return taken.map((m) => delivered(m, this.#record.id, m.body ?? loaded.get(m.seq) ?? EMPTY));
+    return taken.map((m) => delivered(m, this.#record.id, this.#run, m.body ?? loaded.get(m.seq) ?? EMPTY));
   }
 
   #makeVisible(msg: Msg, front: boolean): void {
@@ -1094,6 +1136,18 @@ export class QueueActor<Ref> {
     msg.holder?.leased.delete(msg.seq);
     msg.holder = undefined;
     msg.state = State.Gone;
+  }
+
+  /** Stages the deletion of a message's stored records. */
+  #unstore(seq: number): void {
+    this.#store.deleteMessage(seq);
+    if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
+  }
+
+  /** Stores a message's receive count (queues with a dead-letter queue: maxReceives survives a restart). */
+  #putDelivery(msg: Msg): void {
+    this.#deliveryRecords = true;
+    this.#store.putDelivery(msg.seq, { receiveCount: msg.receiveCount, firstReceivedAt: msg.firstReceivedAt });
   }
 
   #remove(msg: Msg): void {
@@ -1129,17 +1183,18 @@ function sendExtra(entry: SendEntry, dedupKey: string | undefined): MessageExtra
   return Object.keys(extra).length > 0 ? extra : undefined;
 }
 
-function stored(id: string, sentAt: number, visibleAt: number, body: Uint8Array, attributes: Msg['attributes'], extra: MessageExtra | undefined): StoredMessage {
-  const s: StoredMessage = { id, sentAt, visibleAt, body };
+/** The record of a message; its id is not stored (derived from queue id and seq). */
+function stored(sentAt: number, visibleAt: number, body: Uint8Array, attributes: Msg['attributes'], extra: MessageExtra | undefined): StoredMessage {
+  const s: StoredMessage = { sentAt, visibleAt, body };
   if (attributes !== undefined) s.attributes = attributes;
   if (extra !== undefined) Object.assign(s, extra);
   return s;
 }
 
-function delivered(m: Msg, qid: string, body: Uint8Array): DeliveredMessage {
+function delivered(m: Msg, qid: string, issuer: number, body: Uint8Array): DeliveredMessage {
   const d: DeliveredMessage = {
     messageId: m.id,
-    receipt: encodeReceipt({ qid, seq: m.seq, receiveCount: m.receiveCount }),
+    receipt: encodeReceipt({ qid, seq: m.seq, receiveCount: m.receiveCount, issuer }),
     body,
     seq: m.seq,
     receiveCount: m.receiveCount,

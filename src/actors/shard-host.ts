@@ -21,22 +21,31 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
-import { packMessages, packResults, unpackEntries } from './packing.js';
+import { unpackEntries } from './packing.js';
+import { CborWriter } from '../protocol/cbor-writer.js';
 import { ReplicaLog } from './replica-log.js';
 
 type Actor = QueueActor<number>;
 
+const cbor = new CborWriter();
+
+/**
+ * A turn's answers. Batch replies, received messages and pushes are CBOR-encoded here, once: the
+ * main thread splices the bytes into the client's frame (protocol/encoded.ts). Each is a buffer of
+ * its own, so postMessage clones only its bytes.
+ */
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   reply(r: number, result: unknown): void {
-    const packed = packResults(result);
-    this.items.push(packed === undefined ? { t: 'reply', r, result } : { t: 'reply', r, result: undefined, packed });
+    const count = encodedCount(result);
+    if (count === undefined) this.items.push({ t: 'reply', r, result });
+    else this.items.push({ t: 'reply', r, result: undefined, encoded: cbor.encode(result), count });
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, packed: packMessages(messages) });
+    this.items.push({ t: 'push', session, sub, encoded: cbor.encode(messages), count: messages.length });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });
@@ -46,6 +55,17 @@ class HeldAnswers implements ActorOutbox<number> {
     this.items = [];
     return items;
   }
+}
+
+/** What metrics count of a result worth encoding here (received messages, ok batch entries); undefined for any other result. */
+function encodedCount(result: unknown): number | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const r = result as { messages?: unknown; results?: unknown };
+  if (Array.isArray(r.messages)) return r.messages.length;
+  if (!Array.isArray(r.results)) return undefined;
+  let ok = 0;
+  for (const e of r.results as Array<{ ok?: unknown }>) if (e.ok !== undefined) ok++;
+  return ok;
 }
 
 /** Outbox records a shard has sent on and not yet seen acknowledged; past it, the rest wait. */
@@ -68,10 +88,11 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     putGroup: (name, record) => store.putGroup(qid, name, record),
     deleteGroup: (name) => store.deleteGroup(qid, name),
     putQueue: (record) => store.putQueue(record),
-    putNextSeq: (n) => store.putNextSeq(qid, n),
+    putNextSeq: (n, delivered) => store.putNextSeq(qid, n, delivered),
     putMessage: (seq, m) => store.putMessage(qid, seq, m),
     putDelivery: (seq, d) => store.putDelivery(qid, seq, d),
     deleteMessage: (seq) => store.deleteMessage(qid, seq),
+    deleteDelivery: (seq) => store.deleteDelivery(qid, seq),
     clearBelow: (seq) => store.clearBelow(qid, seq),
     removeQueue: () => store.removeQueue(qid),
     readMessages: (seqs) => store.readMessages(qid, seqs),
@@ -136,17 +157,17 @@ export class ShardHost {
 
   /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
   #restore(q: RecoveredQueue, now: number): void {
-    const actor = this.#add(q.record, q.nextSeq);
+    const actor = this.#add(q.record, q.nextSeq, q.deliveredBelow);
     actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
     const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
     for (const m of messages) actor.restore(m, now);
     this.#touched.add(actor);
   }
 
-  #add(record: QueueRecord, nextSeq: number): Actor {
+  #add(record: QueueRecord, nextSeq: number, deliveredBelow = 0): Actor {
     const actor = new QueueActor<number>(record, nextSeq, {
       store: partitionStore(this.#store, record.id, (f) => this.#forwardQueue.push(f)), outbox: this.#answers, bodies: this.#bodies,
-    });
+    }, deliveredBelow);
     const slot = this.#nextSlot++;
     this.#actors.set(record.id, actor);
     this.#slots.set(slot, actor);

@@ -8,7 +8,7 @@ import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/op
 import type { LogEntry, ReplicaMark } from './replica-log.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
-import type { PackedEntries, PackedMessages, PackedResults } from './packing.js';
+import type { PackedEntries } from './packing.js';
 import type { InsertItem } from './queue-actor.js';
 
 /** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
@@ -71,11 +71,14 @@ export interface ShardQueueStats extends QueueStats {
 
 export type FromShard =
   | { t: 'ready'; queues: QueueInfo[] }
-  /** An answer; a uniform batch reply travels as `packed` columns instead of `result` (see packing.ts). */
-  | { t: 'reply'; r: number; result: unknown; packed?: PackedResults }
+  /**
+   * An answer; a batch reply or received messages travel `encoded` as CBOR instead of `result`
+   * (protocol/encoded.ts), with `count` (ok entries or messages) for metrics.
+   */
+  | { t: 'reply'; r: number; result: unknown; encoded?: Uint8Array; count?: number }
   | { t: 'fail'; r: number; error: WireError }
-  /** A push; its messages travel `packed` (see packing.ts). */
-  | { t: 'push'; session: number; sub: number; packed: PackedMessages }
+  /** A push; its messages travel as one CBOR array (protocol/encoded.ts). */
+  | { t: 'push'; session: number; sub: number; encoded: Uint8Array; count: number }
   | { t: 'subEnd'; session: number; sub: number; error: WireError }
   | { t: 'stats'; r: number; queues: ShardQueueStats[] }
   /** Cluster mode: log entries of the batch just committed; posted before that turn's replies. */

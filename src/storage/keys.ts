@@ -1,10 +1,12 @@
 /**
  * Key layout of one shard's RocksDB (one instance per shard worker).
  *
- *   'M' qid(8) seq(8, big-endian)  → StoredMessage (CBOR): id, sentAt, visibleAt, body, attributes
+ *   'M' qid(8) seq(8, big-endian)  → StoredMessage (binary header + body, message-record.ts): sentAt, visibleAt, meta, body
  *   'D' qid(8) seq(8, big-endian)  → DeliveryRecord (CBOR): receiveCount, firstReceivedAt
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
- *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark
+ *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark, then
+ *                                    the delivered mark (8 bytes; absent in records of older versions):
+ *                                    every message below it may have been delivered (queue-actor.ts)
  *   'C' qid(8) gid(4) seq(8)       → GroupDeliveryRecord (CBOR): a stream consumer group's receive count
  *                                    of one message above its committed position (maxReceives survives a
  *                                    restart); `done` when the group dead-lettered it. Deleted when the
@@ -96,10 +98,16 @@ export function parseQueueKey(key: Buffer): string {
   return key.subarray(1, 9).toString('hex');
 }
 
-export function encodeSeq(seq: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  writeSeq(b, seq, 0);
+/** The 'S' value: next sequence number and delivered mark. */
+export function encodeSeqMarks(nextSeq: number, deliveredBelow: number): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  writeSeq(b, nextSeq, 0);
+  writeSeq(b, deliveredBelow, 8);
   return b;
+}
+
+export function decodeSeqMarks(b: Buffer): { nextSeq: number; deliveredBelow: number } {
+  return { nextSeq: readSeq(b, 0), deliveredBelow: b.length >= 16 ? readSeq(b, 8) : 0 };
 }
 
 /**

@@ -13,7 +13,8 @@ export interface QueueRecord {
 }
 
 export interface StoredMessage {
-  id: string;
+  /** Only in records of older versions (a random UUID); otherwise derived from (queue id, seq): message-id.ts. */
+  id?: string;
   sentAt: number;
   /** Not deliverable before this time (delay). */
   visibleAt: number;
@@ -91,6 +92,8 @@ export type MessageExtra = Omit<StoredMessage, 'id' | 'sentAt' | 'visibleAt' | '
 export interface RecoveredQueue {
   record: QueueRecord;
   nextSeq: number;
+  /** Every message below it may have been delivered ('S' record; 0 when never written). */
+  deliveredBelow: number;
   messages: RecoveredMessage[];
   /** Forwards already accepted ('X' keys), as forwardIdString(origin). */
   markers: string[];

@@ -12,8 +12,10 @@ import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
 import {
   PREFIX, dedupKey, forwardKey, groupDeliveryKey, groupDeliveryRange, groupKey, markerKey, parseForwardKey, parseGroupDeliveryKey, forwardIdString, type ForwardId, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
-  queuePrefixRange, queueRange, encodeSeq,
+  queuePrefixRange, queueRange, encodeSeqMarks, decodeSeqMarks,
 } from './keys.js';
+import { messageIdOf } from './message-id.js';
+import { decodeMessage, encodeMessage } from './message-record.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
@@ -193,12 +195,12 @@ export class ShardStore {
     );
   }
 
-  putNextSeq(qid: string, nextSeq: number): void {
-    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeq(nextSeq));
+  putNextSeq(qid: string, nextSeq: number, deliveredBelow: number): void {
+    this.#stage().put(queueKey(PREFIX.nextSeq, qid), encodeSeqMarks(nextSeq, deliveredBelow));
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#stage().put(messageKey(PREFIX.message, qid, seq), cbor.encode(message));
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), encodeMessage(message));
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
@@ -207,6 +209,9 @@ export class ShardStore {
 
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
+  }
+
+  deleteDelivery(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.delivery, qid, seq));
   }
 
@@ -315,7 +320,7 @@ export class ShardStore {
   readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
     if (seqs.length === 0) return [];
     const values = this.#db._getManySync(seqs.map((s) => messageKey(PREFIX.message, qid, s)));
-    return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as StoredMessage)));
+    return values.map((v) => (v === undefined ? undefined : decodeMessage(v)));
   }
 
   /**
@@ -327,7 +332,7 @@ export class ShardStore {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
     }
     for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
       const m = parseMarkerKey(key);
@@ -347,7 +352,7 @@ export class ShardStore {
     }
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.nextSeq))) {
       const q = queues.get(parseQueueKey(key));
-      if (q !== undefined) q.nextSeq = Number(value.readBigUInt64BE(0));
+      if (q !== undefined) Object.assign(q, decodeSeqMarks(value));
     }
     const deliveries = new Map<string, Map<number, DeliveryRecord>>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.delivery))) {
@@ -364,10 +369,10 @@ export class ShardStore {
         orphans.add(qid);
         continue;
       }
-      const stored = cbor.decode(value) as StoredMessage;
+      const stored = decodeMessage(value);
       const keepBody = stored.body.byteLength <= bodyBudget;
       if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(seq, stored, deliveries.get(qid)?.get(seq), keepBody));
+      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(qid)?.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     for (const qid of orphans) {
@@ -392,12 +397,12 @@ export class ShardStore {
     const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
-    const q: RecoveredQueue = { record, nextSeq: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
+    const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     for (const [key, value] of rows) {
       switch (key[0]) {
         case PREFIX.nextSeq:
-          q.nextSeq = Number(value.readBigUInt64BE(0));
+          Object.assign(q, decodeSeqMarks(value));
           break;
         case PREFIX.delivery:
           deliveries.set(parseMessageKey(key).seq, cbor.decode(value) as DeliveryRecord);
@@ -427,10 +432,10 @@ export class ShardStore {
       if (key[0] !== PREFIX.message) continue;
       const { seq } = parseMessageKey(key);
       if (seq < record.purgedBelow) continue;
-      const stored = cbor.decode(value) as StoredMessage;
+      const stored = decodeMessage(value);
       const keepBody = stored.body.byteLength <= bodyBudget;
       if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(seq, stored, deliveries.get(seq), keepBody));
+      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
     }
     return q;
@@ -457,14 +462,15 @@ export class ShardStore {
   }
 }
 
-function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
+function recoveredMessage(qid: string, seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
   const recovered: RecoveredMessage = {
     seq,
-    id: stored.id,
+    id: stored.id ?? messageIdOf(qid, seq),
     sentAt: stored.sentAt,
     visibleAt: stored.visibleAt,
     size: stored.body.byteLength,
-    body: keepBody ? stored.body : undefined,
+    // A copy: the decoded body is a view into the value RocksDB handed over.
+    body: keepBody ? stored.body.slice() : undefined,
     delivery,
   };
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;

@@ -44,6 +44,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   let shuttingDown = false;
   const sessions: SessionSink = {
     push: (session: number, sub: number, messages: DeliveredMessage[]) => server?.session(session)?.push(sub, messages),
+    pushEncoded: (session, sub, messages) => server?.session(session)?.push(sub, messages),
     subEnd: (session, sub, error) => server?.session(session)?.subEnd(sub, error),
     pushed: (queue, count) => metrics.pushed(queue, count),
   };

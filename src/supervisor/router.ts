@@ -17,7 +17,8 @@ import { checkDeadLetter, type QueueCatalog } from './dead-letter-check.js';
 import { Forwarder, LocalTargets, type MoveTargets } from './forwarder.js';
 import { RedriveTasks } from './redrive.js';
 import { keptIn, noSuchQueue, unroutableItems } from './unroutable.js';
-import type { Answer, ShardPool, ShardPoolEvents } from './shard-pool.js';
+import type { Answer, Deliveries, ShardPool, ShardPoolEvents } from './shard-pool.js';
+import { EncodedCbor, valueOf } from '../protocol/encoded.js';
 
 export interface RouterOptions {
   /** Broker-wide queue that keeps messages sent to queues that do not exist (reason noSuchQueue). */
@@ -37,6 +38,8 @@ export interface RouterOptions {
 /** Where answers, pushes and subscription ends go: the transport's sessions. */
 export interface SessionSink {
   push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  /** A push whose messages are still CBOR: a sink that can splice them says so (else push gets the objects). */
+  pushEncoded?(session: number, sub: number, messages: EncodedCbor<DeliveredMessage[]>): void;
   subEnd(session: number, sub: number, error: WireError): void;
   /** Counts pushed messages (metrics). */
   pushed?(queue: string, count: number): void;
@@ -178,10 +181,11 @@ export class Router implements ShardPoolEvents {
     }
   }
 
-  push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.#sink.push(session, sub, messages);
+  push(session: number, sub: number, messages: Deliveries): void {
+    if (messages instanceof EncodedCbor && this.#sink.pushEncoded !== undefined) this.#sink.pushEncoded(session, sub, messages);
+    else this.#sink.push(session, sub, valueOf(messages));
     const route = this.#subs.get(session)?.get(sub);
-    if (route !== undefined) this.#sink.pushed?.(route.queue, messages.length);
+    if (route !== undefined) this.#sink.pushed?.(route.queue, messages instanceof EncodedCbor ? messages.count : messages.length);
   }
 
   subEnd(session: number, sub: number, error: WireError): void {

@@ -13,19 +13,24 @@ import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
-import { packEntries, unpackMessages, unpackResults } from '../actors/packing.js';
+import { packEntries } from '../actors/packing.js';
+import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 
 /** An answer to one request: the result, or the error. */
+/** A result may arrive as EncodedCbor (batch replies, received messages): read it with valueOf. */
 export type Answer = { result: unknown } | { error: WireError };
+
+/** Pushed messages, as a shard encoded them or as objects (cluster peers). */
+export type Deliveries = DeliveredMessage[] | EncodedCbor<DeliveredMessage[]>;
 
 export interface ShardPoolEvents {
   /** A shard is (again) ready with these queues. */
   shardUp(shard: number, queues: QueueInfo[]): void;
   /** A shard died; its pending requests were already failed. */
   shardDown(shard: number): void;
-  push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  push(session: number, sub: number, messages: Deliveries): void;
   subEnd(session: number, sub: number, error: WireError): void;
   /** Cluster mode: a shard committed these log entries (before the replies of the same turn arrive). */
   log?(shard: number, entries: LogEntry[]): void;
@@ -151,11 +156,11 @@ export class ShardPool {
         if (done === undefined) return;
         slot.pending.delete(m.r);
         if (m.t === 'fail') done({ error: m.error });
-        else done({ result: m.packed === undefined ? m.result : unpackResults(m.packed) });
+        else done({ result: m.encoded === undefined ? m.result : new EncodedCbor(m.encoded, m.count ?? 0) });
         return;
       }
       case 'push':
-        this.#events.push(m.session, m.sub, unpackMessages(m.packed));
+        this.#events.push(m.session, m.sub, new EncodedCbor<DeliveredMessage[]>(m.encoded, m.count));
         return;
       case 'subEnd':
         this.#events.subEnd(m.session, m.sub, m.error);

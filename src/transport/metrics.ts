@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ShardQueueStats } from '../actors/shard-messages.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { ValidRequest } from '../protocol/validate.js';
+import { EncodedCbor } from '../protocol/encoded.js';
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -56,13 +57,14 @@ export class BrokerMetrics {
     }
     const queue = 'queue' in req.args ? req.args.queue : undefined;
     if (queue === undefined) return;
+    const encoded = answer.result instanceof EncodedCbor ? answer.result.count : undefined;
     const result = answer.result as { messages?: unknown[]; results?: Array<{ ok?: unknown }>; deleted?: boolean };
     switch (req.op) {
       case 'send': return this.#messages.inc({ queue, event: 'sent' });
-      case 'sendBatch': return this.#messages.inc({ queue, event: 'sent' }, countOk(result.results));
-      case 'receive': return this.#messages.inc({ queue, event: 'received' }, result.messages?.length ?? 0);
+      case 'sendBatch': return this.#messages.inc({ queue, event: 'sent' }, encoded ?? countOk(result.results));
+      case 'receive': return this.#messages.inc({ queue, event: 'received' }, encoded ?? result.messages?.length ?? 0);
       case 'delete': return result.deleted === true ? this.#messages.inc({ queue, event: 'deleted' }) : undefined;
-      case 'deleteBatch': return this.#messages.inc({ queue, event: 'deleted' }, countOk(result.results));
+      case 'deleteBatch': return this.#messages.inc({ queue, event: 'deleted' }, encoded ?? countOk(result.results));
       default: return;
     }
   }

@@ -10,7 +10,8 @@
  * to hold the reply we would send.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { decodeOwnedFrame, encodeFrame, encodedArray } from '../protocol/codec.js';
+import { decodeOwnedFrame, encodedArray } from '../protocol/codec.js';
+import { encodeServerFrame, encodeServerFrames, type EncodedCbor } from '../protocol/encoded.js';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { Limits } from '../protocol/limits.js';
@@ -73,8 +74,8 @@ const MAX_HELD_BYTES = 256 * 1024 * 1024;
  * each up to maxDeliveryBytes of bodies, must not add up to a message too big for a client to read.
  * Frames are encoded again one by one here; this is the rare case of a very big turn.
  */
-function groupFrames(frames: readonly ServerFrame[]): Uint8Array[] {
-  const encoded = frames.map((f) => encodeFrame(f));
+function groupFrames(frames: readonly OutgoingFrame[]): Uint8Array[] {
+  const encoded = frames.map(encodeServerFrame);
   const messages: Uint8Array[] = [];
   let group: Uint8Array[] = [];
   let bytes = 0;
@@ -91,12 +92,15 @@ function groupFrames(frames: readonly ServerFrame[]): Uint8Array[] {
   return messages;
 }
 
+/** A server frame as the session holds it: pushed messages may still be the shard's CBOR. */
+type OutgoingFrame = ServerFrame | { sub: number; messages: DeliveredMessage[] | EncodedCbor<DeliveredMessage[]> };
+
 export class Session {
   readonly id: number;
   readonly #ws: WebSocket<SessionData>;
   readonly #handler: RequestHandler;
   readonly #flusher: FlushScheduler;
-  #out: ServerFrame[] = [];
+  #out: OutgoingFrame[] = [];
   /** Encoded messages waiting for the socket to drain, oldest first. */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
@@ -168,7 +172,7 @@ export class Session {
     this.#enqueue({ id, error: err.toWire() });
   }
 
-  push(sub: number, messages: DeliveredMessage[]): void {
+  push(sub: number, messages: DeliveredMessage[] | EncodedCbor<DeliveredMessage[]>): void {
     this.#enqueue({ sub, messages });
   }
 
@@ -176,7 +180,7 @@ export class Session {
     this.#enqueue({ sub, end: error });
   }
 
-  #enqueue(frame: ServerFrame): void {
+  #enqueue(frame: OutgoingFrame): void {
     if (this.#closed) return;
     this.#out.push(frame);
     if (this.#out.length === 1) this.#flusher.mark(this);
@@ -186,7 +190,7 @@ export class Session {
     if (this.#closed || this.#out.length === 0) return;
     const frames = this.#out;
     this.#out = [];
-    const whole = encodeFrame(frames.length === 1 ? frames[0] : frames);
+    const whole = encodeServerFrames(frames);
     const messages = whole.byteLength <= MESSAGE_BYTES || frames.length === 1 ? [whole] : groupFrames(frames);
     for (const bytes of messages) {
       this.#held.push(bytes);

@@ -11,6 +11,7 @@ import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../../src/storage/keys.js';
+import { messageIdOf } from '../../src/storage/message-id.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
 
 export type Answer = { result: unknown } | { error: WireError };
@@ -29,13 +30,15 @@ export class MemoryStore implements PartitionStore {
   dedup = new Map<string, DedupRecord>();
   groups = new Map<string, StreamGroupRecord>();
   nextSeq = 0;
+  deliveredBelow = 0;
   removed = false;
   clearedBelow = 0;
   putQueue(r: QueueRecord): void { this.record = r; }
-  putNextSeq(n: number): void { this.nextSeq = n; }
+  putNextSeq(n: number, deliveredBelow: number): void { this.nextSeq = n; this.deliveredBelow = deliveredBelow; }
   putMessage(seq: number, m: StoredMessage): void { this.messages.set(seq, m); }
   putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
-  deleteMessage(seq: number): void { this.messages.delete(seq); this.deliveries.delete(seq); }
+  deleteMessage(seq: number): void { this.messages.delete(seq); }
+  deleteDelivery(seq: number): void { this.deliveries.delete(seq); }
   clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
   removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); this.groupDeliveries.clear(); }
   putForward(seq: number, record: ForwardRecord, gid?: number): void {
@@ -124,12 +127,12 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
       const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => {
         const { id, sentAt, visibleAt, body, attributes, ...extra } = m;
         // No body cache: recovery keeps no bodies either (as the store does past its recovery budget).
-        const rm: RecoveredMessage = { seq, id, sentAt, visibleAt, size: body.byteLength, body: opts.cacheBytes === 0 ? undefined : body, delivery: store.deliveries.get(seq) };
+        const rm: RecoveredMessage = { seq, id: id ?? messageIdOf(qid, seq), sentAt, visibleAt, size: body.byteLength, body: opts.cacheBytes === 0 ? undefined : body, delivery: store.deliveries.get(seq) };
         if (attributes !== undefined) rm.attributes = attributes;
         if (Object.keys(extra).length > 0) rm.extra = extra;
         return rm;
       });
-      h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) });
+      h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) }, store.deliveredBelow);
       h.actor.restoreIndexes(
         [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
         [...store.groupDeliveries].map(([k, d]) => {

@@ -3,6 +3,7 @@
  * validated by the same `validateRequest` as a WebSocket frame and routed through the same Router,
  * so an SQS queue and a Ferry queue are one and the same.
  */
+import { valueOf } from '../../protocol/encoded.js';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { Answer } from '../../supervisor/shard-pool.js';
@@ -64,7 +65,7 @@ export class SqsBackend {
       this.#port.dispatch(session, req, (answer) => {
         signal?.removeEventListener('abort', onAbort);
         if ('error' in answer) reject(new BrokerError(answer.error));
-        else resolve(answer.result as T);
+        else resolve(valueOf(answer.result) as T);
       });
     });
   }

@@ -1,0 +1,159 @@
+/**
+ * A small CBOR encoder (RFC 8949) for the plain values a shard answers with: maps of text keys,
+ * arrays, text, byte strings, numbers, booleans, null. Numbers and text come out as cbor-x writes
+ * them (integers up to 32 bits in their shortest form, other numbers as float64, byte strings
+ * untagged); map heads take their shortest form (cbor-x always writes a 2-byte count). It caches
+ * the encoded map keys and writes ASCII text without a UTF-8 encoder. Anything else (a Map, a
+ * class instance) is encoded by cbor-x and copied in, so every value still encodes.
+ */
+import { encodeFrame } from './codec.js';
+
+const KEY_CACHE_MAX = 1024;
+
+export class CborWriter {
+  #buf = Buffer.allocUnsafe(64 * 1024);
+  #pos = 0;
+  readonly #keys = new Map<string, Buffer>();
+
+  /** `value` as one CBOR data item, in a buffer of its own. */
+  encode(value: unknown): Uint8Array {
+    this.#pos = 0;
+    this.#value(value);
+    return new Uint8Array(this.#buf.subarray(0, this.#pos));
+  }
+
+  #room(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    this.#buf.copy(bigger, 0, 0, this.#pos);
+    this.#buf = bigger;
+  }
+
+  /** Major type and argument in the shortest form (arguments here are < 2^32). */
+  #head(major: number, n: number): void {
+    this.#room(5);
+    const b = this.#buf;
+    const m = major << 5;
+    if (n < 24) b[this.#pos++] = m | n;
+    else if (n < 0x100) {
+      b[this.#pos++] = m | 24;
+      b[this.#pos++] = n;
+    } else if (n < 0x10000) {
+      b[this.#pos++] = m | 25;
+      b.writeUInt16BE(n, this.#pos);
+      this.#pos += 2;
+    } else {
+      b[this.#pos++] = m | 26;
+      b.writeUInt32BE(n, this.#pos);
+      this.#pos += 4;
+    }
+  }
+
+  #value(v: unknown): void {
+    switch (typeof v) {
+      case 'string':
+        return this.#text(v);
+      case 'number':
+        return this.#number(v);
+      case 'boolean':
+        this.#room(1);
+        this.#buf[this.#pos++] = v ? 0xf5 : 0xf4;
+        return;
+      case 'undefined':
+        this.#room(1);
+        this.#buf[this.#pos++] = 0xf7;
+        return;
+      case 'object':
+        if (v === null) {
+          this.#room(1);
+          this.#buf[this.#pos++] = 0xf6;
+          return;
+        }
+        if (Array.isArray(v)) {
+          this.#head(4, v.length);
+          for (const item of v) this.#value(item);
+          return;
+        }
+        if (v instanceof Uint8Array) {
+          this.#head(2, v.byteLength);
+          this.#room(v.byteLength);
+          this.#buf.set(v, this.#pos);
+          this.#pos += v.byteLength;
+          return;
+        }
+        if (Object.getPrototypeOf(v) === Object.prototype) return this.#map(v as Record<string, unknown>);
+    }
+    this.#raw(encodeFrame(v));
+  }
+
+  #map(o: Record<string, unknown>): void {
+    let n = 0;
+    for (const _ in o) n++;
+    this.#head(5, n);
+    for (const k in o) {
+      let key = this.#keys.get(k);
+      if (key === undefined) {
+        const bytes = Buffer.from(k, 'utf8');
+        key = Buffer.concat([textHead(bytes.length), bytes]);
+        if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.clear();
+        this.#keys.set(k, key);
+      }
+      this.#room(key.length);
+      key.copy(this.#buf, this.#pos);
+      this.#pos += key.length;
+      this.#value(o[k]);
+    }
+  }
+
+  #text(s: string): void {
+    const n = s.length;
+    // ASCII (ids, receipts, names): one byte per character, written as they are read.
+    this.#head(3, n);
+    this.#room(n);
+    const b = this.#buf;
+    const start = this.#pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.#pos = start - headSize(n);
+        const bytes = Buffer.from(s, 'utf8');
+        this.#head(3, bytes.length);
+        this.#room(bytes.length);
+        this.#buf.set(bytes, this.#pos);
+        this.#pos += bytes.length;
+        return;
+      }
+      b[start + i] = c;
+    }
+    this.#pos = start + n;
+  }
+
+  #number(v: number): void {
+    if (v >>> 0 === v) return this.#head(0, v);
+    if (v < 0 && v >= -0x1_0000_0000 && Math.floor(v) === v) return this.#head(1, -1 - v);
+    this.#room(9);
+    this.#buf[this.#pos++] = 0xfb;
+    this.#buf.writeDoubleBE(v, this.#pos);
+    this.#pos += 8;
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#room(bytes.byteLength);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.byteLength;
+  }
+}
+
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+/** The head of a text string of n bytes. */
+function textHead(n: number): Buffer {
+  const b = Buffer.allocUnsafe(headSize(n));
+  if (n < 24) b[0] = 0x60 | n;
+  else if (n < 0x100) b.writeUInt8(n, (b[0] = 0x78, 1));
+  else if (n < 0x10000) b.writeUInt16BE(n, (b[0] = 0x79, 1));
+  else b.writeUInt32BE(n, (b[0] = 0x7a, 1));
+  return b;
+}
