@@ -24,7 +24,11 @@ declare module '@nxtedition/rocksdb' {
   export class RocksLevel {
     constructor(location: string, options?: { keyEncoding?: 'buffer'; valueEncoding?: 'buffer' });
     readonly status: 'opening' | 'open' | 'closing' | 'closed';
-    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null }): Promise<void>;
+    open(options?: {
+      createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null;
+      /** 'level' | 'universal': sets write buffers from memtableMemoryBudget (binding.cc InitOptions). */
+      compaction?: 'level' | 'universal'; memtableMemoryBudget?: number;
+    }): Promise<void>;
     close(): Promise<void>;
     batch(): ChainedBatch;
     iterator(options: RangeOptions & { keys?: boolean; values?: boolean; keyEncoding?: 'buffer'; valueEncoding?: 'buffer' }): Iterator;
