@@ -28,6 +28,8 @@ declare module '@nxtedition/rocksdb' {
       createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null;
       /** 'level' | 'universal': sets write buffers from memtableMemoryBudget (binding.cc InitOptions). */
       compaction?: 'level' | 'universal'; memtableMemoryBudget?: number;
+      /** Index and filter blocks in the block cache (bounded by it) instead of held per open table. */
+      cacheIndexAndFilterBlocks?: boolean;
     }): Promise<void>;
     close(): Promise<void>;
     batch(): ChainedBatch;
