@@ -58,6 +58,21 @@ t.test('bench --smoke runs the core scenarios on Ferry and writes numbers to --o
   t.match(stderr, /5\/5/, 'progress reached the last step');
 });
 
+t.test('bench --smoke runs the memory scenarios on a fresh broker and reports its RSS', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'ferry-bench-smoke-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stderr } = await run(['memory-queued', 'memory-idle', '--smoke', '--messages', '3000', '--clients', '50', '--out', out], 90_000);
+  t.equal(code, 0, `exit 0\n${stderr}`);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: Array<Run & { measurement?: { memory?: { unit: string; count: number; baseline: { rssBytes: number }; held: { rssBytes: number; hwmBytes: number } } } }> };
+  t.same(results.runs.map((r) => [r.scenario, r.status]), [['memory-queued', 'ok'], ['memory-idle', 'ok']], stderr);
+  const [queued, idle] = results.runs.map((r) => r.measurement!.memory!);
+  t.match(queued, { unit: 'messages', count: 3000 });
+  t.match(idle, { unit: 'connections', count: 50 });
+  for (const m of [queued!, idle!]) t.ok(m.baseline.rssBytes > 0 && m.held.rssBytes > 0 && m.held.hwmBytes >= m.held.rssBytes, 'RSS figures read from /proc');
+  const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
+  t.match(md, /\| memory-queued \| RSS \d+ MB with 3,000 messages/, 'RESULTS.md has the memory figure');
+});
+
 t.test('bench rejects unknown scenarios and brokers with a usage error', async (t) => {
   const a = await run(['no-such-scenario'], 20_000);
   t.equal(a.code, 2);
@@ -65,4 +80,7 @@ t.test('bench rejects unknown scenarios and brokers with a usage error', async (
   const b = await run(['--brokers', 'kafka'], 20_000);
   t.equal(b.code, 2);
   t.match(b.stderr, /unknown broker kafka/);
+  const c = await run(['--messages', '0'], 20_000);
+  t.equal(c.code, 2);
+  t.match(c.stderr, /--messages must be an integer/);
 });

@@ -30,10 +30,6 @@ const badFlags: [string[], string][] = [
   [['server', '--port', '70000'], 'ferry: port: must be an integer from 0 to 65535, got "70000"'],
   [['server', '--shards', '0'], 'ferry: shards: must be an integer from 1 to 64, got "0"'],
   [['server', '--log-level', 'loud'], 'ferry: logLevel: must be one of fatal, error, warn, info, debug, trace, silent'],
-  [['queue', 'move', 'q', '--to', 'bad id'], 'ferry: --to must be a node id of 1 to 64 of A-Z a-z 0-9 _ -, got "bad id"'],
-  [['queue', 'move', 'q'], "ferry: required option '--to <node>' not specified"],
-  [['node', 'drain', 'n/1'], 'ferry: node id must be a node id of 1 to 64 of A-Z a-z 0-9 _ -, got "n/1"'],
-  [['node', 'drain', 'n1', '--wait', '0'], 'ferry: --wait must be an integer from 1 to 86400'],
   [['receive', 'q', '--bogus'], "ferry: unknown option '--bogus'"],
   [['receive'], "ferry: missing required argument 'name'"],
   [['frobnicate'], "ferry: unknown command 'frobnicate'"],
@@ -58,7 +54,7 @@ t.test('server settings come from FERRY_* env too (validated the same way)', asy
 
 const helpCommands = [
   [], ['server'], ['queue'], ['queue', 'create'], ['queue', 'delete'], ['queue', 'list'], ['queue', 'stats'], ['queue', 'purge'],
-  ['send'], ['receive'], ['tail'], ['queue', 'move'], ['node'], ['node', 'drain'],
+  ['send'], ['receive'], ['tail'],
 ];
 
 for (const cmd of helpCommands) {
@@ -67,8 +63,7 @@ for (const cmd of helpCommands) {
     const r = await run;
     t.equal(r.code, 0);
     t.match(r.stdout, new RegExp(`^Usage: ferry${cmd.length ? ' ' + cmd.join(' ') : ''} `));
-    // Command groups (`queue`, `node`) list subcommands; the commands themselves take --url.
-    if (cmd.length > 0 && cmd[0] !== 'server' && !(cmd.length === 1 && (cmd[0] === 'queue' || cmd[0] === 'node'))) t.match(r.stdout, /--url <url>/);
+    if (cmd.length > 0 && cmd[0] !== 'server' && !(cmd.length === 1 && cmd[0] === 'queue')) t.match(r.stdout, /--url <url>/);
   });
 }
 

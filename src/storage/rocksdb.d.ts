@@ -24,7 +24,13 @@ declare module '@nxtedition/rocksdb' {
   export class RocksLevel {
     constructor(location: string, options?: { keyEncoding?: 'buffer'; valueEncoding?: 'buffer' });
     readonly status: 'opening' | 'open' | 'closing' | 'closed';
-    open(options?: { createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null }): Promise<void>;
+    open(options?: {
+      createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null;
+      /** 'level' | 'universal': sets write buffers from memtableMemoryBudget (binding.cc InitOptions). */
+      compaction?: 'level' | 'universal'; memtableMemoryBudget?: number;
+      /** Index and filter blocks in the block cache (bounded by it) instead of held per open table. */
+      cacheIndexAndFilterBlocks?: boolean;
+    }): Promise<void>;
     close(): Promise<void>;
     batch(): ChainedBatch;
     iterator(options: RangeOptions & { keys?: boolean; values?: boolean; keyEncoding?: 'buffer'; valueEncoding?: 'buffer' }): Iterator;

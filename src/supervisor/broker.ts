@@ -30,8 +30,12 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** Bodies a shard keeps in memory; the rest are read from RocksDB on delivery. */
-const BODY_CACHE_BYTES_PER_SHARD = 64 * 1024 * 1024;
+/**
+ * Bodies a shard keeps in memory, their message objects counted (ports.ts BodyCache); the rest are
+ * read from RocksDB on delivery. 32 MiB: about 50,000 messages of 256 bytes a shard, enough for
+ * consumers that keep up; a backlog beyond it costs 12 bytes a message (backlog.ts).
+ */
+const BODY_CACHE_BYTES_PER_SHARD = 32 * 1024 * 1024;
 
 export async function startBroker(config: BrokerConfig, logger?: Logger): Promise<Broker> {
   const log = logger ?? pino({ level: config.logLevel, base: { service: 'ferry' } });
