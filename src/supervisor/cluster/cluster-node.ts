@@ -19,6 +19,7 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { EncodedCbor } from '../../protocol/encoded.js';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import type { DeliveredMessage, QueueAttributes } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
@@ -558,8 +559,13 @@ export class ClusterNode {
     this.#meter(req);
     this.#router.dispatch(session, req, (a) => {
       if (req.op === 'receive' && 'result' in a) {
-        const messages = (a.result as { messages: DeliveredMessage[] }).messages;
-        this.#load.note(meta.name, messages.length, messages.reduce((n, m) => n + m.body.byteLength, 0));
+        // A shard's receive reply arrives encoded (protocol/encoded.ts): its size stands in for the
+        // bodies' bytes rather than decoding it only to count them.
+        if (a.result instanceof EncodedCbor) this.#load.note(meta.name, a.result.count, a.result.bytes.byteLength);
+        else {
+          const messages = (a.result as { messages: DeliveredMessage[] }).messages;
+          this.#load.note(meta.name, messages.length, messages.reduce((n, m) => n + m.body.byteLength, 0));
+        }
       }
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
