@@ -20,7 +20,7 @@ import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import type { DeliveredMessage } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
-import type { QueueInfo } from '../../actors/shard-messages.js';
+import type { QueueInfo, QueueRequest } from '../../actors/shard-messages.js';
 import type { PeerAnswer } from '../../transport/peer-frames.js';
 import { PeerLink } from '../../transport/peer-link.js';
 import { PeerServer, type PeerSocket } from '../../transport/peer-server.js';
@@ -34,6 +34,11 @@ import type { QueueMeta } from './meta.js';
 import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
+import { isPartitionName } from './layout.js';
+import { LoadMeter } from './load-meter.js';
+import { PartitionedFrontEnd } from './partitions.js';
+import { parsePartRequest, partRefusal, sentCount, type PartRequest } from './partition-ops.js';
+import { Autoscaler, partitionedCreateRefusal, placePartitioned } from './autoscaler.js';
 
 export interface ClusterStatus {
   node: string;
@@ -84,6 +89,13 @@ export class ClusterNode {
   #coord: Coordinator | undefined;
   #replicator: Replicator;
   #supervisor: ClusterSupervisor | undefined;
+  #autoscaler: Autoscaler | undefined;
+  readonly #partitions = new PartitionedFrontEnd({
+    record: (name) => this.#coord?.queues.get(name),
+    recordById: (qid) => this.#coord?.queueById(qid),
+    call: (session, part, gen, op, args, done) => this.#partCall(session, part, gen, op, args, done),
+  });
+  readonly #load = new LoadMeter();
   readonly #links = new Map<string, PeerLink>();
   readonly #subs = new SubscriptionMap();
   /** Local shard of every queue this node holds a copy of (qid → shard). */
@@ -183,6 +195,9 @@ export class ClusterNode {
         const a = await new Promise<PeerAnswer>((resolve) => this.#call(node, { t: 'mark', qid }, resolve, 1000));
         return 'result' in a ? (a.result as { mark: ReplicaMark }).mark : undefined;
       },
+    }, this.#log);
+    this.#autoscaler = new Autoscaler(this.#coord, this.#supervisor, {
+      call: (part, gen, op, args, done) => this.#partCall(0, part, gen, op, args, done),
     }, this.#log);
     this.#nodesChanged();
     for (const meta of this.#coord.queues.values()) this.#reconcile(meta);
@@ -339,7 +354,7 @@ export class ClusterNode {
         return done({ error: redriveRefusal(req.op) });
       case 'listQueues': {
         const { prefix = '', after, limit = 1000 } = req.args;
-        const names = [...coord.queues.keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
+        const names = [...coord.queues.keys()].filter((n) => !isPartitionName(n) && n.startsWith(prefix) && (after === undefined || n > after)).sort();
         const page = names.slice(0, limit);
         return done({ result: names.length > limit ? { queues: page, next: page[page.length - 1]! } : { queues: page } });
       }
@@ -357,6 +372,8 @@ export class ClusterNode {
       default: {
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+        // A partitioned queue (partitions.ts); a subscription to its only partition is that partition's own.
+        if (meta.layout !== undefined && !(req.op === 'subscribe' && meta.layout.total === 1)) return this.#partitions.handle(session, req, meta, done);
         const finish = req.op === 'subscribe'
           ? (node: string) => (a: Answer) => {
             if ('error' in a) return done(a);
@@ -370,12 +387,16 @@ export class ClusterNode {
     }
   }
 
-  /** A request for a queue this node leads, from a local client or a forwarding node. */
-  #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
+  /** A request for a queue this node leads, from a local client or a forwarding node (`internal`: an internal request of a partition). */
+  #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void, internal?: QueueRequest): void {
     const l = this.#leading.get(meta.id);
     if (l === undefined || !l.ready) return done(notLeader(`node ${this.nodeId} is not (yet) serving queue ${meta.name}`));
     if (this.#coord?.leaseSafe !== true) return done(notLeader('this node cannot confirm its cluster membership'));
-    this.#router.dispatch(session, req, (a) => {
+    const run = (cb: (a: Answer) => void): void => {
+      if (internal === undefined) this.#router.dispatch(session, req, cb);
+      else this.#router.internal(meta.name, session, internal, cb);
+    };
+    run((a) => {
       if (req.op === 'deleteQueue' && 'result' in a) {
         this.#replicator.hold(meta.id, () => {
           this.#coord!.deleteQueue(meta.name, meta.id).then(() => done(a), () => done(a));
@@ -401,6 +422,8 @@ export class ClusterNode {
       if (req.args.acks !== undefined && req.args.acks !== existing.acks) {
         return done({ error: { code: ErrorCodes.QueueAlreadyExists, message: `queue ${existing.name} exists with acks=${existing.acks}, not ${req.args.acks}`, field: 'acks' } });
       }
+      const differs = partitionedCreateRefusal(existing, req.args);
+      if (differs !== undefined) return done({ error: differs });
       if (existing.leader === this.nodeId) return this.#local(0, req, existing, done);
       return this.#forward(existing.leader, 0, req, done);
     }
@@ -413,8 +436,9 @@ export class ClusterNode {
   /** Supervisor: places the queue, writes it to etcd, then waits for its leader to serve it. */
   #createAsSupervisor(req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const coord = this.#coord!;
-    const meta = this.#supervisor!.place(req.args);
-    coord.createQueue(meta).then((created) => {
+    const metas = placePartitioned(this.#supervisor!, req.args);
+    const meta = metas[0]!;
+    (metas.length === 1 && meta.layout === undefined ? coord.createQueue(meta) : coord.commitRecords(metas, [])).then((created) => {
       // Either way the record is in etcd now; its leader answers (idempotently) once it serves it.
       const deadline = Date.now() + RETRY_WINDOW_MS;
       const ask = (): void => {
@@ -438,6 +462,7 @@ export class ClusterNode {
 
   /** A client connection closed: local subscriptions and long polls end; forwarding nodes hear it. */
   closeSession(session: number): void {
+    this.#partitions.closeSession(session);
     this.#router.closeSession(session);
     for (const node of this.#sessionNodes.get(session) ?? []) this.#links.get(node)?.cast({ t: 'closeSession', origin: session });
     this.#sessionNodes.delete(session);
@@ -545,11 +570,54 @@ export class ClusterNode {
           done(a);
         });
       }
+      case 'part':
+        return this.#partLocal(from === undefined ? call.origin : this.#vsession(from, call.origin), call, done);
       case 'mark': {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
       }
     }
+  }
+
+  // ── partitioned queues (partitions.ts, partition-ops.ts) ────────────────────
+
+  /** Runs an op on one partition at its leader: here, or over the peer link. */
+  #partCall(session: number, part: QueueMeta, gen: number | undefined, op: string, args: object, done: (a: Answer) => void): void {
+    const call: PeerCall = { t: 'part', origin: session, qid: part.id, req: { op, args } };
+    if (gen !== undefined) call.gen = gen;
+    if (part.leader === this.nodeId) return this.#partLocal(session, call, done);
+    if (session !== 0) {
+      let nodes = this.#sessionNodes.get(session);
+      if (nodes === undefined) this.#sessionNodes.set(session, (nodes = new Set()));
+      nodes.add(part.leader);
+    }
+    this.#call(part.leader, call, done, 30_000);
+  }
+
+  /** The leader side of a `part` call. */
+  #partLocal(session: number, call: Extract<PeerCall, { t: 'part' }>, done: (a: Answer) => void): void {
+    const meta = this.#coord?.queueById(call.qid);
+    const refused = partRefusal(this.nodeId, meta, call.gen, call.req.op);
+    if (refused !== undefined) return done({ error: refused });
+    let parsed: PartRequest;
+    try {
+      parsed = parsePartRequest(meta!, call.req.op, call.req.args, this.#opts.maxBodyBytes);
+    } catch (err) {
+      return done({ error: err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) } });
+    }
+    if (parsed.kind === 'load') {
+      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, (a) => {
+        if ('error' in a) return done(a);
+        const messages = (a.result as { stats: { messages: number } }).stats.messages;
+        done({ result: { messages, ratePerSec: this.#load.rate(meta!.id) } });
+      });
+    }
+    if (parsed.kind === 'internal') {
+      this.#load.note(meta!.id, parsed.messages);
+      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, done, parsed.req);
+    }
+    this.#load.note(meta!.id, sentCount(parsed.req));
+    this.#local(session, parsed.req, meta!, done);
   }
 
   #onCast(from: PeerSocket, m: unknown): void {
@@ -600,6 +668,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closing = true;
     this.#supervisor?.close();
+    this.#autoscaler?.close();
     this.#replicator.close();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();

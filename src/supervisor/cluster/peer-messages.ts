@@ -17,7 +17,13 @@ export type PeerCall =
   /** Leader → follower: replace your copy of the queue with this snapshot. */
   | { t: 'install'; qid: string; rows: Array<[Uint8Array, Uint8Array]>; mark: ReplicaMark }
   /** Supervisor → replica: how far does your copy of the queue go? */
-  | { t: 'mark'; qid: string };
+  | { t: 'mark'; qid: string }
+  /**
+   * Front end (or the autoscaler) → leader of one partition `qid` of a partitioned queue
+   * (partition-ops.ts): a client op, or an internal one; with `gen`, only if the partition's record
+   * has that layout generation.
+   */
+  | { t: 'part'; origin: number; qid: string; gen?: number; req: { op: string; args: unknown } };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -56,6 +62,9 @@ export function parseCall(m: unknown): PeerCall | undefined {
         && m.rows.every((r) => Array.isArray(r) && r.length === 2 && r[0] instanceof Uint8Array && r[1] instanceof Uint8Array) ? (m as PeerCall) : undefined;
     case 'mark':
       return typeof m.qid === 'string' && QID.test(m.qid) ? (m as PeerCall) : undefined;
+    case 'part':
+      return Number.isSafeInteger(m.origin) && typeof m.qid === 'string' && QID.test(m.qid) && (m.gen === undefined || Number.isSafeInteger(m.gen))
+        && isObject(m.req) && typeof m.req.op === 'string' ? (m as PeerCall) : undefined;
     default:
       return undefined;
   }

@@ -43,12 +43,12 @@ export class ClusterSupervisor {
     this.#timer.unref();
   }
 
-  /** Placement of a new queue (not yet written). */
-  place(args: OpArgs<'createQueue'>): QueueMeta {
+  /** Placement of a new queue (not yet written); `pending`: records placed but not yet written, counted as load. */
+  place(args: OpArgs<'createQueue'>, pending: readonly QueueMeta[] = []): QueueMeta {
     const live = [...this.#coord.nodes.keys()].sort();
     const leads = new Map<string, number>(live.map((n) => [n, 0]));
     const holds = new Map<string, number>(live.map((n) => [n, 0]));
-    for (const q of this.#coord.queues.values()) {
+    for (const q of [...this.#coord.queues.values(), ...pending]) {
       if (leads.has(q.leader)) leads.set(q.leader, leads.get(q.leader)! + 1);
       for (const r of q.replicas) if (holds.has(r)) holds.set(r, holds.get(r)! + 1);
     }
