@@ -22,3 +22,26 @@ export async function drainQueue(clients: readonly FerryClient[], queue: string,
   }
   return got;
 }
+
+export interface PartitionRecord {
+  name: string;
+  id: string;
+  leader: string;
+  part?: { of: string; index: number; gen: number };
+  layout?: { gen: number; active: number; total: number; history: number[] };
+}
+
+/** Every record of queue `name` in etcd (partition 0 first), read directly from etcd. */
+export async function partitionRecords(etcdUrl: string, name: string): Promise<PartitionRecord[]> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts: etcdUrl });
+  try {
+    const all = await client.getAll().prefix(`/ferry/queues/${name}`).strings();
+    return Object.values(all)
+      .map((v) => JSON.parse(v) as PartitionRecord)
+      .filter((r) => r.name === name || r.part?.of === name)
+      .sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
+  } finally {
+    client.close();
+  }
+}

@@ -49,6 +49,9 @@ export interface ClusterStatus {
     name: string; id: string; leader: string; epoch: number; replicas: string[]; acks: string;
     role: 'leader' | 'follower' | 'none';
     mark: ReplicaMark | undefined;
+    /** A partition of a partitioned queue (layout.ts); partition 0 also shows the layout. */
+    part?: QueueMeta['part'];
+    layout?: QueueMeta['layout'];
   }>;
 }
 
@@ -612,12 +615,15 @@ export class ClusterNode {
         done({ result: { messages, ratePerSec: this.#load.rate(meta!.id) } });
       });
     }
+    // Sends stored count toward the partition's rate (a conditional send refused does not).
+    const counted = (n: number) => (a: Answer): void => {
+      if ('result' in a && (a.result as { notHere?: true }).notHere !== true) this.#load.note(meta!.id, n);
+      done(a);
+    };
     if (parsed.kind === 'internal') {
-      this.#load.note(meta!.id, parsed.messages);
-      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, done, parsed.req);
+      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, counted(parsed.messages), parsed.req);
     }
-    this.#load.note(meta!.id, sentCount(parsed.req));
-    this.#local(session, parsed.req, meta!, done);
+    this.#local(session, parsed.req, meta!, counted(sentCount(parsed.req)));
   }
 
   #onCast(from: PeerSocket, m: unknown): void {
@@ -657,6 +663,8 @@ export class ClusterNode {
         name: meta.name, id: meta.id, leader: meta.leader, epoch: meta.epoch, replicas: meta.replicas, acks: meta.acks,
         role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const : 'none' as const,
         mark,
+        ...(meta.part === undefined ? {} : { part: meta.part }),
+        ...(meta.layout === undefined ? {} : { layout: meta.layout }),
       };
     }));
     return {
