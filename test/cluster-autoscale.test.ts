@@ -1,6 +1,7 @@
 // Autoscale of a partitioned strict queue in a three-node cluster (real etcd, real broker
 // processes on loopback). Producers send numbered messages of 30 groups through every node while
-// consumers on every node receive and delete them: the supervisor adds partitions (led by other
+// consumers on every node take them (receive and delete through two nodes, a push subscription
+// through the third): the supervisor adds partitions (led by other
 // nodes) when a partition passes 80% of its rate limit, and once the load stops retires and drops
 // them again. Throughout, every group is delivered in order, each message once, nothing lost —
 // the strict rule of src/supervisor/cluster/layout.ts across every change of the partition count.
@@ -46,14 +47,19 @@ t.test('a strict queue scales out under load and back in, groups in order', asyn
       await new Promise((r) => setTimeout(r, 40));
     }
   });
-  const consumers = clients.map(async (c) => {
+  // Consumers: receive loops through n1 and n2, a push subscription (consume) through n3.
+  const record = (body: string, receipt: string): void => {
+    const [g, n] = body.split(':');
+    got.get(g!)!.push(Number(n));
+    servedBy.add(decodeReceipt(receipt)!.qid);
+  };
+  const subscriber = await clients[2]!.queue('jobs').consume((m) => record(Buffer.from(m.body).toString(), m.receipt), { prefetch: 8 });
+  const consumers = clients.slice(0, 2).map(async (c) => {
     while (consuming) {
       try {
         const msgs = await c.queue('jobs').receive({ max: 10, waitMs: 200 });
         for (const m of msgs) {
-          const [g, n] = Buffer.from(m.body).toString().split(':');
-          got.get(g!)!.push(Number(n));
-          servedBy.add(decodeReceipt(m.receipt)!.qid);
+          record(Buffer.from(m.body).toString(), m.receipt);
           await c.queue('jobs').delete(m.receipt);
         }
       } catch (err) {
@@ -84,6 +90,7 @@ t.test('a strict queue scales out under load and back in, groups in order', asyn
   t.equal(back[0]!.layout!.active, 1, 'one active partition again, the retired ones dropped');
   consuming = false;
   await Promise.all(consumers);
+  await subscriber.close();
 
   t.same(errors, [], 'no client saw an error');
   t.ok(total >= 250, `a real load was sent (${total} messages)`);

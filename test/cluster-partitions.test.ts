@@ -5,7 +5,7 @@
 // codes naming the field.
 import t from 'tap';
 import { connect, type FerryClient } from '../src/client/index.js';
-import { queueMeta, startCluster } from './helpers/cluster.js';
+import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
 import { drainQueue } from './helpers/partitioned.js';
 
 t.test('a queue of three partitions over three nodes', async (t) => {
@@ -51,6 +51,34 @@ t.test('a queue of three partitions over three nodes', async (t) => {
 
   const empty = await clients[1]!.queue('orders').attributes();
   t.equal(empty.stats.messages, 0, 'every receipt deleted its message in its own partition');
+
+  // A push subscription over the three partitions through a node: credit (prefetch) bounds the
+  // messages held at once, strict groups come in order, every message once.
+  const pushedSent = new Map<string, string[]>(groups.map((g) => [g, []]));
+  for (let k = 0; k < 5; k++) {
+    for (const g of groups) {
+      await clients[0]!.queue('orders').send(`${g}-p${k}`, { groupId: g });
+      pushedSent.get(g)!.push(`${g}-p${k}`);
+    }
+  }
+  const pushed = new Map<string, string[]>(groups.map((g) => [g, []]));
+  let holding = 0;
+  let mostHeld = 0;
+  let count = 0;
+  const consumer = await clients[1]!.queue('orders').consume(async (m) => {
+    holding++;
+    mostHeld = Math.max(mostHeld, holding);
+    pushed.get(m.groupId!)!.push(Buffer.from(m.body).toString());
+    await new Promise((r) => setTimeout(r, 2));
+    holding--;
+    count++;
+  }, { prefetch: 4 });
+  await waitFor('60 pushed messages', async () => (count >= 60 ? true : undefined), 60_000);
+  await consumer.close();
+  t.ok(mostHeld <= 4, `never more than the credit held at once (${mostHeld})`);
+  for (const g of groups) t.same(pushed.get(g), pushedSent.get(g), `group ${g} pushed in order, once each`);
+  await waitFor('the acks to empty the queue', async () => ((await clients[2]!.queue('orders').attributes()).stats.messages === 0 ? true : undefined), 10_000);
+  t.pass('every pushed message was deleted by its ack');
 
   await clients[1]!.deleteQueue('orders');
   for (const name of ['orders', 'orders#1', 'orders#2']) t.equal(await queueMeta(cluster.etcd.url, name), undefined, `${name} deleted`);

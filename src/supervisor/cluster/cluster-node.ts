@@ -36,7 +36,7 @@ import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
 import { isPartitionName } from './layout.js';
 import { LoadMeter } from './load-meter.js';
-import { PartitionedFrontEnd } from './partitions.js';
+import { FRONT_END_SUB, PartitionedFrontEnd } from './partitions.js';
 import { parsePartRequest, partRefusal, sentCount, type PartRequest } from './partition-ops.js';
 import { Autoscaler, partitionedCreateRefusal, placePartitioned } from './autoscaler.js';
 
@@ -97,6 +97,11 @@ export class ClusterNode {
     record: (name) => this.#coord?.queues.get(name),
     recordById: (qid) => this.#coord?.queueById(qid),
     call: (session, part, gen, op, args, done) => this.#partCall(session, part, gen, op, args, done),
+    push: (session, sub, messages) => this.#opts.sessions.push(session, sub, messages),
+    subEnd: (session, sub, error) => {
+      this.#subs.remove(session, sub);
+      this.#opts.sessions.subEnd(session, sub, error);
+    },
   });
   readonly #load = new LoadMeter();
   readonly #links = new Map<string, PeerLink>();
@@ -262,7 +267,7 @@ export class ClusterNode {
 
   #endRemoteSubs(queue: string): void {
     const error: WireError = { code: ErrorCodes.NotLeader, message: `queue ${queue} changed leader; subscribe again`, retryable: true };
-    for (const { session, sub } of this.#subs.matching((t) => t.queue === queue && t.node !== this.nodeId)) {
+    for (const { session, sub } of this.#subs.matching((t) => t.queue === queue && t.node !== this.nodeId && t.node !== FRONT_END_SUB)) {
       this.#subs.remove(session, sub);
       this.#opts.sessions.subEnd(session, sub, error);
     }
@@ -368,6 +373,10 @@ export class ClusterNode {
         const target = this.#subs.get(session, req.args.sub);
         if (target === undefined) return done({ error: { code: ErrorCodes.UnknownSubscription, message: `no subscription ${req.args.sub} on this connection`, field: 'sub' } });
         if (req.op === 'unsubscribe') this.#subs.remove(session, req.args.sub);
+        if (target.node === FRONT_END_SUB) {
+          if (req.op === 'unsubscribe') this.#partitions.unsubscribe(session, req.args.sub);
+          return done({ result: req.op === 'credit' ? this.#partitions.credit(session, req.args.sub, req.args.credit) : { unsubscribed: true } });
+        }
         const forwarded = { ...req, args: { ...req.args, sub: target.remote } } as ValidRequest;
         if (target.node === this.nodeId) return this.#router.dispatch(session, forwarded, done);
         return this.#forward(target.node, session, forwarded, done);
@@ -375,8 +384,14 @@ export class ClusterNode {
       default: {
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
-        // A partitioned queue (partitions.ts); a subscription to its only partition is that partition's own.
-        if (meta.layout !== undefined && !(req.op === 'subscribe' && meta.layout.total === 1)) return this.#partitions.handle(session, req, meta, done);
+        // A partitioned queue (partitions.ts); its subscriptions are run by this front end.
+        if (meta.layout !== undefined && req.op === 'subscribe') {
+          if (req.args.group !== undefined) return done({ error: { code: ErrorCodes.InvalidField, message: `queue ${meta.name} is in queue mode; consumer groups belong to stream-mode queues`, field: 'group' } });
+          const sub = this.#subs.add(session, { node: FRONT_END_SUB, remote: 0, queue: meta.name });
+          done({ result: { sub } });
+          return this.#partitions.subscribe(session, sub, meta, req.args);
+        }
+        if (meta.layout !== undefined) return this.#partitions.handle(session, req, meta, done);
         const finish = req.op === 'subscribe'
           ? (node: string) => (a: Answer) => {
             if ('error' in a) return done(a);

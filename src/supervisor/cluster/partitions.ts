@@ -15,10 +15,16 @@
  *   (actors/receipt.ts), so it goes back to the partition that issued it.
  * - getQueueAttributes sums the partitions' stats; setQueueAttributes and purgeQueue apply to every
  *   partition; deleteQueue deletes the partitions, partition 0 (the queue's own record) last.
- * - subscribe over several partitions is refused for now (NotSupportedInCluster, field `queue`): use
- *   receive. (On a queue of one partition the cluster node subscribes to it directly.)
+ * - subscribe over several partitions: the front end runs the subscription itself (`Pump`): the
+ *   client's credit is split over the partitions as long polls of at most PUMP_POLL_MS each (a poll
+ *   that comes back empty returns its share, so credit moves to where messages are), and what they
+ *   return is pushed under the client's subscription id. Never more than the credit is leased at
+ *   once. Each round reads the current layout, so partitions added or retired are followed. Unlike
+ *   a subscription on one partition, the leases of its messages are not released when the
+ *   connection closes: they run out (visibilityMs) as a receive's do.
  */
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
+import { Limits } from '../../protocol/limits.js';
 import type { BatchEntryResult, DeliveredMessage, OpArgs, QueueStats, SendEntry, SendResult } from '../../protocol/ops.js';
 import type { ValidRequest } from '../../protocol/validate.js';
 import { decodeReceipt } from '../../actors/receipt.js';
@@ -36,7 +42,30 @@ export interface PartitionPorts {
    * with `gen`, the leader refuses it (NotLeader, retryable) unless its record has that generation.
    */
   call(session: number, part: QueueMeta, gen: number | undefined, op: string, args: object, done: (a: Answer) => void): void;
+  /** Pushes to a client subscription, and ends one. */
+  push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  subEnd(session: number, sub: number, error: WireError): void;
 }
+
+/** A subscription over several partitions, run by the front end (see the top comment). */
+interface Pump {
+  session: number;
+  sub: number;
+  queue: string;
+  qid: string;
+  visibilityMs: number | undefined;
+  /** Credit not lent to a poll. */
+  credit: number;
+  /** Partition qid → credit lent to its poll in flight. */
+  polls: Map<string, number>;
+  ended: boolean;
+  turn: number;
+}
+
+const PUMP_POLL_MS = 1000;
+
+/** The `node` of a client subscription run by this front end (no node id is empty). */
+export const FRONT_END_SUB = '';
 
 const POLL_STEP_MS = 50;
 const RETRY_WINDOW_MS = 15_000;
@@ -58,6 +87,8 @@ export class PartitionedFrontEnd {
   readonly #turn = new Map<string, number>();
   /** Long polls in progress per session (a closed session's polls stop). */
   readonly #polls = new Map<number, Set<() => void>>();
+  /** Subscriptions over several partitions, by session and client subscription id. */
+  readonly #pumps = new Map<number, Map<number, Pump>>();
 
   constructor(ports: PartitionPorts) {
     this.#ports = ports;
@@ -110,21 +141,93 @@ export class PartitionedFrontEnd {
         });
       case 'deleteQueue':
         return this.#deleteQueue(session, root, done);
-      case 'subscribe': {
-        // (A queue of one partition is subscribed to directly by the cluster node.)
-        const parts = this.#parts(root, layout).filter((p) => p !== undefined);
-        return done({ error: { code: ErrorCodes.NotSupportedInCluster, message: `subscribe: queue ${root.name} has ${parts.length} partitions; push subscriptions over several partitions are not supported yet (use receive)`, field: 'queue' } });
-      }
+      case 'subscribe':
+        // The cluster node handles it (it owns the client's subscription ids): see subscribe().
+        return done({ error: { code: ErrorCodes.Internal, message: 'subscribe reached the partitioned front end' } });
       default:
         // createQueue (idempotent), stream ops (a partitioned queue is never a stream: the partition answers).
         return this.#ports.call(session, root, undefined, req.op, req.args, done);
     }
   }
 
-  /** A session closed: its long polls stop at their next round. */
+  /** A session closed: its long polls stop at their next round, its subscriptions end. */
   closeSession(session: number): void {
     for (const stop of this.#polls.get(session) ?? []) stop();
     this.#polls.delete(session);
+    for (const pump of this.#pumps.get(session)?.values() ?? []) pump.ended = true;
+    this.#pumps.delete(session);
+  }
+
+  // ── subscriptions over several partitions ──────────────────────────────────
+
+  /** Starts subscription `sub` (the client's id, already answered) on partitioned queue `root`. */
+  subscribe(session: number, sub: number, root: QueueMeta, args: OpArgs<'subscribe'>): void {
+    const pump: Pump = {
+      session, sub, queue: root.name, qid: root.id, visibilityMs: args.visibilityMs, credit: args.credit, polls: new Map(), ended: false, turn: 0,
+    };
+    let subs = this.#pumps.get(session);
+    if (subs === undefined) this.#pumps.set(session, (subs = new Map()));
+    subs.set(sub, pump);
+    // After the subscribe answer: the protocol sends it before the first push.
+    setImmediate(() => this.#pump(pump));
+  }
+
+  /** Whether `sub` of `session` is a subscription this front end runs. */
+  runs(session: number, sub: number): boolean {
+    return this.#pumps.get(session)?.has(sub) === true;
+  }
+
+  credit(session: number, sub: number, credit: number): { credit: number } {
+    const pump = this.#pumps.get(session)?.get(sub);
+    if (pump === undefined) return { credit: 0 };
+    let lent = 0;
+    for (const c of pump.polls.values()) lent += c;
+    pump.credit = Math.min(Limits.maxCredit - lent, pump.credit + credit);
+    this.#pump(pump);
+    return { credit: pump.credit + lent };
+  }
+
+  unsubscribe(session: number, sub: number): void {
+    const pump = this.#pumps.get(session)?.get(sub);
+    if (pump === undefined) return;
+    pump.ended = true;
+    this.#pumps.get(session)!.delete(sub);
+  }
+
+  #end(pump: Pump, error: WireError): void {
+    if (pump.ended) return;
+    this.unsubscribe(pump.session, pump.sub);
+    this.#ports.subEnd(pump.session, pump.sub, error);
+  }
+
+  /** Lends the free credit to polls of the partitions that have none in flight, from a rotating start. */
+  #pump(pump: Pump): void {
+    if (pump.ended || pump.credit === 0) return;
+    const root = this.#ports.record(pump.queue);
+    if (root?.layout === undefined || root.id !== pump.qid) return this.#end(pump, gone(pump.queue));
+    const parts = this.#parts(root, root.layout).filter((p): p is QueueMeta => p !== undefined && !pump.polls.has(p.id));
+    if (parts.length === 0) return;
+    const start = pump.turn++ % parts.length;
+    const order = [...parts.slice(start), ...parts.slice(0, start)];
+    const share = Math.max(1, Math.floor(pump.credit / order.length));
+    for (const part of order) {
+      if (pump.credit === 0) break;
+      const max = Math.min(share, pump.credit, Limits.maxReceive);
+      pump.credit -= max;
+      pump.polls.set(part.id, max);
+      const args: OpArgs<'receive'> = { queue: pump.queue, max, waitMs: PUMP_POLL_MS };
+      if (pump.visibilityMs !== undefined) args.visibilityMs = pump.visibilityMs;
+      this.#ports.call(pump.session, part, undefined, 'receive', args, (a) => {
+        pump.polls.delete(part.id);
+        const messages = 'result' in a ? (a.result as { messages: DeliveredMessage[] }).messages : [];
+        pump.credit += max - messages.length;
+        if (pump.ended) return; // (leases of a late answer run out by themselves)
+        if (messages.length > 0) this.#ports.push(pump.session, pump.sub, messages);
+        if ('error' in a && !retryable(a.error) && a.error.code !== ErrorCodes.QueueDoesNotExist) return this.#end(pump, a.error);
+        if ('error' in a) return void setTimeout(() => this.#pump(pump), RETRY_STEP_MS);
+        this.#pump(pump);
+      });
+    }
   }
 
   // ── sends ───────────────────────────────────────────────────────────────────
