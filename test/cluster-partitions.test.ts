@@ -7,6 +7,7 @@ import t from 'tap';
 import { connect, type FerryClient } from '../src/client/index.js';
 import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
 import { drainQueue } from './helpers/partitioned.js';
+import { startBroker } from './helpers/broker.js';
 
 t.test('a queue of three partitions over three nodes', async (t) => {
   const cluster = await startCluster(t, 3);
@@ -109,4 +110,18 @@ t.test('bad partitioning values are refused with the field named', async (t) => 
   await t.rejects(c.request('createQueue', { queue: 'q', attributes: { orderingWindowMs: 100 }, partitioning: {} }), { code: 'InvalidField', field: 'partitioning' });
   t.same((await c.listQueues()).queues, [], 'nothing was created');
   t.equal((await c.request('createQueue', { queue: 'q', partitioning: { partitions: 2 } })).created, true, 'the connection stays usable');
+});
+
+t.test('a single node validates partitioning and keeps one partition per queue', async (t) => {
+  const broker = await startBroker(t);
+  const c = await connect(broker.url, { reconnect: false });
+  t.teardown(() => c.close());
+  await t.rejects(c.request('createQueue', { queue: 'q', partitioning: { lowPct: 90 } }), { code: 'InvalidField', field: 'partitioning.lowPct' });
+  const created = await c.request('createQueue', { queue: 'q', partitioning: { partitions: 4, autoscale: true } });
+  t.equal(created.created, true, 'created');
+  await c.queue('q').send('one', { groupId: 'a' });
+  const attrs = await c.queue('q').attributes();
+  t.equal(attrs.stats.messages, 1, 'an ordinary queue');
+  t.equal((attrs as { partitions?: unknown }).partitions, undefined, 'no partitions in its attributes');
+  t.same((await c.listQueues()).queues, ['q'], 'one queue, no partitions listed');
 });
