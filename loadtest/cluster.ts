@@ -127,6 +127,8 @@ async function activePartitions(etcdUrl: string, name: string): Promise<number> 
  */
 async function partitionPhases(cluster: TestCluster, lines: string[]): Promise<void> {
   const admin = await connect(cluster.nodes[0]!.url, { reconnect: false });
+  await admin.request('createQueue', { queue: 'plain' });
+  const plain = await measure(cluster.urls(), 'plain', { grouped: true });
   const fixed: Array<[number, Figures]> = [];
   for (const partitions of [1, 2, 3]) {
     const name = `fixed${partitions}`;
@@ -155,6 +157,7 @@ async function partitionPhases(cluster: TestCluster, lines: string[]): Promise<v
   lines.push('');
   lines.push('| partitions | sends | sends/s | p50 ms | p99 ms | p99.9 ms |');
   lines.push('|---|---|---|---|---|---|');
+  lines.push(row('plain queue (no `partitioning`)', plain));
   for (const [p, f] of fixed) lines.push(row(String(p), f));
   lines.push('');
   lines.push(`Autoscale by rate (limit ${limit} sends/s per partition, grow above 80 %, at most 3), same load for ${seconds} s: ${Math.round(all.perSecond)} sends/s overall. Each second:`);

@@ -9,8 +9,10 @@
  * - drop: the highest retiring partition is empty → it leaves the layout, then it is deleted. Empty
  *   and retiring, it is no group's home and holds no group, so no send can reach it any more.
  * - grow: an active partition is above `highPct` of `limit` (or the queue is below
- *   `minPartitions`) and the queue is below `maxPartitions` → one more active partition (a retiring
- *   one comes back first; else a new record is placed on the least-loaded nodes).
+ *   `minPartitions`) and the queue is below `maxPartitions` → one more active partition. A retiring
+ *   one comes back first; else a new record is placed on the least-loaded nodes first, outside the
+ *   layout (index = total, the current generation), and joins the layout at a later step once its
+ *   leader answers: sends never wait for a partition that is still starting.
  * - shrink: every active partition stayed below `lowPct` of `limit` for LOW_TICKS ticks and the queue
  *   is above `minPartitions` → the highest active partition starts retiring: it takes no new
  *   sends, consumers drain it, and a later step drops it.
@@ -144,9 +146,22 @@ export class Autoscaler {
         }
         return;
       }
-      case 'grow':
-        if (await this.#commit(root, parts, grow(layout))) this.#log.info({ queue: root.name, partitions: layout.active + 1, loads }, 'autoscale: added a partition');
+      case 'grow': {
+        if (layout.active < layout.total) {
+          if (await this.#commit(root, parts, grow(layout))) this.#log.info({ queue: root.name, partitions: layout.active + 1, loads }, 'autoscale: a retiring partition takes sends again');
+          return;
+        }
+        const next = this.#coord.queues.get(partitionName(root.name, layout.total));
+        if (next === undefined) {
+          const m = this.#supervisor.place({ queue: partitionName(root.name, layout.total), attributes: root.attributes, acks: root.acks });
+          m.part = { of: root.name, index: layout.total, gen: layout.gen };
+          if (await this.#coord.commitRecords([m], [])) this.#log.info({ queue: root.name, partition: layout.total, leader: m.leader }, 'autoscale: placed a new partition');
+          return;
+        }
+        if ('error' in (await this.#ask(next, layout.gen, 'load'))) return; // its leader does not serve it yet
+        if (await this.#commit(root, [...parts, next], grow(layout))) this.#log.info({ queue: root.name, partitions: layout.active + 1, loads }, 'autoscale: added a partition');
         return;
+      }
       case 'shrink':
         if (await this.#commit(root, parts, shrink(layout))) this.#log.info({ queue: root.name, partitions: layout.active - 1, loads }, 'autoscale: retiring a partition');
         return;
@@ -182,10 +197,15 @@ export class Autoscaler {
     return this.#coord.commitRecords(creates, updates);
   }
 
-  /** Partition records past the layout's end (a drop whose delete did not finish): deleted now. */
+  /**
+   * Partition records past the layout's end: a drop whose delete did not finish, or a partition
+   * placed for a grow that a later change of the layout left behind. Deleted now. (One placed for
+   * a grow of the current generation waits for that grow.)
+   */
   async #deleteOrphans(root: QueueMeta, layout: Layout): Promise<void> {
     for (const m of [...this.#coord.queues.values()]) {
       if (m.part?.of !== root.name || m.part.index < layout.total || m.name === root.name) continue;
+      if (m.part.index === layout.total && m.part.gen === layout.gen) continue;
       const a = await this.#ask(m, undefined, 'deleteQueue');
       if ('error' in a) this.#log.warn({ queue: m.name, error: a.error }, 'cannot delete a retired partition yet');
     }

@@ -69,7 +69,8 @@ export const FRONT_END_SUB = '';
 
 const POLL_STEP_MS = 50;
 const RETRY_WINDOW_MS = 15_000;
-const RETRY_STEP_MS = 100;
+/** Pause before routing again (a layout change reaches every node within milliseconds). */
+const RETRY_STEP_MS = 25;
 
 type SendOutcome = BatchEntryResult<SendResult>;
 
