@@ -11,7 +11,8 @@
  */
 import { connect, type FerryClient } from '../src/client/index.js';
 import { BrokerProcess } from '../test/helpers/broker.js';
-import { queueMeta, startCluster, type TestCluster } from '../test/helpers/cluster.js';
+import { queueMeta, startCluster, waitFor, type TestCluster } from '../test/helpers/cluster.js';
+import type { OpArgs } from '../src/protocol/ops.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
@@ -114,6 +115,19 @@ function row(name: string, f: Figures): string {
   return `| ${name} | ${f.sends} | ${Math.round(f.perSecond)} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${f.p999.toFixed(2)} |`;
 }
 
+/** Creates a queue and waits until every node lists it (createQueue answers before every node's etcd watch saw the record). */
+async function createEverywhere(cluster: TestCluster, admin: FerryClient, args: OpArgs<'createQueue'>): Promise<void> {
+  await admin.request('createQueue', args);
+  for (const url of cluster.urls()) {
+    const c = await connect(url, { reconnect: false });
+    try {
+      await waitFor(`node ${url} to know queue ${args.queue}`, async () => ((await c.listQueues()).queues.includes(args.queue) ? true : undefined), 10_000);
+    } finally {
+      await c.close();
+    }
+  }
+}
+
 /** Active partitions of a queue, from its record in etcd. */
 async function activePartitions(etcdUrl: string, name: string): Promise<number> {
   const meta = (await queueMeta(etcdUrl, name)) as { layout?: { active: number } } | undefined;
@@ -127,16 +141,16 @@ async function activePartitions(etcdUrl: string, name: string): Promise<number> 
  */
 async function partitionPhases(cluster: TestCluster, lines: string[]): Promise<void> {
   const admin = await connect(cluster.nodes[0]!.url, { reconnect: false });
-  await admin.request('createQueue', { queue: 'plain' });
+  await createEverywhere(cluster, admin, { queue: 'plain' });
   const plain = await measure(cluster.urls(), 'plain', { grouped: true });
   const fixed: Array<[number, Figures]> = [];
   for (const partitions of [1, 2, 3]) {
     const name = `fixed${partitions}`;
-    await admin.request('createQueue', { queue: name, partitioning: { partitions } });
+    await createEverywhere(cluster, admin, { queue: name, partitioning: { partitions } });
     fixed.push([partitions, await measure(cluster.urls(), name, { grouped: true })]);
   }
   const limit = Math.max(100, Math.round(fixed[0]![1].perSecond / 2));
-  await admin.request('createQueue', { queue: 'scaling', partitioning: { autoscale: true, limitBy: 'rate', limit, maxPartitions: 3 } });
+  await createEverywhere(cluster, admin, { queue: 'scaling', partitioning: { autoscale: true, limitBy: 'rate', limit, maxPartitions: 3 } });
   const timeline: Array<[number, number, number]> = [];
   let previous = 0;
   const started = Date.now();
