@@ -109,6 +109,13 @@ export class Autoscaler {
 
   tick(): void {
     if (!this.#coord.isSupervisor) return;
+    for (const m of this.#coord.queues.values()) {
+      // A partition whose queue is gone (a deleteQueue that did not finish, or a grow that raced it).
+      if (m.part !== undefined && m.part.index > 0 && !this.#coord.queues.has(m.part.of) && !this.#busy.has(m.name)) {
+        this.#busy.add(m.name);
+        void this.#ask(m, undefined, 'deleteQueue').finally(() => this.#busy.delete(m.name));
+      }
+    }
     for (const root of this.#coord.queues.values()) {
       if (root.layout === undefined || root.partitioning?.autoscale !== true || this.#busy.has(root.name)) continue;
       this.#busy.add(root.name);
