@@ -256,6 +256,7 @@ export class ClusterNode {
       if (previous !== undefined) {
         this.#router.forget(previous.name, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#leading.delete(previous.id);
+        this.#load.forget(previous.id);
         this.#replicator.drop(previous.id, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#endRemoteSubs(previous.name);
       }
