@@ -186,7 +186,7 @@ t.test('strict: sendIfGroup stores only while the queue holds a message of the g
   t.same(ifGroup('A', 'x'), { result: { notHere: true } }, 'refused while the group has no message here');
   q.send('a0', 0, { groupId: 'A' });
   q.send('n0', 0);
-  t.same(q.call({ op: 'heldGroups', args: {} }, 0), { result: { groups: ['A', ''] } }, 'held groups, the ungrouped one included');
+  t.same(q.call({ op: 'heldGroups' }, 0), { result: { groups: ['A', ''] } }, 'held groups, the ungrouped one included');
   t.ok(stored(ifGroup('A', 'a1')), 'stored while the group is here');
   const head = q.receive(0, { max: 10 }).find((m) => m.groupId === 'A')!;
   t.equal(text(head), 'a0', 'the group keeps its order');
@@ -197,5 +197,5 @@ t.test('strict: sendIfGroup stores only while the queue holds a message of the g
     q.del(m.receipt, 0);
   }
   t.same(ifGroup('A', 'late'), { result: { notHere: true } }, 'refused once its last message was deleted');
-  t.same(q.call({ op: 'heldGroups', args: {} }, 0), { result: { groups: [''] } }, 'only the ungrouped group is left');
+  t.same(q.call({ op: 'heldGroups' }, 0), { result: { groups: [''] } }, 'only the ungrouped group is left');
 });
