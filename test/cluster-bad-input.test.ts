@@ -88,4 +88,28 @@ t.test('bad peer frames and bad etcd metadata', async (t) => {
   t.equal((await client.queue('fine').receive({ max: 1 })).length, 1);
   const res = await fetch(`${node.httpUrl}/cluster`);
   t.same(((await res.json()) as { cutOff: string[] }).cutOff, [], 'malformed reachability reports judge nobody');
+
+  // Partitioned queues (src/supervisor/cluster/partition-ops.ts): `part` calls are checked too.
+  await client.request('createQueue', { queue: 'pq', attributes: { ordering: 'strict' }, partitioning: { partitions: 1 } });
+  const pq = JSON.parse((await etcd.get('/ferry/queues/pq').string())!) as { id: string; part: { gen: number } };
+  const part = (id: number, m: Record<string, unknown>): void => peer.send(encodeFrame({ k: 'call', id, m: { t: 'part', origin: 1, qid: pq.id, ...m } }));
+  peer.send(encodeFrame({ k: 'call', id: 10, m: { t: 'part', origin: 1, qid: 'nothex', req: { op: 'send', args: {} } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 10, a: { error: { code: 'BadFrame' } } }], 'a part call with a bad qid is refused');
+  part(11, { req: { op: 'send', args: { body: 'x' } } });
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 11, a: { error: { code: 'InvalidField', field: 'gen' } } }], 'a send without its layout generation is refused');
+  part(12, { gen: pq.part.gen + 1, req: { op: 'send', args: { body: 'x' } } });
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 12, a: { error: { code: 'NotLeader', retryable: true } } }], 'a send routed by another generation is refused (retryable)');
+  part(13, { gen: pq.part.gen, req: { op: 'sendIfGroup', args: { group: 5, entries: [{ body: 'x' }] } } });
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 13, a: { error: { code: 'InvalidField', field: 'group' } } }], 'a bad group is refused');
+  part(14, { gen: pq.part.gen, req: { op: 'sendIfGroup', args: { group: 'g', entries: [{ body: new Uint8Array(0) }] } } });
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 14, a: { error: { code: 'EmptyBody', field: 'entries.0.body' } } }], 'conditional entries are validated');
+  peer.send(encodeFrame({ k: 'call', id: 15, m: { t: 'part', origin: 1, qid: '00000000000000ff', req: { op: 'receive', args: {} } } }));
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 15, a: { error: { code: 'QueueDoesNotExist' } } }], 'an unknown partition');
+  part(16, { gen: pq.part.gen, req: { op: 'sendIfGroup', args: { group: 'g', entries: [{ body: 'x', groupId: 'g' }] } } });
+  t.match(await nextFrames(peer), [{ k: 'ret', id: 16, a: { result: { notHere: true } } }], 'a well-formed conditional send runs');
+
+  await etcd.put('/ferry/queues/pq#7').value(JSON.stringify({ ...pq, name: 'pq#7', id: '00000000000000aa', part: { of: 'other', index: 7, gen: 1 } }));
+  await etcd.put('/ferry/queues/bad').value(JSON.stringify({ ...pq, name: 'bad', id: '00000000000000bb', part: { of: 'bad', index: 0, gen: 1 }, layout: { gen: 1, active: 3, total: 2, history: [3] } }));
+  await client.queue('pq').send('still serving', { groupId: 'g' });
+  t.same((await client.listQueues()).queues, ['fine', 'pq'], 'records with a bad partition or layout are ignored');
 });

@@ -2,7 +2,7 @@
 // group with one message in flight per group, and the ordering window.
 import t from 'tap';
 import { prng } from './helpers/prng.js';
-import { actorHarness, text } from './helpers/actor.js';
+import { actorHarness, text, type Answer } from './helpers/actor.js';
 import type { DeliveredMessage } from '../src/protocol/ops.js';
 
 
@@ -176,4 +176,26 @@ t.test('ordering window survives a restart: held messages stay held, then releas
   t.equal(q.actor.stats(10).held, 2);
   q.tick(1200);
   t.same(q.receive(1200, { max: 10 }).map(text), ['first', 'second']);
+});
+
+t.test('strict: sendIfGroup stores only while the queue holds a message of the group (partitioned queues)', async (t) => {
+  const q = actorHarness({ ordering: 'strict', visibilityMs: 100 });
+  const ifGroup = (group: string, body: string): Answer =>
+    q.call({ op: 'sendIfGroup', args: { group, entries: [{ body: Buffer.from(body), groupId: group }] } }, 0);
+  const stored = (a: Answer): boolean => 'result' in a && Array.isArray((a.result as { results?: unknown[] }).results);
+  t.same(ifGroup('A', 'x'), { result: { notHere: true } }, 'refused while the group has no message here');
+  q.send('a0', 0, { groupId: 'A' });
+  q.send('n0', 0);
+  t.same(q.call({ op: 'heldGroups' }, 0), { result: { groups: ['A', ''] } }, 'held groups, the ungrouped one included');
+  t.ok(stored(ifGroup('A', 'a1')), 'stored while the group is here');
+  const head = q.receive(0, { max: 10 }).find((m) => m.groupId === 'A')!;
+  t.equal(text(head), 'a0', 'the group keeps its order');
+  t.ok(stored(ifGroup('A', 'a2')), 'a leased head still counts: stored');
+  for (let i = 0; i < 3; i++) {
+    const m = i === 0 ? head : q.receive(0, { max: 10 }).find((d) => d.groupId === 'A')!;
+    t.equal(text(m), `a${i}`, `a${i} in order`);
+    q.del(m.receipt, 0);
+  }
+  t.same(ifGroup('A', 'late'), { result: { notHere: true } }, 'refused once its last message was deleted');
+  t.same(q.call({ op: 'heldGroups' }, 0), { result: { groups: [''] } }, 'only the ungrouped group is left');
 });

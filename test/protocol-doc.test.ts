@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes } from '../src/protocol/errors.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, OP_NAMES } from '../src/protocol/ops.js';
+import { DEFAULT_PARTITIONING } from '../src/protocol/partitioning.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../docs/protocol.md', import.meta.url)), 'utf8');
 /** Queue semantics (issue 3) are documented in their own page, which protocol.md links. */
@@ -69,6 +70,17 @@ t.test('the queue attribute table lists every attribute with its default', async
     const name = m[1] as keyof typeof DEFAULT_QUEUE_ATTRIBUTES;
     t.equal(Number(m[2]!.replace(/ /g, '')), DEFAULT_QUEUE_ATTRIBUTES[name], `default of ${name}`);
   }
+});
+
+t.test('the partitioning table of createQueue lists every field with its default', async (t) => {
+  // The table: the first block of `|` lines after the heading.
+  const after = (section('Operations').split('#### partitioning')[1] ?? '').split('\n');
+  const start = after.findIndex((l) => l.startsWith('|'));
+  const end = after.findIndex((l, i) => i > start && !l.startsWith('|'));
+  const part = after.slice(start, end).join('\n');
+  const rows = [...part.matchAll(/^\| `([A-Za-z]+)` \| [^|]+ \| `?([A-Za-z0-9]+)`?[^|]* \|/gm)];
+  t.same(sorted(rows.map((m) => m[1]!)), sorted(Object.keys(DEFAULT_PARTITIONING)), 'one row per field');
+  for (const m of rows) t.equal(m[2], String(DEFAULT_PARTITIONING[m[1] as keyof typeof DEFAULT_PARTITIONING]), `default of ${m[1]}`);
 });
 
 t.test('every in-page link points at a heading', async (t) => {

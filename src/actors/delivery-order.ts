@@ -162,6 +162,19 @@ export class StrictOrder implements DeliveryOrder {
     this.#ring.clear();
   }
 
+  /** Whether group `key` has a live message (any state but held by the ordering window). */
+  holds(key: string): boolean {
+    const g = this.#groups.get(key);
+    return g !== undefined && this.#head(g) !== undefined;
+  }
+
+  /** The groups with a live message. */
+  heldGroups(): string[] {
+    const out: string[] = [];
+    for (const g of this.#groups.values()) if (this.#head(g) !== undefined) out.push(g.key);
+    return out;
+  }
+
   #head(g: StrictGroup): Msg | undefined {
     while (g.messages.length > 0 && g.messages.peek()!.state === State.Gone) g.messages.shift();
     return g.messages.peek();

@@ -103,7 +103,14 @@ export type ActorRequest<Ref> =
   /** Internal: messages moved here from another queue. Answer: {inserted, duplicates}. */
   | { op: 'insert'; ref: Ref; args: { items: InsertItem[] } }
   /** Internal: one slice of a redrive task. Answer: {moved, remaining}. */
-  | { op: 'redriveBatch'; ref: Ref; args: { max: number; target?: string } };
+  | { op: 'redriveBatch'; ref: Ref; args: { max: number; target?: string } }
+  /**
+   * Internal (partitioned queues, supervisor/cluster/layout.ts): store the entries only if this
+   * queue holds a message of strict group `group` now. Answer: {results} as sendBatch, or {notHere: true}.
+   */
+  | { op: 'sendIfGroup'; ref: Ref; args: { group: string; entries: SendEntry[] } }
+  /** Internal: the strict groups this queue holds messages of. Answer: {groups}. */
+  | { op: 'heldGroups'; ref: Ref };
 
 export interface QueueActorDeps<Ref> {
   store: PartitionStore;
@@ -324,6 +331,12 @@ export class QueueActor<Ref> {
         return out.reply(req.ref, this.#insert(req.args.items, now));
       case 'redriveBatch':
         return out.reply(req.ref, this.#redriveBatch(req.args.max, req.args.target));
+      case 'sendIfGroup':
+        // The check and the store are one step of the actor: no delete can slip between them.
+        if (!(this.#order instanceof StrictOrder) || !this.#order.holds(req.args.group)) return out.reply(req.ref, { notHere: true });
+        return out.reply(req.ref, { results: req.args.entries.map((e, i) => this.#entry(`entries.${i}`, () => this.#send(e, now))) });
+      case 'heldGroups':
+        return out.reply(req.ref, { groups: this.#order instanceof StrictOrder ? this.#order.heldGroups() : [] });
       case 'createGroup':
         return out.reply(req.ref, this.#streamGroups().create(req.args.group, req.args.start ?? 'latest', now));
       case 'deleteGroup':

@@ -4,7 +4,7 @@
  * `r` numbers a request on the main thread; the worker's answer carries it back.
  */
 import type { WireError } from '../protocol/errors.js';
-import type { OpArgs, OpName, QueueAttributes, QueueStats } from '../protocol/ops.js';
+import type { OpArgs, OpName, QueueAttributes, QueueStats, SendEntry } from '../protocol/ops.js';
 import type { LogEntry, ReplicaMark } from './replica-log.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
@@ -19,7 +19,11 @@ export type QueueRequest =
   /** Internal: messages moved here from another queue (dead letters, redrive, unroutable sends). */
   | { op: 'insert'; args: { items: InsertItem[] } }
   /** Internal: one slice of a redrive task. */
-  | { op: 'redriveBatch'; args: { max: number; target?: string } };
+  | { op: 'redriveBatch'; args: { max: number; target?: string } }
+  /** Internal (partitioned queues): store the entries only if the queue holds a message of strict group `group`. */
+  | { op: 'sendIfGroup'; args: { group: string; entries: SendEntry[] } }
+  /** Internal (partitioned queues): the strict groups the queue holds messages of. */
+  | { op: 'heldGroups'; args: Record<string, never> };
 
 export type ToShard =
   /**

@@ -3,6 +3,7 @@
  * The wire framing is in frames.ts; validation of arguments in validate.ts; prose in docs/protocol.md.
  * Durations on the wire are milliseconds and say so in their names (`visibilityMs`).
  */
+import type { Partitioning } from './partitioning.js';
 
 /** Where a queue's dead letters go (docs/queue-semantics.md, "Dead-letter queues"). */
 export interface DeadLetterTarget {
@@ -242,7 +243,7 @@ export type BatchEntryResult<T> = { ok: T } | { error: import('./errors.js').Wir
 
 /** Each op: its argument type and its result type. */
 export interface Ops {
-  createQueue: { args: { queue: string; attributes?: Partial<QueueAttributes>; acks?: AcksPolicy }; result: { queue: string; created: boolean; attributes: QueueAttributes } };
+  createQueue: { args: { queue: string; attributes?: Partial<QueueAttributes>; acks?: AcksPolicy; partitioning?: Partial<Partitioning> }; result: { queue: string; created: boolean; attributes: QueueAttributes } };
   deleteQueue: { args: { queue: string }; result: { deleted: true } };
   listQueues: { args: { prefix?: string; limit?: number; after?: string }; result: { queues: string[]; next?: string } };
   getQueueAttributes: { args: { queue: string }; result: { queue: string; attributes: QueueAttributes; stats: QueueStats; createdAt: number } };

@@ -6,6 +6,7 @@
 import { ErrorCodes, FerryError } from './errors.js';
 import { Limits, isValidQueueName } from './limits.js';
 import { queueAttributes } from './attributes.js';
+import { partitioningArg, partitioningConflict } from './partitioning.js';
 import { ACKS_POLICIES, isOpName, type AcksPolicy, type MessageAttributes, type OpArgs, type OpName, type QueueAttributes, type SendEntry, type StreamPosition } from './ops.js';
 
 /** A frame that failed validation, with the id when one could be read (so the reply can carry it). */
@@ -186,6 +187,11 @@ const validators: { [O in OpName]: Validator<O> } = {
     if (a.acks !== undefined && a.acks !== null) {
       if (!(ACKS_POLICIES as readonly unknown[]).includes(a.acks)) throw invalid('acks', `one of ${ACKS_POLICIES.join(', ')}`);
       out.acks = a.acks as AcksPolicy;
+    }
+    if (a.partitioning !== undefined && a.partitioning !== null) {
+      out.partitioning = partitioningArg(a.partitioning);
+      const conflict = partitioningConflict(out.attributes);
+      if (conflict !== undefined) throw conflict;
     }
     return out;
   },

@@ -153,6 +153,13 @@ export class Router implements ShardPoolEvents {
     }
   }
 
+  /** Cluster mode: an internal request (partitioned queues: sendIfGroup, heldGroups) for queue `name` this node runs. */
+  internal(name: string, session: number, req: QueueRequest, done: (a: Answer) => void): void {
+    const placed = this.#queues.get(name);
+    if (placed === undefined || this.#pool === undefined) return done(fail(ErrorCodes.QueueDoesNotExist, `queue ${name} does not exist`, 'queue'));
+    this.#pool.request(placed.shard, (r) => ({ t: 'req', r, qid: placed.id, session, req }), done);
+  }
+
   // ShardPoolEvents
   shardUp(shard: number, queues: QueueInfo[]): void {
     for (const q of queues) {

@@ -19,12 +19,12 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { EncodedCbor } from '../../protocol/encoded.js';
+import { EncodedCbor, valueOf } from '../../protocol/encoded.js';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import type { DeliveredMessage, QueueAttributes } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
-import type { QueueInfo } from '../../actors/shard-messages.js';
+import type { QueueInfo, QueueRequest } from '../../actors/shard-messages.js';
 import type { PeerAnswer } from '../../transport/peer-frames.js';
 import { PeerLink } from '../../transport/peer-link.js';
 import { PeerServer, type PeerSocket } from '../../transport/peer-server.js';
@@ -44,6 +44,11 @@ import { parseCall, parseCast, type PeerCall } from './peer-messages.js';
 import { Reachability } from './reachability.js';
 import { Replicator } from './replicator.js';
 import { ClusterSupervisor } from './supervisor.js';
+import { isPartitionName } from './layout.js';
+import { SendRateMeter } from './send-rate.js';
+import { FRONT_END_SUB, PartitionedFrontEnd } from './partitions.js';
+import { parsePartRequest, partRefusal, sentCount, type PartRequest } from './partition-ops.js';
+import { Autoscaler, partitionedCreateRefusal, placePartitioned } from './autoscaler.js';
 
 export interface ClusterStatus {
   node: string;
@@ -60,6 +65,9 @@ export interface ClusterStatus {
     attributes: Partial<QueueAttributes>;
     role: 'leader' | 'follower' | 'learner' | 'none';
     mark: ReplicaMark | undefined;
+    /** A partition of a partitioned queue (layout.ts); partition 0 also shows the layout. */
+    part?: QueueMeta['part'];
+    layout?: QueueMeta['layout'];
   }>;
 }
 
@@ -114,6 +122,19 @@ export class ClusterNode {
   #reach: Reachability | undefined;
   /** This node was cut off from its peers at the last verdict. */
   #wasCutOff = false;
+  #autoscaler: Autoscaler | undefined;
+  readonly #partitions = new PartitionedFrontEnd({
+    record: (name) => this.#coord?.queues.get(name),
+    recordById: (qid) => this.#coord?.queueById(qid),
+    call: (session, part, gen, op, args, done) => this.#partCall(session, part, gen, op, args, done),
+    push: (session, sub, messages) => this.#opts.sessions.push(session, sub, messages),
+    subEnd: (session, sub, error) => {
+      this.#subs.remove(session, sub);
+      this.#opts.sessions.subEnd(session, sub, error);
+    },
+  });
+  /** Sends per second into each partition this node leads (the autoscaler's rate limit). */
+  readonly #sendRates = new SendRateMeter();
   readonly #links = new Map<string, PeerLink>();
   readonly #subs = new SubscriptionMap();
   /** Local shard of every queue this node holds a copy of (qid → shard). */
@@ -257,6 +278,9 @@ export class ClusterNode {
       },
       call: (node, m, timeoutMs) => new Promise<PeerAnswer>((resolve) => this.#call(node, m, resolve, timeoutMs)),
     }, this.#log, this.#opts.settings.rebalance);
+    this.#autoscaler = new Autoscaler(this.#coord, this.#supervisor, {
+      call: (part, gen, op, args, done) => this.#partCall(0, part, gen, op, args, done),
+    }, this.#log);
     this.#nodesChanged();
     // Copies of queues deleted while this node was away: the metadata no longer names them.
     for (const qid of [...this.#placement.keys()]) if (this.#coord.queueById(qid) === undefined) this.#discard(qid);
@@ -310,6 +334,7 @@ export class ClusterNode {
         this.#router.forget(previous.name, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         if (this.#leading.has(previous.id)) this.#moves.retire(previous.id);
         this.#leading.delete(previous.id);
+        this.#sendRates.forget(previous.id);
         this.#replicator.drop(previous.id, { code: ErrorCodes.QueueDoesNotExist, message: `queue ${previous.name} was deleted` });
         this.#endRemoteSubs(previous.name);
         this.#discard(previous.id);
@@ -336,7 +361,7 @@ export class ClusterNode {
 
   #endRemoteSubs(queue: string): void {
     const error: WireError = { code: ErrorCodes.NotLeader, message: `queue ${queue} changed leader; subscribe again`, retryable: true };
-    for (const { session, sub } of this.#subs.matching((t) => t.queue === queue && t.node !== this.nodeId)) {
+    for (const { session, sub } of this.#subs.matching((t) => t.queue === queue && t.node !== this.nodeId && t.node !== FRONT_END_SUB)) {
       this.#subs.remove(session, sub);
       this.#opts.sessions.subEnd(session, sub, error);
     }
@@ -502,7 +527,7 @@ export class ClusterNode {
       }
       case 'listQueues': {
         const { prefix = '', after, limit = 1000 } = req.args;
-        const names = [...coord.queues.keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
+        const names = [...coord.queues.keys()].filter((n) => !isPartitionName(n) && n.startsWith(prefix) && (after === undefined || n > after)).sort();
         const page = names.slice(0, limit);
         return done({ result: names.length > limit ? { queues: page, next: page[page.length - 1]! } : { queues: page } });
       }
@@ -520,6 +545,10 @@ export class ClusterNode {
         const target = this.#subs.get(session, req.args.sub);
         if (target === undefined) return done({ error: { code: ErrorCodes.UnknownSubscription, message: `no subscription ${req.args.sub} on this connection`, field: 'sub' } });
         if (req.op === 'unsubscribe') this.#subs.remove(session, req.args.sub);
+        if (target.node === FRONT_END_SUB) {
+          if (req.op === 'unsubscribe') this.#partitions.unsubscribe(session, req.args.sub);
+          return done({ result: req.op === 'credit' ? this.#partitions.credit(session, req.args.sub, req.args.credit) : { unsubscribed: true } });
+        }
         const forwarded = { ...req, args: { ...req.args, sub: target.remote } } as ValidRequest;
         if (target.node === this.nodeId) return this.#router.dispatch(session, forwarded, done);
         return this.#forward(target.node, session, forwarded, done);
@@ -531,6 +560,14 @@ export class ClusterNode {
           if (req.op === 'sendBatch') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, req.args.entries, done);
           return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
         }
+        // A partitioned queue (partitions.ts); its subscriptions are run by this front end.
+        if (meta.layout !== undefined && req.op === 'subscribe') {
+          if (req.args.group !== undefined) return done({ error: { code: ErrorCodes.InvalidField, message: `queue ${meta.name} is in queue mode; consumer groups belong to stream-mode queues`, field: 'group' } });
+          const sub = this.#subs.add(session, { node: FRONT_END_SUB, remote: 0, queue: meta.name });
+          done({ result: { sub } });
+          return this.#partitions.subscribe(session, sub, meta, req.args);
+        }
+        if (meta.layout !== undefined) return this.#partitions.handle(session, req, meta, done);
         const finish = req.op === 'subscribe'
           ? (node: string) => (a: Answer) => {
             if ('error' in a) return done(a);
@@ -552,12 +589,16 @@ export class ClusterNode {
     return { shard: l.shard };
   }
 
-  /** A request for a queue this node leads, from a local client or a forwarding node. */
-  #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void): void {
+  /** A request for a queue this node leads, from a local client or a forwarding node (`internal`: an internal request of a partition). */
+  #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void, internal?: QueueRequest): void {
     const serving = this.#serving(meta.id, meta.name);
     if ('error' in serving) return done(serving);
     this.#meter(req);
-    this.#router.dispatch(session, req, (a) => {
+    const run = (cb: (a: Answer) => void): void => {
+      if (internal === undefined) this.#router.dispatch(session, req, cb);
+      else this.#router.internal(meta.name, session, internal, cb);
+    };
+    run((a) => {
       if (req.op === 'receive' && 'result' in a) {
         // A shard's receive reply arrives encoded (protocol/encoded.ts): its size stands in for the
         // bodies' bytes rather than decoding it only to count them.
@@ -638,6 +679,8 @@ export class ClusterNode {
       if (req.args.acks !== undefined && req.args.acks !== existing.acks) {
         return done({ error: { code: ErrorCodes.QueueAlreadyExists, message: `queue ${existing.name} exists with acks=${existing.acks}, not ${req.args.acks}`, field: 'acks' } });
       }
+      const differs = partitionedCreateRefusal(existing, req.args);
+      if (differs !== undefined) return done({ error: differs });
       if (existing.leader === this.nodeId) return this.#local(0, req, existing, done);
       return this.#forward(existing.leader, 0, req, done);
     }
@@ -650,8 +693,9 @@ export class ClusterNode {
   /** Supervisor: places the queue, writes it to etcd, then waits for its leader to serve it. */
   #createAsSupervisor(req: Extract<ValidRequest, { op: 'createQueue' }>, done: (a: Answer) => void): void {
     const coord = this.#coord!;
-    const meta = this.#supervisor!.place(req.args);
-    coord.createQueue(meta).then((created) => {
+    const metas = placePartitioned(this.#supervisor!, req.args);
+    const meta = metas[0]!;
+    (metas.length === 1 && meta.layout === undefined ? coord.createQueue(meta) : coord.commitRecords(metas, [])).then((created) => {
       // Either way the record is in etcd now; its leader answers (idempotently) once it serves it.
       const deadline = Date.now() + RETRY_WINDOW_MS;
       const ask = (): void => {
@@ -675,6 +719,7 @@ export class ClusterNode {
 
   /** A client connection closed: local subscriptions and long polls end; forwarding nodes hear it. */
   closeSession(session: number): void {
+    this.#partitions.closeSession(session);
     this.#router.closeSession(session);
     for (const node of this.#sessionNodes.get(session) ?? []) this.#links.get(node)?.cast({ t: 'closeSession', origin: session });
     this.#sessionNodes.delete(session);
@@ -789,6 +834,8 @@ export class ClusterNode {
       }
       case 'ping':
         return done({ result: {} });
+      case 'part':
+        return this.#partLocal(from === undefined ? call.origin : this.#vsession(from, call.origin), call, done);
       case 'mark': {
         if (!this.#placement.has(call.qid)) return done({ result: { mark: { epoch: 0, seq: 0 } } });
         return this.#pool.request(this.#placement.get(call.qid)!, (r) => ({ t: 'mark', r, qid: call.qid }), done);
@@ -830,6 +877,52 @@ export class ClusterNode {
     }
   }
 
+  // ── partitioned queues (partitions.ts, partition-ops.ts) ────────────────────
+
+  /** Runs an op on one partition at its leader: here, or over the peer link. */
+  #partCall(session: number, part: QueueMeta, gen: number | undefined, op: string, args: object, done: (a: Answer) => void): void {
+    const call: PeerCall = { t: 'part', origin: session, qid: part.id, req: { op, args } };
+    if (gen !== undefined) call.gen = gen;
+    // A local shard's batch and receive replies arrive encoded (protocol/encoded.ts); partitions.ts
+    // reads and merges them, so it gets the values (a peer's answer arrives decoded anyway).
+    if (part.leader === this.nodeId) return this.#partLocal(session, call, (a) => done('result' in a ? { result: valueOf(a.result) } : a));
+    if (session !== 0) {
+      let nodes = this.#sessionNodes.get(session);
+      if (nodes === undefined) this.#sessionNodes.set(session, (nodes = new Set()));
+      nodes.add(part.leader);
+    }
+    this.#call(part.leader, call, done, 30_000);
+  }
+
+  /** The leader side of a `part` call. */
+  #partLocal(session: number, call: Extract<PeerCall, { t: 'part' }>, done: (a: Answer) => void): void {
+    const meta = this.#coord?.queueById(call.qid);
+    const refused = partRefusal(this.nodeId, meta, call.gen, call.req.op);
+    if (refused !== undefined) return done({ error: refused });
+    let parsed: PartRequest;
+    try {
+      parsed = parsePartRequest(meta!, call.req.op, call.req.args, this.#opts.maxBodyBytes);
+    } catch (err) {
+      return done({ error: err instanceof InvalidRequest ? err.error.toWire() : { code: ErrorCodes.Internal, message: String(err) } });
+    }
+    if (parsed.kind === 'load') {
+      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, (a) => {
+        if ('error' in a) return done(a);
+        const messages = (a.result as { stats: { messages: number } }).stats.messages;
+        done({ result: { messages, ratePerSec: this.#sendRates.rate(meta!.id) } });
+      });
+    }
+    // Sends stored count toward the partition's rate (a conditional send refused does not).
+    const counted = (n: number) => (a: Answer): void => {
+      if ('result' in a && (a.result as { notHere?: true }).notHere !== true) this.#sendRates.note(meta!.id, n);
+      done(a);
+    };
+    if (parsed.kind === 'internal') {
+      return this.#local(session, { id: 0, op: 'getQueueAttributes', args: { queue: meta!.name } }, meta!, counted(parsed.messages), parsed.req);
+    }
+    this.#local(session, parsed.req, meta!, counted(sentCount(parsed.req)));
+  }
+
   #onCast(from: PeerSocket, m: unknown): void {
     const cast = parseCast(m);
     if (cast?.t !== 'closeSession') return;
@@ -868,6 +961,8 @@ export class ClusterNode {
         role: l?.ready === true ? 'leader' as const : meta.replicas.includes(this.nodeId) ? 'follower' as const
           : (meta.learners ?? []).includes(this.nodeId) ? 'learner' as const : 'none' as const,
         mark,
+        ...(meta.part === undefined ? {} : { part: meta.part }),
+        ...(meta.layout === undefined ? {} : { layout: meta.layout }),
       };
     }));
     return {
@@ -882,6 +977,7 @@ export class ClusterNode {
     this.#supervisor?.close();
     this.#moves.close();
     this.#reach?.close();
+    this.#autoscaler?.close();
     this.#replicator.close();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();

@@ -225,6 +225,28 @@ export class Coordinator {
     return res.succeeded;
   }
 
+  /**
+   * One transaction over several queue records (the partitions of one queue, layout.ts): creates
+   * `creates` if their names are free and replaces `updates` if none changed since this node's
+   * cache saw them. All or nothing; resolves false when a condition failed.
+   */
+  async commitRecords(creates: readonly QueueMeta[], updates: readonly QueueMeta[]): Promise<boolean> {
+    const all = [...creates, ...updates];
+    if (all.length === 0) return true;
+    const conditions: Array<[string, 'Create' | 'Mod', string | number]> = [];
+    for (const m of creates) conditions.push([KEYS.queues + m.name, 'Create', 0]);
+    for (const m of updates) {
+      const revision = this.#revisions.get(m.name);
+      if (revision === undefined) return false;
+      conditions.push([KEYS.queues + m.name, 'Mod', revision]);
+    }
+    const [first, ...rest] = conditions;
+    let txn = this.#client.if(first![0], first![1], '==', first![2]);
+    for (const [key, column, value] of rest) txn = txn.and(key, column, '==', value);
+    const res = await txn.then(...all.map((m) => this.#client.put(KEYS.queues + m.name).value(JSON.stringify(m)))).commit();
+    return res.succeeded;
+  }
+
   /** Deletes a queue's record if it is still the incarnation `qid`. */
   async deleteQueue(name: string, qid: string): Promise<void> {
     const key = KEYS.queues + name;

@@ -12,12 +12,15 @@
  *                             supervisor moves its copies away). Not bound to a lease: a new
  *                             supervisor carries the drain on.
  *
- * A queue has one partition here; its leader runs the QueueActor, the other replicas follow its
+ * A queue has one partition unless it was created with `partitioning` (layout.ts: then every
+ * partition is such a record, partition 0 under the queue's name). A partition's leader runs its QueueActor, the other replicas follow its
  * storage log (actors/replica-log.ts). `epoch` grows by one at every change of leader and fences
  * the deposed one.
  */
 import type { AcksPolicy, QueueAttributes } from '../../protocol/ops.js';
 import type { QueueCatalog } from '../dead-letter-check.js';
+import { partitioningArg, type Partitioning } from '../../protocol/partitioning.js';
+import { isLayout, partitionName, type Layout } from './layout.js';
 
 export type { AcksPolicy };
 
@@ -51,6 +54,21 @@ export interface QueueMeta {
    * They are no replicas: never promoted, never counted for `acks`.
    */
   learners?: string[];
+  /**
+   * A partitioned queue (layout.ts): set on every one of its partitions' records. Partition 0 is
+   * the queue's own record and also carries the layout and the partitioning settings.
+   */
+  part?: PartInfo;
+  layout?: Layout;
+  partitioning?: Partitioning;
+}
+
+export interface PartInfo {
+  /** The queue's name (partition 0's record name). */
+  of: string;
+  index: number;
+  /** The layout generation this record was last written with (the send fence). */
+  gen: number;
 }
 
 export class MetadataError extends Error {
@@ -84,6 +102,21 @@ export function parseQueue(text: string): QueueMeta {
     && (v.acks === 'leader' || v.acks === 'quorum' || v.acks === 'all')
     && (v.learners === undefined || (Array.isArray(v.learners) && v.learners.every((r) => typeof r === 'string')));
   if (!ok) throw new MetadataError(`queue ${String(v.name)}: malformed record`);
+  if (v.part !== undefined) {
+    const p = v.part as Record<string, unknown> | null;
+    const partOk = typeof p === 'object' && p !== null && typeof p.of === 'string' && Number.isInteger(p.index) && (p.index as number) >= 0
+      && Number.isSafeInteger(p.gen) && partitionName(p.of, p.index as number) === v.name;
+    if (!partOk) throw new MetadataError(`queue ${v.name}: malformed partition info`);
+  }
+  if (v.layout !== undefined || v.partitioning !== undefined) {
+    const p = v.part as PartInfo | undefined;
+    if (p?.index !== 0 || !isLayout(v.layout) || (v.layout as Layout).gen !== p.gen) throw new MetadataError(`queue ${v.name}: malformed layout`);
+    try {
+      v.partitioning = partitioningArg(v.partitioning);
+    } catch (err) {
+      throw new MetadataError(`queue ${v.name}: malformed partitioning`, { cause: err });
+    }
+  }
   return v as unknown as QueueMeta;
 }
 

@@ -35,7 +35,13 @@ export type PeerCall =
   /** Supervisor → node: the load of the queues you lead since the last time asked (load-meter.ts). */
   | { t: 'load' }
   /** Front end → supervisor: a client's moveQueue or drainNode (validated again there). */
-  | { t: 'admin'; req: { op: string; args: unknown } };
+  | { t: 'admin'; req: { op: string; args: unknown } }
+  /**
+   * Front end (or the autoscaler) → leader of one partition `qid` of a partitioned queue
+   * (partition-ops.ts): a client op, or an internal one; with `gen`, only if the partition's record
+   * has that layout generation.
+   */
+  | { t: 'part'; origin: number; qid: string; gen?: number; req: { op: string; args: unknown } };
 
 export type PeerCast =
   /** Origin → leader node: the client session closed (release its leases, end its subscriptions). */
@@ -92,7 +98,7 @@ export function parseCall(m: unknown): PeerCall | undefined {
     case 'forget':
       return typeof m.qid === 'string' && QID.test(m.qid) && isForwardId(m.origin) ? (m as PeerCall) : undefined;
     case 'ping':
-      return { t: 'ping' }
+      return { t: 'ping' };
     case 'handover':
       return typeof m.qid === 'string' && QID.test(m.qid) && Number.isSafeInteger(m.epoch) && typeof m.leader === 'string'
         && Array.isArray(m.replicas) && m.replicas.length > 0 && m.replicas.every((r) => typeof r === 'string') && m.replicas.includes(m.leader) ? (m as PeerCall) : undefined;
@@ -100,6 +106,9 @@ export function parseCall(m: unknown): PeerCall | undefined {
       return m as PeerCall;
     case 'admin':
       return isObject(m.req) && typeof m.req.op === 'string' ? (m as PeerCall) : undefined;
+    case 'part':
+      return Number.isSafeInteger(m.origin) && typeof m.qid === 'string' && QID.test(m.qid) && (m.gen === undefined || Number.isSafeInteger(m.gen))
+        && isObject(m.req) && typeof m.req.op === 'string' ? (m as PeerCall) : undefined;
     default:
       return undefined;
   }

@@ -87,14 +87,14 @@ export class ClusterSupervisor {
     this.#balanceTimer.unref();
   }
 
-  /** Placement of a new queue (not yet written). */
-  place(args: OpArgs<'createQueue'>): QueueMeta {
+  /** Placement of a new queue (not yet written); `pending`: records placed but not yet written, counted as load. */
+  place(args: OpArgs<'createQueue'>, pending: readonly QueueMeta[] = []): QueueMeta {
     const all = [...this.#coord.nodes.keys()].filter((n) => this.#ports.usable(n)).sort();
     const undrained = all.filter((n) => !this.#coord.draining.has(n));
     const live = undrained.length > 0 ? undrained : all;
     const leads = new Map<string, number>(live.map((n) => [n, 0]));
     const holds = new Map<string, number>(live.map((n) => [n, 0]));
-    for (const q of this.#coord.queues.values()) {
+    for (const q of [...this.#coord.queues.values(), ...pending]) {
       if (leads.has(q.leader)) leads.set(q.leader, leads.get(q.leader)! + 1);
       for (const r of q.replicas) if (holds.has(r)) holds.set(r, holds.get(r)! + 1);
     }
