@@ -8,6 +8,7 @@
 import t from 'tap';
 import { connect, type FerryClient } from '../src/client/index.js';
 import { decodeReceipt } from '../src/actors/receipt.js';
+import { ferry } from './helpers/cli.js';
 import { startCluster, waitFor } from './helpers/cluster.js';
 import { partitionRecords } from './helpers/partitioned.js';
 
@@ -17,11 +18,11 @@ t.test('a strict queue scales out under load and back in, groups in order', asyn
   for (const node of cluster.nodes) clients.push(await connect(node.url, { reconnect: false }));
   t.teardown(() => Promise.all(clients.map((c) => c.close())));
 
-  await clients[0]!.request('createQueue', {
-    queue: 'jobs',
-    attributes: { ordering: 'strict', visibilityMs: 60_000 },
-    partitioning: { autoscale: true, limitBy: 'rate', limit: 30, highPct: 80, lowPct: 20, maxPartitions: 3 },
-  });
+  // Created with the CLI's cluster flags (highPct 80 and lowPct 20 are the defaults).
+  const created = await ferry(['queue', 'create', 'jobs', '--ordering', 'strict', '--visibility', '60',
+    '--autoscale', '--scale-by', 'rate', '--scale-limit', '30', '--max-partitions', '3', '--url', cluster.nodes[0]!.url]);
+  t.equal(created.code, 0, created.stderr);
+  t.equal(created.stdout, 'created jobs\n');
 
   const groups = Array.from({ length: 30 }, (_, g) => `g${g}`);
   const sent = new Map<string, number>(groups.map((g) => [g, 0]));

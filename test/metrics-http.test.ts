@@ -81,6 +81,19 @@ t.test('/metrics after some traffic', async (t) => {
   t.ok((m.samples.get('ferry_queue_oldest_age_seconds{queue="metrics-q"}') ?? -1) >= 0, 'oldest age gauge');
   t.equal(m.samples.get('ferry_connections'), 1, 'one open connection');
 
+  // Outcomes the shards count: a rejected message moved to its dead-letter queue, a duplicate refused.
+  await client.createQueue('metrics-dlq');
+  await client.createQueue('metrics-src', { deadLetter: { queue: 'metrics-dlq', maxReceives: 5 }, dedupWindowMs: 60_000 });
+  const src = client.queue('metrics-src');
+  await src.send('once', { dedupId: 'd1' });
+  await src.send('once', { dedupId: 'd1' });
+  const [rejected] = await src.receive({ max: 1 });
+  await src.reject(rejected!.receipt);
+  const o = await scrape();
+  t.equal(o.types.get('ferry_queue_outcomes_total'), 'counter');
+  t.equal(o.samples.get('ferry_queue_outcomes_total{queue="metrics-src",outcome="deadLettered"}'), 1, 'dead letters per queue');
+  t.equal(o.samples.get('ferry_queue_outcomes_total{queue="metrics-src",outcome="duplicates"}'), 1, 'duplicates per queue');
+
   // Gauges follow the queue: after a purge and a delete they change at the next scrape.
   await client.purgeQueue('metrics-q');
   t.equal((await scrape()).samples.get('ferry_queue_messages{queue="metrics-q",state="visible"}'), 0, 'depth after a purge');

@@ -1,6 +1,8 @@
 /** `ferry queue create|delete|list|stats|purge`. */
 import type { Command } from 'commander';
-import { ORDERINGS, OVERFLOW_POLICIES, QUEUE_MODES, type QueueAttributes } from '../protocol/ops.js';
+import type { CreateQueueOptions } from '../client/client.js';
+import { ACKS_POLICIES, ORDERINGS, OVERFLOW_POLICIES, QUEUE_MODES, type QueueAttributes } from '../protocol/ops.js';
+import { PARTITIONS_CEILING, SCALE_METRICS, type Partitioning } from '../protocol/partitioning.js';
 import { Limits } from '../protocol/limits.js';
 import { action, clientSettings, intFlag, nodeIdArg, queueName, secondsFlag, UsageError, withClient, withClientOptions, type ClientFlags } from './common.js';
 
@@ -41,6 +43,47 @@ function withAttributeFlags(cmd: Command): Command {
     .option('--content-dedup', 'deduplicate by body hash when a send gives no dedupId')
     .option('--ordering-window <ms>', `hold producer-timestamped messages this long, 0..${Limits.maxOrderingWindowMs} (default 0)`)
     .option('--mode <mode>', 'queue | stream (create only; default queue)');
+}
+
+/** Cluster-mode flags of `queue create` only: fixed when the queue is created. */
+interface CreateFlags extends AttributeFlags {
+  acks?: string;
+  partitions?: string;
+  autoscale?: boolean;
+  minPartitions?: string;
+  maxPartitions?: string;
+  scaleBy?: string;
+  scaleLimit?: string;
+}
+
+function withCreateFlags(cmd: Command): Command {
+  return cmd
+    .option('--acks <policy>', 'cluster: leader | quorum | all (default quorum)')
+    .option('--partitions <n>', `cluster: partitions at creation, 1..${PARTITIONS_CEILING} (default 1)`)
+    .option('--autoscale', 'cluster: the supervisor adds and retires partitions by load')
+    .option('--min-partitions <n>', 'cluster: autoscale keeps at least this many partitions')
+    .option('--max-partitions <n>', 'cluster: autoscale keeps at most this many partitions')
+    .option('--scale-by <metric>', 'cluster: backlog | rate, what --scale-limit measures')
+    .option('--scale-limit <n>', "cluster: a partition's capacity (messages held, or sends/s); autoscale grows past 80% of it");
+}
+
+/** The cluster settings of `queue create`; the broker checks the rules across fields again. */
+export function createOptionsFromFlags(flags: CreateFlags): CreateQueueOptions {
+  const out: CreateQueueOptions = {};
+  const acks = oneOfFlag('--acks', flags.acks, ACKS_POLICIES);
+  if (acks !== undefined) out.acks = acks;
+  const p: Partial<Partitioning> = {};
+  const set = <K extends keyof Partitioning>(k: K, v: Partitioning[K] | undefined): void => {
+    if (v !== undefined) p[k] = v;
+  };
+  set('partitions', intFlag('--partitions', flags.partitions, 1, PARTITIONS_CEILING));
+  if (flags.autoscale === true) p.autoscale = true;
+  set('minPartitions', intFlag('--min-partitions', flags.minPartitions, 1, PARTITIONS_CEILING));
+  set('maxPartitions', intFlag('--max-partitions', flags.maxPartitions, 1, PARTITIONS_CEILING));
+  set('limitBy', oneOfFlag('--scale-by', flags.scaleBy, SCALE_METRICS));
+  set('limit', intFlag('--scale-limit', flags.scaleLimit, 1, Number.MAX_SAFE_INTEGER));
+  if (Object.keys(p).length > 0) out.partitioning = p;
+  return out;
 }
 
 function oneOfFlag<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
@@ -86,14 +129,15 @@ export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('create, delete, list, inspect and purge queues');
 
   withClientOptions(
-    withAttributeFlags(queue.command('create <name>').description('create a queue (no error if it exists with the same attributes)')),
+    withCreateFlags(withAttributeFlags(queue.command('create <name>').description('create a queue (no error if it exists with the same attributes)'))),
   ).action(
-    action(async (rawName: string, flags: AttributeFlags) => {
+    action(async (rawName: string, flags: CreateFlags) => {
       const name = queueName(rawName);
       const attributes = attributesFromFlags(flags);
+      const options = createOptionsFromFlags(flags);
       const settings = clientSettings(flags);
       await withClient(settings, async (client) => {
-        const res = await client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined);
+        const res = await client.createQueue(name, Object.keys(attributes).length > 0 ? attributes : undefined, options);
         process.stdout.write(`${res.created ? 'created' : 'exists'} ${res.queue}\n`);
       });
     }),

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type TypedEmitter from 'typed-emitter';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
-import type { DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes, RedriveTask, StreamGroupInfo, StreamPosition } from '../protocol/ops.js';
+import type { Partitioning } from '../protocol/partitioning.js';
+import type { AcksPolicy, DeliveredMessage, OpArgs, OpName, OpResult, QueueAttributes, RedriveTask, StreamGroupInfo, StreamPosition } from '../protocol/ops.js';
 import { backoffDelay } from './backoff.js';
 import { Connection, type ConnectionState, type DisconnectInfo, type ReconnectInfo } from './connection.js';
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
@@ -28,6 +29,14 @@ const MOVE_TIMEOUT_MS = 90_000;
 
 export interface RequestCallOptions {
   timeoutMs?: number;
+}
+
+/** Cluster-mode settings of createQueue, fixed when the queue is created (docs/cluster.md). */
+export interface CreateQueueOptions {
+  /** How many replicas hold a send before it is acknowledged (default quorum). */
+  acks?: AcksPolicy;
+  /** Partitions at creation and autoscale (docs/protocol.md, createQueue `partitioning`). */
+  partitioning?: Partial<Partitioning>;
 }
 
 export interface ListQueuesOptions {
@@ -118,8 +127,16 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
     return this.request('drainNode', { node });
   }
 
-  createQueue(name: string, attributes?: Partial<QueueAttributes>): Promise<OpResult<'createQueue'>> {
-    return this.request('createQueue', attributes === undefined ? { queue: name } : { queue: name, attributes });
+  /**
+   * Creates a queue (no error if it exists with the same settings). `options` are cluster-mode
+   * settings fixed at creation: the `acks` policy and the `partitioning` (docs/cluster.md).
+   */
+  createQueue(name: string, attributes?: Partial<QueueAttributes>, options: CreateQueueOptions = {}): Promise<OpResult<'createQueue'>> {
+    const args: OpArgs<'createQueue'> = { queue: name };
+    if (attributes !== undefined) args.attributes = attributes;
+    if (options.acks !== undefined) args.acks = options.acks;
+    if (options.partitioning !== undefined) args.partitioning = options.partitioning;
+    return this.request('createQueue', args);
   }
 
   async deleteQueue(name: string): Promise<void> {

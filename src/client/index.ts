@@ -1,6 +1,6 @@
 /** Ferry client SDK. */
 export { connect, FerryClient } from './client.js';
-export type { ClientEvents, ListQueuesOptions, RequestCallOptions } from './client.js';
+export type { ClientEvents, CreateQueueOptions, ListQueuesOptions, RequestCallOptions } from './client.js';
 export { QueueClient } from './queue.js';
 export type { ReceiveOptions, SendBatchEntry, SendOptions } from './queue.js';
 export { Subscription } from './subscription.js';

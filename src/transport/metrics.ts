@@ -8,6 +8,9 @@ import type { Answer } from '../supervisor/shard-pool.js';
 import type { ValidRequest } from '../protocol/validate.js';
 import { EncodedCbor } from '../protocol/encoded.js';
 
+/** QueueStats counters exported as ferry_queue_outcomes_total. */
+const OUTCOMES = ['expired', 'deadLettered', 'dropped', 'late', 'duplicates'] as const;
+
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'op'>;
@@ -35,6 +38,18 @@ export class BrokerMetrics {
           this.set({ queue: q.name, state: 'visible' }, q.visible);
           this.set({ queue: q.name, state: 'leased' }, q.leased);
           this.set({ queue: q.name, state: 'delayed' }, q.delayed);
+        }
+      },
+    });
+    new Counter({
+      name: 'ferry_queue_outcomes_total',
+      help: 'Messages that left a queue other than by delete, or were refused, by outcome (expired, deadLettered, dropped, late, duplicates); counted by the shard since it started',
+      labelNames: ['queue', 'outcome'], registers,
+      // The shards keep these counters (QueueStats); a scrape copies them, so they reset with the shard.
+      async collect() {
+        this.reset();
+        for (const q of await queueStats()) {
+          for (const outcome of OUTCOMES) if (q[outcome] > 0) this.inc({ queue: q.name, outcome }, q[outcome]);
         }
       },
     });
