@@ -73,3 +73,19 @@ t.test('create, send and receive on every node of a three-node cluster', async (
   t.same(await clients[2]!.queue('orders').receive({ max: 10 }), [], 'the new incarnation is empty');
 });
 
+t.test('a queue created through one node is usable at once through the others', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const clients: FerryClient[] = [];
+  for (const node of cluster.nodes) clients.push(await connect(node.url, { reconnect: false }));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  // createQueue answers once the leader serves the queue, which may be before the other nodes'
+  // etcd watches have its record: their first requests must still find it.
+  for (let i = 0; i < 10; i++) {
+    const name = `right-behind-${i}`;
+    await clients[i % 3]!.createQueue(name);
+    const others = clients.filter((_, k) => k !== i % 3);
+    const sent = await Promise.all(others.map((c, k) => c.queue(name).send(`m${k}`)));
+    t.equal(sent.length, 2, `${name}: sends through both other nodes right after the create`);
+  }
+  await t.rejects(clients[1]!.queue('never-created').send('x'), { code: 'QueueDoesNotExist' }, 'a queue nobody created still does not exist');
+});

@@ -556,9 +556,14 @@ export class ClusterNode {
       default: {
         const meta = coord.queues.get(req.args.queue);
         if (meta === undefined) {
-          if (req.op === 'send') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, [req.args], done);
-          if (req.op === 'sendBatch') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, req.args.entries, done);
-          return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+          const missing = (): void => {
+            if (req.op === 'send') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, [req.args], done);
+            if (req.op === 'sendBatch') return this.#moves.keepUnroutable(this.#opts.unroutableQueue, req.args.queue, req.args.entries, done);
+            done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+          };
+          // Perhaps created a moment ago through another node (coordinator.ts awaitQueue).
+          coord.awaitQueue(req.args.queue).then((found) => (found === undefined ? missing() : this.#route(session, req, done)), missing);
+          return;
         }
         // A partitioned queue (partitions.ts); its subscriptions are run by this front end.
         if (meta.layout !== undefined && req.op === 'subscribe') {

@@ -182,6 +182,24 @@ export class Coordinator {
     return this.#byId.get(qid);
   }
 
+  /**
+   * A queue this node's cache does not know (yet): one read of etcd, and when the record exists, a
+   * short wait for the watch to bring it in. createQueue answers once the queue's leader serves it,
+   * which can be before every other node's watch has the record; a request right behind the create
+   * must not hear that the queue does not exist. Only a cache miss reads etcd: requests for known
+   * queues never wait on it.
+   */
+  async awaitQueue(name: string, timeoutMs = 2000): Promise<QueueMeta | undefined> {
+    const text = await this.#client.get(KEYS.queues + name).string();
+    if (text === null) return undefined;
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !this.#closed;) {
+      const cached = this.queues.get(name);
+      if (cached !== undefined) return cached;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.queues.get(name);
+  }
+
   /** Tries to become the supervisor; the watch reports the outcome either way. */
   async campaign(): Promise<void> {
     if (this.#closed || !this.#hooks.mayCampaign()) return;
