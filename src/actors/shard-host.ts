@@ -277,12 +277,7 @@ export class ShardHost {
           return;
         }
         case 'follow': {
-          const actor = this.#actors.get(m.qid);
-          if (actor !== undefined) {
-            actor.answerWaiters();
-            actor.endTurn(now);
-            this.#drop(actor);
-          }
+          this.#stopActor(m.qid, now);
           replicas.follow(m.qid);
           this.#dropForwards(m.qid);
           this.#answers.reply(m.r, { mark: replicas.markOf(m.qid) });
@@ -306,12 +301,7 @@ export class ShardHost {
             this.#answers.reply(m.r, { discarded: true });
             return;
           }
-          const actor = this.#actors.get(m.qid);
-          if (actor !== undefined) {
-            actor.answerWaiters();
-            actor.endTurn(now);
-            this.#drop(actor);
-          }
+          this.#stopActor(m.qid, now);
           replicas.discard(m.qid);
           this.#store.discardQueue(m.qid);
           this.#answers.reply(m.r, { discarded: true });
@@ -321,6 +311,15 @@ export class ShardHost {
     } catch (err) {
       this.#answers.fail(m.r, toWireError(err));
     }
+  }
+
+  /** This node stops running a queue's actor (it follows, or the copy goes): long polls are answered first. */
+  #stopActor(qid: string, now: number): void {
+    const actor = this.#actors.get(qid);
+    if (actor === undefined) return;
+    actor.answerWaiters();
+    actor.endTurn(now);
+    this.#drop(actor);
   }
 
   /** Shutdown: answers every long poll so the last turn carries their replies. */

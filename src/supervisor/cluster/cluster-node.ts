@@ -666,10 +666,15 @@ export class ClusterNode {
     answer.then(done, (err: unknown) => done({ error: { code: ErrorCodes.Internal, message: String(err) } }));
   }
 
-  #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
+  /** Client session `session` sent a request to `node`, which hears when the session closes (closeSession). */
+  #sessionUses(session: number, node: string): void {
     let nodes = this.#sessionNodes.get(session);
     if (nodes === undefined) this.#sessionNodes.set(session, (nodes = new Set()));
     nodes.add(node);
+  }
+
+  #forward(node: string, session: number, req: ValidRequest, done: (a: Answer) => void): void {
+    this.#sessionUses(session, node);
     const timeout = req.op === 'receive' ? 35_000 : 30_000;
     this.#call(node, { t: 'op', origin: session, req: { op: req.op, args: req.args } }, done, timeout);
   }
@@ -891,11 +896,7 @@ export class ClusterNode {
     // A local shard's batch and receive replies arrive encoded (protocol/encoded.ts); partitions.ts
     // reads and merges them, so it gets the values (a peer's answer arrives decoded anyway).
     if (part.leader === this.nodeId) return this.#partLocal(session, call, (a) => done('result' in a ? { result: valueOf(a.result) } : a));
-    if (session !== 0) {
-      let nodes = this.#sessionNodes.get(session);
-      if (nodes === undefined) this.#sessionNodes.set(session, (nodes = new Set()));
-      nodes.add(part.leader);
-    }
+    if (session !== 0) this.#sessionUses(session, part.leader);
     this.#call(part.leader, call, done, 30_000);
   }
 
