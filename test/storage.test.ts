@@ -156,3 +156,15 @@ t.test('outbox records, forward markers and dedup records: recovered; a deleted 
   t.same(await store.recoverForwards(), [{ qid: QA, seq: 7, gid: 0xfeedbeef }, { qid: QB, seq: 1 }], 'a group\'s copy is its own record');
   await store.close();
 });
+
+t.test('the WAL is written uncompressed (the binding would ZSTD every record by default)', async (t) => {
+  const dir = tempDir(t);
+  const store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  // RocksDB writes the options it runs with to OPTIONS-NNNNNN in the directory at open.
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const file = readdirSync(dir).filter((f) => f.startsWith('OPTIONS-')).sort().at(-1);
+  t.ok(file, 'an OPTIONS file exists');
+  const text = readFileSync(join(dir, file!), 'utf8');
+  t.match(text, /^\s*wal_compression=kNoCompression\s*$/m);
+});

@@ -30,6 +30,8 @@ declare module '@nxtedition/rocksdb' {
       compaction?: 'level' | 'universal'; memtableMemoryBudget?: number;
       /** Index and filter blocks in the block cache (bounded by it) instead of held per open table. */
       cacheIndexAndFilterBlocks?: boolean;
+      /** ZSTD on every WAL record; the binding's default is true (binding.cc db_open). */
+      walCompression?: boolean;
     }): Promise<void>;
     close(): Promise<void>;
     batch(): ChainedBatch;
