@@ -2,7 +2,8 @@
 // queue created with `partitioning: {partitions: 3}` is three replicated partitions led by
 // different nodes; every node routes sends by group, receives from all partitions, and sends
 // receipts back to the partition that issued them. Bad `partitioning` values are refused with
-// codes naming the field.
+// codes naming the field. A push subscription over the partitions gives back, when its connection
+// closes, the messages it held and had not settled.
 import t from 'tap';
 import { connect, type FerryClient } from '../src/client/index.js';
 import { queueMeta, startCluster, waitFor } from './helpers/cluster.js';
@@ -80,6 +81,34 @@ t.test('a queue of three partitions over three nodes', async (t) => {
   for (const g of groups) t.same(pushed.get(g), pushedSent.get(g), `group ${g} pushed in order, once each`);
   await waitFor('the acks to empty the queue', async () => ((await clients[2]!.queue('orders').attributes()).stats.messages === 0 ? true : undefined), 10_000);
   t.pass('every pushed message was deleted by its ack');
+
+  // A subscription whose connection closes gives back what it held and had not settled, at once
+  // (long before the 60 s lease), as a subscription on one partition does: one message it deleted
+  // stays deleted, the others come back with their receive count kept.
+  const heldGroups = groups.slice(0, 6);
+  for (const g of heldGroups) await clients[0]!.queue('orders').send(`${g}-held`, { groupId: g });
+  const leaver = await connect(cluster.nodes[2]!.url, { reconnect: false });
+  const heldBy: Array<{ body: string; receipt: string; receiveCount: number }> = [];
+  await leaver.queue('orders').subscribe({ credit: 6, visibilityMs: 60_000 }, (messages) => {
+    for (const m of messages) heldBy.push({ body: Buffer.from(m.body).toString(), receipt: m.receipt, receiveCount: m.receiveCount });
+  });
+  await waitFor('6 messages pushed to the leaving subscriber', async () => (heldBy.length >= 6 ? true : undefined), 30_000);
+  await leaver.queue('orders').delete(heldBy[0]!.receipt);
+  const closedAt = Date.now();
+  await leaver.close();
+  const back = new Map<string, number>();
+  await waitFor('the 5 unsettled messages to be receivable again', async () => {
+    for (const m of await clients[0]!.queue('orders').receive({ max: 10, waitMs: 200 })) {
+      back.set(Buffer.from(m.body).toString(), m.receiveCount);
+      await clients[0]!.queue('orders').delete(m.receipt);
+    }
+    return back.size >= 5 ? true : undefined;
+  }, 20_000);
+  t.ok(Date.now() - closedAt < 30_000, 'given back well before the 60 s lease ran out');
+  t.same([...back.keys()].sort(), heldBy.slice(1).map((h) => h.body).sort(), 'exactly the unsettled messages came back');
+  // (A poll of the consumer closed above may have leased one before the subscriber got it and
+  // given it back: its count is then one higher. Either way, giving back keeps the count.)
+  t.same(heldBy.slice(1).map((h) => back.get(h.body)), heldBy.slice(1).map((h) => h.receiveCount + 1), 'each with its receive count kept (the next delivery increments it)');
 
   await clients[1]!.deleteQueue('orders');
   for (const name of ['orders', 'orders#1', 'orders#2']) t.equal(await queueMeta(cluster.etcd.url, name), undefined, `${name} deleted`);

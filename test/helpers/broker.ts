@@ -4,7 +4,7 @@
  * and start it again on the same directory. Run `npm run build` first (`npm test` does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../loadtest/ferry-process.js';
+import { freePort } from '../../loadtest/free-port.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,7 +138,6 @@ export class BrokerProcess {
   }
 }
 
-export { freePort };
 
 /** Starts a broker for one tap test and cleans it up at teardown. */
 export async function startBroker(t: { teardown(fn: () => unknown): void }, opts: BrokerOptions = {}): Promise<BrokerProcess> {

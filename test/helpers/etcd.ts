@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './broker.js';
+import { freePort } from '../../loadtest/free-port.js';
 
 export interface EtcdProcess {
   /** Client URL, e.g. http://127.0.0.1:40123. */
@@ -25,7 +25,22 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
+/** Starts etcd on two free ports; picks new ones if another process took one first (bounded). */
 export async function startEtcd(t: { teardown(fn: () => unknown): void }, readyTimeoutMs = 15_000): Promise<EtcdProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchEtcd(t, readyTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {
+  override name = 'PortTaken';
+}
+
+async function launchEtcd(t: { teardown(fn: () => unknown): void }, readyTimeoutMs: number): Promise<EtcdProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
@@ -51,7 +66,8 @@ export async function startEtcd(t: { teardown(fn: () => unknown): void }, readyT
   while (!(await healthy(url))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`etcd did not become healthy at ${url}:\n${output.slice(-3000)}`);
+      const message = `etcd did not become healthy at ${url}:\n${output.slice(-3000)}`;
+      throw output.includes('address already in use') ? new PortTaken(message) : new Error(message);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -8,7 +8,8 @@
  */
 import type { Test } from 'tap';
 import { connect, type FerryClient, type FerryError } from '../../src/client/index.js';
-import { BrokerProcess, freePort } from './broker.js';
+import { BrokerProcess } from './broker.js';
+import { freePort } from '../../loadtest/free-port.js';
 import { clusterStatus, queueMeta, waitFor } from './cluster.js';
 import { countOf, drainQueue } from './drain.js';
 import { startEtcd, type EtcdProcess } from './etcd.js';

@@ -729,10 +729,13 @@ export class ClusterNode {
 
   /** A client connection closed: local subscriptions and long polls end; forwarding nodes hear it. */
   closeSession(session: number): void {
-    this.#partitions.closeSession(session);
     this.#router.closeSession(session);
     for (const node of this.#sessionNodes.get(session) ?? []) this.#links.get(node)?.cast({ t: 'closeSession', origin: session });
     this.#sessionNodes.delete(session);
+    // After the partitions heard the close (local shards and peer links are FIFO): the long polls
+    // of its partitioned subscriptions are gone there before the messages it held are given back,
+    // so none of them takes a given-back message for a session that no longer reads.
+    this.#partitions.closeSession(session);
     this.#subs.closeSession(session);
   }
 

@@ -19,13 +19,15 @@
  *   client's credit is split over the partitions as long polls of at most PUMP_POLL_MS each (a poll
  *   that comes back empty returns its share, so credit moves to where messages are), and what they
  *   return is pushed under the client's subscription id. Never more than the credit is leased at
- *   once. Each round reads the current layout, so partitions added or retired are followed. Unlike
- *   a subscription on one partition, the leases of its messages are not released when the
- *   connection closes: they run out (visibilityMs) as a receive's do.
+ *   once. Each round reads the current layout, so partitions added or retired are followed. As on
+ *   a subscription on one partition, the messages it pushed and the client has not deleted or
+ *   nacked are given back (nack, delay 0) when the connection closes; after an unsubscribe their
+ *   leases stay until they run out (docs/protocol.md "unsubscribe"). Messages a poll returns after
+ *   the subscription ended were never pushed: they go back at once.
  */
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import { Limits } from '../../protocol/limits.js';
-import type { BatchEntryResult, DeliveredMessage, OpArgs, QueueStats, SendEntry, SendResult } from '../../protocol/ops.js';
+import { DEFAULT_QUEUE_ATTRIBUTES, type BatchEntryResult, type DeliveredMessage, type OpArgs, type QueueStats, type SendEntry, type SendResult } from '../../protocol/ops.js';
 import type { ValidRequest } from '../../protocol/validate.js';
 import { decodeReceipt } from '../../actors/receipt.js';
 import type { Answer } from '../shard-pool.js';
@@ -60,9 +62,18 @@ interface Pump {
   polls: Map<string, number>;
   ended: boolean;
   turn: number;
+  /**
+   * Receipts pushed and not yet deleted or nacked by the client → their partition's queue id and
+   * the end of their lease (insertion order is lease order, so run-out ones are pruned from the front).
+   */
+  held: Map<string, { qid: string; until: number }>;
 }
 
 const PUMP_POLL_MS = 1000;
+
+/** The session of calls the front end makes on its own behalf (no client's: e.g. after it closed). */
+const SYSTEM_SESSION = 0;
+const ignoreAnswer = (): void => {};
 
 /** The `node` of a client subscription run by this front end (no node id is empty). */
 export const FRONT_END_SUB = '';
@@ -122,10 +133,13 @@ export class PartitionedFrontEnd {
       case 'receive':
         return this.#receive(session, root, req.args, done);
       case 'delete':
-      case 'changeVisibility':
       case 'nack':
+        this.#settled(session, [req.args.receipt]);
+        return this.#byReceipt(session, root, req.args.receipt, req.op, req.args, done);
+      case 'changeVisibility':
         return this.#byReceipt(session, root, req.args.receipt, req.op, req.args, done);
       case 'deleteBatch':
+        this.#settled(session, req.args.receipts);
         return this.#deleteBatch(session, root, req.args, done);
       case 'getQueueAttributes':
         return this.#attributes(session, root, layout, done);
@@ -151,12 +165,50 @@ export class PartitionedFrontEnd {
     }
   }
 
-  /** A session closed: its long polls stop at their next round, its subscriptions end. */
+  /**
+   * A session closed: its long polls stop at their next round, its subscriptions end, and the
+   * messages they pushed that the client had not settled are given back at once.
+   */
   closeSession(session: number): void {
     for (const stop of this.#polls.get(session) ?? []) stop();
     this.#polls.delete(session);
-    for (const pump of this.#pumps.get(session)?.values() ?? []) pump.ended = true;
+    for (const pump of this.#pumps.get(session)?.values() ?? []) {
+      pump.ended = true;
+      this.#giveBack(pump, [...pump.held.entries()].map(([receipt, h]) => ({ receipt, qid: h.qid })));
+      pump.held.clear();
+    }
     this.#pumps.delete(session);
+  }
+
+  /** The client deleted or nacked these receipts: no subscription of its session holds them any more. */
+  #settled(session: number, receipts: readonly string[]): void {
+    const pumps = this.#pumps.get(session);
+    if (pumps === undefined) return;
+    for (const pump of pumps.values()) for (const r of receipts) pump.held.delete(r);
+  }
+
+  /**
+   * Ends these leases now (nack with delay 0: visible again at the front, receive count kept, as a
+   * single-partition subscription does at close). Sent as the system session: the client's is gone.
+   * A receipt that no longer names a lease (deleted, run out) answers ReceiptHandleExpired: ignored.
+   */
+  #giveBack(pump: Pump, items: ReadonlyArray<{ receipt: string; qid: string }>): void {
+    for (const { receipt, qid } of items) {
+      const part = this.#ports.recordById(qid);
+      if (part === undefined) continue;
+      this.#ports.call(SYSTEM_SESSION, part, undefined, 'nack', { queue: pump.queue, receipt }, ignoreAnswer);
+    }
+  }
+
+  /** Remembers pushed receipts until settled; leases that have run out are forgotten (no growth). */
+  #hold(pump: Pump, qid: string, messages: readonly DeliveredMessage[], now: number): void {
+    for (const [receipt, h] of pump.held) {
+      if (h.until > now) break;
+      pump.held.delete(receipt);
+    }
+    const root = this.#ports.record(pump.queue);
+    const until = now + (pump.visibilityMs ?? root?.attributes.visibilityMs ?? DEFAULT_QUEUE_ATTRIBUTES.visibilityMs);
+    for (const m of messages) pump.held.set(m.receipt, { qid, until });
   }
 
   // ── subscriptions over several partitions ──────────────────────────────────
@@ -165,6 +217,7 @@ export class PartitionedFrontEnd {
   subscribe(session: number, sub: number, root: QueueMeta, args: OpArgs<'subscribe'>): void {
     const pump: Pump = {
       session, sub, queue: root.name, qid: root.id, visibilityMs: args.visibilityMs, credit: args.credit, polls: new Map(), ended: false, turn: 0,
+      held: new Map(),
     };
     let subs = this.#pumps.get(session);
     if (subs === undefined) this.#pumps.set(session, (subs = new Map()));
@@ -222,8 +275,17 @@ export class PartitionedFrontEnd {
         pump.polls.delete(part.id);
         const messages = 'result' in a ? (a.result as { messages: DeliveredMessage[] }).messages : [];
         pump.credit += max - messages.length;
-        if (pump.ended) return; // (leases of a late answer run out by themselves)
-        if (messages.length > 0) this.#ports.push(pump.session, pump.sub, messages);
+        if (pump.ended) {
+          // A poll that answers after the subscription ended (unsubscribe or close): its messages
+          // were never pushed, so nobody holds them; they go back at once instead of waiting out
+          // their lease (a subscription on one partition leases nothing after it ends).
+          this.#giveBack(pump, messages.map((m) => ({ receipt: m.receipt, qid: part.id })));
+          return;
+        }
+        if (messages.length > 0) {
+          this.#hold(pump, part.id, messages, Date.now());
+          this.#ports.push(pump.session, pump.sub, messages);
+        }
         if ('error' in a && !retryable(a.error) && a.error.code !== ErrorCodes.QueueDoesNotExist) return this.#end(pump, a.error);
         if ('error' in a) return void setTimeout(() => this.#pump(pump), RETRY_STEP_MS);
         this.#pump(pump);
