@@ -1,12 +1,19 @@
 /**
  * One RocksDB instance owned by one shard worker. Writes are staged into a batch during an actor
- * turn and made durable together by `commit()`: one synced write batch (one fdatasync) for every
- * change of every actor on the shard in that turn — group commit. Replies wait for it.
+ * turn and written together by `commit()`: one write batch for every change of every actor on the
+ * shard in that turn — group commit. Replies wait until that write is durable.
+ *
+ * A commit is either synced on this thread (one fdatasync before it returns), or, with
+ * `deferSync`, written without a sync: it then gets a number, and the shard's syncer thread
+ * (wal-syncer.ts) later reports `markDurable(n)` once one synced write covered it. Numbers count
+ * writes; `durable` never passes `written`.
  *
  * shared/STACK.md: `put(k, v, {sync: true})` does NOT sync in this binding; only synced batches do.
  * So this module writes through batches only, and test/storage.test.ts proves a sync happens.
  * Reads used on the delivery path are synchronous (`_getManySync`): the worker has nothing better
- * to do meanwhile, and it keeps the QueueActor a synchronous state machine.
+ * to do meanwhile, and it keeps the QueueActor a synchronous state machine. They see unsynced
+ * writes (memtable); whatever a turn derives from them is released only after a later sync, which
+ * covers the earlier writes too (the WAL is one sequence).
  */
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
@@ -32,14 +39,15 @@ export class StorageError extends Error {
 export type StoreOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 /**
- * The cluster's seam into group commit: sees every operation of a batch before its synced write
- * (and may add its own to the same batch), and hears when the write is durable. Single-node mode
- * installs none.
+ * The cluster's seam into group commit: sees every operation of a batch before its write (and may
+ * add its own to the same batch), and hears when the write succeeded. Single-node mode installs
+ * none. (With `deferSync` the write is not yet durable then: whatever the tap produces leaves the
+ * shard with the turn's answers, which ShardHost holds until it is.)
  */
 export interface CommitTap {
   /** The batch's operations, before the write; returns operations to write atomically with them. */
   sealing(ops: readonly StoreOp[]): StoreOp[];
-  /** Every operation of the batch (the tap's own included), after the synced write succeeded. */
+  /** Every operation of the batch (the tap's own included), after the write succeeded. */
   committed(ops: readonly StoreOp[]): void;
 }
 
@@ -69,6 +77,9 @@ export class ShardStore {
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   readonly #clearing = new Set<Promise<void>>();
   #syncs = 0;
+  /** Batches written since open, and how many of them are known durable. */
+  #written = 0;
+  #durable = 0;
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
   #ops: StoreOp[] = [];
@@ -91,9 +102,29 @@ export class ShardStore {
     return new ShardStore(db);
   }
 
-  /** Number of synced batches written since open (a test proves commits sync). */
+  /** Number of synced writes made on this thread since open (a test proves commits sync). */
   get syncCount(): number {
     return this.#syncs;
+  }
+
+  /** Number of the last batch written. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Number of the last batch known durable (≤ written). */
+  get durable(): number {
+    return this.#durable;
+  }
+
+  /** The syncer made every write through number `through` durable. */
+  markDurable(through: number): void {
+    if (through > this.#durable) this.#durable = Math.min(through, this.#written);
+  }
+
+  /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
+  get handle(): bigint {
+    return this.#db.handle;
   }
 
   /** Operations staged and not yet committed. */
@@ -286,10 +317,14 @@ export class ShardStore {
   }
 
   /**
-   * Makes everything staged durable: one synced batch. Throws StorageError when the write fails;
-   * the caller must then treat its in-memory state as lost (the worker exits and recovers).
+   * Writes everything staged as one batch and returns its number (with nothing staged, the number
+   * of the last write). Synced unless `deferSync`: then durable only once `markDurable` covers the
+   * number. A synced commit with nothing staged still syncs if earlier writes are not yet durable.
+   * Throws StorageError when the write fails; the caller must then treat its in-memory state as
+   * lost (the worker exits and recovers).
    */
-  commit(): void {
+  commit(options?: { deferSync?: boolean }): number {
+    const sync = options?.deferSync !== true;
     const tap = this.#tap;
     if (tap !== undefined) {
       for (const op of tap.sealing(this.#ops)) {
@@ -299,15 +334,21 @@ export class ShardStore {
     }
     const ops = this.#ops;
     this.#ops = [];
-    const batch = this.#batch;
+    let batch = this.#batch;
+    if (batch === undefined && sync && this.#durable < this.#written) batch = this.#db.batch(); // an empty synced write: syncs the WAL
     if (batch !== undefined) {
       this.#batch = undefined;
+      const counts = this.#staged > 0;
       this.#staged = 0;
       try {
-        batch._writeSync({ sync: true });
-        this.#syncs++;
+        batch._writeSync({ sync });
+        if (counts) this.#written++;
+        if (sync) {
+          this.#syncs++;
+          this.#durable = this.#written;
+        }
       } catch (err) {
-        throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
+        throw new StorageError(`${sync ? 'synced' : 'unsynced'} batch write failed: ${(err as Error).message}`, { cause: err });
       } finally {
         // _writeSync leaves the batch open: abstract-level keeps an open batch in the database's
         // resource set, with a copy of every operation (key and value), until it is closed. Not
@@ -320,11 +361,13 @@ export class ShardStore {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
       // Garbage only: losing these in a crash is harmless, recovery skips and clears them again.
+      // (They land in the WAL after this batch, so no sync can cover them without it.)
       for (const range of ranges) {
         const clearing: Promise<void> = this.#db.clear(range).catch(() => undefined).finally(() => this.#clearing.delete(clearing));
         this.#clearing.add(clearing);
       }
     }
+    return this.#written;
   }
 
   /** Reads stored messages synchronously (delivery of messages whose body is not in memory). */
@@ -466,7 +509,7 @@ export class ShardStore {
   }
 
   async close(): Promise<void> {
-    if (this.#staged > 0) this.commit();
+    if (this.#staged > 0 || this.#durable < this.#written) this.commit();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
