@@ -138,3 +138,34 @@ t.test('a real shard worker: an fdatasync begun after each request completes bef
   }
   t.same(covered, [1, 2, 3, 4, 5], 'every reply came after a sync that began after its request');
 });
+
+t.test('ShardStore with deferSync: no write while a sync is in flight; reads see the open batch; flush writes it', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const attributes = { ...(await import('../src/protocol/ops.js')).DEFAULT_QUEUE_ATTRIBUTES };
+  store.putQueue({ id: QID, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  t.equal(store.commit({ deferSync: true }), 1, 'no sync in flight: written at once');
+  t.equal(store.written, 1);
+  t.equal(store.syncRequest(), 1, 'a sync is asked for the write');
+  t.equal(store.syncRequest(), undefined, 'and only once');
+
+  store.putMessage(QID, 0, { sentAt: 1, visibleAt: 1, body: Buffer.from('unwritten') });
+  store.putForward({ qid: QID, seq: 0 }, { target: 'dlq', message: { id: 'f0', body: Buffer.from('f') } });
+  t.equal(store.commit({ deferSync: true }), 2, 'a sync in flight: the turn gets the number of the open batch');
+  t.equal(store.written, 1, 'which is not written');
+  t.equal(Buffer.from(store.readMessages(QID, [0])[0]!.body).toString(), 'unwritten', 'a read sees the open batch');
+  t.match(store.readForwards([{ qid: QID, seq: 0 }]), [{ message: { id: 'f0' } }]);
+  store.deleteForward({ qid: QID, seq: 0 });
+  t.same(store.readForwards([{ qid: QID, seq: 0 }]), [undefined], 'and its deletions');
+  t.equal(store.commit({ deferSync: true }), 2, 'a turn that staged more joins the same batch');
+  t.equal(store.syncRequest(), undefined, 'nothing new to sync while the first sync is in flight');
+
+  store.markDurable(1);
+  store.flush();
+  t.equal(store.written, 2, 'the open batch is written once the sync reported');
+  t.equal(store.syncRequest(), 2, 'and its sync asked for');
+  t.equal(Buffer.from(store.readMessages(QID, [0])[0]!.body).toString(), 'unwritten', 'read back from RocksDB');
+  t.same(store.readForwards([{ qid: QID, seq: 0 }]), [undefined]);
+  store.markDurable(2);
+  t.equal(store.durable, 2);
+});

@@ -4,9 +4,10 @@
  * the main thread owns every socket, this thread owns every byte on disk.
  *
  * Turns pipeline with fsync: a turn writes its batch without a sync and asks the shard's syncer
- * thread (storage/wal-syncer.ts) to make it durable; the next turn may run meanwhile. The host
- * holds each turn's answers until the syncer reports its write durable, then they are posted, in
- * turn order.
+ * thread (storage/wal-syncer.ts) to make it durable; the next turns run meanwhile, staging into
+ * one open batch that is written when the sync in flight reports (see ShardStore.commit). The
+ * host holds each turn's answers until the syncer reports its write durable, then they are
+ * posted, in turn order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
@@ -45,11 +46,22 @@ const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`,
   durable: (through) => {
     if (closing) return; // close() syncs the rest itself
     store.markDurable(through);
+    try {
+      store.flush(); // what turns staged during that sync
+    } catch (err) {
+      die('commit failed', err);
+    }
+    requestSync();
     post(host.released());
   },
   failed: (err) => die('WAL sync failed', err),
 });
 process.on('exit', () => syncer.stopNow());
+
+function requestSync(): void {
+  const through = store.syncRequest();
+  if (through !== undefined) syncer.request(through);
+}
 
 function endTurn(): void {
   turnScheduled = false;
@@ -62,7 +74,7 @@ function endTurn(): void {
   } catch (err) {
     die('commit failed', err);
   }
-  if (store.written > store.durable) syncer.request(store.written);
+  requestSync();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }

@@ -4,9 +4,12 @@
  * shard in that turn — group commit. Replies wait until that write is durable.
  *
  * A commit is either synced on this thread (one fdatasync before it returns), or, with
- * `deferSync`, written without a sync: it then gets a number, and the shard's syncer thread
- * (wal-syncer.ts) later reports `markDurable(n)` once one synced write covered it. Numbers count
- * writes; `durable` never passes `written`.
+ * `deferSync`, written without a sync: the shard's syncer thread (wal-syncer.ts) later reports
+ * `markDurable(n)` once one synced write covered write number n. While such a sync is in flight a
+ * deferred commit does not write at all: the batch stays open and the following turns stage into
+ * it, and `flush()` writes it when the sync has ended. (RocksDB writes one group at a time: a
+ * write issued during the syncer's fdatasync would wait for it, measured at 25% of a shard's time.)
+ * Each commit returns the number of the write that holds everything staged so far.
  *
  * shared/STACK.md: `put(k, v, {sync: true})` does NOT sync in this binding; only synced batches do.
  * So this module writes through batches only, and test/storage.test.ts proves a sync happens.
@@ -77,9 +80,17 @@ export class ShardStore {
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   readonly #clearing = new Set<Promise<void>>();
   #syncs = 0;
-  /** Batches written since open, and how many of them are known durable. */
+  /** Batches written since open, how many of them are known durable, and up to which one a sync was asked for. */
   #written = 0;
   #durable = 0;
+  #requested = 0;
+  /**
+   * Message and outbox records of the open batch (null: deleted), so that reads see them before
+   * the batch is written: a body not kept in memory is read back from the store, maybe in a later
+   * turn than its send. Cleared when the batch is written (then RocksDB has them).
+   */
+  readonly #unwrittenMessages = new Map<string, Map<number, Buffer | null>>();
+  readonly #unwrittenForwards = new Map<string, Uint8Array | null>();
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
   #ops: StoreOp[] = [];
@@ -120,6 +131,16 @@ export class ShardStore {
   /** The syncer made every write through number `through` durable. */
   markDurable(through: number): void {
     if (through > this.#durable) this.#durable = Math.min(through, this.#written);
+  }
+
+  /**
+   * The write number to ask the syncer for now, if any: the last write, when it is not yet
+   * durable and no sync is in flight (one in flight is followed by the next once it reports).
+   */
+  syncRequest(): number | undefined {
+    if (this.#written <= this.#requested || this.#requested > this.#durable) return undefined;
+    this.#requested = this.#written;
+    return this.#written;
   }
 
   /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
@@ -168,6 +189,7 @@ export class ShardStore {
 
   /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
+    this.flush();
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
     return rows;
@@ -175,6 +197,7 @@ export class ShardStore {
 
   /** The outbox records of one queue, read synchronously (a new leader sends them on: cluster mode). */
   forwardsOf(qid: string): PendingForward[] {
+    this.flush();
     return this.#readRangeSync(queuePrefixRange(PREFIX.forward, qid), []).map(([key]) => parseForwardKey(key));
   }
 
@@ -194,6 +217,7 @@ export class ShardStore {
 
   /** Reads one key synchronously. */
   readKey(key: Buffer): Buffer | undefined {
+    this.flush();
     return this.#db._getManySync([key])[0];
   }
 
@@ -242,7 +266,15 @@ export class ShardStore {
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#stage().put(messageKey(PREFIX.message, qid, seq), encodeMessage(message));
+    const value = encodeMessage(message);
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), value);
+    this.#unwrittenOf(qid).set(seq, value);
+  }
+
+  #unwrittenOf(qid: string): Map<number, Buffer | null> {
+    let m = this.#unwrittenMessages.get(qid);
+    if (m === undefined) this.#unwrittenMessages.set(qid, (m = new Map()));
+    return m;
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
@@ -251,6 +283,7 @@ export class ShardStore {
 
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
+    this.#unwrittenOf(qid).set(seq, null);
   }
 
   deleteDelivery(qid: string, seq: number): void {
@@ -258,17 +291,20 @@ export class ShardStore {
   }
 
   putForward(f: ForwardId, record: ForwardRecord): void {
-    this.#stage().put(forwardKey(f), cbor.encode(record));
+    const value = cbor.encode(record) as Uint8Array;
+    this.#stage().put(forwardKey(f), value);
+    this.#unwrittenForwards.set(forwardIdString(f), value);
   }
 
   deleteForward(f: ForwardId): void {
     this.#stage().del(forwardKey(f));
+    this.#unwrittenForwards.set(forwardIdString(f), null);
   }
 
   /** Reads outbox records synchronously (the host sends them on in bounded slices). */
   readForwards(keys: readonly PendingForward[]): Array<ForwardRecord | undefined> {
     if (keys.length === 0) return [];
-    const values = this.#db._getManySync(keys.map(forwardKey));
+    const values = readThrough(this.#unwrittenForwards, keys.map(forwardIdString), (missing) => this.#db._getManySync(missing.map((i) => forwardKey(keys[i]!))));
     return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as ForwardRecord)));
   }
 
@@ -317,11 +353,12 @@ export class ShardStore {
   }
 
   /**
-   * Writes everything staged as one batch and returns its number (with nothing staged, the number
-   * of the last write). Synced unless `deferSync`: then durable only once `markDurable` covers the
-   * number. A synced commit with nothing staged still syncs if earlier writes are not yet durable.
-   * Throws StorageError when the write fails; the caller must then treat its in-memory state as
-   * lost (the worker exits and recovers).
+   * Ends a turn's staging and returns the number of the write that holds everything staged so far
+   * (with nothing staged, the last write's). Synced unless `deferSync`: the open batch (or, with
+   * nothing staged but writes not yet durable, an empty batch) is written with a sync, durable on
+   * return. With `deferSync` the batch is written without a sync — unless a sync is in flight:
+   * then it stays open until `flush()`. Throws StorageError when a write fails; the caller must
+   * then treat its in-memory state as lost (the worker exits and recovers).
    */
   commit(options?: { deferSync?: boolean }): number {
     const sync = options?.deferSync !== true;
@@ -334,6 +371,24 @@ export class ShardStore {
     }
     const ops = this.#ops;
     this.#ops = [];
+    if (sync) {
+      this.#write(true);
+      if (tap !== undefined && ops.length > 0) tap.committed(ops);
+    } else {
+      // The operations are sealed into the batch now, whenever it is written: what the tap makes
+      // of them leaves the shard only once the batch is durable (ShardHost holds it until then).
+      if (tap !== undefined && ops.length > 0) tap.committed(ops);
+      if (this.#requested <= this.#durable) this.#write(false);
+    }
+    return this.#batch === undefined ? this.#written : this.#written + 1;
+  }
+
+  /** Writes the open batch now, without a sync (the sync in flight has ended, or a read needs everything in RocksDB). */
+  flush(): void {
+    this.#write(false);
+  }
+
+  #write(sync: boolean): void {
     let batch = this.#batch;
     if (batch === undefined && sync && this.#durable < this.#written) batch = this.#db.batch(); // an empty synced write: syncs the WAL
     if (batch !== undefined) {
@@ -355,25 +410,28 @@ export class ShardStore {
         // closing it held every write ever made in memory (issue 5, memory).
         batch.close(ignore);
       }
+      this.#unwrittenMessages.clear();
+      this.#unwrittenForwards.clear();
     }
-    if (tap !== undefined && ops.length > 0) tap.committed(ops);
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
       // Garbage only: losing these in a crash is harmless, recovery skips and clears them again.
-      // (They land in the WAL after this batch, so no sync can cover them without it.)
+      // They run once the batch that made them garbage is written: they land in the WAL after it,
+      // so no recovery can see them without it.
       for (const range of ranges) {
         const clearing: Promise<void> = this.#db.clear(range).catch(() => undefined).finally(() => this.#clearing.delete(clearing));
         this.#clearing.add(clearing);
       }
     }
-    return this.#written;
   }
 
   /** Reads stored messages synchronously (delivery of messages whose body is not in memory). */
   readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
     if (seqs.length === 0) return [];
-    const values = this.#db._getManySync(seqs.map((s) => messageKey(PREFIX.message, qid, s)));
+    const unwritten = this.#unwrittenMessages.get(qid);
+    const read = (missing: number[]): Array<Buffer | undefined> => this.#db._getManySync(missing.map((i) => messageKey(PREFIX.message, qid, seqs[i]!)));
+    const values = unwritten === undefined || unwritten.size === 0 ? read(seqs.map((_, i) => i)) : readThrough(unwritten, seqs, read);
     return values.map((v) => (v === undefined ? undefined : decodeMessage(v)));
   }
 
@@ -496,6 +554,7 @@ export class ShardStore {
   }
 
   async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
+    this.flush();
     const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       for (;;) {
@@ -509,11 +568,27 @@ export class ShardStore {
   }
 
   async close(): Promise<void> {
-    if (this.#staged > 0 || this.#durable < this.#written) this.commit();
+    if (this.#batch !== undefined || this.#durable < this.#written) this.commit();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
   }
+}
+
+/**
+ * Values for `keys`: from `unwritten` where it has the key (null: deleted, read as undefined), the
+ * rest from `read`, which gets the indexes (into `keys`) of the keys it must read.
+ */
+function readThrough<K, V extends Uint8Array>(unwritten: Map<K, V | null>, keys: readonly K[], read: (missing: number[]) => Array<V | undefined>): Array<V | undefined> {
+  const out = new Array<V | undefined>(keys.length);
+  const missing: number[] = [];
+  keys.forEach((k, i) => {
+    const v = unwritten.get(k);
+    if (v === undefined) missing.push(i);
+    else out[i] = v ?? undefined;
+  });
+  if (missing.length > 0) read(missing).forEach((v, j) => (out[missing[j]!] = v));
+  return out;
 }
 
 function recoveredMessage(qid: string, seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
