@@ -169,3 +169,18 @@ t.test('ShardStore with deferSync: no write while a sync is in flight; reads see
   store.markDurable(2);
   t.equal(store.durable, 2);
 });
+
+t.test('a shard worker that dies right after it started stops its syncer and exits at once (5 times)', async (t) => {
+  // A stop that reaches the syncer before it first waits must not be missed: the dying worker
+  // waits for its syncer to let go of the database, and would hang for the stop bound.
+  const { Worker } = await import('node:worker_threads');
+  const { within } = await import('./helpers/bounded.js');
+  const dir = tempDir(t);
+  for (let i = 0; i < 5; i++) {
+    const w = new Worker(resolve('dist/src/actors/shard-worker.js'), { execArgv: [], workerData: { shard: 0, dir, bodyCacheBytes: 1 << 20 } });
+    const exited = new Promise<number>((r) => w.once('exit', r));
+    await within(new Promise<void>((r) => w.on('message', (items: FromShard[]) => items.some((a) => a.t === 'ready') && r())), 10_000, 'worker ready');
+    w.postMessage([{ t: 'crash' }] satisfies ToShard[]);
+    t.equal(await within(exited, 5_000, `worker ${i} exit`), 70, `worker ${i} exited with 70`);
+  }
+});

@@ -97,6 +97,9 @@ export class WalSyncer {
     if (this.#stopping) return;
     this.#stopping = true;
     Atomics.store(this.#flags, STOP, 1);
+    // The request word changes too, so a thread not yet waiting on it does not start to: a stop
+    // that came before its wait is never missed.
+    Atomics.store(this.#requested, 0, -1n);
     Atomics.notify(this.#requested, 0);
     Atomics.wait(this.#flags, STATE, SyncerState.Running, STOP_BOUND_MS);
   }
