@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksLevel } from '@nxtedition/rocksdb';
-import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer.js';
+import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const port = parentPort;
 if (port === null) throw new Error('wal-syncer-thread.js must run in a worker thread');

@@ -16,21 +16,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { StorageError } from './shard-store.js';
+import { CONTROL_BYTES, STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const THREAD_URL = new URL('./wal-syncer-thread.js', import.meta.url);
-
-/** Shared control block: [requested write number: int64][stop flag: int32][state: int32]. */
-export const CONTROL_BYTES = 16;
-export const STOP = 2;
-export const STATE = 3;
-export const SyncerState = { Starting: 0, Running: 1, Stopped: 2 } as const;
-
-export interface WalSyncerData {
-  handle: bigint;
-  control: SharedArrayBuffer;
-}
-
-export type FromSyncer = { t: 'ready' } | { t: 'durable'; through: number } | { t: 'failed'; message: string };
 
 export interface SyncerEvents {
   /** Every write numbered up to `through` is on disk. */
@@ -38,6 +26,9 @@ export interface SyncerEvents {
   /** A sync failed or the thread died: writes since the last `durable` may be lost (the shard must die). */
   failed(err: StorageError): void;
 }
+
+/** The thread allocates almost nothing (one message per sync): a small heap keeps its memory small. */
+const SYNCER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 };
 
 /** Longest a stop waits for a sync in progress; past it the thread is left to the process's exit. */
 const STOP_BOUND_MS = 10_000;
@@ -58,7 +49,7 @@ export class WalSyncer {
   /** Starts the thread over an open database's `handle`; resolves once it is ready to sync. */
   static async start(handle: bigint, name: string, events: SyncerEvents): Promise<WalSyncer> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
+    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name, resourceLimits: SYNCER_LIMITS });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const ready = new Promise<void>((resolve, reject) => {
