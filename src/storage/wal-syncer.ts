@@ -27,9 +27,6 @@ export interface SyncerEvents {
   failed(err: StorageError): void;
 }
 
-/** The thread allocates almost nothing (one message per sync): a small heap keeps its memory small. */
-const SYNCER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 };
-
 /** Longest a stop waits for a sync in progress; past it the thread is left to the process's exit. */
 const STOP_BOUND_MS = 10_000;
 
@@ -49,7 +46,7 @@ export class WalSyncer {
   /** Starts the thread over an open database's `handle`; resolves once it is ready to sync. */
   static async start(handle: bigint, name: string, events: SyncerEvents): Promise<WalSyncer> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name, resourceLimits: SYNCER_LIMITS });
+    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const ready = new Promise<void>((resolve, reject) => {
