@@ -86,6 +86,21 @@ t.test('a long poll answered at endTurn is released only with the commit of the 
   t.same(again.map((m) => [Buffer.from(m.body).toString(), m.receiveCount]), [['wake', 2]], 'the lease came back with its delivery counted');
 });
 
+t.test('a message whose body is not kept in memory is delivered with its body in the turn of its send', async (t) => {
+  // Nothing fits the body cache: the body is read back from the store, before the turn's batch is
+  // written (the store answers reads from its open batch).
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 0);
+  await host.recover(1);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.endTurn(1);
+  host.accept(send(2, 'not cached'), 2);
+  host.accept(req(3, { op: 'receive', args: { queue: 'q' } }), 2);
+  const answers = host.endTurn(2);
+  t.same(messagesOf(replyTo(answers, 3)).map((m) => Buffer.from(m.body).toString()), ['not cached']);
+});
+
 t.test('a turn whose commit fails releases no answer, now or with a later turn', async (t) => {
   const { store, host } = await openHost(tempDir(t));
   t.teardown(() => store.close());

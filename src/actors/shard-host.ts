@@ -2,12 +2,17 @@
  * ShardHost: the many QueueActors of one shard over one ShardStore. It runs turns:
  *
  *   accept(messages…)  → actors handle requests, writes are staged, answers are held
- *   endTurn()          → actors dispatch to waiters/subscribers, ONE synced batch commits every
- *                        staged write, then the held answers are released in one array
+ *   endTurn()          → actors dispatch to waiters/subscribers, ONE batch writes every staged
+ *                        write, then the answers of every turn whose write is durable come out
  *
- * This is group commit: a turn's sends, deletes and leases share a single fdatasync, and no reply
- * leaves before the write it reports is durable. The host owns no thread and no timer; the worker
- * entry (shard-worker.ts) drives it from postMessage and from one timer at `nextDeadline()`.
+ * This is group commit: a turn's sends, deletes and leases share a single fdatasync, and nothing
+ * a turn produced (replies, pushes, replication entries, outbox sends, announcements) leaves
+ * before the write it reports is durable. By default each turn's write is synced on this thread,
+ * so endTurn returns the turn's own answers. With `deferSync` (the worker) the write is not
+ * synced here: the turn's answers are held (held-turns.ts) until the worker's syncer thread
+ * reports the write durable, and `released()` hands them out, in turn order, while later turns
+ * already run. The host owns no thread and no timer; the worker entry (shard-worker.ts) drives it
+ * from postMessage, the syncer's reports and one timer at `nextDeadline()`.
  */
 import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
 import { mergeAttributes } from '../protocol/attributes.js';
@@ -24,6 +29,7 @@ import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
 import { unpackEntries } from './packing.js';
 import { CborWriter } from '../protocol/cbor-writer.js';
 import { ReplicaLog } from './replica-log.js';
+import { HeldTurns } from './held-turns.js';
 
 type Actor = QueueActor<number>;
 
@@ -119,9 +125,14 @@ export class ShardHost {
   readonly #forwardsInFlight = new Set<string>();
   /** Outbox records deleted in this turn: announce after the commit, so the target may forget its marker. */
   #forwardsDone: PendingForward[] = [];
+  readonly #deferSync: boolean;
+  /** Answers of turns whose write is not yet durable (only with deferSync). */
+  readonly #held = new HeldTurns<FromShard>();
 
-  constructor(store: ShardStore, bodyCacheBytes: number, replicated = false) {
+  /** With `deferSync`, turns write without a sync and the caller reports durability (see top). */
+  constructor(store: ShardStore, bodyCacheBytes: number, replicated = false, options: { deferSync?: boolean } = {}) {
     this.#store = store;
+    this.#deferSync = options.deferSync === true;
     this.#bodies = new BodyCache(bodyCacheBytes);
     this.#replicas = replicated ? new ReplicaLog(store) : undefined;
   }
@@ -343,13 +354,15 @@ export class ShardHost {
   }
 
   /**
-   * Ends the turn: dispatch, one synced commit, then the answers. Throws StorageError if the
-   * commit fails — the caller must then die, because memory is ahead of disk.
+   * Ends the turn: dispatch, one commit, then the answers that may leave (this turn's once its
+   * write is durable, after any earlier turn's). Throws StorageError if the commit fails — the
+   * caller must then die, because memory is ahead of disk.
    */
   endTurn(now: number): FromShard[] {
     for (const actor of this.#touched) actor.endTurn(now);
+    let write: number;
     try {
-      this.#store.commit();
+      write = this.#store.commit({ deferSync: this.#deferSync });
     } catch (err) {
       // The turn's writes are lost: its answers must never leave, not even with a later turn.
       this.#answers.take();
@@ -371,7 +384,18 @@ export class ShardHost {
     // The log goes first: the main thread must know a batch's entries before it sees the replies
     // that depend on them (it holds those replies until the followers acknowledge the entries).
     if (entries !== undefined && entries.length > 0) answers.unshift({ t: 'log', entries });
-    return answers;
+    this.#held.hold(write, answers);
+    return this.#held.release(this.#store.durable);
+  }
+
+  /** The answers of held turns whose write has become durable since (store.markDurable), in turn order. */
+  released(): FromShard[] {
+    return this.#held.release(this.#store.durable);
+  }
+
+  /** Whether answers wait for a write to become durable. */
+  get holding(): boolean {
+    return this.#held.holding;
   }
 
   /** When the host next needs `tick`, if ever. */
@@ -385,7 +409,8 @@ export class ShardHost {
   }
 
   /**
-   * After a commit: announces deleted outbox records, and sends on outbox records (now durable),
+   * After a commit: announces deleted outbox records, and sends on outbox records (both leave
+   * with this turn's answers, so only once the turn's write is durable),
    * at most MAX_FORWARDS_IN_FLIGHT unacknowledged at a time so a deleted queue of a million
    * messages does not flood the main thread.
    */

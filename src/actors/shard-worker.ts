@@ -2,9 +2,16 @@
  * Entry point of a shard worker thread: owns one RocksDB directory (ShardStore) and the ShardHost
  * over it, and drives turns from the main thread's messages and from one timer. No socket here:
  * the main thread owns every socket, this thread owns every byte on disk.
+ *
+ * Turns pipeline with fsync: a turn writes its batch without a sync and asks the shard's syncer
+ * thread (storage/wal-syncer.ts) to make it durable; the next turns run meanwhile, staging into
+ * one open batch that is written when the sync in flight reports (see ShardStore.commit). The
+ * host holds each turn's answers until the syncer reports its write durable, then they are
+ * posted, in turn order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
+import { WalSyncer } from '../storage/wal-syncer.js';
 import { ShardHost } from './shard-host.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
 
@@ -13,7 +20,7 @@ if (port === null) throw new Error('shard-worker.js must run in a worker thread'
 const data = workerData as ShardWorkerData;
 
 const store = await ShardStore.open(data.dir);
-const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true);
+const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true, { deferSync: true });
 const queues = await host.recover(Date.now());
 
 let turnScheduled = false;
@@ -25,6 +32,37 @@ function post(items: FromShard[]): void {
   if (items.length > 0) port!.postMessage(items);
 }
 
+/**
+ * A write failed or could not be synced: memory is ahead of disk. Die; the supervisor restarts
+ * this shard from what is on disk, and fails the requests that were in flight here as retryable.
+ * (The exit handler stops the syncer first, so it never touches the database as it closes.)
+ */
+function die(msg: string, err: unknown): never {
+  console.error(JSON.stringify({ level: 'fatal', shard: data.shard, msg, err: String(err) }));
+  process.exit(70);
+}
+
+const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`, {
+  durable: (through) => {
+    if (closing) return; // close() syncs the rest itself
+    store.markDurable(through);
+    try {
+      store.flush(); // what turns staged during that sync
+    } catch (err) {
+      die('commit failed', err);
+    }
+    requestSync();
+    post(host.released());
+  },
+  failed: (err) => die('WAL sync failed', err),
+});
+process.on('exit', () => syncer.stopNow());
+
+function requestSync(): void {
+  const through = store.syncRequest();
+  if (through !== undefined) syncer.request(through);
+}
+
 function endTurn(): void {
   turnScheduled = false;
   // close() ran the last turn itself. A turn scheduled before the close message arrived must not
@@ -34,11 +72,9 @@ function endTurn(): void {
   try {
     post(host.endTurn(Date.now()));
   } catch (err) {
-    // The synced write failed: memory is ahead of disk. Die; the supervisor restarts this shard
-    // from what is on disk, and fails the requests that were in flight here as retryable.
-    console.error(JSON.stringify({ level: 'fatal', shard: data.shard, msg: 'commit failed', err: String(err) }));
-    process.exit(70);
+    die('commit failed', err);
   }
+  requestSync();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }
@@ -70,7 +106,16 @@ async function close(): Promise<void> {
   closing = true;
   if (timer !== undefined) clearTimeout(timer);
   host.answerWaiters();
-  post(host.endTurn(Date.now()));
+  try {
+    post(host.endTurn(Date.now()));
+    // The syncer stops first (it shares the database); one synced write here covers every write
+    // still waiting for it, and the answers they hold go out before the store closes.
+    await syncer.close();
+    store.commit();
+  } catch (err) {
+    die('commit failed', err);
+  }
+  post(host.released());
   await store.close();
   port!.postMessage([{ t: 'closed' }] satisfies FromShard[]);
   port!.close();

@@ -22,7 +22,14 @@ declare module '@nxtedition/rocksdb' {
     gt?: Buffer; gte?: Buffer; lt?: Buffer; lte?: Buffer;
   }
   export class RocksLevel {
-    constructor(location: string, options?: { keyEncoding?: 'buffer'; valueEncoding?: 'buffer' });
+    /**
+     * A directory to open, or the `handle` of a database another thread of this process opened:
+     * then this object wraps that same open database (no second LOCK; binding.cc `db_init`), and
+     * must never be closed (that would close the database under its owner).
+     */
+    constructor(location: string | bigint, options?: { keyEncoding?: 'buffer'; valueEncoding?: 'buffer' });
+    /** The native database pointer, valid in every thread of this process while the owner keeps it open. */
+    readonly handle: bigint;
     readonly status: 'opening' | 'open' | 'closing' | 'closed';
     open(options?: {
       createIfMissing?: boolean; errorIfExists?: boolean; infoLogLevel?: string | null;

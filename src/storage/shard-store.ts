@@ -1,12 +1,22 @@
 /**
  * One RocksDB instance owned by one shard worker. Writes are staged into a batch during an actor
- * turn and made durable together by `commit()`: one synced write batch (one fdatasync) for every
- * change of every actor on the shard in that turn — group commit. Replies wait for it.
+ * turn and written together by `commit()`: one write batch for every change of every actor on the
+ * shard in that turn — group commit. Replies wait until that write is durable.
+ *
+ * A commit is either synced on this thread (one fdatasync before it returns), or, with
+ * `deferSync`, written without a sync: the shard's syncer thread (wal-syncer.ts) later reports
+ * `markDurable(n)` once one synced write covered write number n. While such a sync is in flight a
+ * deferred commit does not write at all: the batch stays open and the following turns stage into
+ * it, and `flush()` writes it when the sync has ended. (RocksDB writes one group at a time: a
+ * write issued during the syncer's fdatasync would wait for it, measured at 25% of a shard's time.)
+ * Each commit returns the number of the write that holds everything staged so far.
  *
  * shared/STACK.md: `put(k, v, {sync: true})` does NOT sync in this binding; only synced batches do.
  * So this module writes through batches only, and test/storage.test.ts proves a sync happens.
  * Reads used on the delivery path are synchronous (`_getManySync`): the worker has nothing better
- * to do meanwhile, and it keeps the QueueActor a synchronous state machine.
+ * to do meanwhile, and it keeps the QueueActor a synchronous state machine. They see unsynced
+ * writes (memtable); whatever a turn derives from them is released only after a later sync, which
+ * covers the earlier writes too (the WAL is one sequence).
  */
 import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
@@ -32,14 +42,15 @@ export class StorageError extends Error {
 export type StoreOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 /**
- * The cluster's seam into group commit: sees every operation of a batch before its synced write
- * (and may add its own to the same batch), and hears when the write is durable. Single-node mode
- * installs none.
+ * The cluster's seam into group commit: sees every operation of a batch before its write (and may
+ * add its own to the same batch), and hears when the write succeeded. Single-node mode installs
+ * none. (With `deferSync` the write is not yet durable then: whatever the tap produces leaves the
+ * shard with the turn's answers, which ShardHost holds until it is.)
  */
 export interface CommitTap {
   /** The batch's operations, before the write; returns operations to write atomically with them. */
   sealing(ops: readonly StoreOp[]): StoreOp[];
-  /** Every operation of the batch (the tap's own included), after the synced write succeeded. */
+  /** Every operation of the batch (the tap's own included), after the write succeeded. */
   committed(ops: readonly StoreOp[]): void;
 }
 
@@ -80,6 +91,17 @@ export class ShardStore {
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   readonly #clearing = new Set<Promise<void>>();
   #syncs = 0;
+  /** Batches written since open, how many of them are known durable, and up to which one a sync was asked for. */
+  #written = 0;
+  #durable = 0;
+  #requested = 0;
+  /**
+   * Message and outbox records of the open batch (null: deleted), so that reads see them before
+   * the batch is written: a body not kept in memory is read back from the store, maybe in a later
+   * turn than its send. Cleared when the batch is written (then RocksDB has them).
+   */
+  readonly #unwrittenMessages = new Map<string, Map<number, Buffer | null>>();
+  readonly #unwrittenForwards = new Map<string, Uint8Array | null>();
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
   #ops: StoreOp[] = [];
@@ -102,9 +124,39 @@ export class ShardStore {
     return new ShardStore(db);
   }
 
-  /** Number of synced batches written since open (a test proves commits sync). */
+  /** Number of synced writes made on this thread since open (a test proves commits sync). */
   get syncCount(): number {
     return this.#syncs;
+  }
+
+  /** Number of the last batch written. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Number of the last batch known durable (≤ written). */
+  get durable(): number {
+    return this.#durable;
+  }
+
+  /** The syncer made every write through number `through` durable. */
+  markDurable(through: number): void {
+    if (through > this.#durable) this.#durable = Math.min(through, this.#written);
+  }
+
+  /**
+   * The write number to ask the syncer for now, if any: the last write, when it is not yet
+   * durable and no sync is in flight (one in flight is followed by the next once it reports).
+   */
+  syncRequest(): number | undefined {
+    if (this.#written <= this.#requested || this.#requested > this.#durable) return undefined;
+    this.#requested = this.#written;
+    return this.#written;
+  }
+
+  /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
+  get handle(): bigint {
+    return this.#db.handle;
   }
 
   /** Operations staged and not yet committed. */
@@ -148,6 +200,7 @@ export class ShardStore {
 
   /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
+    this.flush();
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
     return rows;
@@ -155,6 +208,7 @@ export class ShardStore {
 
   /** The outbox records of one queue, read synchronously (a new leader sends them on: cluster mode). */
   forwardsOf(qid: string): PendingForward[] {
+    this.flush();
     return this.#readRangeSync(queuePrefixRange(PREFIX.forward, qid), []).map(([key]) => parseForwardKey(key));
   }
 
@@ -174,6 +228,7 @@ export class ShardStore {
 
   /** Reads one key synchronously. */
   readKey(key: Buffer): Buffer | undefined {
+    this.flush();
     return this.#db._getManySync([key])[0];
   }
 
@@ -222,7 +277,15 @@ export class ShardStore {
   }
 
   putMessage(qid: string, seq: number, message: StoredMessage): void {
-    this.#stage().put(messageKey(PREFIX.message, qid, seq), encodeMessage(message));
+    const value = encodeMessage(message);
+    this.#stage().put(messageKey(PREFIX.message, qid, seq), value);
+    this.#unwrittenOf(qid).set(seq, value);
+  }
+
+  #unwrittenOf(qid: string): Map<number, Buffer | null> {
+    let m = this.#unwrittenMessages.get(qid);
+    if (m === undefined) this.#unwrittenMessages.set(qid, (m = new Map()));
+    return m;
   }
 
   putDelivery(qid: string, seq: number, delivery: DeliveryRecord): void {
@@ -231,6 +294,7 @@ export class ShardStore {
 
   deleteMessage(qid: string, seq: number): void {
     this.#stage().del(messageKey(PREFIX.message, qid, seq));
+    this.#unwrittenOf(qid).set(seq, null);
   }
 
   deleteDelivery(qid: string, seq: number): void {
@@ -238,17 +302,20 @@ export class ShardStore {
   }
 
   putForward(f: ForwardId, record: ForwardRecord): void {
-    this.#stage().put(forwardKey(f), cbor.encode(record));
+    const value = cbor.encode(record) as Uint8Array;
+    this.#stage().put(forwardKey(f), value);
+    this.#unwrittenForwards.set(forwardIdString(f), value);
   }
 
   deleteForward(f: ForwardId): void {
     this.#stage().del(forwardKey(f));
+    this.#unwrittenForwards.set(forwardIdString(f), null);
   }
 
   /** Reads outbox records synchronously (the host sends them on in bounded slices). */
   readForwards(keys: readonly PendingForward[]): Array<ForwardRecord | undefined> {
     if (keys.length === 0) return [];
-    const values = this.#db._getManySync(keys.map(forwardKey));
+    const values = readThrough(this.#unwrittenForwards, keys.map(forwardIdString), (missing) => this.#db._getManySync(missing.map((i) => forwardKey(keys[i]!))));
     return values.map((v) => (v === undefined ? undefined : (cbor.decode(v) as ForwardRecord)));
   }
 
@@ -297,10 +364,15 @@ export class ShardStore {
   }
 
   /**
-   * Makes everything staged durable: one synced batch. Throws StorageError when the write fails;
-   * the caller must then treat its in-memory state as lost (the worker exits and recovers).
+   * Ends a turn's staging and returns the number of the write that holds everything staged so far
+   * (with nothing staged, the last write's). Synced unless `deferSync`: the open batch (or, with
+   * nothing staged but writes not yet durable, an empty batch) is written with a sync, durable on
+   * return. With `deferSync` the batch is written without a sync — unless a sync is in flight:
+   * then it stays open until `flush()`. Throws StorageError when a write fails; the caller must
+   * then treat its in-memory state as lost (the worker exits and recovers).
    */
-  commit(): void {
+  commit(options?: { deferSync?: boolean }): number {
+    const sync = options?.deferSync !== true;
     const tap = this.#tap;
     if (tap !== undefined) {
       for (const op of tap.sealing(this.#ops)) {
@@ -310,27 +382,54 @@ export class ShardStore {
     }
     const ops = this.#ops;
     this.#ops = [];
-    const batch = this.#batch;
+    if (sync) {
+      this.#write(true);
+      if (tap !== undefined && ops.length > 0) tap.committed(ops);
+    } else {
+      // The operations are sealed into the batch now, whenever it is written: what the tap makes
+      // of them leaves the shard only once the batch is durable (ShardHost holds it until then).
+      if (tap !== undefined && ops.length > 0) tap.committed(ops);
+      if (this.#requested <= this.#durable) this.#write(false);
+    }
+    return this.#batch === undefined ? this.#written : this.#written + 1;
+  }
+
+  /** Writes the open batch now, without a sync (the sync in flight has ended, or a read needs everything in RocksDB). */
+  flush(): void {
+    this.#write(false);
+  }
+
+  #write(sync: boolean): void {
+    let batch = this.#batch;
+    if (batch === undefined && sync && this.#durable < this.#written) batch = this.#db.batch(); // an empty synced write: syncs the WAL
     if (batch !== undefined) {
       this.#batch = undefined;
+      const counts = this.#staged > 0;
       this.#staged = 0;
       try {
-        batch._writeSync({ sync: true });
-        this.#syncs++;
+        batch._writeSync({ sync });
+        if (counts) this.#written++;
+        if (sync) {
+          this.#syncs++;
+          this.#durable = this.#written;
+        }
       } catch (err) {
-        throw new StorageError(`synced batch write failed: ${(err as Error).message}`, { cause: err });
+        throw new StorageError(`${sync ? 'synced' : 'unsynced'} batch write failed: ${(err as Error).message}`, { cause: err });
       } finally {
         // _writeSync leaves the batch open: abstract-level keeps an open batch in the database's
         // resource set, with a copy of every operation (key and value), until it is closed. Not
         // closing it held every write ever made in memory (issue 5, memory).
         batch.close(ignore);
       }
+      this.#unwrittenMessages.clear();
+      this.#unwrittenForwards.clear();
     }
-    if (tap !== undefined && ops.length > 0) tap.committed(ops);
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
       this.#afterCommit = [];
       // Garbage only: losing these in a crash is harmless, recovery skips and clears them again.
+      // They run once the batch that made them garbage is written: they land in the WAL after it,
+      // so no recovery can see them without it.
       for (const range of ranges) {
         const clearing: Promise<void> = this.#db.clear(range).catch(() => undefined).finally(() => this.#clearing.delete(clearing));
         this.#clearing.add(clearing);
@@ -341,7 +440,9 @@ export class ShardStore {
   /** Reads stored messages synchronously (delivery of messages whose body is not in memory). */
   readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
     if (seqs.length === 0) return [];
-    const values = this.#db._getManySync(seqs.map((s) => messageKey(PREFIX.message, qid, s)));
+    const unwritten = this.#unwrittenMessages.get(qid);
+    const read = (missing: number[]): Array<Buffer | undefined> => this.#db._getManySync(missing.map((i) => messageKey(PREFIX.message, qid, seqs[i]!)));
+    const values = unwritten === undefined || unwritten.size === 0 ? read(seqs.map((_, i) => i)) : readThrough(unwritten, seqs, read);
     return values.map((v) => (v === undefined ? undefined : decodeMessage(v)));
   }
 
@@ -464,6 +565,7 @@ export class ShardStore {
   }
 
   async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
+    this.flush();
     const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       for (;;) {
@@ -477,11 +579,27 @@ export class ShardStore {
   }
 
   async close(): Promise<void> {
-    if (this.#staged > 0) this.commit();
+    if (this.#batch !== undefined || this.#durable < this.#written) this.commit();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
   }
+}
+
+/**
+ * Values for `keys`: from `unwritten` where it has the key (null: deleted, read as undefined), the
+ * rest from `read`, which gets the indexes (into `keys`) of the keys it must read.
+ */
+function readThrough<K, V extends Uint8Array>(unwritten: Map<K, V | null>, keys: readonly K[], read: (missing: number[]) => Array<V | undefined>): Array<V | undefined> {
+  const out = new Array<V | undefined>(keys.length);
+  const missing: number[] = [];
+  keys.forEach((k, i) => {
+    const v = unwritten.get(k);
+    if (v === undefined) missing.push(i);
+    else out[i] = v ?? undefined;
+  });
+  if (missing.length > 0) read(missing).forEach((v, j) => (out[missing[j]!] = v));
+  return out;
 }
 
 function recoveredMessage(qid: string, seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
