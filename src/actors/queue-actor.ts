@@ -119,6 +119,15 @@ export interface QueueActorDeps<Ref> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A body to keep in memory, in a buffer that holds little else: bodies arrive as views into the
+ * buffer of a whole turn's sends (packing.ts), which one cached body must not keep alive for as
+ * long as it stays queued. Small copies come from Node's buffer pool (no allocation of their own).
+ */
+function ownBuffer(body: Uint8Array): Uint8Array {
+  return body.buffer.byteLength <= 2 * body.byteLength ? body : Buffer.from(body);
+}
 /** The id of a message promoted from the backlog until its stored record is read (with its body). */
 const UNREAD_ID = '';
 
@@ -468,7 +477,7 @@ export class QueueActor<Ref> {
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
     this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
-    msg.body = this.#bodies.admit(size) ? entry.body : undefined;
+    msg.body = this.#bodies.admit(size) ? ownBuffer(entry.body) : undefined;
     if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
     if (held) {
