@@ -452,14 +452,18 @@ export class QueueActor<Ref> {
         deadLetterNew = true;
       }
     }
+    // The stored message itself keeps its sequence from being used again after a restart (recovery
+    // starts above the highest stored one), so a send stages no high-water mark (`S`, once per
+    // touched queue per turn: with 10,000 queues a write for every few messages); a message that
+    // leaves the store (#unstore) or a sequence used without one does.
     const seq = this.#nextSeq++;
-    this.#nextSeqDirty = true;
     const id = this.#idOf(seq);
     const extra = sendExtra(entry, dedupId);
     const msg = this.#newMsg(seq, id, now, size, undefined, entry.attributes, extra);
     if (dedupId !== undefined) this.#remember(dedupId, { messageId: id, seq, at: now });
     if (deadLetterNew) {
       // overflow deadLetterNew: the new message goes straight to the dead-letter queue.
+      this.#nextSeqDirty = true;
       this.#store.putForward(seq, deadLetterRecord(msg, entry.body, a.deadLetter!.queue, 'overflow', this.name, now));
       this.#counters.deadLettered++;
       return { messageId: id, seq, deadLettered: true };
@@ -536,8 +540,7 @@ export class QueueActor<Ref> {
         continue;
       }
       const m = item.message;
-      const seq = this.#nextSeq++;
-      this.#nextSeqDirty = true;
+      const seq = this.#nextSeq++; // stored below: no high-water mark needed (see #send)
       const id = this.#idOf(seq);
       const extra: MessageExtra = {};
       if (m.groupId !== undefined) extra.groupId = m.groupId;
@@ -1160,8 +1163,12 @@ export class QueueActor<Ref> {
     msg.state = State.Gone;
   }
 
-  /** Stages the deletion of a message's stored records. */
+  /**
+   * Stages the deletion of a message's stored records, and the high-water mark with it: once the
+   * highest stored message is gone, only the mark keeps its sequence from being used again.
+   */
   #unstore(seq: number): void {
+    this.#nextSeqDirty = true;
     this.#store.deleteMessage(seq);
     if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
   }
