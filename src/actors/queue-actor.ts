@@ -899,7 +899,9 @@ export class QueueActor<Ref> {
   }
 
   /** The connection of `session` closed: drop its waiters, end its subscriptions, free their leases now. */
-  closeSession(session: number, now: number): void {
+  /** Returns whether the connection had anything here (a long poll or a subscription): else nothing changed. */
+  closeSession(session: number, now: number): boolean {
+    if (this.#waiters.length === 0 && this.#subs.size === 0) return false;
     this.#waiters = this.#waiters.filter((w) => w.session !== session);
     for (const [key, s] of this.#subs) {
       if (s.session !== session) continue;
@@ -910,6 +912,7 @@ export class QueueActor<Ref> {
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
       }
     }
+    return true;
   }
 
   /** Shutdown: every long poll is answered now (empty), so no client waits on a closing broker. */
