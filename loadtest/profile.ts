@@ -3,6 +3,11 @@
  * written by `node --cpu-prof` (e.g. FERRY_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" for the
  * broker under `npm run bench`). Prints self time by area (our modules, cbor-x, uWS, RocksDB, the
  * worker-thread channel, GC, idle) and the top functions by self time.
+ *
+ * `--from S --to S` keeps only the samples between those seconds, counted from the earliest start
+ * among the files given (the profiles of one process share a clock, so the main thread and its
+ * workers are cut at the same moment): a scenario's measured phase without its setup and teardown.
+ * `--timeline` prints each file's busy milliseconds per second, to find that phase.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -38,10 +43,21 @@ export function areaOf(url: string, fn: string): string {
   return 'other js';
 }
 
-export function summarize(profile: CpuProfile): { totalMs: number; areas: Map<string, number>; functions: Map<string, number> } {
+/** Sample times in µs on the profile's clock (timeDeltas are gaps between consecutive samples). */
+function sampleTimes(profile: CpuProfile): number[] {
+  const times = new Array<number>(profile.samples.length);
+  let t = profile.startTime;
+  for (let i = 0; i < times.length; i++) times[i] = t += profile.timeDeltas[i] ?? 0;
+  return times;
+}
+
+/** Self time by area and by function; only samples in [fromUs, toUs) of the profile's clock when given. */
+export function summarize(profile: CpuProfile, fromUs = -Infinity, toUs = Infinity): { totalMs: number; areas: Map<string, number>; functions: Map<string, number> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  const times = sampleTimes(profile);
   for (let i = 0; i < profile.samples.length; i++) {
+    if (times[i]! < fromUs || times[i]! >= toUs) continue;
     const id = profile.samples[i]!;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -60,17 +76,42 @@ export function summarize(profile: CpuProfile): { totalMs: number; areas: Map<st
   return { totalMs: total / 1000, areas, functions };
 }
 
+/** Busy (non-idle) milliseconds in each whole second since `originUs`. */
+function timeline(profile: CpuProfile, originUs: number): number[] {
+  const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const times = sampleTimes(profile);
+  const busy: number[] = [];
+  for (let i = 0; i < profile.samples.length; i++) {
+    if (idle.has(profile.samples[i]!)) continue;
+    const s = Math.floor((times[i]! - originUs) / 1e6);
+    if (s >= 0) busy[s] = (busy[s] ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000;
+  }
+  return Array.from(busy, (ms) => Math.round(ms ?? 0));
+}
+
 function main(): void {
   const argv = process.argv.slice(2);
-  const topIdx = argv.indexOf('--top');
-  const top = topIdx >= 0 ? Number(argv[topIdx + 1]) : 25;
-  const files = argv.filter((a, i) => !a.startsWith('--') && (topIdx < 0 || i !== topIdx + 1));
+  const valueOf = (flag: string): number | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? Number(argv[i + 1]) : undefined;
+  };
+  const top = valueOf('--top') ?? 25;
+  const withValue = new Set(['--top', '--from', '--to'].map((f) => argv.indexOf(f) + 1).filter((i) => i > 0));
+  const files = argv.filter((a, i) => !a.startsWith('--') && !withValue.has(i));
   if (files.length === 0) {
-    process.stderr.write('usage: node dist/loadtest/profile.js FILE.cpuprofile… [--top N]\n');
+    process.stderr.write('usage: node dist/loadtest/profile.js FILE.cpuprofile… [--top N] [--from S --to S] [--timeline]\n');
     process.exit(2);
   }
-  for (const file of files) {
-    const { totalMs, areas, functions } = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  const profiles = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as CpuProfile);
+  const origin = Math.min(...profiles.map((p) => p.startTime));
+  const fromUs = origin + (valueOf('--from') ?? -Infinity) * 1e6;
+  const toUs = origin + (valueOf('--to') ?? Infinity) * 1e6;
+  for (const [k, file] of files.entries()) {
+    if (argv.includes('--timeline')) {
+      process.stdout.write(`== ${basename(file)}: busy ms per second since the first start\n${timeline(profiles[k]!, origin).join(' ')}\n`);
+      continue;
+    }
+    const { totalMs, areas, functions } = summarize(profiles[k]!, fromUs, toUs);
     const busy = totalMs - (areas.get('idle') ?? 0) / 1000;
     const lines = [`== ${basename(file)}: ${totalMs.toFixed(0)} ms sampled, ${busy.toFixed(0)} ms busy`, '-- self time by area (% of busy)'];
     for (const [area, us] of [...areas].sort((a, b) => b[1] - a[1])) {

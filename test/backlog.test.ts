@@ -142,3 +142,17 @@ t.test('RelaxedOrder without a backlog behaves as before', async (t) => {
   o.visible(msg(1), true);
   t.same(takeAll(o).map((m) => m.seq), [1, 2]);
 });
+
+t.test('a short backlog holds columns for what it holds, not a full chunk; a long one grows to full chunks', async (t) => {
+  const short = new Backlog();
+  for (let i = 0; i < 5; i++) short.push(i, 1000 + i, 256);
+  t.ok(short.columnBytes <= 16 * 12, `5 entries: ${short.columnBytes} bytes of columns`);
+  const long = new Backlog();
+  const n = 100_000;
+  for (let i = 0; i < n; i++) long.push(i, 1000 + i, 256);
+  t.ok(long.columnBytes >= n * 12 && long.columnBytes <= n * 12 * 1.2, `100,000 entries: ${long.columnBytes} bytes of columns`);
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (long.shift()?.seq !== i) bad++;
+  t.equal(bad, 0, 'every entry comes out in order across the growing chunks');
+  t.equal(long.columnBytes, 0, 'drained: nothing held');
+});

@@ -177,6 +177,12 @@ t.test('bodies: empty, over the broker limit, over the queue limit', async (t) =
   t.test('empty body', (t) => badRequest(t, 'send', { queue: 'bi-ok', body: new Uint8Array(0) }, { code: ErrorCodes.EmptyBody, field: 'body' }));
   t.test('empty text body', (t) => badRequest(t, 'send', { queue: 'bi-ok', body: '' }, { code: ErrorCodes.EmptyBody, field: 'body' }));
   t.test('empty body in a batch', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: [{ body: 'a' }, { body: '' }] }, { code: ErrorCodes.EmptyBody, field: 'entries.1.body' }));
+  // Entries that are their body alone take a shorter path through validation: the same answers.
+  const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(1);
+  t.test('empty byte body in a batch', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: [{ body: bytes(1) }, { body: bytes(0) }] }, { code: ErrorCodes.EmptyBody, field: 'entries.1.body' }));
+  t.test('byte body over the broker limit in a batch', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: [{ body: bytes(1) }, { body: bytes(1) }, { body: bytes(Limits.defaultMaxMessageBytes + 1) }] }, { code: ErrorCodes.BodyTooLarge, field: 'entries.2.body' }));
+  t.test('a body that is neither bytes nor text in a batch', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: [{ body: bytes(1) }, { body: 42 }] }, { code: ErrorCodes.InvalidField, field: 'entries.1.body' }));
+  t.test('a null body in a batch', (t) => badRequest(t, 'sendBatch', { queue: 'bi-ok', entries: [{ body: null }] }, { code: ErrorCodes.MissingField, field: 'entries.0.body' }));
   t.test('body over maxMessageBytes (256 KiB)', (t) => badRequest(t, 'send', { queue: 'bi-ok', body: new Uint8Array(Limits.defaultMaxMessageBytes + 1) }, { code: ErrorCodes.BodyTooLarge, field: 'body' }));
   t.test('a body of exactly maxMessageBytes is accepted', async (t) => {
     const r = await s.call('send', { queue: 'bi-ok', body: new Uint8Array(Limits.defaultMaxMessageBytes).fill(7) });

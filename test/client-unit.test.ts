@@ -187,6 +187,20 @@ t.test('a request with no reply rejects with Timeout; receive waits waitMs on to
   t.same(messages, []);
 });
 
+t.test('timeouts of different lengths: a short one behind a long one fires on time, the long one still gets its reply', async (t) => {
+  const { fake, client } = await setup(t, { requestTimeoutMs: 5_000 });
+  fake.handler = (req, ws) => {
+    if (req.op === 'purgeQueue' && req.args.queue === 'slow') setTimeout(() => ws.send(encodeFrame({ id: req.id, result: { purged: 7 } })), 300);
+    return undefined; // 'never' gets no reply at all
+  };
+  let slowDone = false;
+  const slow = client.purgeQueue('slow').finally(() => (slowDone = true));
+  const err = await client.request('purgeQueue', { queue: 'never' }, { timeoutMs: 100 }).catch((e: unknown) => e);
+  t.equal((err as FerryError).code, ErrorCodes.Timeout, 'the short request timed out');
+  t.notOk(slowDone, 'before the long one was answered');
+  t.equal(await slow, 7, 'the long one was not timed out with it');
+});
+
 t.test('an unexpected close settles every pending request at once with ConnectionClosed', async (t) => {
   const { fake, client } = await setup(t, { reconnect: false });
   fake.handler = () => undefined; // never reply

@@ -32,6 +32,8 @@ t.test('a turn of frames, spliced and plain mixed, is one CBOR array of them', a
     { id: 1, result: results }, { id: 2, result: { deleted: true } }, { sub: 3, messages }, { id: null, error: { code: 'BadFrame', message: 'x' } },
   ]);
   t.same(decodeFrame(encodeServerFrames([{ id: 9, result: { ok: 1 } }])), { id: 9, result: { ok: 1 } }, 'one plain frame alone');
+  const many = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? { id: i, result: { deleted: true } } : { id: i, result: new EncodedCbor(encodeFrame(results), 1) }));
+  t.same(decodeFrame(encodeServerFrames(many)), many.map((f) => ({ id: f.id, result: valueOf(f.result) })), '300 frames: a longer array head');
 });
 
 t.test('anywhere else it is its value: read, or encoded by cbor-x inside another object', async (t) => {

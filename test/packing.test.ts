@@ -1,27 +1,43 @@
-// sendBatch entries packed for postMessage come back equal: bodies, order, and every other field.
+// A turn's sends packed for postMessage (packing.ts) come back equal: requests in order, bodies,
+// and every other field, through a real structured clone with the buffers transferred.
 import t from 'tap';
-import { packEntries, unpackEntries } from '../src/actors/packing.js';
+import { SendPacker, transferables, unpackSends, type PackedSends, type UnpackedSend } from '../src/actors/packing.js';
 import type { SendEntry } from '../src/protocol/ops.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-t.test('round trip keeps bodies, order and extra fields', async (t) => {
-  const entries: SendEntry[] = [
-    { body: bytes('one') },
-    { body: bytes('two'), delayMs: 5 },
-    { body: new Uint8Array(0) },
-    { body: bytes('four'), attributes: { k: 'v' } },
-  ];
-  const packed = packEntries(entries);
-  t.equal(packed.bytes.byteLength, 10);
-  t.same([...packed.ends], [3, 6, 6, 10]);
-  t.same(packed.extras, [[1, { delayMs: 5 }], [3, { attributes: { k: 'v' } }]]);
-  const back = unpackEntries(structuredClone(packed));
-  t.same(back.map((e) => new TextDecoder().decode(e.body)), ['one', 'two', '', 'four']);
-  t.same(back.map(({ body: _b, ...rest }) => rest), [{}, { delayMs: 5 }, {}, { attributes: { k: 'v' } }]);
+function unpacked(p: PackedSends): UnpackedSend[] {
+  const out: UnpackedSend[] = [];
+  unpackSends(structuredClone(p, { transfer: transferables(p) }), (s) => out.push(s));
+  return out;
+}
+
+t.test('round trip keeps requests, bodies, order and extra fields', async (t) => {
+  const packer = new SendPacker();
+  const batch: SendEntry[] = [{ body: bytes('one') }, { body: bytes('two'), delayMs: 5 }, { body: new Uint8Array(0) }, { body: bytes('four'), attributes: { k: 'v' } }];
+  packer.add(7, 'qid-a', false, batch);
+  packer.add(8, 'qid-b', true, [{ queue: 'b', body: bytes('single') } as SendEntry]);
+  packer.add(2 ** 40, 'qid-a', true, [{ queue: 'a', body: bytes('late'), groupId: 'g' } as SendEntry]);
+  t.equal(packer.size, 3);
+  const packed = packer.take();
+  t.equal(packed.bytes.byteLength, 20);
+  t.same([...packed.ends], [3, 6, 6, 10, 16, 20]);
+  t.same(packed.extras, [[1, { delayMs: 5 }], [3, { attributes: { k: 'v' } }], [5, { groupId: 'g' }]], 'a send\'s queue name is not an extra');
+  const back = unpacked(packed);
+  t.same(back.map((s) => [s.r, s.qid, s.single, s.entries.length]), [[7, 'qid-a', false, 4], [8, 'qid-b', true, 1], [2 ** 40, 'qid-a', true, 1]]);
+  t.same(back[0]!.entries.map((e) => text(e.body)), ['one', 'two', '', 'four']);
+  t.same(back[0]!.entries.map(({ body: _b, ...rest }) => rest), [{}, { delayMs: 5 }, {}, { attributes: { k: 'v' } }]);
+  t.same(back[2]!.entries.map(({ body, ...rest }) => [text(body), rest]), [['late', { groupId: 'g' }]]);
+  t.equal(packed.bytes.byteLength, 0, 'the bodies were transferred, not copied');
 });
 
-t.test('plain bodies carry no extras', async (t) => {
-  const packed = packEntries([{ body: bytes('a') }, { body: bytes('b'), delayMs: undefined }]);
-  t.equal(packed.extras, undefined);
+t.test('plain bodies carry no extras; take starts over', async (t) => {
+  const packer = new SendPacker();
+  packer.add(1, 'q', false, [{ body: bytes('a') }, { body: bytes('b'), delayMs: undefined }]);
+  t.equal(packer.take().extras, undefined);
+  t.equal(packer.size, 0);
+  const empty = packer.take();
+  t.equal(empty.qids.length, 0);
+  t.same(unpacked(empty), []);
 });

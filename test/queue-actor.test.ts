@@ -341,3 +341,26 @@ t.test('a receipt of an earlier run of the actor is expired, even where the coun
   t.same(h.del(after!.receipt, 11), { result: { deleted: true } }, 'this run\'s receipt');
   t.same(h.del(before!.receipt, 12), { result: { deleted: false } }, 'once the message is gone, an old receipt is a harmless repeat');
 });
+
+t.test('sends stage no high-water mark; removing the newest message does, so no sequence is used twice across a restart', async (t) => {
+  const h = actorHarness();
+  let marks = 0;
+  const put = h.store.putNextSeq.bind(h.store);
+  h.store.putNextSeq = (n, d) => {
+    marks++;
+    put(n, d);
+  };
+  for (let i = 0; i < 5; i++) h.send(`m${i}`, 10);
+  h.ok(h.call({ op: 'sendBatch', args: { queue: h.name, entries: [{ body: Buffer.from('b0') }, { body: Buffer.from('b1') }] } }, 10));
+  t.equal(marks, 0, 'sends alone: the stored messages carry the high-water mark');
+  const got = h.receive(20, { max: 10, visibilityMs: 60_000 });
+  t.equal(got.length, 7);
+  t.equal(marks, 1, 'the delivered mark moved: staged once for the turn');
+  for (const m of got) h.ok(h.call({ op: 'delete', args: { queue: h.name, receipt: m.receipt } }, 30));
+  t.ok(marks >= 2, 'deletes stage the mark');
+  t.equal(h.store.messages.size, 0, 'nothing stored');
+  h.restart(40);
+  const after = h.send('after', 50);
+  t.equal(after.seq, 7, 'the sequence continues above every message ever sent');
+  t.notOk(got.some((m) => m.messageId === after.messageId), 'and so does the message id');
+});

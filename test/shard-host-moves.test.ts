@@ -12,7 +12,7 @@ import { ShardHost } from '../src/actors/shard-host.js';
 import type { FromShard, QueueRequest, ToShard } from '../src/actors/shard-messages.js';
 import { ShardStore } from '../src/storage/shard-store.js';
 import type { ForwardId } from '../src/storage/keys.js';
-import { decodeFrame } from '../src/protocol/codec.js';
+import { answerTo } from './helpers/shard-answers.js';
 
 const QID = '0123456789abcdef';
 
@@ -27,10 +27,9 @@ async function openHost(t: { teardown(fn: () => unknown): void }, dir: string): 
 const req = (r: number, q: QueueRequest): ToShard => ({ t: 'req', r, qid: QID, session: 1, req: q });
 
 function result<T>(answers: FromShard[], r: number): T {
-  const a = answers.find((x) => (x.t === 'reply' || x.t === 'fail') && x.r === r);
+  const a = answerTo(answers, r);
   if (a?.t !== 'reply') throw new Error(`no reply to ${r}: ${JSON.stringify(a)}`);
-  // Batch and receive replies arrive CBOR-encoded (protocol/encoded.ts).
-  return (a.encoded === undefined ? a.result : decodeFrame(a.encoded)) as T;
+  return a.result as T;
 }
 
 const forwards = (answers: FromShard[]): ForwardId[] => answers.flatMap((a) => (a.t === 'forward' ? [a.f] : []));

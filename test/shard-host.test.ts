@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve, join } from 'node:path';
 import { ShardHost } from '../src/actors/shard-host.js';
-import type { FromShard, ToShard, QueueRequest } from '../src/actors/shard-messages.js';
+import type { ToShard, QueueRequest } from '../src/actors/shard-messages.js';
 import { ShardStore, StorageError } from '../src/storage/shard-store.js';
-import type { DeliveredMessage } from '../src/protocol/ops.js';
-import { decodeFrame } from '../src/protocol/codec.js';
+import type { DeliveredMessage, SendEntry } from '../src/protocol/ops.js';
+import { answerTo, answersOf, type ShardAnswer } from './helpers/shard-answers.js';
+import { SendPacker } from '../src/actors/packing.js';
 import { countOf } from './helpers/drain.js';
 import { waitFor, within } from './helpers/bounded.js';
 
@@ -33,11 +34,11 @@ async function openHost(dir: string): Promise<{ store: ShardStore; host: ShardHo
 
 const req = (r: number, q: QueueRequest, session = 1): ToShard => ({ t: 'req', r, qid: QID, session, req: q });
 const send = (r: number, body: string): ToShard => req(r, { op: 'send', args: { queue: 'q', body: Buffer.from(body) } });
-const replyTo = (answers: FromShard[], r: number): FromShard | undefined => answers.find((a) => (a.t === 'reply' || a.t === 'fail') && a.r === r);
+const replyTo = answerTo;
 /** The messages a reply carries (the host encodes them as CBOR for the main thread to splice). */
-const messagesOf = (a: FromShard | undefined): DeliveredMessage[] => {
-  if (a?.t !== 'reply' || a.encoded === undefined) throw new Error(`not an encoded reply: ${JSON.stringify(a)}`);
-  return (decodeFrame(a.encoded) as { messages: DeliveredMessage[] }).messages;
+const messagesOf = (a: ShardAnswer | undefined): DeliveredMessage[] => {
+  if (a?.t !== 'reply' || !a.encoded) throw new Error(`not an encoded reply: ${JSON.stringify(a)}`);
+  return (a.result as { messages: DeliveredMessage[] }).messages;
 };
 
 t.test('answers are held through accept() and released by endTurn() after one synced commit', async (t) => {
@@ -57,8 +58,31 @@ t.test('answers are held through accept() and released by endTurn() after one sy
   const answers = host.endTurn(2);
   t.equal(store.syncCount, syncs + 1, '51 requests, one synced batch (group commit)');
   t.equal(store.staged, 0, 'nothing left uncommitted when the answers come out');
-  t.equal(answers.filter((a) => a.t === 'reply').length, 51, 'every request answered');
+  t.equal(answersOf(answers).filter((a) => a.t === 'reply').length, 51, 'every request answered');
   t.same(host.endTurn(3), [], 'an answer is released once');
+});
+
+t.test('a turn of packed sends: each answered in order, batches encoded, an unknown queue refused, bodies stored', async (t) => {
+  const { store, host } = await openHost(tempDir(t));
+  t.teardown(() => store.close());
+  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.endTurn(1);
+  const packer = new SendPacker();
+  packer.add(2, QID, false, [{ body: Buffer.from('b1') }, { body: Buffer.from('b2'), delayMs: 60_000 }]);
+  packer.add(3, 'ffffffffffffffff', false, [{ body: Buffer.from('lost') }]);
+  packer.add(4, QID, true, [{ queue: 'q', body: Buffer.from('s1') } as SendEntry]);
+  const syncs = store.syncCount;
+  host.accept(packer.take(), 2);
+  const answers = answersOf(host.endTurn(2));
+  t.equal(store.syncCount, syncs + 1, 'one commit for the turn');
+  t.same(answers.map((a) => [a.r, a.t]), [[2, 'reply'], [3, 'fail'], [4, 'reply']], 'answers in request order');
+  const batch = answers[0]!.t === 'reply' ? (answers[0]!.result as { results: Array<{ ok?: { seq: number } }> }).results : [];
+  t.same(batch.map((e) => e.ok?.seq), [0, 1], 'the batch: one result per entry');
+  t.match(answers[1], { error: { code: 'QueueDoesNotExist', field: 'queue' } });
+  t.match(answers[2], { t: 'reply', encoded: false, result: { seq: 2 } }, 'the single send answered as a send');
+  host.accept(req(5, { op: 'receive', args: { queue: 'q', max: 10, visibilityMs: 60_000 } }), 3);
+  const got = messagesOf(replyTo(host.endTurn(3), 5));
+  t.same(got.map((m) => Buffer.from(m.body).toString()).sort(), ['b1', 's1'], 'bodies stored; the delayed entry kept its delay');
 });
 
 t.test('a long poll answered at endTurn is released only with the commit of the lease it reports', async (t) => {

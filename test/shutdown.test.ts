@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { connect, type DisconnectInfo, type FerryClient } from '../src/client/index.js';
 import { ShardStore } from '../src/storage/shard-store.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../src/actors/shard-messages.js';
-import { decodeFrame } from '../src/protocol/codec.js';
+import { answerTo } from './helpers/shard-answers.js';
 import { startBroker as startInProcess } from '../dist/src/supervisor/broker.js';
 import { resolveBrokerConfig } from '../dist/src/supervisor/config.js';
 import { BrokerProcess, startBroker } from './helpers/broker.js';
@@ -131,10 +131,9 @@ t.test('a shard worker told to close right after a leasing request exits at once
   post({ t: 'req', r: 3, qid, session: 1, req: { op: 'receive', args: { queue: 'q', visibilityMs: 60_000 } } });
   post({ t: 'close' });
   t.equal(await within(exited, 5_000, 'worker exit after close'), 0, 'the worker exits with 0');
-  const reply = got.find((m) => m.t === 'reply' && m.r === 3);
+  const reply = answerTo(got, 3);
   // Received messages come back CBOR-encoded (the main thread splices them into the client's frame).
-  const encoded = reply?.t === 'reply' ? reply.encoded : undefined;
-  t.ok(encoded !== undefined && (decodeFrame(encoded) as { messages: unknown[] }).messages.length === 1, 'the receive was answered before the close');
+  t.ok(reply?.t === 'reply' && reply.encoded && (reply.result as { messages: unknown[] }).messages.length === 1, 'the receive was answered before the close');
   t.ok(got.some((m) => m.t === 'closed'), 'the worker reported its store closed');
 });
 

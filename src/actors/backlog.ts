@@ -11,8 +11,14 @@
  * back a chunk at a time as it drains.
  */
 
-/** Entries per chunk: 96 KiB of columns. */
+/** Entries per chunk at most: 96 KiB of columns. */
 const CHUNK = 8192;
+/**
+ * Entries of a backlog's first chunk; each further chunk doubles, up to CHUNK. With 10,000 queues
+ * holding a few messages each, full-size chunks cost 960 MB of zeroed columns (and allocating them
+ * was a fifth of a shard's CPU in the queues-10k load test); a short backlog now costs what it holds.
+ */
+const FIRST_CHUNK = 16;
 /** Send-time offsets are Int32 milliseconds from the chunk's first entry (±24 days). */
 const MAX_TIME_OFFSET = 0x7fff_ffff;
 const MAX_SEQ_OFFSET = 0xffff_ffff;
@@ -24,26 +30,31 @@ export interface BacklogEntry {
 }
 
 class Chunk {
-  readonly seqs = new Uint32Array(CHUNK);
-  readonly sent = new Int32Array(CHUNK);
-  readonly sizes = new Uint32Array(CHUNK);
+  readonly seqs: Uint32Array;
+  readonly sent: Int32Array;
+  readonly sizes: Uint32Array;
   head = 0;
   tail = 0;
   constructor(
     readonly seq0: number,
     readonly sent0: number,
-  ) {}
+    readonly capacity: number,
+  ) {
+    this.seqs = new Uint32Array(capacity);
+    this.sent = new Int32Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+  }
 
   /** Whether an entry fits this chunk: room left, and both offsets in range. */
   fits(seq: number, sentAt: number): boolean {
-    if (this.tail === CHUNK) return false;
+    if (this.tail === this.capacity) return false;
     const dt = sentAt - this.sent0;
     return seq - this.seq0 <= MAX_SEQ_OFFSET && dt <= MAX_TIME_OFFSET && dt >= -MAX_TIME_OFFSET;
   }
 }
 
 export class Backlog {
-  /** Oldest first. Chunks leave from the front only, a chunk per CHUNK entries: an array is fine. */
+  /** Oldest first. Chunks leave from the front only, a chunk per up to CHUNK entries: an array is fine. */
   #chunks: Chunk[] = [];
   #length = 0;
   #lastSeq = -1;
@@ -52,13 +63,20 @@ export class Backlog {
     return this.#length;
   }
 
+  /** Bytes of the columns allocated (12 per entry of room). */
+  get columnBytes(): number {
+    let n = 0;
+    for (const c of this.#chunks) n += c.capacity * 12;
+    return n;
+  }
+
   /** Appends an entry; sequences must increase. */
   push(seq: number, sentAt: number, size: number): void {
     if (!(seq > this.#lastSeq)) throw new RangeError(`backlog sequence ${seq} is not above the last one (${this.#lastSeq})`);
     if (!Number.isInteger(size) || size < 0 || size > 0xffff_ffff) throw new RangeError(`backlog entry size ${size} is out of range`);
     let c = this.#chunks.at(-1);
     if (c === undefined || !c.fits(seq, sentAt)) {
-      c = new Chunk(seq, sentAt);
+      c = new Chunk(seq, sentAt, c === undefined ? FIRST_CHUNK : Math.min(CHUNK, c.capacity * 2));
       this.#chunks.push(c);
     }
     const i = c.tail++;

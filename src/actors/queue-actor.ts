@@ -119,6 +119,15 @@ export interface QueueActorDeps<Ref> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A body to keep in memory, in a buffer that holds little else: bodies arrive as views into the
+ * buffer of a whole turn's sends (packing.ts), which one cached body must not keep alive for as
+ * long as it stays queued. Small copies come from Node's buffer pool (no allocation of their own).
+ */
+function ownBuffer(body: Uint8Array): Uint8Array {
+  return body.buffer.byteLength <= 2 * body.byteLength ? body : Buffer.from(body);
+}
 /** The id of a message promoted from the backlog until its stored record is read (with its body). */
 const UNREAD_ID = '';
 
@@ -443,14 +452,18 @@ export class QueueActor<Ref> {
         deadLetterNew = true;
       }
     }
+    // The stored message itself keeps its sequence from being used again after a restart (recovery
+    // starts above the highest stored one), so a send stages no high-water mark (`S`, once per
+    // touched queue per turn: with 10,000 queues a write for every few messages); a message that
+    // leaves the store (#unstore) or a sequence used without one does.
     const seq = this.#nextSeq++;
-    this.#nextSeqDirty = true;
     const id = this.#idOf(seq);
     const extra = sendExtra(entry, dedupId);
     const msg = this.#newMsg(seq, id, now, size, undefined, entry.attributes, extra);
     if (dedupId !== undefined) this.#remember(dedupId, { messageId: id, seq, at: now });
     if (deadLetterNew) {
       // overflow deadLetterNew: the new message goes straight to the dead-letter queue.
+      this.#nextSeqDirty = true;
       this.#store.putForward(seq, deadLetterRecord(msg, entry.body, a.deadLetter!.queue, 'overflow', this.name, now));
       this.#counters.deadLettered++;
       return { messageId: id, seq, deadLettered: true };
@@ -468,7 +481,7 @@ export class QueueActor<Ref> {
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
     this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
-    msg.body = this.#bodies.admit(size) ? entry.body : undefined;
+    msg.body = this.#bodies.admit(size) ? ownBuffer(entry.body) : undefined;
     if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
     if (held) {
@@ -527,8 +540,7 @@ export class QueueActor<Ref> {
         continue;
       }
       const m = item.message;
-      const seq = this.#nextSeq++;
-      this.#nextSeqDirty = true;
+      const seq = this.#nextSeq++; // stored below: no high-water mark needed (see #send)
       const id = this.#idOf(seq);
       const extra: MessageExtra = {};
       if (m.groupId !== undefined) extra.groupId = m.groupId;
@@ -887,7 +899,9 @@ export class QueueActor<Ref> {
   }
 
   /** The connection of `session` closed: drop its waiters, end its subscriptions, free their leases now. */
-  closeSession(session: number, now: number): void {
+  /** Returns whether the connection had anything here (a long poll or a subscription): else nothing changed. */
+  closeSession(session: number, now: number): boolean {
+    if (this.#waiters.length === 0 && this.#subs.size === 0) return false;
     this.#waiters = this.#waiters.filter((w) => w.session !== session);
     for (const [key, s] of this.#subs) {
       if (s.session !== session) continue;
@@ -898,6 +912,7 @@ export class QueueActor<Ref> {
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
       }
     }
+    return true;
   }
 
   /** Shutdown: every long poll is answered now (empty), so no client waits on a closing broker. */
@@ -1151,8 +1166,12 @@ export class QueueActor<Ref> {
     msg.state = State.Gone;
   }
 
-  /** Stages the deletion of a message's stored records. */
+  /**
+   * Stages the deletion of a message's stored records, and the high-water mark with it: once the
+   * highest stored message is gone, only the mark keeps its sequence from being used again.
+   */
   #unstore(seq: number): void {
+    this.#nextSeqDirty = true;
     this.#store.deleteMessage(seq);
     if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
   }

@@ -26,7 +26,7 @@ import { DeadlineHeap } from './min-heap.js';
 import { QueueActor, type ActorRequest } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
-import { unpackEntries } from './packing.js';
+import { unpackSends } from './packing.js';
 import { CborWriter } from '../protocol/cbor-writer.js';
 import { ReplicaLog } from './replica-log.js';
 import { HeldTurns } from './held-turns.js';
@@ -34,18 +34,50 @@ import { HeldTurns } from './held-turns.js';
 type Actor = QueueActor<number>;
 
 const cbor = new CborWriter();
+const EMPTY = new Uint8Array(0);
+const NO_REFS = new Float64Array(0);
+const NO_ENDS = new Uint32Array(0);
+
+type Replies = Extract<FromShard, { t: 'replies' }>;
+
+/** The encoded replies of a turn, collected until the turn ends (see HeldAnswers). */
+interface ReplyBlock {
+  rs: number[];
+  ends: number[];
+  counts: number[];
+  /** Its item among the turn's answers, filled in by `take`. */
+  item: Replies;
+}
 
 /**
  * A turn's answers. Batch replies, received messages and pushes are CBOR-encoded here, once: the
- * main thread splices the bytes into the client's frame (protocol/encoded.ts). Each is a buffer of
- * its own, so postMessage clones only its bytes.
+ * main thread splices the bytes into the client's frame (protocol/encoded.ts). A turn's encoded
+ * replies travel as one `replies` item (every reply's bytes in one buffer, numbers in columns)
+ * placed where the first of them was made: postMessage pays per object and per buffer, and a turn
+ * of sends has one reply per request. Only encoded replies move up so; nothing orders them after
+ * a push or a plain answer (a subscribe's reply, which must precede its pushes, stays in place).
+ * A push is a buffer of its own.
  */
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
+  readonly #replies = new CborWriter();
+  #block: ReplyBlock | undefined;
+
   reply(r: number, result: unknown): void {
     const count = encodedCount(result);
-    if (count === undefined) this.items.push({ t: 'reply', r, result });
-    else this.items.push({ t: 'reply', r, result: undefined, encoded: cbor.encode(result), count });
+    if (count === undefined) {
+      this.items.push({ t: 'reply', r, result });
+      return;
+    }
+    let block = this.#block;
+    if (block === undefined) {
+      const item: Replies = { t: 'replies', bytes: EMPTY, rs: NO_REFS, ends: NO_ENDS, counts: NO_ENDS };
+      block = this.#block = { rs: [], ends: [], counts: [], item };
+      this.items.push(item);
+    }
+    block.rs.push(r);
+    block.ends.push(this.#replies.append(result));
+    block.counts.push(count);
   }
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
@@ -58,7 +90,15 @@ class HeldAnswers implements ActorOutbox<number> {
   }
   take(): FromShard[] {
     const items = this.items;
+    const block = this.#block;
+    if (block !== undefined) {
+      block.item.bytes = this.#replies.take();
+      block.item.rs = Float64Array.from(block.rs);
+      block.item.ends = Uint32Array.from(block.ends);
+      block.item.counts = Uint32Array.from(block.counts);
+    }
     this.items = [];
+    this.#block = undefined;
     return items;
   }
 }
@@ -203,12 +243,23 @@ export class ShardHost {
           this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
           return;
         }
-        const req = m.packed === undefined ? m.req : { op: 'sendBatch' as const, args: { ...m.req.args, entries: unpackEntries(m.packed) } };
-        actor.handle({ ...req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
+        actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
         if (actor.destroyed) this.#drop(actor);
         else this.#touched.add(actor);
         return;
       }
+      case 'sends':
+        unpackSends(m, (s) => {
+          const actor = this.#actors.get(s.qid);
+          if (actor === undefined) {
+            this.#answers.fail(s.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
+            return;
+          }
+          if (s.single) actor.handle({ op: 'send', ref: s.r, args: { ...s.entries[0]!, queue: actor.name } }, now);
+          else actor.handle({ op: 'sendBatch', ref: s.r, args: { queue: actor.name, entries: s.entries } }, now);
+          this.#touched.add(actor);
+        });
+        return;
       case 'create': {
         try {
           const record: QueueRecord = {
@@ -224,10 +275,9 @@ export class ShardHost {
         return;
       }
       case 'closeSession':
-        for (const actor of this.#actors.values()) {
-          actor.closeSession(m.session, now);
-          this.#touched.add(actor);
-        }
+        // Only actors the connection had a long poll or subscription on run a turn for it: with
+        // 10,000 queues, touching every actor made each closing producer cost 10,000 actor turns.
+        for (const actor of this.#actors.values()) if (actor.closeSession(m.session, now)) this.#touched.add(actor);
         return;
       case 'forwarded':
         // Cluster mode: a node that no longer leads the source must not write to its copy (the new

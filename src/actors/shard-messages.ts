@@ -8,7 +8,7 @@ import type { OpArgs, OpName, QueueAttributes, QueueStats, SendEntry } from '../
 import type { LogEntry, ReplicaMark } from './replica-log.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
-import type { PackedEntries } from './packing.js';
+import type { PackedSends } from './packing.js';
 import type { InsertItem } from './queue-actor.js';
 
 /** Ops a shard runs for a queue it owns (the rest are the main thread's: listing, redrive tasks). */
@@ -28,9 +28,11 @@ export type QueueRequest =
 export type ToShard =
   /**
    * A request for queue `qid`; `session` is the client connection; `sub` is set on subscribe.
-   * A sendBatch travels with its entries `packed` (and an empty `entries`): see packing.ts.
+   * Sends and sendBatches never travel so: the pool packs them into `sends` (packing.ts).
    */
-  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest; packed?: PackedEntries }
+  | { t: 'req'; r: number; qid: string; session: number; sub?: number; req: QueueRequest }
+  /** A turn's send and sendBatch requests, in columns (packing.ts). */
+  | PackedSends
   /** Create a queue placed on this shard; attributes not given take their defaults. */
   | { t: 'create'; r: number; id: string; name: string; attributes: Partial<QueueAttributes>; createdAt: number; epoch?: number }
   /** A client connection closed: drop its long polls and subscriptions, release their leases. */
@@ -75,11 +77,14 @@ export interface ShardQueueStats extends QueueStats {
 
 export type FromShard =
   | { t: 'ready'; queues: QueueInfo[] }
+  /** An answer (batch replies and received messages travel in `replies` instead). */
+  | { t: 'reply'; r: number; result: unknown }
   /**
-   * An answer; a batch reply or received messages travel `encoded` as CBOR instead of `result`
-   * (protocol/encoded.ts), with `count` (ok entries or messages) for metrics.
+   * Answers encoded as CBOR (protocol/encoded.ts): batch replies and received messages of one
+   * turn, reply i in bytes [ends[i-1], ends[i]) answering request rs[i], with counts[i] (ok
+   * entries or messages) for metrics.
    */
-  | { t: 'reply'; r: number; result: unknown; encoded?: Uint8Array; count?: number }
+  | { t: 'replies'; bytes: Uint8Array; rs: Float64Array; ends: Uint32Array; counts: Uint32Array }
   | { t: 'fail'; r: number; error: WireError }
   /** A push; its messages travel as one CBOR array (protocol/encoded.ts). */
   | { t: 'push'; session: number; sub: number; encoded: Uint8Array; count: number }

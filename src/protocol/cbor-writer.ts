@@ -22,6 +22,22 @@ export class CborWriter {
     return new Uint8Array(this.#buf.subarray(0, this.#pos));
   }
 
+  /**
+   * Appends `value` as one CBOR data item after what was appended since the last `take`; returns
+   * where it ends. Items appended this way leave together, one buffer for many (see `take`).
+   */
+  append(value: unknown): number {
+    this.#value(value);
+    return this.#pos;
+  }
+
+  /** Everything appended since the last `take`, in a buffer of its own; starts over. */
+  take(): Uint8Array {
+    const out = new Uint8Array(this.#buf.subarray(0, this.#pos));
+    this.#pos = 0;
+    return out;
+  }
+
   #room(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));

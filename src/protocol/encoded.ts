@@ -7,7 +7,7 @@
  * anywhere writes its value, so a path that does not know about it stays correct, only slower.
  */
 import { addExtension } from 'cbor-x';
-import { decodeFrame, encodeFrame, encodedArray } from './codec.js';
+import { decodeFrame, encodeFrame } from './codec.js';
 
 export class EncodedCbor<T> {
   #value: T | undefined;
@@ -43,14 +43,67 @@ const KEY_ID = key('id');
 const KEY_RESULT = key('result');
 const KEY_SUB = key('sub');
 const KEY_MESSAGES = key('messages');
+const MAP_2 = 0xa2;
 
-/** A non-negative integer in CBOR's shortest form (frame ids and subscription numbers). */
-function uint(n: number): Uint8Array {
-  if (n < 24) return Uint8Array.of(n);
-  if (n < 0x100) return Uint8Array.of(0x18, n);
-  if (n < 0x10000) return Uint8Array.of(0x19, n >> 8, n & 0xff);
-  if (n <= 0xffff_ffff) return Uint8Array.of(0x1a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
-  return encodeFrame(n);
+/** Bytes of a CBOR head (major type + argument) in its shortest form. */
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffff_ffff ? 5 : 9;
+}
+
+/** Writes a head of major type `major` (0: unsigned integer, 4: array) at `pos`; returns the end. */
+function writeHead(out: Buffer, pos: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) out[pos++] = m | n;
+  else if (n < 0x100) {
+    out[pos++] = m | 24;
+    out[pos++] = n;
+  } else if (n < 0x10000) {
+    out[pos++] = m | 25;
+    out.writeUInt16BE(n, pos);
+    pos += 2;
+  } else if (n <= 0xffff_ffff) {
+    out[pos++] = m | 26;
+    out.writeUInt32BE(n, pos);
+    pos += 4;
+  } else {
+    out[pos++] = m | 27;
+    out.writeBigUInt64BE(BigInt(n), pos);
+    pos += 8;
+  }
+  return pos;
+}
+
+/** A frame `{id, result}` or `{sub, messages}` whose value is EncodedCbor: its key, number and bytes, spliced. */
+interface Splice {
+  numberKey: Uint8Array;
+  n: number;
+  valueKey: Uint8Array;
+  bytes: Uint8Array;
+}
+
+function spliceOf(frame: object): Splice | undefined {
+  const f = frame as { id?: number; result?: unknown; sub?: number; messages?: unknown };
+  if (f.result instanceof EncodedCbor && typeof f.id === 'number' && f.id >= 0 && Object.keys(f).length === 2) {
+    return { numberKey: KEY_ID, n: f.id, valueKey: KEY_RESULT, bytes: f.result.bytes };
+  }
+  if (f.messages instanceof EncodedCbor && typeof f.sub === 'number' && f.sub >= 0 && Object.keys(f).length === 2) {
+    return { numberKey: KEY_SUB, n: f.sub, valueKey: KEY_MESSAGES, bytes: f.messages.bytes };
+  }
+  return undefined;
+}
+
+function spliceSize(s: Splice): number {
+  return 1 + s.numberKey.byteLength + headSize(s.n) + s.valueKey.byteLength + s.bytes.byteLength;
+}
+
+function writeSplice(out: Buffer, pos: number, s: Splice): number {
+  out[pos++] = MAP_2;
+  out.set(s.numberKey, pos);
+  pos = writeHead(out, pos + s.numberKey.byteLength, 0, s.n);
+  out.set(s.valueKey, pos);
+  pos += s.valueKey.byteLength;
+  out.set(s.bytes, pos);
+  return pos + s.bytes.byteLength;
 }
 
 /**
@@ -58,27 +111,37 @@ function uint(n: number): Uint8Array {
  * spliced (a two-entry map header, the keys, the bytes as they are); every other frame is encoded.
  */
 export function encodeServerFrame(frame: object): Uint8Array {
-  const f = frame as { id?: number; result?: unknown; sub?: number; messages?: unknown };
-  if (f.result instanceof EncodedCbor && typeof f.id === 'number' && Object.keys(f).length === 2) {
-    return Buffer.concat([MAP_2, KEY_ID, uint(f.id), KEY_RESULT, f.result.bytes]);
-  }
-  if (f.messages instanceof EncodedCbor && typeof f.sub === 'number' && Object.keys(f).length === 2) {
-    return Buffer.concat([MAP_2, KEY_SUB, uint(f.sub), KEY_MESSAGES, f.messages.bytes]);
-  }
-  return encodeFrame(frame);
+  return encodeServerFrames([frame]);
 }
-const MAP_2 = Uint8Array.of(0xa2);
 
-/** Frames as one WebSocket message: one frame alone, several as a CBOR array. */
+/**
+ * Frames as one WebSocket message: one frame alone, several as a CBOR array. Written in one pass
+ * into one buffer: the spliced bytes are copied once, whatever the number of frames.
+ */
 export function encodeServerFrames(frames: readonly object[]): Uint8Array {
-  if (frames.length === 1) return encodeServerFrame(frames[0]!);
-  let spliced = false;
-  for (const f of frames) {
-    const v = f as { result?: unknown; messages?: unknown };
-    if (v.result instanceof EncodedCbor || v.messages instanceof EncodedCbor) {
-      spliced = true;
-      break;
+  const n = frames.length;
+  const parts = new Array<Splice | Uint8Array>(n);
+  let total = n === 1 ? 0 : headSize(n);
+  for (let i = 0; i < n; i++) {
+    const s = spliceOf(frames[i]!);
+    if (s !== undefined) {
+      parts[i] = s;
+      total += spliceSize(s);
+    } else {
+      const bytes = encodeFrame(frames[i]);
+      parts[i] = bytes;
+      total += bytes.byteLength;
     }
   }
-  return spliced ? encodedArray(frames.map(encodeServerFrame)) : encodeFrame(frames);
+  const out = Buffer.allocUnsafe(total);
+  let pos = n === 1 ? 0 : writeHead(out, 0, 4, n);
+  for (const p of parts) {
+    if (p instanceof Uint8Array) {
+      out.set(p, pos);
+      pos += p.byteLength;
+    } else {
+      pos = writeSplice(out, pos, p);
+    }
+  }
+  return out;
 }

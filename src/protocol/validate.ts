@@ -101,6 +101,23 @@ function messageAttributes(o: Obj, path: string): MessageAttributes | undefined 
   return out;
 }
 
+/** Whether a decoded entry has no field but its body: the common case, checked without building paths. */
+function onlyBody(o: Obj): boolean {
+  for (const k in o) if (k !== 'body') return false;
+  return true;
+}
+
+/**
+ * A sendBatch entry that is a map of its body alone, as the frame decoded it (the decoder made it,
+ * so nothing else holds it): kept as it is when the body is bytes, the field paths of an error
+ * built only when there is one.
+ */
+function plainEntry(o: Obj, i: number, maxBytes: number): SendEntry {
+  const v = o.body;
+  if (!(v instanceof Uint8Array) || v.byteLength === 0 || v.byteLength > maxBytes) return sendEntry(o, `entries.${i}`, maxBytes);
+  return o as unknown as SendEntry;
+}
+
 function sendEntry(o: Obj, path: string, maxBytes: number): SendEntry {
   const entry: SendEntry = { body: body(o, path === '' ? 'body' : `${path}.body`, maxBytes) };
   const delayMs = int(o, 'delayMs', 0, Limits.maxDelayMs, path === '' ? 'delayMs' : `${path}.delayMs`);
@@ -216,12 +233,15 @@ const validators: { [O in OpName]: Validator<O> } = {
   sendBatch: (a, maxBody) => {
     const queue = queueName(a);
     let total = 0;
-    const entries = list(a, 'entries').map((e, i) => {
+    // The decoded array is this frame's own: its entries are checked and replaced in place.
+    const entries = list(a, 'entries') as SendEntry[];
+    for (let i = 0; i < entries.length; i++) {
+      const e: unknown = entries[i];
       if (!isObj(e)) throw invalid(`entries.${i}`, 'a map');
-      const entry = sendEntry(e, `entries.${i}`, maxBody);
+      const entry = onlyBody(e) ? plainEntry(e, i, maxBody) : sendEntry(e, `entries.${i}`, maxBody);
+      entries[i] = entry;
       total += entry.body.byteLength;
-      return entry;
-    });
+    }
     if (total > Limits.maxBatchBytes) {
       throw new FerryError(ErrorCodes.BatchTooLarge, `entries carry ${total} body bytes; at most ${Limits.maxBatchBytes}`, { field: 'entries' });
     }

@@ -34,7 +34,9 @@
  * groups a batch's writes by those bytes, and a snapshot reads each prefix + qid range. Keep it so
  * for any new kind of record.
  * The 'S' high-water mark exists because sequence numbers are part of receipts: they must never be
- * reused after every message of a queue was deleted and the broker restarted.
+ * reused after every message of a queue was deleted and the broker restarted. Recovery starts above
+ * both the mark and the highest stored message, so the mark is written only when a message leaves
+ * the store (or a sequence is used without a stored message), not with every send.
  */
 export const PREFIX = { groupDelivery: 0x43, delivery: 0x44, dedup: 0x45, forward: 0x46, group: 0x47, message: 0x4d, queue: 0x51, replica: 0x52, nextSeq: 0x53, marker: 0x58 } as const;
 

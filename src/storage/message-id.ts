@@ -5,7 +5,8 @@
  *   qid bytes 0–5 │ 8 + qid byte 6 low nibble, qid byte 7 │ 0x80 (variant 10), seq bits 48–55 │ seq bits 0–47
  *
  * Unique because qid is random per queue incarnation (60 of its 64 bits survive) and seq is never
- * reused within one (keys.ts: the 'S' high-water mark). Nothing needs to store it: the record of a
+ * reused within one (recovery starts above the highest stored message and the 'S' high-water mark,
+ * which a queue stages whenever a message leaves the store: queue-actor.ts #unstore). Nothing needs to store it: the record of a
  * message is found by (qid, seq), and the id is computed again on delivery or recovery.
  */
 

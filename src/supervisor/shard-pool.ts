@@ -13,7 +13,7 @@ import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { LogEntry } from '../actors/replica-log.js';
 import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
-import { packEntries } from '../actors/packing.js';
+import { SendPacker, transferables } from '../actors/packing.js';
 import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
@@ -55,7 +55,10 @@ const WORKER_URL = new URL('../actors/shard-worker.js', import.meta.url);
 interface Slot {
   worker: Worker | undefined;
   up: boolean;
-  outbox: ToShard[];
+  /** What goes to the worker at the end of this turn, in order; sends in columns (packing.ts). */
+  outbox: Array<ToShard | SendPacker>;
+  /** The packer at the end of the outbox, while sends arrive one after another. */
+  sends: SendPacker | undefined;
   pending: Map<number, (a: Answer) => void>;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
@@ -75,7 +78,7 @@ export class ShardPool {
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], pending: new Map(), closed: undefined, restartTimer: undefined,
+      worker: undefined, up: false, outbox: [], sends: undefined, pending: new Map(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -144,6 +147,7 @@ export class ShardPool {
     const pending = slot.pending;
     slot.pending = new Map();
     slot.outbox = [];
+    slot.sends = undefined;
     for (const done of pending.values()) done({ error });
   }
 
@@ -156,7 +160,21 @@ export class ShardPool {
         if (done === undefined) return;
         slot.pending.delete(m.r);
         if (m.t === 'fail') done({ error: m.error });
-        else done({ result: m.encoded === undefined ? m.result : new EncodedCbor(m.encoded, m.count ?? 0) });
+        else done({ result: m.result });
+        return;
+      }
+      case 'replies': {
+        let start = 0;
+        for (let i = 0; i < m.rs.length; i++) {
+          const end = m.ends[i]!;
+          const r = m.rs[i]!;
+          const done = slot.pending.get(r);
+          if (done !== undefined) {
+            slot.pending.delete(r);
+            done({ result: new EncodedCbor(m.bytes.subarray(start, end), m.counts[i]!) });
+          }
+          start = end;
+        }
         return;
       }
       case 'push':
@@ -235,12 +253,19 @@ export class ShardPool {
     return true;
   }
 
+  /**
+   * Adds a message to the shard's outbox for this turn. Sends join the packer at the end of the
+   * outbox (a new one after any other message, so the shard sees everything in arrival order).
+   */
   #enqueue(slot: Slot, m: ToShard): void {
-    if (m.t === 'req' && m.req.op === 'sendBatch' && m.req.args.entries.length > 1) {
-      const { queue, entries } = m.req.args;
-      m = { ...m, req: { op: 'sendBatch', args: { queue, entries: [] } }, packed: packEntries(entries) };
+    if (m.t === 'req' && (m.req.op === 'sendBatch' || m.req.op === 'send')) {
+      if (slot.sends === undefined) slot.outbox.push((slot.sends = new SendPacker()));
+      if (m.req.op === 'send') slot.sends.add(m.r, m.qid, true, [m.req.args]);
+      else slot.sends.add(m.r, m.qid, false, m.req.args.entries);
+    } else {
+      slot.sends = undefined;
+      slot.outbox.push(m);
     }
-    slot.outbox.push(m);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
@@ -251,8 +276,16 @@ export class ShardPool {
     this.#flushScheduled = false;
     for (const slot of this.#slots) {
       if (slot.outbox.length === 0 || slot.worker === undefined) continue;
-      slot.worker.postMessage(slot.outbox);
+      const transfer: ArrayBuffer[] = [];
+      const batch = slot.outbox.map((m): ToShard => {
+        if (!(m instanceof SendPacker)) return m;
+        const packed = m.take();
+        transfer.push(...transferables(packed));
+        return packed;
+      });
       slot.outbox = [];
+      slot.sends = undefined;
+      slot.worker.postMessage(batch, transfer);
     }
   }
 
