@@ -86,6 +86,37 @@ t.test('a receipt whose lease ran out may still delete until the message is deli
   t.equal(actor.stats(51).visible, 0);
 });
 
+t.test('deleteBatch answers each receipt in order; a bad entry names its index and does not stop the rest', async (t) => {
+  const { send, receive, actor, call } = setup({ visibilityMs: 10 });
+  for (const b of ['a', 'b', 'c']) send(b, 0);
+  const [a, b, c] = receive(0, { max: 3 });
+  actor.tick(10);
+  const [a2] = receive(10, { max: 1 }); // a delivered again: its first receipt is stale
+  const r = decodeReceipt(c!.receipt)!;
+  const receipts = [
+    b!.receipt, a!.receipt, 'not-a-receipt', encodeReceipt({ ...r, qid: 'ffffffffffffffff' }), c!.receipt.slice(0, 31) + '=',
+    c!.receipt.slice(0, 31) + 'é', c!.receipt, b!.receipt, encodeReceipt({ ...r, seq: 2 ** 53 - 1 }), a2!.receipt,
+  ];
+  const answer = call({ op: 'deleteBatch', args: { queue: 'q', receipts } }, 11);
+  t.match(answer, {
+    result: {
+      results: [
+        { ok: { deleted: true } },
+        { error: { code: 'ReceiptHandleExpired', field: 'receipts.1' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.2' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.3' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.4' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.5' } },
+        { ok: { deleted: true } },
+        { ok: { deleted: false } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.8' } },
+        { ok: { deleted: true } },
+      ],
+    },
+  });
+  t.match(actor.stats(11), { visible: 0, leased: 0, messages: 0 });
+});
+
 t.test('foreign and malformed receipts are invalid', async (t) => {
   const { send, receive, call } = setup();
   send('a', 0);
