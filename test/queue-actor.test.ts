@@ -117,6 +117,25 @@ t.test('deleteBatch answers each receipt in order; a bad entry names its index a
   t.match(actor.stats(11), { visible: 0, leased: 0, messages: 0 });
 });
 
+t.test('the messages of one delivery share a lease end; one moved by changeVisibility or deleted is not ended with them', async (t) => {
+  const { send, receive, actor, call } = setup({ visibilityMs: 100 });
+  for (const b of ['a', 'b', 'c', 'd']) send(b, 0);
+  const [a, b, c] = receive(0, { max: 3 });
+  t.equal(actor.nextDeadline(), 100, 'one lease end for the three');
+  t.same(call({ op: 'changeVisibility', args: { queue: 'q', receipt: b!.receipt, visibilityMs: 400 } }, 10), { result: { visibleAt: 410 } });
+  t.same(call({ op: 'delete', args: { queue: 'q', receipt: c!.receipt } }, 10), { result: { deleted: true } });
+  const [d] = receive(50, { max: 1 });
+  t.equal(d!.seq, 3);
+  actor.tick(100);
+  t.match(actor.stats(100), { visible: 1, leased: 2 }, 'a is visible again; b (moved) and d (a later delivery) stay leased');
+  const [again] = receive(100, { max: 5 });
+  t.same([again!.seq, again!.receiveCount], [a!.seq, 2]);
+  actor.tick(150);
+  t.match(actor.stats(150), { visible: 1, leased: 2 }, 'd\'s own lease ended at 150');
+  actor.tick(410);
+  t.match(actor.stats(410), { visible: 3, leased: 0 }, 'a\'s second lease ended at 200, b\'s at its moved end');
+});
+
 t.test('foreign and malformed receipts are invalid', async (t) => {
   const { send, receive, call } = setup();
   send('a', 0);

@@ -45,7 +45,7 @@ import { dedupIdOf, DedupWindow } from './dedup-window.js';
 import { Backlog } from './backlog.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
-import { DeadlineHeap } from './min-heap.js';
+import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, receiptString, type ReceiptFields } from './receipt.js';
@@ -157,6 +157,12 @@ export class QueueActor<Ref> {
   #order: DeliveryOrder;
   /** Lease ends and delay ends. Stale entries are skipped when they surface. */
   readonly #deadlines = new DeadlineHeap();
+  /**
+   * Lease ends of deliveries, one entry per receive or push (profiled: a heap entry per delivered
+   * message was an allocation and a sift per message, and a stale entry per acked message to pop
+   * once its lease would have ended). A lease moved by changeVisibility goes to #deadlines.
+   */
+  readonly #leaseEnds = new LeaseGroupHeap();
   /** Per-message ttl ends (retention needs no heap: the oldest message expires first). */
   #ttls = new DeadlineHeap();
   #ttlLive = 0;
@@ -860,6 +866,7 @@ export class QueueActor<Ref> {
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
+    this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#ttlLive = 0;
     for (const s of this.#subs.values()) s.leased.clear();
@@ -898,6 +905,7 @@ export class QueueActor<Ref> {
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
+    this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#store.removeQueue();
     this.#destroyed = true;
@@ -925,6 +933,13 @@ export class QueueActor<Ref> {
 
   /** Ends leases and delays that are due, expires messages, releases the ordering window, ends long polls. */
   tick(now: number): void {
+    for (let top = this.#leaseEnds.peek(); top !== undefined && top.at <= now; top = this.#leaseEnds.peek()) {
+      this.#leaseEnds.pop();
+      for (const seq of top.seqs) {
+        const msg = this.#messages.get(seq);
+        if (msg !== undefined && msg.until === top.at && msg.state === State.Leased) this.#leaseEnded(msg, now, false);
+      }
+    }
     for (let top = this.#deadlines.peek(); top !== undefined && top.at <= now; top = this.#deadlines.peek()) {
       this.#deadlines.pop();
       const msg = this.#messages.get(top.seq);
@@ -1073,6 +1088,7 @@ export class QueueActor<Ref> {
     const consider = (at: number | undefined): void => {
       if (at !== undefined && (next === undefined || at < next)) next = at;
     };
+    consider(this.#leaseEnds.peek()?.at);
     consider(this.#ttls.peek()?.at);
     consider(this.#stream?.nextDeadline());
     const oldest = this.#oldestSentAt();
@@ -1125,13 +1141,17 @@ export class QueueActor<Ref> {
       msg.until = now + visibilityMs;
       msg.holder = holder;
       holder?.leased.add(msg.seq);
-      this.#deadlines.push({ at: msg.until, seq: msg.seq });
       if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
       if (msg.seq >= this.#deliveredBelow) {
         this.#deliveredBelow = msg.seq + 1;
         this.#nextSeqDirty = true;
       }
       taken.push(msg);
+    }
+    if (taken.length > 0) {
+      const seqs = new Array<number>(taken.length);
+      for (let i = 0; i < taken.length; i++) seqs[i] = taken[i]!.seq;
+      this.#leaseEnds.push({ at: now + visibilityMs, seqs });
     }
     const missing = taken.filter((m) => m.body === undefined);
     const loaded = new Map<number, Uint8Array>();
