@@ -7,7 +7,7 @@
  * anywhere writes its value, so a path that does not know about it stays correct, only slower.
  */
 import { addExtension } from 'cbor-x';
-import { decodeFrame, encodeFrame, encodedArray } from './codec.js';
+import { arrayHead, decodeFrame, encodeFrame } from './codec.js';
 
 export class EncodedCbor<T> {
   #value: T | undefined;
@@ -54,22 +54,33 @@ function uint(n: number): Uint8Array {
 }
 
 /**
- * One server frame as bytes: `{id, result}` and `{sub, messages}` whose value is EncodedCbor are
- * spliced (a two-entry map header, the keys, the bytes as they are); every other frame is encoded.
+ * The pieces of one server frame, in order: `{id, result}` and `{sub, messages}` whose value is
+ * EncodedCbor are spliced (a two-entry map header, the keys, the bytes as they are); every other
+ * frame is encoded.
  */
-export function encodeServerFrame(frame: object): Uint8Array {
+function framePieces(frame: object, out: Uint8Array[]): void {
   const f = frame as { id?: number; result?: unknown; sub?: number; messages?: unknown };
   if (f.result instanceof EncodedCbor && typeof f.id === 'number' && Object.keys(f).length === 2) {
-    return Buffer.concat([MAP_2, KEY_ID, uint(f.id), KEY_RESULT, f.result.bytes]);
+    out.push(MAP_2, KEY_ID, uint(f.id), KEY_RESULT, f.result.bytes);
+  } else if (f.messages instanceof EncodedCbor && typeof f.sub === 'number' && Object.keys(f).length === 2) {
+    out.push(MAP_2, KEY_SUB, uint(f.sub), KEY_MESSAGES, f.messages.bytes);
+  } else {
+    out.push(encodeFrame(frame));
   }
-  if (f.messages instanceof EncodedCbor && typeof f.sub === 'number' && Object.keys(f).length === 2) {
-    return Buffer.concat([MAP_2, KEY_SUB, uint(f.sub), KEY_MESSAGES, f.messages.bytes]);
-  }
-  return encodeFrame(frame);
+}
+
+/** One server frame as bytes (see framePieces). */
+export function encodeServerFrame(frame: object): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  framePieces(frame, pieces);
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 }
 const MAP_2 = Uint8Array.of(0xa2);
 
-/** Frames as one WebSocket message: one frame alone, several as a CBOR array. */
+/**
+ * Frames as one WebSocket message: one frame alone, several as a CBOR array. Spliced bytes are
+ * copied once, into the message (pushes are the bulk of what a consumer's connection carries).
+ */
 export function encodeServerFrames(frames: readonly object[]): Uint8Array {
   if (frames.length === 1) return encodeServerFrame(frames[0]!);
   let spliced = false;
@@ -80,5 +91,8 @@ export function encodeServerFrames(frames: readonly object[]): Uint8Array {
       break;
     }
   }
-  return spliced ? encodedArray(frames.map(encodeServerFrame)) : encodeFrame(frames);
+  if (!spliced) return encodeFrame(frames);
+  const pieces: Uint8Array[] = [arrayHead(frames.length)];
+  for (const f of frames) framePieces(f, pieces);
+  return Buffer.concat(pieces);
 }
