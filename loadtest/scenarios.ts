@@ -164,11 +164,14 @@ async function consumeScenario(ctx: ScenarioContext, queues: number, count: numb
       // Fill each queue (not measured); one producer per queue stripe.
       await Promise.all(prods.map(async (p, i) => {
         const mine = names.filter((_, q) => q % prods.length === i);
-        filled += await publish({
+        // Add after the await: `filled += await …` would read `filled` before the stripes ran, and the
+        // last stripe to finish would overwrite the others' counts (the drain then stopped early).
+        const n = await publish({
           producers: mine.map(() => p), queueFor: (pi) => mine[pi]!, perProducer: perQueue, batch: 100, window: Math.max(1, Math.floor(10 / mine.length)),
           deadline: performance.now() + ctx.sizes.limitMs * 4, body: () => body,
           onProgress: () => ctx.progress(`filling ${filled.toLocaleString('en-US')}`),
         });
+        filled += n;
       }));
     } finally {
       await closeAll(prods);

@@ -62,3 +62,26 @@ t.test('what the shard\'s CBOR writer writes decodes as what cbor-x writes', asy
   w.encode({ b: 2 });
   t.same(decodeFrame(first), { a: 1 }, 'an earlier result is not overwritten by the next');
 });
+
+t.test('delivered messages written field by field decode as the same messages', async (t) => {
+  const w = new CborWriter();
+  const every = {
+    messageId: 'id', receipt: 'r'.repeat(32), body: new Uint8Array(300).fill(1), seq: 2 ** 53 - 1, receiveCount: 2 ** 32 - 1, sentAt: 1_700_000_000_000,
+    firstReceivedAt: -1, attributes: { k: 'v', n: 'ключ' }, groupId: 'g', timestamp: 5.5, producer: 'p', late: true as const,
+    deadLetter: { reason: 'maxReceives' as const, sourceQueue: 'src', originalMessageId: 'o', receiveCount: 3, firstSentAt: 1, deadLetteredAt: 2 },
+  };
+  for (const list of [[], messages, [every], [...messages, every, ...messages]]) {
+    t.same(decodeFrame(w.encodeMessages(list)), decodeFrame(encodeFrame(list)), `${list.length} messages`);
+  }
+  t.same(Buffer.from(w.encodeMessages(messages)), Buffer.from(w.encode(messages)), 'the bytes of the generic path');
+});
+
+t.test('a frozen object is written from its first encoding, and still decodes as itself', async (t) => {
+  const w = new CborWriter();
+  const inner = Object.freeze({ deleted: true });
+  const entry = Object.freeze({ ok: inner });
+  const value = { results: [entry, { error: { code: 'X', message: 'y' } }, entry, entry], other: inner };
+  t.same(decodeFrame(w.encode(value)), value, 'first time');
+  t.same(decodeFrame(w.encode(value)), value, 'from the cache');
+  t.same(Buffer.from(w.encode(value)), Buffer.from(w.encode({ ...value, results: value.results.map((e) => ({ ...e })), other: { ...inner } })), 'the bytes a plain copy gets');
+});

@@ -86,6 +86,56 @@ t.test('a receipt whose lease ran out may still delete until the message is deli
   t.equal(actor.stats(51).visible, 0);
 });
 
+t.test('deleteBatch answers each receipt in order; a bad entry names its index and does not stop the rest', async (t) => {
+  const { send, receive, actor, call } = setup({ visibilityMs: 10 });
+  for (const b of ['a', 'b', 'c']) send(b, 0);
+  const [a, b, c] = receive(0, { max: 3 });
+  actor.tick(10);
+  const [a2] = receive(10, { max: 1 }); // a delivered again: its first receipt is stale
+  const r = decodeReceipt(c!.receipt)!;
+  const receipts = [
+    b!.receipt, a!.receipt, 'not-a-receipt', encodeReceipt({ ...r, qid: 'ffffffffffffffff' }), c!.receipt.slice(0, 31) + '=',
+    c!.receipt.slice(0, 31) + 'é', c!.receipt, b!.receipt, encodeReceipt({ ...r, seq: 2 ** 53 - 1 }), a2!.receipt,
+  ];
+  const answer = call({ op: 'deleteBatch', args: { queue: 'q', receipts } }, 11);
+  t.match(answer, {
+    result: {
+      results: [
+        { ok: { deleted: true } },
+        { error: { code: 'ReceiptHandleExpired', field: 'receipts.1' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.2' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.3' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.4' } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.5' } },
+        { ok: { deleted: true } },
+        { ok: { deleted: false } },
+        { error: { code: 'ReceiptHandleIsInvalid', field: 'receipts.8' } },
+        { ok: { deleted: true } },
+      ],
+    },
+  });
+  t.match(actor.stats(11), { visible: 0, leased: 0, messages: 0 });
+});
+
+t.test('the messages of one delivery share a lease end; one moved by changeVisibility or deleted is not ended with them', async (t) => {
+  const { send, receive, actor, call } = setup({ visibilityMs: 100 });
+  for (const b of ['a', 'b', 'c', 'd']) send(b, 0);
+  const [a, b, c] = receive(0, { max: 3 });
+  t.equal(actor.nextDeadline(), 100, 'one lease end for the three');
+  t.same(call({ op: 'changeVisibility', args: { queue: 'q', receipt: b!.receipt, visibilityMs: 400 } }, 10), { result: { visibleAt: 410 } });
+  t.same(call({ op: 'delete', args: { queue: 'q', receipt: c!.receipt } }, 10), { result: { deleted: true } });
+  const [d] = receive(50, { max: 1 });
+  t.equal(d!.seq, 3);
+  actor.tick(100);
+  t.match(actor.stats(100), { visible: 1, leased: 2 }, 'a is visible again; b (moved) and d (a later delivery) stay leased');
+  const [again] = receive(100, { max: 5 });
+  t.same([again!.seq, again!.receiveCount], [a!.seq, 2]);
+  actor.tick(150);
+  t.match(actor.stats(150), { visible: 1, leased: 2 }, 'd\'s own lease ended at 150');
+  actor.tick(410);
+  t.match(actor.stats(410), { visible: 3, leased: 0 }, 'a\'s second lease ended at 200, b\'s at its moved end');
+});
+
 t.test('foreign and malformed receipts are invalid', async (t) => {
   const { send, receive, call } = setup();
   send('a', 0);

@@ -16,3 +16,19 @@ export class DeadlineHeap extends BinaryHeap<Deadline> {
     super((a, b) => a.at < b.at);
   }
 }
+
+/**
+ * Lease ends of whole deliveries: one entry for all the messages one receive or push leased (they
+ * share their lease end), instead of one entry per message. Stale sequences in it are skipped the
+ * same way when the entry reaches the top.
+ */
+export interface LeaseGroup {
+  at: number;
+  seqs: number[];
+}
+
+export class LeaseGroupHeap extends BinaryHeap<LeaseGroup> {
+  constructor() {
+    super((a, b) => a.at < b.at);
+  }
+}

@@ -45,10 +45,10 @@ import { dedupIdOf, DedupWindow } from './dedup-window.js';
 import { Backlog } from './backlog.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
-import { DeadlineHeap } from './min-heap.js';
+import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
-import { decodeReceipt, encodeReceipt, type Receipt } from './receipt.js';
+import { qidHalves, readReceipt, receiptString, type ReceiptFields } from './receipt.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
 interface Waiter<Ref> {
@@ -149,6 +149,9 @@ export class QueueActor<Ref> {
   readonly #run = randomInt(0, 0x1_0000_0000);
   /** Message ids of this queue incarnation, by sequence. */
   readonly #idOf: (seq: number) => string;
+  /** The queue id's halves, as receipts carry them (receipt.ts). */
+  readonly #qidHi: number;
+  readonly #qidLo: number;
   /**
    * Live messages by sequence, except those in #backlog. Insertion order is acceptance order, so the
    * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
@@ -163,6 +166,12 @@ export class QueueActor<Ref> {
   #order: DeliveryOrder;
   /** Lease ends and delay ends. Stale entries are skipped when they surface. */
   readonly #deadlines = new DeadlineHeap();
+  /**
+   * Lease ends of deliveries, one entry per receive or push (profiled: a heap entry per delivered
+   * message was an allocation and a sift per message, and a stale entry per acked message to pop
+   * once its lease would have ended). A lease moved by changeVisibility goes to #deadlines.
+   */
+  readonly #leaseEnds = new LeaseGroupHeap();
   /** Per-message ttl ends (retention needs no heap: the oldest message expires first). */
   #ttls = new DeadlineHeap();
   #ttlLive = 0;
@@ -185,6 +194,7 @@ export class QueueActor<Ref> {
     this.#deliveredBelow = deliveredBelow;
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
+    ({ hi: this.#qidHi, lo: this.#qidLo } = qidHalves(record.id));
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
@@ -308,7 +318,7 @@ export class QueueActor<Ref> {
       case 'delete':
         return out.reply(req.ref, this.#delete(req.args.receipt, 'receipt'));
       case 'deleteBatch':
-        return out.reply(req.ref, { results: req.args.receipts.map((r, i) => this.#entry(`receipts.${i}`, () => this.#delete(r, `receipts.${i}`))) });
+        return out.reply(req.ref, { results: this.#deleteBatch(req.args.receipts) });
       case 'changeVisibility':
         return out.reply(req.ref, { visibleAt: this.#changeVisibility(req.args.receipt, req.args.visibilityMs, now) });
       case 'nack':
@@ -363,10 +373,7 @@ export class QueueActor<Ref> {
     try {
       return { ok: run() };
     } catch (err) {
-      const error = toWireError(err);
-      if (error.field === undefined) error.field = path;
-      else if (!error.field.startsWith(path)) error.field = `${path}.${error.field}`;
-      return { error };
+      return entryError(err, path);
     }
   }
 
@@ -662,8 +669,8 @@ export class QueueActor<Ref> {
     const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
     const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
     return taken.map((d) => {
-      const m = delivered(d.msg, this.#record.id, d.gid, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
-      m.receipt = encodeReceipt({ qid: this.#record.id, seq: d.msg.seq, receiveCount: d.receiveCount, issuer: d.gid });
+      const m = this.#delivered(d.msg, d.gid, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
+      m.receipt = receiptString(this.#qidHi, this.#qidLo, d.msg.seq, d.receiveCount, d.gid);
       m.receiveCount = d.receiveCount;
       m.firstReceivedAt = d.firstReceivedAt;
       return m;
@@ -671,27 +678,27 @@ export class QueueActor<Ref> {
   }
 
   /** A receipt of this queue incarnation (any run, any delivery), or ReceiptHandleIsInvalid. */
-  #decodeReceipt(receipt: string, field: string): Receipt {
-    const r = decodeReceipt(receipt);
-    if (r === undefined || r.qid !== this.#record.id || r.seq >= this.#nextSeq || r.receiveCount === 0) {
-      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} is not a receipt of queue ${this.name}`, { field });
+  #decodeReceipt(receipt: string, field: Field): ReceiptFields {
+    const r = readReceipt(receipt);
+    if (r === undefined || r.qidHi !== this.#qidHi || r.qidLo !== this.#qidLo || r.seq >= this.#nextSeq || r.receiveCount === 0) {
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${fieldName(field)} is not a receipt of queue ${this.name}`, { field: fieldName(field) });
     }
     return r;
   }
 
   /** Checks a queue-mode receipt against the current delivery of its message. */
-  #resolveReceipt(receipt: string, field: string): Msg | undefined {
+  #resolveReceipt(receipt: string, field: Field): Msg | undefined {
     const r = this.#decodeReceipt(receipt, field);
     const msg = this.#messages.get(r.seq);
     if (msg === undefined) return undefined;
     if (r.issuer !== this.#run) {
-      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${field} is from before the queue's shard restarted; its lease ended with the restart`, { field });
+      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${fieldName(field)} is from before the queue's shard restarted; its lease ended with the restart`, { field: fieldName(field) });
     }
     if (r.receiveCount > msg.receiveCount) {
-      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${field} names a delivery that never happened`, { field });
+      throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${fieldName(field)} names a delivery that never happened`, { field: fieldName(field) });
     }
     if (r.receiveCount < msg.receiveCount) {
-      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${field} is from delivery ${r.receiveCount}; the message was delivered again since`, { field });
+      throw new FerryError(ErrorCodes.ReceiptHandleExpired, `${fieldName(field)} is from delivery ${r.receiveCount}; the message was delivered again since`, { field: fieldName(field) });
     }
     return msg;
   }
@@ -706,21 +713,37 @@ export class QueueActor<Ref> {
   }
 
   /** A receipt of a stream group's delivery, or undefined in queue mode (the queue-mode path decodes it). */
-  #streamReceipt(receipt: string, field: string): { gid: number; seq: number; receiveCount: number } | undefined {
+  #streamReceipt(receipt: string, field: Field): { gid: number; seq: number; receiveCount: number } | undefined {
     if (this.#stream === undefined) return undefined;
     const r = this.#decodeReceipt(receipt, field);
     return { gid: r.issuer, seq: r.seq, receiveCount: r.receiveCount };
   }
 
   /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
-  #delete(receipt: string, field: string): { deleted: boolean } {
+  #delete(receipt: string, field: Field): { deleted: boolean } {
     const sr = this.#streamReceipt(receipt, field);
-    if (sr !== undefined) return { deleted: this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, field) };
+    if (sr !== undefined) return this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, fieldName(field)) ? DELETED : NOT_DELETED;
     const msg = this.#resolveReceipt(receipt, field);
-    if (msg === undefined) return { deleted: false };
+    if (msg === undefined) return NOT_DELETED;
     this.#remove(msg);
     this.#unstore(msg.seq);
-    return { deleted: true };
+    return DELETED;
+  }
+
+  /**
+   * Each receipt as for delete, in order. The common answer (deleted) is a shared constant entry and
+   * an entry's field path is made only for an error: this runs once per acknowledged message.
+   */
+  #deleteBatch(receipts: readonly string[]): Array<BatchEntryResult<{ deleted: boolean }>> {
+    const results = new Array<BatchEntryResult<{ deleted: boolean }>>(receipts.length);
+    for (let i = 0; i < receipts.length; i++) {
+      try {
+        results[i] = this.#delete(receipts[i]!, i) === DELETED ? OK_DELETED : OK_NOT_DELETED;
+      } catch (err) {
+        results[i] = entryError(err, `receipts.${i}`);
+      }
+    }
+    return results;
   }
 
   /** Ends the lease now (0) or moves its end. */
@@ -855,6 +878,7 @@ export class QueueActor<Ref> {
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
+    this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#ttlLive = 0;
     for (const s of this.#subs.values()) s.leased.clear();
@@ -893,6 +917,7 @@ export class QueueActor<Ref> {
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
+    this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#store.removeQueue();
     this.#destroyed = true;
@@ -923,6 +948,13 @@ export class QueueActor<Ref> {
 
   /** Ends leases and delays that are due, expires messages, releases the ordering window, ends long polls. */
   tick(now: number): void {
+    for (let top = this.#leaseEnds.peek(); top !== undefined && top.at <= now; top = this.#leaseEnds.peek()) {
+      this.#leaseEnds.pop();
+      for (const seq of top.seqs) {
+        const msg = this.#messages.get(seq);
+        if (msg !== undefined && msg.until === top.at && msg.state === State.Leased) this.#leaseEnded(msg, now, false);
+      }
+    }
     for (let top = this.#deadlines.peek(); top !== undefined && top.at <= now; top = this.#deadlines.peek()) {
       this.#deadlines.pop();
       const msg = this.#messages.get(top.seq);
@@ -1071,6 +1103,7 @@ export class QueueActor<Ref> {
     const consider = (at: number | undefined): void => {
       if (at !== undefined && (next === undefined || at < next)) next = at;
     };
+    consider(this.#leaseEnds.peek()?.at);
     consider(this.#ttls.peek()?.at);
     consider(this.#stream?.nextDeadline());
     const oldest = this.#oldestSentAt();
@@ -1123,13 +1156,17 @@ export class QueueActor<Ref> {
       msg.until = now + visibilityMs;
       msg.holder = holder;
       holder?.leased.add(msg.seq);
-      this.#deadlines.push({ at: msg.until, seq: msg.seq });
       if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
       if (msg.seq >= this.#deliveredBelow) {
         this.#deliveredBelow = msg.seq + 1;
         this.#nextSeqDirty = true;
       }
       taken.push(msg);
+    }
+    if (taken.length > 0) {
+      const seqs = new Array<number>(taken.length);
+      for (let i = 0; i < taken.length; i++) seqs[i] = taken[i]!.seq;
+      this.#leaseEnds.push({ at: now + visibilityMs, seqs });
     }
     const missing = taken.filter((m) => m.body === undefined);
     const loaded = new Map<number, Uint8Array>();
@@ -1141,7 +1178,35 @@ export class QueueActor<Ref> {
         if (s !== undefined) loaded.set(m.seq, s.body);
       });
     }
-    return taken.map((m) => delivered(m, this.#record.id, this.#run, m.body ?? loaded.get(m.seq) ?? EMPTY));
+    const out = new Array<DeliveredMessage>(taken.length);
+    for (let i = 0; i < taken.length; i++) {
+      const m = taken[i]!;
+      out[i] = this.#delivered(m, this.#run, m.body ?? loaded.get(m.seq) ?? EMPTY);
+    }
+    return out;
+  }
+
+  /** What a receiver or subscriber gets for message `m` (queue mode: `issuer` is this run). */
+  #delivered(m: Msg, issuer: number, body: Uint8Array): DeliveredMessage {
+    const d: DeliveredMessage = {
+      messageId: m.id,
+      receipt: receiptString(this.#qidHi, this.#qidLo, m.seq, m.receiveCount, issuer),
+      body,
+      seq: m.seq,
+      receiveCount: m.receiveCount,
+      sentAt: m.sentAt,
+      firstReceivedAt: m.firstReceivedAt,
+    };
+    if (m.attributes !== undefined) d.attributes = m.attributes;
+    const x = m.extra;
+    if (x !== undefined) {
+      if (x.groupId !== undefined) d.groupId = x.groupId;
+      if (x.timestamp !== undefined) d.timestamp = x.timestamp;
+      if (x.producer !== undefined) d.producer = x.producer;
+      if (x.late === true) d.late = true;
+      if (x.deadLetter !== undefined) d.deadLetter = x.deadLetter;
+    }
+    return d;
   }
 
   #makeVisible(msg: Msg, front: boolean): void {
@@ -1223,24 +1288,23 @@ function stored(sentAt: number, visibleAt: number, body: Uint8Array, attributes:
   return s;
 }
 
-function delivered(m: Msg, qid: string, issuer: number, body: Uint8Array): DeliveredMessage {
-  const d: DeliveredMessage = {
-    messageId: m.id,
-    receipt: encodeReceipt({ qid, seq: m.seq, receiveCount: m.receiveCount, issuer }),
-    body,
-    seq: m.seq,
-    receiveCount: m.receiveCount,
-    sentAt: m.sentAt,
-    firstReceivedAt: m.firstReceivedAt,
-  };
-  if (m.attributes !== undefined) d.attributes = m.attributes;
-  const x = m.extra;
-  if (x !== undefined) {
-    if (x.groupId !== undefined) d.groupId = x.groupId;
-    if (x.timestamp !== undefined) d.timestamp = x.timestamp;
-    if (x.producer !== undefined) d.producer = x.producer;
-    if (x.late === true) d.late = true;
-    if (x.deadLetter !== undefined) d.deadLetter = x.deadLetter;
-  }
-  return d;
+/** A batch entry's error, its field prefixed with the entry's path (`receipts.3`). */
+function entryError(err: unknown, path: string): { error: WireError } {
+  const error = toWireError(err);
+  if (error.field === undefined) error.field = path;
+  else if (!error.field.startsWith(path)) error.field = `${path}.${error.field}`;
+  return { error };
 }
+
+/** A request field: a name, or the index of a deleteBatch receipt (named only when an error needs it). */
+type Field = string | number;
+
+function fieldName(f: Field): string {
+  return typeof f === 'number' ? `receipts.${f}` : f;
+}
+
+/** Results every ack shares (never changed: the shard encodes them as they are). */
+const DELETED: { deleted: boolean } = Object.freeze({ deleted: true });
+const NOT_DELETED: { deleted: boolean } = Object.freeze({ deleted: false });
+const OK_DELETED: BatchEntryResult<{ deleted: boolean }> = Object.freeze({ ok: DELETED });
+const OK_NOT_DELETED: BatchEntryResult<{ deleted: boolean }> = Object.freeze({ ok: NOT_DELETED });

@@ -9,8 +9,13 @@
  * matches a delivery of this one even where receive counts were not persisted (they are persisted
  * only for a queue with a dead-letter queue: see queue-actor.ts). In stream mode it is the consumer
  * group's id, random per group, so a receipt of a deleted group does not match a new one.
+ *
+ * Every delivery makes one and every ack reads one, so both directions work on numbers and one
+ * scratch buffer with a base64url table (RFC 4648 §5): no Buffer per receipt, no regular
+ * expression, no hex string of the queue id (profiled: those were ~2 µs per acked message of a
+ * shard worker's time).
  */
-import { qidBytes, readSeq, writeSeq } from '../storage/keys.js';
+import { qidBytes } from '../storage/keys.js';
 
 export interface Receipt {
   qid: string;
@@ -20,24 +25,107 @@ export interface Receipt {
   issuer: number;
 }
 
-/** A receipt is encoded to a string at once, so the scratch buffer is never shared. */
-const scratch = Buffer.alloc(24);
+/** A receipt read into numbers: the queue id as its two 32-bit halves. */
+export interface ReceiptFields {
+  qidHi: number;
+  qidLo: number;
+  seq: number;
+  receiveCount: number;
+  issuer: number;
+}
+
+/** A receipt is 24 bytes as 32 base64url characters (no padding: 24 is a multiple of 3). */
+export const RECEIPT_BYTES = 24;
+export const RECEIPT_CHARS = 32;
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ENC = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+/** Character code → 6-bit value, 0xff for a character outside the alphabet. */
+const DEC = new Uint8Array(256).fill(0xff);
+for (let i = 0; i < 64; i++) DEC[ENC[i]!] = i;
+
+/** Scratch: the 24 bytes, and their 32 characters. Used within one call only. */
+const bytes = new Uint8Array(RECEIPT_BYTES);
+const chars = Buffer.alloc(RECEIPT_CHARS);
+
+/** The halves of a queue id (16 hex digits), for comparing with ReceiptFields. */
+export function qidHalves(qid: string): { hi: number; lo: number } {
+  const b = qidBytes(qid);
+  return { hi: b.readUInt32BE(0), lo: b.readUInt32BE(4) };
+}
+
+function put32(at: number, v: number): void {
+  bytes[at] = v >>> 24;
+  bytes[at + 1] = v >>> 16;
+  bytes[at + 2] = v >>> 8;
+  bytes[at + 3] = v;
+}
+
+function get32(at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
+/** The receipt's 32 ASCII characters, written into `out` at `offset` (out must have room). */
+export function writeReceipt(out: Uint8Array, offset: number, qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): void {
+  const seqHi = Math.floor(seq / 0x1_0000_0000);
+  put32(0, qidHi);
+  put32(4, qidLo);
+  put32(8, seqHi);
+  put32(12, seq - seqHi * 0x1_0000_0000);
+  put32(16, receiveCount);
+  put32(20, issuer);
+  for (let i = 0, o = offset; i < RECEIPT_BYTES; i += 3, o += 4) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o] = ENC[n >>> 18]!;
+    out[o + 1] = ENC[(n >>> 12) & 63]!;
+    out[o + 2] = ENC[(n >>> 6) & 63]!;
+    out[o + 3] = ENC[n & 63]!;
+  }
+}
+
+/** The receipt as a string, from the queue id's halves (see qidHalves). */
+export function receiptString(qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): string {
+  writeReceipt(chars, 0, qidHi, qidLo, seq, receiveCount, issuer);
+  return chars.toString('latin1', 0, RECEIPT_CHARS);
+}
 
 export function encodeReceipt(r: Receipt): string {
-  const b = scratch;
-  qidBytes(r.qid).copy(b, 0);
-  writeSeq(b, r.seq, 8);
-  b.writeUInt32BE(r.receiveCount, 16);
-  b.writeUInt32BE(r.issuer, 20);
-  return b.toString('base64url');
+  const { hi, lo } = qidHalves(r.qid);
+  return receiptString(hi, lo, r.seq, r.receiveCount, r.issuer);
+}
+
+/**
+ * The fields of receipt `s`, or undefined when it is not a receipt at all: not 32 characters of
+ * the base64url alphabet, or a sequence at or past 2^53 (never issued: the high word of a safe
+ * integer is < 2^21).
+ */
+export function readReceipt(s: string): ReceiptFields | undefined {
+  if (s.length !== RECEIPT_CHARS) return undefined;
+  for (let i = 0, o = 0; i < RECEIPT_CHARS; i += 4, o += 3) {
+    const c0 = s.charCodeAt(i);
+    const c1 = s.charCodeAt(i + 1);
+    const c2 = s.charCodeAt(i + 2);
+    const c3 = s.charCodeAt(i + 3);
+    if ((c0 | c1 | c2 | c3) > 0x7f) return undefined;
+    const a = DEC[c0]!;
+    const b = DEC[c1]!;
+    const c = DEC[c2]!;
+    const d = DEC[c3]!;
+    if ((a | b | c | d) > 63) return undefined; // outside the alphabet (0xff)
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    bytes[o] = n >>> 16;
+    bytes[o + 1] = n >>> 8;
+    bytes[o + 2] = n;
+  }
+  const seqHi = get32(8);
+  if (seqHi >= 0x20_0000) return undefined;
+  return { qidHi: get32(0), qidLo: get32(4), seq: seqHi * 0x1_0000_0000 + get32(12), receiveCount: get32(16), issuer: get32(20) };
 }
 
 /** Undefined when the string is not a receipt at all. */
 export function decodeReceipt(s: string): Receipt | undefined {
-  if (s.length !== 32 || !/^[A-Za-z0-9_-]+$/.test(s)) return undefined;
-  const b = Buffer.from(s, 'base64url');
-  if (b.length !== 24) return undefined;
-  // A sequence at or past 2^53 is not one we issued (the high word of a safe integer is < 2^21).
-  if (b.readUInt32BE(8) >= 0x20_0000) return undefined;
-  return { qid: b.toString('hex', 0, 8), seq: readSeq(b, 8), receiveCount: b.readUInt32BE(16), issuer: b.readUInt32BE(20) };
+  const r = readReceipt(s);
+  if (r === undefined) return undefined;
+  const qid = r.qidHi.toString(16).padStart(8, '0') + r.qidLo.toString(16).padStart(8, '0');
+  return { qid, seq: r.seq, receiveCount: r.receiveCount, issuer: r.issuer };
 }

@@ -83,7 +83,7 @@ class HeldAnswers implements ActorOutbox<number> {
     this.items.push({ t: 'fail', r, error });
   }
   push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, encoded: cbor.encode(messages), count: messages.length });
+    this.items.push({ t: 'push', session, sub, encoded: cbor.encodeMessages(messages), count: messages.length });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });

@@ -15,8 +15,8 @@
  * - Reconnect goes round robin through the URLs with exponential backoff.
  */
 import WebSocket from 'ws';
-import { decodeFrame } from '../protocol/codec.js';
 import { CborWriter } from '../protocol/cbor-writer.js';
+import { decodeServerMessage } from './server-message.js';
 import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage, OpName } from '../protocol/ops.js';
 import type { RequestFrame } from '../protocol/frames.js';
@@ -366,7 +366,7 @@ export class Connection {
     let decoded: unknown;
     try {
       if (!isBinary) throw new Error('text message');
-      decoded = decodeFrame(data);
+      decoded = decodeServerMessage(data);
     } catch (err) {
       this.hooks.error(new FerryError(ErrorCodes.BadFrame, `unreadable message from server: ${(err as Error).message}`));
       return;

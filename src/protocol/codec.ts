@@ -40,8 +40,10 @@ export function decodeFrame(bytes: Uint8Array): unknown {
  * frames one by one and group them into WebSocket messages without encoding each group again.
  */
 export function encodedArray(items: readonly Uint8Array[]): Uint8Array {
-  const n = items.length;
-  // Major type 4 (array) with the count in the shortest form (RFC 8949 §3.1).
-  const head = n < 24 ? [0x80 | n] : n < 0x100 ? [0x98, n] : n < 0x10000 ? [0x99, n >> 8, n & 0xff] : [0x9a, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Uint8Array.from(head), ...items]);
+  return Buffer.concat([arrayHead(items.length), ...items]);
+}
+
+/** The head of a CBOR array of n items: major type 4 with the count in the shortest form (RFC 8949 §3.1). */
+function arrayHead(n: number): Uint8Array {
+  return Uint8Array.from(n < 24 ? [0x80 | n] : n < 0x100 ? [0x98, n] : n < 0x10000 ? [0x99, n >> 8, n & 0xff] : [0x9a, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 }

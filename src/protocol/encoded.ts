@@ -107,8 +107,9 @@ function writeSplice(out: Buffer, pos: number, s: Splice): number {
 }
 
 /**
- * One server frame as bytes: `{id, result}` and `{sub, messages}` whose value is EncodedCbor are
- * spliced (a two-entry map header, the keys, the bytes as they are); every other frame is encoded.
+ * The pieces of one server frame, in order: `{id, result}` and `{sub, messages}` whose value is
+ * EncodedCbor are spliced (a two-entry map header, the keys, the bytes as they are); every other
+ * frame is encoded.
  */
 export function encodeServerFrame(frame: object): Uint8Array {
   return encodeServerFrames([frame]);
