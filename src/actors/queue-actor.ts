@@ -26,7 +26,7 @@
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  *
  * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl,
- * body not in the shard's body cache) is not an object but 12 bytes in the backlog's columns
+ * body not in the shard's body cache) is not an object but about a byte in the backlog
  * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
  * delivered, expired, dropped or moved; everything else only ever sees full messages.
  */
@@ -384,7 +384,7 @@ export class QueueActor<Ref> {
    */
   #toBacklog(msg: Msg): boolean {
     if (this.#stream !== undefined || this.#attrs.ordering === 'strict' || msg.body !== undefined || msg.attributes !== undefined
-      || msg.extra !== undefined || msg.receiveCount !== 0 || this.#attrs.orderingWindowMs > 0) return false;
+      || msg.extra !== undefined || msg.receiveCount !== 0 || this.#attrs.orderingWindowMs > 0 || !Number.isInteger(msg.sentAt)) return false;
     this.#backlog.push(msg.seq, msg.sentAt, msg.size);
     this.#counts.bytes += msg.size;
     this.#counts.visible++;
