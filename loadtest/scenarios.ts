@@ -53,7 +53,10 @@ export const SMOKE: Sizes = {
 
 export interface FerryExtras {
   httpUrl: string;
-  admin: FerryClient;
+  /** The admin client (a new one after restart()). */
+  readonly admin: FerryClient;
+  /** Restarts the broker over its data (same port), as restartInPlace in ferry-process.ts; the adapter reconnects. */
+  restart(readyTimeoutMs: number): Promise<{ readySeconds: number }>;
 }
 
 export interface ScenarioContext {
@@ -97,6 +100,17 @@ export interface MemoryFigures {
   samples: MemorySample[];
   /** Least-squares RSS growth per message or connection over the samples. */
   bytesPerUnit?: number;
+  /** memory-queued on Ferry: the broker restarted over what it held. */
+  restart?: RestartFigures;
+}
+
+export interface RestartFigures {
+  /** From the new process's spawn to ready (recovery included). */
+  readySeconds: number;
+  /** After the restart and a settle; hwmBytes is the new process's peak, recovery included. */
+  held: MemoryUse;
+  /** Messages the broker reports in the queue after the restart. */
+  count: number;
 }
 
 export interface Scenario {
@@ -376,6 +390,8 @@ function brokerMemory(ctx: ScenarioContext): MemoryUse {
 
 /** Lets a broker settle (background flushes, GC after the burst) before the figure is read. */
 const SETTLE_MS = 5000;
+/** How long a broker restarted over a full backlog may take to be ready again. */
+const RECOVERY_TIMEOUT_MS = 10 * 60_000;
 
 function memoryNotes(f: MemoryFigures): string[] {
   const mb = (b: number): string => (b / MB).toFixed(0);
@@ -425,6 +441,15 @@ async function queuedMemoryScenario(ctx: ScenarioContext): Promise<Measurement> 
     if (ctx.ferry !== undefined) {
       const attrs = await ctx.ferry.admin.getQueueAttributes(queue!);
       notes.push(`the broker reports ${attrs.stats.messages.toLocaleString('en-US')} messages in the queue`);
+      // The same backlog after a restart: recovery time, and memory during (peak) and after it.
+      await closeAll(prods.splice(0));
+      ctx.progress(`restarting the broker over ${confirmed.toLocaleString('en-US')} queued messages`);
+      const { readySeconds } = await ctx.ferry.restart(RECOVERY_TIMEOUT_MS);
+      await sleep(SETTLE_MS);
+      const after = brokerMemory(ctx);
+      const recovered = (await ctx.ferry.admin.getQueueAttributes(queue!)).stats.messages;
+      figures.restart = { readySeconds, held: after, count: recovered };
+      notes.push(`after a restart: ready in ${readySeconds.toFixed(1)} s, RSS ${(after.rssBytes / MB).toFixed(0)} MB (peak during recovery ${(after.hwmBytes / MB).toFixed(0)} MB), ${recovered.toLocaleString('en-US')} messages in the queue`);
     }
     return { messages: confirmed, seconds, msgsPerSec: confirmed / seconds, timeBounded: confirmed < count, memory: figures, notes };
   } finally {
