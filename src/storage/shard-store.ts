@@ -387,8 +387,8 @@ export class ShardStore {
     const orphans = new Set<string>();
     let qidKey: Buffer | undefined;
     let current: { qid: string; q: RecoveredQueue | undefined; sink: RecoveredMessageSink | undefined; deliveries: Map<number, DeliveryRecord> | undefined } | undefined;
-    await this.#scanRows(prefixRange(PREFIX.message), (key, value) => {
-      if (qidKey === undefined || key.compare(qidKey, 0, 8, 1, 9) !== 0) {
+    this.#visitRangeSync(prefixRange(PREFIX.message), (key, value) => {
+      if (qidKey === undefined || !sameQid(key, qidKey)) {
         qidKey = Buffer.from(key.subarray(1, 9));
         const qid = qidKey.toString('hex');
         current = { qid, q: queues.get(qid), sink: sinks.get(qid), deliveries: deliveries.get(qid) };
@@ -470,20 +470,6 @@ export class ShardStore {
     return q;
   }
 
-  /** Calls `visit` for every row of the range, read asynchronously in slices of 1,000 rows. */
-  async #scanRows(range: { gte: Buffer; lt: Buffer }, visit: (key: Buffer, value: Buffer) => void): Promise<void> {
-    const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    try {
-      for (;;) {
-        const rows = await it.nextv(1000);
-        if (rows.length === 0) return;
-        for (const [key, value] of rows) visit(key, value);
-      }
-    } finally {
-      await it.close();
-    }
-  }
-
   async *#scan(range: { gte: Buffer; lt: Buffer }): AsyncGenerator<[Buffer, Buffer]> {
     const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
@@ -503,6 +489,12 @@ export class ShardStore {
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
   }
+}
+
+/** Whether a key's qid bytes (1–8) are `qid`'s (8 bytes): a recovery compares every message key. */
+function sameQid(key: Buffer, qid: Buffer): boolean {
+  for (let i = 0; i < 8; i++) if (key[i + 1] !== qid[i]) return false;
+  return true;
 }
 
 /** The fields of a StoredMessage that RecoveredMessage carries as its own; any other is `extra`. */
