@@ -145,7 +145,7 @@ export class QueueActor<Ref> {
    * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
    */
   #messages = new Map<number, Msg>();
-  /** Plain visible messages in columns (backlog.ts); older than any message promoted after them. */
+  /** Plain visible messages as compact entries (backlog.ts); older than any message promoted after them. */
   readonly #backlog = new Backlog();
   readonly #backlogged: Backlogged = {
     peekSeq: () => this.#backlog.peekSeq(),
@@ -382,7 +382,7 @@ export class QueueActor<Ref> {
   }
 
   /**
-   * A plain message that is visible now goes into the backlog's columns instead of the live map
+   * A plain message that is visible now goes into the compact backlog instead of the live map
    * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
    */
   #toBacklog(msg: Msg): boolean {
