@@ -173,7 +173,18 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
               record.measurement = await scenario.run({
                 adapter, sizes, progress: (text) => progress.detail(text),
                 names: (n) => Array.from({ length: n }, (_, i) => `bench${process.pid}r${id}-${scenario.id}-${i}`),
-                ferry: name === 'ferry' ? { httpUrl: ferry.httpUrl, admin: (adapter as FerryAdapter).admin } : undefined,
+                ferry: name === 'ferry' ? {
+                  httpUrl: ferry.httpUrl,
+                  get admin() {
+                    return (adapter as FerryAdapter).admin;
+                  },
+                  async restart(readyTimeoutMs) {
+                    await adapter.close();
+                    const r = await ferry.restartInPlace(readyTimeoutMs);
+                    await adapter.open();
+                    return r;
+                  },
+                } : undefined,
                 ferryUrl: ferry.url,
               });
             } catch (err) {

@@ -65,8 +65,25 @@ export class FerryProcess {
     await this.start(30_000, port);
   }
 
+  /**
+   * Stops the broker (SIGTERM) and starts it again over the same data directory and port: what
+   * it holds must come back from disk. Resolves with the seconds from the new process's spawn to
+   * its "ferry ready" (node start-up plus recovery), bounded by `readyTimeoutMs`.
+   */
+  async restartInPlace(readyTimeoutMs: number): Promise<{ readySeconds: number }> {
+    await this.#terminate();
+    const t0 = performance.now();
+    await this.start(readyTimeoutMs, this.port);
+    return { readySeconds: (performance.now() - t0) / 1000 };
+  }
+
   /** SIGTERM (so --cpu-prof writes its profile), SIGKILL after 15 s; then the data directory goes. */
   async stop(): Promise<void> {
+    await this.#terminate();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async #terminate(): Promise<void> {
     const proc = this.#proc;
     if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -76,6 +93,5 @@ export class FerryProcess {
       clearTimeout(force);
     }
     this.#proc = undefined;
-    rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -4,8 +4,13 @@
  * publisher for latency. Each loop stops at its message count or its deadline, whichever first.
  */
 import { randomFillSync } from 'node:crypto';
-import type { BrokerAdapter, ConsumerHandle, Producer } from './adapters/adapter.js';
+import { withTimeout, type BrokerAdapter, type ConsumerHandle, type Producer } from './adapters/adapter.js';
+import { closeMany } from './bounded.js';
 import { LatencyHistogram } from './histogram.js';
+
+/** A batch not confirmed within this is a broker that stopped answering: the scenario fails instead of hanging. */
+const CONFIRM_MS = 60_000;
+const CLOSE_MS = 10_000;
 
 export function randomBody(bytes: number): Uint8Array {
   return randomFillSync(new Uint8Array(bytes));
@@ -53,7 +58,8 @@ export async function publish(plan: PublishPlan): Promise<number> {
         started += n;
         const bodies = new Array<Uint8Array>(n);
         for (let i = 0; i < n; i++) bodies[i] = plan.body();
-        await producer.send(plan.queueFor(p, k++), bodies);
+        const queue = plan.queueFor(p, k++);
+        await withTimeout(`confirm of ${n} messages to ${queue}`, CONFIRM_MS, () => producer.send(queue, bodies));
         confirmed += n;
         plan.onProgress?.(confirmed);
       }
@@ -67,8 +73,9 @@ export async function openProducers(adapter: BrokerAdapter, n: number): Promise<
   return Promise.all(Array.from({ length: n }, () => adapter.producer()));
 }
 
+/** Closes or stops everything at once; one that takes longer than CLOSE_MS is left to finish on its own. */
 export async function closeAll(items: Array<{ close(): Promise<void> } | { stop(): Promise<void> }>): Promise<void> {
-  await Promise.all(items.map((i) => ('close' in i ? i.close() : i.stop()).catch(() => undefined)));
+  await closeMany(items.map((i) => ({ close: () => ('close' in i ? i.close() : i.stop()) })), items.length, CLOSE_MS);
 }
 
 /**

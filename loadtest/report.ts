@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryView } from './ferry-metrics.js';
 import type { Percentiles } from './histogram.js';
-import type { Measurement, Scenario, Sizes } from './scenarios.js';
+import type { Measurement, MemoryFigures, Scenario, Sizes } from './scenarios.js';
 
 export interface RunRecord {
   scenario: string;
@@ -55,21 +55,30 @@ const TARGETS: Record<string, string> = {
 const mib = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
 function memoryTable(r: BenchResults, id: string, med: Median): string[] {
-  const rows = ['| broker | held | RSS idle, MB | RSS held, MB, median (min–max) | peak RSS (VmHWM), MB | RSS growth per item, bytes | fill rate |', '|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| broker | held | RSS idle, MB | RSS held, MB, median (min–max) | peak RSS (VmHWM), MB | RSS growth per item, bytes | fill rate | after a restart: ready in, RSS (peak), MB |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b).filter((m) => m.memory !== undefined);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | |`);
+      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
       continue;
     }
     const mem = runs.map((m) => m.memory!);
     const per = mem.map((m) => m.bytesPerUnit).filter((x): x is number => x !== undefined);
-    rows.push(`| ${b} | ${int(Math.min(...mem.map((m) => m.count)))} ${mem[0]!.unit} | ${spread(mem.map((m) => m.baseline.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.hwmBytes), med, mib)} | ${per.length > 0 ? spread(per, med, int) : 'n/a'} | ${int(med(runs.map((m) => m.msgsPerSec)))}/s |`);
+    rows.push(`| ${b} | ${int(Math.min(...mem.map((m) => m.count)))} ${mem[0]!.unit} | ${spread(mem.map((m) => m.baseline.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.hwmBytes), med, mib)} | ${per.length > 0 ? spread(per, med, int) : 'n/a'} | ${int(med(runs.map((m) => m.msgsPerSec)))}/s | ${restarts(mem, med)} |`);
   }
   return rows;
 }
 
 type Median = (xs: number[]) => number;
+
+function restarts(mem: readonly MemoryFigures[], med: Median): string {
+  const r = mem.map((m) => m.restart).filter((x) => x !== undefined);
+  if (r.length === 0) return '—';
+  return `${spread(r.map((x) => x.readySeconds), med, (n) => `${n.toFixed(1)} s`)}, ${spread(r.map((x) => x.held.rssBytes), med, mib)} (${spread(r.map((x) => x.held.hwmBytes), med, mib)}), ${int(Math.min(...r.map((x) => x.count)))} held`;
+}
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -123,7 +132,7 @@ function latencyTable(r: BenchResults, id: string, med: Median): string[] {
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | |`);
+      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
       continue;
     }
     const get = (k: keyof Percentiles): string => spread(lat(runs, (m) => m.latency, k), med, ms);

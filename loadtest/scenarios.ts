@@ -5,7 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FerryClient } from '../src/client/index.js';
-import { Unsupported, type BrokerAdapter } from './adapters/adapter.js';
+import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
+import { closeMany, openMany, type Closable } from './bounded.js';
 import { CpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
@@ -52,7 +53,10 @@ export const SMOKE: Sizes = {
 
 export interface FerryExtras {
   httpUrl: string;
-  admin: FerryClient;
+  /** The admin client (a new one after restart()). */
+  readonly admin: FerryClient;
+  /** Restarts the broker over its data (same port), as restartInPlace in ferry-process.ts; the adapter reconnects. */
+  restart(readyTimeoutMs: number): Promise<{ readySeconds: number }>;
 }
 
 export interface ScenarioContext {
@@ -96,6 +100,17 @@ export interface MemoryFigures {
   samples: MemorySample[];
   /** Least-squares RSS growth per message or connection over the samples. */
   bytesPerUnit?: number;
+  /** memory-queued on Ferry: the broker restarted over what it held. */
+  restart?: RestartFigures;
+}
+
+export interface RestartFigures {
+  /** From the new process's spawn to ready (recovery included). */
+  readySeconds: number;
+  /** After the restart and a settle; hwmBytes is the new process's peak, recovery included. */
+  held: MemoryUse;
+  /** Messages the broker reports in the queue after the restart. */
+  count: number;
 }
 
 export interface Scenario {
@@ -378,6 +393,8 @@ function brokerMemory(ctx: ScenarioContext): MemoryUse {
 
 /** Lets a broker settle (background flushes, GC after the burst) before the figure is read. */
 const SETTLE_MS = 5000;
+/** How long a broker restarted over a full backlog may take to be ready again. */
+const RECOVERY_TIMEOUT_MS = 10 * 60_000;
 
 function memoryNotes(f: MemoryFigures): string[] {
   const mb = (b: number): string => (b / MB).toFixed(0);
@@ -427,6 +444,15 @@ async function queuedMemoryScenario(ctx: ScenarioContext): Promise<Measurement> 
     if (ctx.ferry !== undefined) {
       const attrs = await ctx.ferry.admin.getQueueAttributes(queue!);
       notes.push(`the broker reports ${attrs.stats.messages.toLocaleString('en-US')} messages in the queue`);
+      // The same backlog after a restart: recovery time, and memory during (peak) and after it.
+      await closeAll(prods.splice(0));
+      ctx.progress(`restarting the broker over ${confirmed.toLocaleString('en-US')} queued messages`);
+      const { readySeconds } = await ctx.ferry.restart(RECOVERY_TIMEOUT_MS);
+      await sleep(SETTLE_MS);
+      const after = brokerMemory(ctx);
+      const recovered = (await ctx.ferry.admin.getQueueAttributes(queue!)).stats.messages;
+      figures.restart = { readySeconds, held: after, count: recovered };
+      notes.push(`after a restart: ready in ${readySeconds.toFixed(1)} s, RSS ${(after.rssBytes / MB).toFixed(0)} MB (peak during recovery ${(after.hwmBytes / MB).toFixed(0)} MB), ${recovered.toLocaleString('en-US')} messages in the queue`);
     }
     return { messages: confirmed, seconds, msgsPerSec: confirmed / seconds, timeBounded: confirmed < count, memory: figures, notes };
   } finally {
@@ -438,7 +464,17 @@ async function queuedMemoryScenario(ctx: ScenarioContext): Promise<Measurement> 
 /** Source addresses for client connections: 10,000 from one address would crowd its ephemeral ports. */
 const SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-/** Opens `idleClients` connections (200 at a time), each makes one request, then reads the broker's RSS. */
+/** Connect attempts in flight at once, and the bounds of opening all of them and of each one. */
+const IDLE_CONCURRENCY = 200;
+const IDLE_OPEN_MS = 10 * 60_000;
+const IDLE_ATTEMPT_MS = 30_000;
+
+/**
+ * Opens `idleClients` connections (IDLE_CONCURRENCY at a time, each attempt and the whole bounded),
+ * each makes one request, then reads the broker's RSS. A broker that stops answering ends it with
+ * what it reached (a note says where and why; the run is marked time-bounded), and every connection
+ * is closed again, a slice at a time, each close bounded, so the broker is not left holding them.
+ */
 async function idleMemoryScenario(ctx: ScenarioContext): Promise<Measurement> {
   const count = ctx.sizes.idleClients;
   const limit = openFilesLimit();
@@ -448,38 +484,39 @@ async function idleMemoryScenario(ctx: ScenarioContext): Promise<Measurement> {
   }
   const [queue] = ctx.names(1);
   await ctx.adapter.createQueues([queue!]);
-  const clients: Array<{ close(): Promise<void> }> = [];
+  let clients: Closable[] = [];
   try {
     await sleep(1000);
     const baseline = brokerMemory(ctx);
     const samples: MemorySample[] = [{ count: 0, rssBytes: baseline.rssBytes }];
     const step = Math.max(1, Math.ceil(count / 10));
     const t0 = performance.now();
-    const deadline = t0 + 10 * 60_000;
-    while (clients.length < count) {
-      if (performance.now() > deadline) throw new Error(`only ${clients.length} of ${count} connections opened within 10 minutes`);
-      const n = Math.min(200, count - clients.length);
-      const opened = await Promise.allSettled(Array.from({ length: n }, (_, i) => ctx.adapter.idleClient(queue!, SOURCE_ADDRESSES[(clients.length + i) % SOURCE_ADDRESSES.length]!)));
-      for (const o of opened) if (o.status === 'fulfilled') clients.push(o.value);
-      const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-      if (failed !== undefined) throw new Error(`connection ${clients.length + 1} failed: ${(failed.reason as Error).message}`);
-      if (clients.length % step === 0 || clients.length === count) samples.push({ count: clients.length, rssBytes: brokerMemory(ctx).rssBytes });
-      ctx.progress(`${clients.length.toLocaleString('en-US')} idle connections, RSS ${(samples.at(-1)!.rssBytes / MB).toFixed(0)} MB`);
-    }
+    const result = await openMany({
+      count, concurrency: IDLE_CONCURRENCY, attemptMs: IDLE_ATTEMPT_MS, deadline: t0 + IDLE_OPEN_MS,
+      open: (i, signal) => ctx.adapter.idleClient(queue!, SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length]!, signal),
+      onOpened: (n) => {
+        if (n % step === 0) samples.push({ count: n, rssBytes: brokerMemory(ctx).rssBytes });
+        if (n % IDLE_CONCURRENCY === 0) ctx.progress(`${n.toLocaleString('en-US')} idle connections, RSS ${(samples.at(-1)!.rssBytes / MB).toFixed(0)} MB`);
+      },
+    });
+    clients = result.opened;
+    const reached = clients.length;
+    if (reached === 0) throw new Error(`no idle connection opened: ${result.stoppedBy ?? 'unknown'}`);
     const seconds = (performance.now() - t0) / 1000;
-    ctx.progress(`${count.toLocaleString('en-US')} idle connections; settling`);
+    ctx.progress(`${reached.toLocaleString('en-US')} idle connections; settling`);
     await sleep(SETTLE_MS);
     const held = brokerMemory(ctx);
-    samples.push({ count, rssBytes: held.rssBytes });
-    const figures: MemoryFigures = { unit: 'connections', count, baseline, held, samples };
+    samples.push({ count: reached, rssBytes: held.rssBytes });
+    const figures: MemoryFigures = { unit: 'connections', count: reached, baseline, held, samples };
     const perUnit = slope(samples);
     if (perUnit !== undefined) figures.bytesPerUnit = perUnit;
     const notes = memoryNotes(figures);
     notes.push(`opened in ${seconds.toFixed(1)} s from ${SOURCE_ADDRESSES.join(', ')}`);
-    return { messages: count, seconds, msgsPerSec: count / seconds, memory: figures, notes };
+    if (result.stoppedBy !== undefined) notes.push(`stopped at ${reached.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} connections: ${result.stoppedBy}`);
+    return { messages: reached, seconds, msgsPerSec: reached / seconds, timeBounded: reached < count, memory: figures, notes };
   } finally {
     ctx.progress(`closing ${clients.length.toLocaleString('en-US')} connections`);
-    for (let i = 0; i < clients.length; i += 500) await closeAll(clients.slice(i, i + 500));
+    await closeMany(clients, IDLE_CONCURRENCY, IDLE_CLOSE_MS + 1000);
     await ctx.adapter.deleteQueues([queue!]);
   }
 }

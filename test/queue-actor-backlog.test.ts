@@ -1,5 +1,5 @@
 // QueueActor with its plain messages in the compact backlog (no body cache: every plain visible
-// message is 12 bytes of columns until it is delivered, expired, dropped or moved). The queue must
+// message is an entry of about a byte until it is delivered, expired, dropped or moved). The queue must
 // behave exactly as with message objects: ids, bodies, order, counts, expiry, overflow, moves.
 import t from 'tap';
 import { actorHarness, carryForwards, text } from './helpers/actor.js';

@@ -72,21 +72,45 @@ t.test('purged messages and deleted queues are skipped at recovery and cleared',
   t.same(again[0]!.messages.map((m) => m.seq), [3], 'stable across a second recovery');
 });
 
-t.test('bodies past the recovery budget are left on disk and read on demand', async (t) => {
+t.test('recover hands each queue its messages through its sink, one at a time in order; a queue without a sink is skipped', async (t) => {
   const dir = tempDir(t);
   let store = await ShardStore.open(dir);
   store.putQueue({ id: QA, name: 'a', attributes, createdAt: 1, purgedBelow: 0 });
-  for (let seq = 0; seq < 3; seq++) store.putMessage(QA, seq, { id: `m${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.alloc(100, seq) });
+  store.putQueue({ id: QB, name: 'b', attributes, createdAt: 1, purgedBelow: 0 });
+  for (let seq = 0; seq < 2500; seq++) store.putMessage(QA, seq, { sentAt: seq, visibleAt: seq, body: Buffer.alloc(100, seq % 256) });
+  store.putMessage(QA, 2500, { id: 'old-style', sentAt: 1, visibleAt: 2, body: Buffer.from('x'), ttlMs: 5, groupId: 'g' });
+  store.putDelivery(QA, 7, { receiveCount: 2, firstReceivedAt: 3 });
+  store.putMessage(QB, 0, { sentAt: 0, visibleAt: 0, body: Buffer.from('b') });
   store.commit();
   await store.close();
   store = await ShardStore.open(dir);
   t.teardown(() => store.close());
-  const [q] = await store.recover({ recoveryBodyBudget: 150 });
-  t.same(q!.messages.map((m) => m.body === undefined), [false, true, true]);
-  t.same(q!.messages.map((m) => m.size), [100, 100, 100]);
+  const events: string[] = [];
+  let count = 0;
+  let bad = 0;
+  let last: { seq: number; id?: string; extra?: unknown; delivery?: unknown; size: number } | undefined;
+  const queues = await store.recover((q) => {
+    events.push(`open ${q.record.name}`);
+    if (q.record.name === 'b') return undefined;
+    return {
+      message(m) {
+        if (m.seq !== count || m.size !== (m.seq < 2500 ? 100 : 1) || (m.seq < 2500 && m.body![0] !== m.seq % 256)) bad++;
+        if (m.seq === 7 && m.delivery?.receiveCount !== 2) bad++;
+        if (m.seq !== 7 && m.delivery !== undefined) bad++;
+        if (m.seq < 2500 && (m.id !== undefined || m.extra !== undefined || m.attributes !== undefined)) bad++;
+        count++;
+        last = m;
+      },
+      end: () => events.push('end a'),
+    };
+  });
+  t.same(events, ['open a', 'open b', 'end a'], 'every queue opened before any message; end after its last');
+  t.equal(count, 2501);
+  t.equal(bad, 0, 'in order, sizes, bodies and delivery records exact; a plain record has no id and no extra');
+  t.match(last, { seq: 2500, id: 'old-style', extra: { ttlMs: 5, groupId: 'g' } });
+  t.same(queues.map((q) => [q.record.name, q.nextSeq, q.messages.length]), [['a', 2501, 0], ['b', 1, 0]], 'nothing collected when a sink takes them');
   const [m1] = store.readMessages(QA, [1]);
-  t.equal(m1!.body.byteLength, 100);
-  t.equal(m1!.body[0], 1);
+  t.equal(m1!.body[0], 1, 'bodies stay readable on demand');
 });
 
 t.test('every commit is one synced write: fdatasync is called (strace)', async (t) => {

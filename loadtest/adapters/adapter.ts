@@ -44,10 +44,37 @@ export interface BrokerAdapter {
   consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle>;
   /**
    * Opens one more client connection (from `localAddress`, a 127.0.0.x, where the client library
-   * lets it choose), makes one request about `queue` on it and leaves it open and idle.
+   * lets it choose), makes one request about `queue` on it and leaves it open and idle. Gives up
+   * (rejects, its socket closed) when `signal` aborts; bounds its own connect too (IDLE_CONNECT_MS).
+   * The IdleClient's close() finishes within IDLE_CLOSE_MS (the socket is destroyed past it).
    */
-  idleClient(queue: string, localAddress: string): Promise<IdleClient>;
+  idleClient(queue: string, localAddress: string, signal: AbortSignal): Promise<IdleClient>;
   close(): Promise<void>;
+}
+
+/** How long an idle client's connect and handshake may take before the client library gives up. */
+export const IDLE_CONNECT_MS = 10_000;
+/** How long an idle client's orderly close may take before its socket is destroyed. */
+export const IDLE_CLOSE_MS = 5_000;
+
+/** Closes orderly, but destroys the socket if that takes longer than IDLE_CLOSE_MS (a peer that stopped answering). */
+export async function closeOrDestroy(close: () => Promise<unknown>, destroy: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const orderly = close().then(() => true, () => false);
+  const inTime = await Promise.race([orderly, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), IDLE_CLOSE_MS)))]);
+  clearTimeout(timer);
+  if (!inTime) destroy();
+}
+
+/** Runs `fn` with `onAbort` armed: once `signal` aborts, onAbort runs (and `fn` is expected to fail). */
+export async function abortable<T>(signal: AbortSignal, onAbort: () => void, fn: () => Promise<T>): Promise<T> {
+  if (signal.aborted) throw new Error('aborted');
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await fn();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The broker is not installed or not running: the report says "skipped", never a number. */

@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import { connect, type FerryClient } from '../../src/client/index.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
-import { BrokerUnavailable, Unsupported, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
+import { abortable, BrokerUnavailable, IDLE_CONNECT_MS, Unsupported, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
 
 export class FerryAdapter implements BrokerAdapter {
   readonly name = 'ferry';
@@ -83,8 +83,8 @@ export class FerryAdapter implements BrokerAdapter {
    * address would be near the loopback's ephemeral ports): one getQueueAttributes, then idle. It
    * answers the server's pings (ws does), so the server's idle timeout does not close it.
    */
-  async idleClient(queue: string, localAddress: string): Promise<IdleClient> {
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, localAddress, handshakeTimeout: 10_000 });
+  async idleClient(queue: string, localAddress: string, signal: AbortSignal): Promise<IdleClient> {
+    const ws = new WebSocket(this.url, { perMessageDeflate: false, localAddress, handshakeTimeout: IDLE_CONNECT_MS });
     ws.on('error', () => undefined);
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     const close = async (): Promise<void> => {
@@ -96,7 +96,7 @@ export class FerryAdapter implements BrokerAdapter {
       }
     };
     try {
-      const reply = await withTimeout(`idle client from ${localAddress}`, 30_000, () => new Promise<Record<string, unknown>>((resolve, reject) => {
+      const reply = await abortable(signal, () => ws.terminate(), () => new Promise<Record<string, unknown>>((resolve, reject) => {
         ws.once('open', () => ws.send(encodeFrame({ id: 1, op: 'getQueueAttributes', args: { queue } })));
         ws.once('message', (data: Buffer) => resolve(decodeFrame(new Uint8Array(data)) as Record<string, unknown>));
         ws.once('error', reject);

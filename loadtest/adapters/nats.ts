@@ -3,10 +3,35 @@
  * 1 replica, work-queue retention; publish awaits the PubAck (nats-server 2.9 acks before the disk
  * sync); a durable pull consumer with explicit ack and max_ack_pending = prefetch.
  */
+import { connect as netConnect } from 'node:net';
 import { AckPolicy, connect, RetentionPolicy, StorageType, type JetStreamManager, type NatsConnection } from 'nats';
-import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { abortable, BrokerUnavailable, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const SERVER = '127.0.0.1:4222';
+
+/** Resolves once `server` (host:port) sends its INFO line on a fresh connection, which is then closed; rejects on abort or error. */
+function greeted(server: string, signal: AbortSignal): Promise<void> {
+  const [host, port] = server.split(':');
+  return new Promise<void>((resolve, reject) => {
+    const socket = netConnect(Number(port), host!);
+    const done = (err?: Error): void => {
+      socket.destroy();
+      signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onAbort = (): void => done(new Error('aborted before the server said INFO'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let seen = '';
+    socket.on('data', (b: Buffer) => {
+      seen += b.toString('latin1');
+      if (seen.includes('\n')) done(seen.startsWith('INFO ') ? undefined : new Error(`not a NATS server: ${seen.slice(0, 40)}`));
+    });
+    socket.on('error', (err) => done(err));
+    socket.on('close', () => done(new Error('closed before the server said INFO')));
+  });
+}
 
 export class NatsAdapter implements BrokerAdapter {
   readonly name = 'nats';
@@ -15,15 +40,15 @@ export class NatsAdapter implements BrokerAdapter {
   #jsm: JetStreamManager | undefined;
   #pid: number | undefined;
 
-  constructor(readonly pidFile: string) {}
+  constructor(readonly pidFile: string, readonly server = SERVER) {}
 
   async open(): Promise<void> {
     try {
-      this.#admin = await withTimeout('nats connect', 5000, () => connect({ servers: SERVER, reconnect: false }));
+      this.#admin = await withTimeout('nats connect', 5000, () => connect({ servers: this.server, reconnect: false }));
       this.#jsm = await withTimeout('jetstream', 5000, () => this.#admin!.jetstreamManager());
     } catch (err) {
       await this.#admin?.close().catch(() => undefined);
-      throw new BrokerUnavailable(`nats at ${SERVER}: ${(err as Error).message}`, { cause: err });
+      throw new BrokerUnavailable(`nats at ${this.server}: ${(err as Error).message}`, { cause: err });
     }
     this.version = this.#admin.info?.version ?? 'unknown';
     this.#pid = await pidFromFile(this.pidFile);
@@ -45,7 +70,7 @@ export class NatsAdapter implements BrokerAdapter {
   }
 
   async producer(): Promise<Producer> {
-    const nc = await connect({ servers: SERVER, reconnect: false });
+    const nc = await connect({ servers: this.server, reconnect: false });
     const js = nc.jetstream();
     return {
       async send(queue, bodies) {
@@ -56,7 +81,7 @@ export class NatsAdapter implements BrokerAdapter {
   }
 
   async consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle> {
-    const nc = await connect({ servers: SERVER, reconnect: false });
+    const nc = await connect({ servers: this.server, reconnect: false });
     const durable = 'bench';
     await this.#jsm!.consumers.add(queue, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: prefetch });
     const consumer = await nc.jetstream().consumers.get(queue, durable);
@@ -78,10 +103,19 @@ export class NatsAdapter implements BrokerAdapter {
     };
   }
 
-  async idleClient(queue: string): Promise<IdleClient> {
-    const nc = await connect({ servers: SERVER, reconnect: false });
-    await nc.jetstreamManager().then((jsm) => jsm.streams.info(queue));
-    return { close: () => nc.close().catch(() => undefined) };
+  async idleClient(queue: string, _localAddress: string, signal: AbortSignal): Promise<IdleClient> {
+    // nats.js gives up on a server that accepts and never sends INFO (its `timeout`) but leaves
+    // that socket open (2.29): greet the server first with a socket of our own, which we close.
+    await greeted(this.server, signal);
+    const nc = await connect({ servers: this.server, reconnect: false, timeout: IDLE_CONNECT_MS });
+    const close = (): Promise<void> => closeOrDestroy(() => nc.close(), () => void nc.close().catch(() => undefined));
+    try {
+      await abortable(signal, () => void nc.close().catch(() => undefined), () => nc.jetstreamManager().then((jsm) => jsm.streams.info(queue)));
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { close };
   }
 
   async close(): Promise<void> {

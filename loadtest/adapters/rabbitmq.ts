@@ -3,9 +3,14 @@
  * quorum), persistent messages on a confirm channel, consumers with prefetch and one ack per message.
  */
 import amqp from 'amqplib';
-import { BrokerUnavailable, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { abortable, BrokerUnavailable, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+/** amqplib keeps the socket private; destroying it is the only bounded way out of a peer that stopped answering. */
+function socketOf(conn: amqp.ChannelModel): { destroy(): void } | undefined {
+  return (conn.connection as unknown as { stream?: { destroy(): void } }).stream;
+}
 
 export class RabbitAdapter implements BrokerAdapter {
   readonly name: string;
@@ -13,13 +18,13 @@ export class RabbitAdapter implements BrokerAdapter {
   #admin: amqp.ChannelModel | undefined;
   #pid: number | undefined;
 
-  constructor(readonly queueType: 'classic' | 'quorum', readonly pidFile: string) {
+  constructor(readonly queueType: 'classic' | 'quorum', readonly pidFile: string, readonly url = URL) {
     this.name = `rabbitmq-${queueType}`;
   }
 
   async open(): Promise<void> {
     try {
-      this.#admin = await withTimeout('rabbitmq connect', 5000, () => amqp.connect(URL));
+      this.#admin = await withTimeout('rabbitmq connect', 5000, () => amqp.connect(this.url));
     } catch (err) {
       throw new BrokerUnavailable(`rabbitmq at 127.0.0.1:5672: ${(err as Error).message}`, { cause: err });
     }
@@ -45,7 +50,7 @@ export class RabbitAdapter implements BrokerAdapter {
   }
 
   async producer(): Promise<Producer> {
-    const conn = await amqp.connect(URL);
+    const conn = await amqp.connect(this.url);
     conn.on('error', () => undefined);
     const ch = await conn.createConfirmChannel();
     return {
@@ -67,7 +72,7 @@ export class RabbitAdapter implements BrokerAdapter {
   }
 
   async consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle> {
-    const conn = await amqp.connect(URL);
+    const conn = await amqp.connect(this.url);
     conn.on('error', () => undefined);
     const ch = await conn.createChannel();
     await ch.prefetch(prefetch);
@@ -86,12 +91,23 @@ export class RabbitAdapter implements BrokerAdapter {
     };
   }
 
-  async idleClient(queue: string): Promise<IdleClient> {
-    const conn = await amqp.connect(URL);
+  async idleClient(queue: string, _localAddress: string, signal: AbortSignal): Promise<IdleClient> {
+    // amqplib's timeout covers the TCP connect and the AMQP handshake (a broker that accepts and
+    // stays silent fails here); the signal covers the rest.
+    const conn = await amqp.connect(this.url, { timeout: IDLE_CONNECT_MS });
     conn.on('error', () => undefined);
-    const ch = await conn.createChannel();
-    await ch.checkQueue(queue);
-    return { close: () => conn.close().catch(() => undefined) };
+    const destroy = (): void => socketOf(conn)?.destroy();
+    const close = (): Promise<void> => closeOrDestroy(() => conn.close(), destroy);
+    try {
+      await abortable(signal, destroy, async () => {
+        const ch = await conn.createChannel();
+        await ch.checkQueue(queue);
+      });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { close };
   }
 
   async close(): Promise<void> {

@@ -4,22 +4,26 @@
  * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch.
  */
 import { Redis } from 'ioredis';
-import { BrokerUnavailable, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { abortable, BrokerUnavailable, IDLE_CONNECT_MS, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const GROUP = 'bench';
 
-function client(): Redis {
-  return new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
+function client(port: number): Redis {
+  return new Redis({
+    host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true, connectTimeout: IDLE_CONNECT_MS,
+  });
 }
 
 export class RedisAdapter implements BrokerAdapter {
+  constructor(readonly port = 6379) {}
+
   readonly name = 'redis';
   version = 'unknown';
   #admin: Redis | undefined;
   #pid: number | undefined;
 
   async open(): Promise<void> {
-    const r = client();
+    const r = client(this.port);
     r.on('error', () => undefined);
     try {
       await withTimeout('redis connect', 5000, () => r.connect());
@@ -29,7 +33,7 @@ export class RedisAdapter implements BrokerAdapter {
       this.#pid = Number.isInteger(pid) && pid > 0 ? pid : undefined;
     } catch (err) {
       r.disconnect();
-      throw new BrokerUnavailable(`redis at 127.0.0.1:6379: ${(err as Error).message}`, { cause: err });
+      throw new BrokerUnavailable(`redis at 127.0.0.1:${this.port}: ${(err as Error).message}`, { cause: err });
     }
     this.#admin = r;
   }
@@ -54,7 +58,7 @@ export class RedisAdapter implements BrokerAdapter {
   }
 
   async producer(): Promise<Producer> {
-    const r = client();
+    const r = client(this.port);
     r.on('error', () => undefined);
     await r.connect();
     return {
@@ -71,7 +75,7 @@ export class RedisAdapter implements BrokerAdapter {
   }
 
   async consumer(queue: string, prefetch: number, onBodies: OnBodies): Promise<ConsumerHandle> {
-    const r = client();
+    const r = client(this.port);
     r.on('error', () => undefined);
     await r.connect();
     let stopped = false;
@@ -97,16 +101,21 @@ export class RedisAdapter implements BrokerAdapter {
     };
   }
 
-  async idleClient(queue: string): Promise<IdleClient> {
-    const r = client();
+  async idleClient(queue: string, _localAddress: string, signal: AbortSignal): Promise<IdleClient> {
+    const r = client(this.port);
     r.on('error', () => undefined);
-    await r.connect();
-    await r.xlen(queue);
-    return {
-      async close() {
-        r.disconnect();
-      },
-    };
+    // disconnect() drops the socket at once (no QUIT handshake to wait for), so close is bounded.
+    const close = async (): Promise<void> => r.disconnect();
+    try {
+      await abortable(signal, () => r.disconnect(), async () => {
+        await r.connect();
+        await r.xlen(queue);
+      });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { close };
   }
 
   async close(): Promise<void> {

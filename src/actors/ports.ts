@@ -77,11 +77,6 @@ export class BodyCache {
     return true;
   }
 
-  /** A body recovery loaded: accounted for whatever the budget says (it is in memory already). */
-  restored(size: number): void {
-    this.bytes += size + CACHED_BODY_OVERHEAD;
-  }
-
   release(size: number): void {
     this.bytes -= size + CACHED_BODY_OVERHEAD;
   }

@@ -26,7 +26,7 @@
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  *
  * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl,
- * body not in the shard's body cache) is not an object but 12 bytes in the backlog's columns
+ * body not in the shard's body cache) is not an object but about a byte in the backlog
  * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
  * delivered, expired, dropped or moved; everything else only ever sees full messages.
  */
@@ -157,7 +157,7 @@ export class QueueActor<Ref> {
    * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
    */
   #messages = new Map<number, Msg>();
-  /** Plain visible messages in columns (backlog.ts); older than any message promoted after them. */
+  /** Plain visible messages as compact entries (backlog.ts); older than any message promoted after them. */
   readonly #backlog = new Backlog();
   readonly #backlogged: Backlogged = {
     peekSeq: () => this.#backlog.peekSeq(),
@@ -252,21 +252,26 @@ export class QueueActor<Ref> {
    * with an ordering window, (timestamp, producer, seq) order) before any request.
    */
   restore(m: RecoveredMessage, now: number): void {
-    if (m.body !== undefined) this.#bodies.restored(m.size);
-    const msg = this.#newMsg(m.seq, m.id, m.sentAt, m.size, m.body, m.attributes, m.extra);
+    if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+    // The body stays in memory if the shard's body cache has room (a copy: m.body may be a view
+    // into a row the store reuses); otherwise it is read from the store on delivery.
+    const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
+    const delivered = m.delivery !== undefined || m.seq < this.#deliveredBelow;
+    if (body === undefined && !delivered && m.attributes === undefined && m.extra === undefined && m.visibleAt <= now && this.#backlogs && Number.isInteger(m.sentAt)) {
+      // Plain: into the backlog without an object (a backlog of millions recovers in bounded memory).
+      this.#pushBacklog(m.seq, m.sentAt, m.size);
+      return;
+    }
+    const msg = this.#newMsg(m.seq, m.id ?? this.#idOf(m.seq), m.sentAt, m.size, body, m.attributes, m.extra);
     if (m.delivery !== undefined) {
       msg.receiveCount = m.delivery.receiveCount;
       msg.firstReceivedAt = m.delivery.firstReceivedAt;
       this.#deliveryRecords = true;
-    } else if (m.seq < this.#deliveredBelow) {
+    } else if (delivered) {
       // It may have been delivered before the restart: count that delivery (at-least-once consumers
       // see receiveCount ≥ 2 next time), its time unknown.
       msg.receiveCount = 1;
       msg.firstReceivedAt = UNKNOWN_TIME;
-    }
-    if (m.visibleAt <= now && this.#toBacklog(msg)) {
-      if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
-      return;
     }
     this.#admit(msg);
     const windowMs = this.#attrs.orderingWindowMs;
@@ -274,7 +279,6 @@ export class QueueActor<Ref> {
       const key = keyOf(msg);
       if (key.timestamp + windowMs > now) {
         this.#hold(msg, m.visibleAt);
-        if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
         return;
       }
       this.#window.passed(key);
@@ -283,7 +287,6 @@ export class QueueActor<Ref> {
     this.#order.accepted(msg);
     if (m.visibleAt > now) this.#delay(msg, m.visibleAt);
     else this.#makeVisible(msg, false);
-    if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
   }
 
   /** Recovery: forwards this queue already accepted, the dedup window, stream groups and their receive counts. */
@@ -395,17 +398,25 @@ export class QueueActor<Ref> {
   }
 
   /**
-   * A plain message that is visible now goes into the backlog's columns instead of the live map
+   * A plain message that is visible now goes into the compact backlog instead of the live map
    * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
    */
   #toBacklog(msg: Msg): boolean {
-    if (this.#stream !== undefined || this.#attrs.ordering === 'strict' || msg.body !== undefined || msg.attributes !== undefined
-      || msg.extra !== undefined || msg.receiveCount !== 0 || this.#attrs.orderingWindowMs > 0) return false;
-    this.#backlog.push(msg.seq, msg.sentAt, msg.size);
-    this.#counts.bytes += msg.size;
+    if (!this.#backlogs || msg.body !== undefined || msg.attributes !== undefined || msg.extra !== undefined || msg.receiveCount !== 0 || !Number.isInteger(msg.sentAt)) return false;
+    this.#pushBacklog(msg.seq, msg.sentAt, msg.size);
+    return true;
+  }
+
+  /** Whether this queue keeps plain messages in its backlog: queue mode, relaxed order, no ordering window. */
+  get #backlogs(): boolean {
+    return this.#stream === undefined && this.#attrs.ordering !== 'strict' && this.#attrs.orderingWindowMs <= 0;
+  }
+
+  #pushBacklog(seq: number, sentAt: number, size: number): void {
+    this.#backlog.push(seq, sentAt, size);
+    this.#counts.bytes += size;
     this.#counts.visible++;
     (this.#order as RelaxedOrder).backlogged();
-    return true;
   }
 
   /** The backlog's first message as a full one in the live map, still visible (and counted so). */

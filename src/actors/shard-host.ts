@@ -19,7 +19,7 @@ import { mergeAttributes } from '../protocol/attributes.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
 import { forwardIdString } from '../storage/keys.js';
 import type { ShardStore } from '../storage/shard-store.js';
-import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue } from '../storage/records.js';
+import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredMessageSink, RecoveredQueue } from '../storage/records.js';
 import { Deque } from './deque.js';
 import { keyLess, type SlotKey } from './ordering-window.js';
 import { DeadlineHeap } from './min-heap.js';
@@ -182,13 +182,10 @@ export class ShardHost {
    * mode no actor starts here: the cluster layer sends `lead` for the queues this node leads.
    */
   async recover(now: number): Promise<QueueInfo[]> {
-    const queues = await this.#store.recover();
-    for (const q of queues) {
-      // Records written before an attribute existed take its default.
-      q.record = { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } };
-      if (this.#replicas !== undefined) continue;
-      this.#restore(q, now);
-    }
+    const queues = await this.#store.recover((q) => {
+      withDefaults(q);
+      return this.#replicas === undefined ? this.#restore(q, now) : undefined;
+    });
     if (this.#replicas !== undefined) {
       // A copy with a replication mark but no queue record applied its queue's deletion and was
       // stopped before it discarded the rest (a live copy gets its record with its first entry).
@@ -206,13 +203,24 @@ export class ShardHost {
     return queues.map((q) => ({ name: q.record.name, id: q.record.id, attributes: q.record.attributes }));
   }
 
-  /** Starts the actor of a queue read back from this store: its indexes, then its messages. */
-  #restore(q: RecoveredQueue, now: number): void {
+  /**
+   * Starts the actor of a queue read back from this store with its indexes; its messages follow
+   * through the returned sink, one at a time (the store reads them after this call).
+   */
+  #restore(q: RecoveredQueue, now: number): RecoveredMessageSink {
     const actor = this.#add(q.record, q.nextSeq, q.deliveredBelow);
     actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
-    const messages = q.record.attributes.orderingWindowMs > 0 ? [...q.messages].sort(bySlot) : q.messages;
-    for (const m of messages) actor.restore(m, now);
     this.#touched.add(actor);
+    if (q.record.attributes.orderingWindowMs <= 0) return { message: (m) => actor.restore(m, now), end: () => {} };
+    // A queue with an ordering window is restored in its slot order, so it is read whole first.
+    // Its bodies are left on disk (the rows they are views into are gone by then).
+    const held: RecoveredMessage[] = [];
+    return {
+      message: (m) => held.push({ ...m, body: undefined }),
+      end: () => {
+        for (const m of held.sort(bySlot)) actor.restore(m, now);
+      },
+    };
   }
 
   #add(record: QueueRecord, nextSeq: number, deliveredBelow = 0): Actor {
@@ -324,13 +332,9 @@ export class ShardHost {
     try {
       switch (m.t) {
         case 'lead': {
-          if (!this.#actors.has(m.qid)) {
-            const q = this.#store.recoverQueue(m.qid);
-            if (q === undefined) {
-              this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: `no replica of queue ${m.qid} on this node`, field: 'queue' });
-              return;
-            }
-            this.#restore({ ...q, record: { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } } }, now);
+          if (!this.#actors.has(m.qid) && this.#store.recoverQueue(m.qid, (q) => this.#restore(withDefaults(q), now)) === undefined) {
+            this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: `no replica of queue ${m.qid} on this node`, field: 'queue' });
+            return;
           }
           this.#answers.reply(m.r, { mark: replicas.lead(m.qid, m.epoch) });
           // The leader carries the queue's moves, including those a previous leader started.
@@ -502,6 +506,12 @@ export class ShardHost {
   get queueCount(): number {
     return this.#actors.size;
   }
+}
+
+/** Records written before an attribute existed take its default. */
+function withDefaults(q: RecoveredQueue): RecoveredQueue {
+  q.record = { ...q.record, attributes: { ...DEFAULT_QUEUE_ATTRIBUTES, ...q.record.attributes } };
+  return q;
 }
 
 /** Recovery order of a queue with an ordering window: its slot order (timestamp, producer, seq). */

@@ -70,20 +70,36 @@ export interface DeliveryRecord {
   firstReceivedAt: number;
 }
 
-/** A message as recovery finds it. The body is dropped when the shard's body cache is full. */
+/** A message as recovery finds it. */
 export interface RecoveredMessage {
   seq: number;
-  id: string;
+  /** Only when the record stored one (older versions); otherwise messageIdOf(queue id, seq). */
+  id?: string;
   sentAt: number;
   visibleAt: number;
-  /** Body length in bytes (known even when the body itself was not kept in memory). */
+  /** Body length in bytes (known even when the body itself is not at hand). */
   size: number;
-  /** Undefined when the shard's body cache was full at recovery: read it from the store on delivery. */
+  /**
+   * The body, or undefined when it is not at hand (read it from the store on delivery). As the
+   * store hands it to a RecoveredMessageSink it is a view into the row RocksDB returned, valid
+   * only during the call: whoever keeps it copies it.
+   */
   body: Uint8Array | undefined;
   attributes?: MessageAttributes;
   delivery: DeliveryRecord | undefined;
   /** The stored record's optional fields (ttlMs, groupId, ...), as stored. */
   extra?: MessageExtra;
+}
+
+/**
+ * Where recovery hands one queue's stored messages, one at a time in sequence order, so that a
+ * backlog of millions is never a list of millions of objects (shard-host.ts binds it to the
+ * queue's actor, which keeps a plain message as a byte or so in its backlog).
+ */
+export interface RecoveredMessageSink {
+  message(m: RecoveredMessage): void;
+  /** Every message of the queue was handed over. */
+  end(): void;
 }
 
 /** The optional per-message fields of a StoredMessage. */
@@ -94,6 +110,7 @@ export interface RecoveredQueue {
   nextSeq: number;
   /** Every message below it may have been delivered ('S' record; 0 when never written). */
   deliveredBelow: number;
+  /** Filled only when recovery was given no sink (tests, tools): every message, bodies copied. */
   messages: RecoveredMessage[];
   /** Forwards already accepted ('X' keys), as forwardIdString(origin). */
   markers: string[];

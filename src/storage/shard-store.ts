@@ -22,11 +22,12 @@ import { RocksLevel, type ChainedBatch } from '@nxtedition/rocksdb';
 import { Encoder } from 'cbor-x';
 import {
   PREFIX, dedupKey, forwardKey, groupDeliveryKey, groupDeliveryRange, groupKey, markerKey, parseForwardKey, parseGroupDeliveryKey, forwardIdString, type ForwardId, messageKey, parseDedupKey, parseMarkerKey, parseMessageKey, parseQueueKey, prefixRange, queueKey,
-  queuePrefixRange, queueRange, encodeSeqMarks, decodeSeqMarks,
+  queuePrefixRange, queueRange, encodeSeqMarks, decodeSeqMarks, readSeq,
 } from './keys.js';
-import { messageIdOf } from './message-id.js';
 import { decodeMessage, encodeMessage } from './message-record.js';
-import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, PendingForward, QueueRecord, RecoveredMessage, RecoveredQueue, StoredMessage, StreamGroupRecord } from './records.js';
+import type {
+  DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, MessageExtra, PendingForward, QueueRecord, RecoveredMessage, RecoveredMessageSink, RecoveredQueue, StoredMessage, StreamGroupRecord,
+} from './records.js';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
 
@@ -54,10 +55,12 @@ export interface CommitTap {
   committed(ops: readonly StoreOp[]): void;
 }
 
-export interface ShardStoreOptions {
-  /** Bodies kept in memory at recovery, in bytes; the rest are read on delivery. */
-  recoveryBodyBudget?: number;
-}
+/**
+ * Who takes a recovered queue's messages: called once per queue, before any of its messages,
+ * with its record and indexes; returns the sink for its messages, or undefined to skip them.
+ * Without one, recovery collects every message into `messages` (bodies copied).
+ */
+export type OpenRecoveredQueue = (q: RecoveredQueue) => RecoveredMessageSink | undefined;
 
 const ignore = (): void => {};
 
@@ -213,17 +216,21 @@ export class ShardStore {
   }
 
   #readRangeSync(range: { gte: Buffer; lt: Buffer }, rows: Array<[Buffer, Buffer]>): Array<[Buffer, Buffer]> {
+    this.#visitRangeSync(range, (key, value) => rows.push([key, value]));
+    return rows;
+  }
+
+  #visitRangeSync(range: { gte: Buffer; lt: Buffer }, visit: (key: Buffer, value: Buffer) => void): void {
     const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       for (;;) {
         const { rows: flat, finished } = it._nextvSync(1000);
-        for (let i = 0; i < flat.length; i += 2) rows.push([flat[i]!, flat[i + 1]!]);
+        for (let i = 0; i < flat.length; i += 2) visit(flat[i]!, flat[i + 1]!);
         if (finished || flat.length === 0) break;
       }
     } finally {
       it._closeSync();
     }
-    return rows;
   }
 
   /** Reads one key synchronously. */
@@ -447,11 +454,12 @@ export class ShardStore {
   }
 
   /**
-   * Rebuilds what the actors need from disk: every queue with its messages in sequence order and
-   * their delivery records. Messages of deleted queues and purged messages are skipped and cleared.
+   * Rebuilds what the actors need from disk: every queue with its indexes, then its messages in
+   * sequence order with their delivery records, handed to the sink `open` gives for the queue
+   * (one row at a time: memory stays bounded however many messages there are). Messages of
+   * deleted queues and purged messages are skipped and cleared.
    */
-  async recover(options: ShardStoreOptions = {}): Promise<RecoveredQueue[]> {
-    let bodyBudget = options.recoveryBodyBudget ?? 64 * 1024 * 1024;
+  async recover(open: OpenRecoveredQueue = collect): Promise<RecoveredQueue[]> {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
@@ -484,20 +492,29 @@ export class ShardStore {
       if (m === undefined) deliveries.set(qid, (m = new Map()));
       m.set(seq, cbor.decode(value) as DeliveryRecord);
     }
+    const sinks = new Map<string, RecoveredMessageSink | undefined>();
+    for (const [qid, q] of queues) sinks.set(qid, open(q));
+    // One pass over every message key (qid, seq order). Rows of one queue are contiguous, so the
+    // queue is looked up when the qid bytes change, not per row.
     const orphans = new Set<string>();
-    for await (const [key, value] of this.#scan(prefixRange(PREFIX.message))) {
-      const { qid, seq } = parseMessageKey(key);
-      const q = queues.get(qid);
+    let qidKey: Buffer | undefined;
+    let current: { qid: string; q: RecoveredQueue | undefined; sink: RecoveredMessageSink | undefined; deliveries: Map<number, DeliveryRecord> | undefined } | undefined;
+    this.#visitRangeSync(prefixRange(PREFIX.message), (key, value) => {
+      if (qidKey === undefined || !sameQid(key, qidKey)) {
+        qidKey = Buffer.from(key.subarray(1, 9));
+        const qid = qidKey.toString('hex');
+        current = { qid, q: queues.get(qid), sink: sinks.get(qid), deliveries: deliveries.get(qid) };
+      }
+      const { qid, q, sink } = current!;
+      const seq = readSeq(key, 9);
       if (q === undefined || seq < q.record.purgedBelow) {
         orphans.add(qid);
-        continue;
+        return;
       }
-      const stored = decodeMessage(value);
-      const keepBody = stored.body.byteLength <= bodyBudget;
-      if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(qid)?.get(seq), keepBody));
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
-    }
+      sink?.message(recoveredMessage(seq, decodeMessage(value), current!.deliveries?.get(seq)));
+    });
+    for (const sink of sinks.values()) sink?.end();
     for (const qid of orphans) {
       const q = queues.get(qid);
       if (q === undefined) {
@@ -512,16 +529,18 @@ export class ShardStore {
   }
 
   /**
-   * Rebuilds one queue from disk, synchronously (cluster mode: a replica promoted to leader).
-   * Undefined when the queue has no record here. Messages below purgedBelow are skipped.
+   * Rebuilds one queue from disk, synchronously (cluster mode: a replica promoted to leader), its
+   * messages handed to the sink `open` gives as recover() does. Undefined when the queue has no
+   * record here. Messages below purgedBelow are skipped.
    */
-  recoverQueue(qid: string, bodyBudget = 64 * 1024 * 1024): RecoveredQueue | undefined {
-    const rows = this.readQueueKeys(qid);
-    const recordRow = rows.find(([k]) => k[0] === PREFIX.queue);
+  recoverQueue(qid: string, open: OpenRecoveredQueue = collect): RecoveredQueue | undefined {
+    const recordRow = this.#readRangeSync(queuePrefixRange(PREFIX.queue, qid), [])[0];
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
     const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
+    const rows: Array<[Buffer, Buffer]> = [];
+    for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.message) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
     for (const [key, value] of rows) {
       switch (key[0]) {
         case PREFIX.nextSeq:
@@ -551,16 +570,15 @@ export class ShardStore {
         }
       }
     }
-    for (const [key, value] of rows) {
-      if (key[0] !== PREFIX.message) continue;
-      const { seq } = parseMessageKey(key);
-      if (seq < record.purgedBelow) continue;
-      const stored = decodeMessage(value);
-      const keepBody = stored.body.byteLength <= bodyBudget;
-      if (keepBody) bodyBudget -= stored.body.byteLength;
-      q.messages.push(recoveredMessage(qid, seq, stored, deliveries.get(seq), keepBody));
+    const sink = open(q);
+    const range = queueRange(PREFIX.message, qid);
+    range.gte = messageKey(PREFIX.message, qid, record.purgedBelow);
+    this.#visitRangeSync(range, (key, value) => {
+      const seq = readSeq(key, 9);
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
-    }
+      sink?.message(recoveredMessage(seq, decodeMessage(value), deliveries.get(seq)));
+    });
+    sink?.end();
     return q;
   }
 
@@ -602,19 +620,33 @@ function readThrough<K, V extends Uint8Array>(unwritten: Map<K, V | null>, keys:
   return out;
 }
 
-function recoveredMessage(qid: string, seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined, keepBody: boolean): RecoveredMessage {
-  const recovered: RecoveredMessage = {
-    seq,
-    id: stored.id ?? messageIdOf(qid, seq),
-    sentAt: stored.sentAt,
-    visibleAt: stored.visibleAt,
-    size: stored.body.byteLength,
-    // A copy: the decoded body is a view into the value RocksDB handed over.
-    body: keepBody ? stored.body.slice() : undefined,
-    delivery,
-  };
+/** Whether a key's qid bytes (1–8) are `qid`'s (8 bytes): a recovery compares every message key. */
+function sameQid(key: Buffer, qid: Buffer): boolean {
+  for (let i = 0; i < 8; i++) if (key[i + 1] !== qid[i]) return false;
+  return true;
+}
+
+/** The fields of a StoredMessage that RecoveredMessage carries as its own; any other is `extra`. */
+const OWN_FIELDS = new Set(['id', 'sentAt', 'visibleAt', 'body', 'attributes']);
+
+/** A row as recovery hands it on; the body stays a view into the row (RecoveredMessage.body). */
+function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined): RecoveredMessage {
+  const recovered: RecoveredMessage = { seq, sentAt: stored.sentAt, visibleAt: stored.visibleAt, size: stored.body.byteLength, body: stored.body, delivery };
+  if (stored.id !== undefined) recovered.id = stored.id;
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;
-  const { id: _id, sentAt: _s, visibleAt: _v, body: _b, attributes: _a, ...extra } = stored;
-  if (Object.keys(extra).length > 0) recovered.extra = extra;
+  let extra: Record<string, unknown> | undefined;
+  for (const k in stored) {
+    const v = (stored as unknown as Record<string, unknown>)[k];
+    if (!OWN_FIELDS.has(k) && v !== undefined) (extra ??= {})[k] = v;
+  }
+  if (extra !== undefined) recovered.extra = extra as MessageExtra;
   return recovered;
+}
+
+/** The default OpenRecoveredQueue: every message into the queue's `messages`, its body copied. */
+function collect(q: RecoveredQueue): RecoveredMessageSink {
+  return {
+    message: (m) => q.messages.push({ ...m, body: m.body === undefined ? undefined : new Uint8Array(m.body) }),
+    end: () => {},
+  };
 }

@@ -11,7 +11,6 @@ import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../../src/storage/keys.js';
-import { messageIdOf } from '../../src/storage/message-id.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
 
 export type Answer = { result: unknown } | { error: WireError };
@@ -126,8 +125,9 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
       const rec = store.record!;
       const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => {
         const { id, sentAt, visibleAt, body, attributes, ...extra } = m;
-        // No body cache: recovery keeps no bodies either (as the store does past its recovery budget).
-        const rm: RecoveredMessage = { seq, id: id ?? messageIdOf(qid, seq), sentAt, visibleAt, size: body.byteLength, body: opts.cacheBytes === 0 ? undefined : body, delivery: store.deliveries.get(seq) };
+        // As ShardStore.recover hands rows over: the body at hand (the actor keeps it if its cache has room), an id only if stored.
+        const rm: RecoveredMessage = { seq, sentAt, visibleAt, size: body.byteLength, body, delivery: store.deliveries.get(seq) };
+        if (id !== undefined) rm.id = id;
         if (attributes !== undefined) rm.attributes = attributes;
         if (Object.keys(extra).length > 0) rm.extra = extra;
         return rm;
