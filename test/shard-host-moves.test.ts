@@ -75,3 +75,23 @@ t.test('a replicated host carries a queue\'s moves only while it leads the queue
   host.accept({ t: 'lead', r: 60, qid: QID, epoch: 2 }, 60);
   t.same(forwards(host.endTurn(60)), [{ qid: QID, seq: 1 }], 'the new leader sends the record a previous leadership left');
 });
+
+t.test('a host that stops leading a queue gives its cached bodies back to the shard\'s body cache', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-moves-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { host } = await openHost(t, dir);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'src', attributes: {}, createdAt: 1, epoch: 1 }, 1);
+  host.endTurn(1);
+  t.equal(host.cachedBodyBytes, 0);
+  host.accept(req(2, { op: 'sendBatch', args: { queue: 'src', entries: Array.from({ length: 10 }, (_, i) => ({ body: Buffer.alloc(256, i) })) } }), 2);
+  host.endTurn(2);
+  t.ok(host.cachedBodyBytes >= 10 * 256, `ten bodies cached (${host.cachedBodyBytes} bytes counted)`);
+  host.accept({ t: 'follow', r: 3, qid: QID }, 3);
+  host.endTurn(3);
+  t.equal(host.cachedBodyBytes, 0, 'none counted once the actor stopped (they would fill the budget move after move)');
+  host.accept({ t: 'lead', r: 4, qid: QID, epoch: 2 }, 4);
+  host.endTurn(4);
+  host.accept(req(5, { op: 'receive', args: { queue: 'src', max: 10 } }), 5);
+  const got = result<{ messages: Array<{ body: Uint8Array }> }>(host.endTurn(5), 5).messages;
+  t.same(got.map((m) => m.body[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'leading again, every message comes back with its body');
+});

@@ -951,6 +951,18 @@ export class QueueActor<Ref> {
     return true;
   }
 
+  /**
+   * This node stops running the queue (its leadership moved, or its copy is dropped): the bodies it
+   * holds leave the shard's body cache with it (they were counted against the shard's budget).
+   */
+  releaseBodies(): void {
+    for (const msg of this.#messages.values()) {
+      if (msg.body === undefined) continue;
+      this.#bodies.release(msg.size);
+      msg.body = undefined;
+    }
+  }
+
   /** Shutdown: every long poll is answered now (empty), so no client waits on a closing broker. */
   answerWaiters(): void {
     for (const w of this.#waiters) this.#out.reply(w.ref, { messages: [] });

@@ -384,7 +384,13 @@ export class ShardHost {
     if (actor === undefined) return;
     actor.answerWaiters();
     actor.endTurn(now);
+    actor.releaseBodies();
     this.#drop(actor);
+  }
+
+  /** Bytes the shard's body cache counts now (bodies held in memory plus their overhead). */
+  get cachedBodyBytes(): number {
+    return this.#bodies.bytes;
   }
 
   /** Shutdown: answers every long poll so the last turn carries their replies. */
