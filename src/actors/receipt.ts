@@ -35,7 +35,7 @@ export interface ReceiptFields {
 }
 
 /** A receipt is 24 bytes as 32 base64url characters (no padding: 24 is a multiple of 3). */
-export const RECEIPT_BYTES = 24;
+const RECEIPT_BYTES = 24;
 export const RECEIPT_CHARS = 32;
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -66,7 +66,7 @@ function get32(at: number): number {
 }
 
 /** The receipt's 32 ASCII characters, written into `out` at `offset` (out must have room). */
-export function writeReceipt(out: Uint8Array, offset: number, qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): void {
+function writeReceipt(out: Uint8Array, offset: number, qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): void {
   const seqHi = Math.floor(seq / 0x1_0000_0000);
   put32(0, qidHi);
   put32(4, qidLo);

@@ -630,7 +630,7 @@ function sameQid(key: Buffer, qid: Buffer): boolean {
 const OWN_FIELDS = new Set(['id', 'sentAt', 'visibleAt', 'body', 'attributes']);
 
 /** A row as recovery hands it on; the body stays a view into the row (RecoveredMessage.body). */
-function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined): RecoveredMessage {
+export function recoveredMessage(seq: number, stored: StoredMessage, delivery: DeliveryRecord | undefined): RecoveredMessage {
   const recovered: RecoveredMessage = { seq, sentAt: stored.sentAt, visibleAt: stored.visibleAt, size: stored.body.byteLength, body: stored.body, delivery };
   if (stored.id !== undefined) recovered.id = stored.id;
   if (stored.attributes !== undefined) recovered.attributes = stored.attributes;

@@ -11,6 +11,7 @@ import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../../src/storage/keys.js';
+import { recoveredMessage } from '../../src/storage/shard-store.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, RecoveredMessage, StoredMessage, StreamGroupRecord } from '../../src/storage/records.js';
 
 export type Answer = { result: unknown } | { error: WireError };
@@ -123,15 +124,8 @@ export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cache
     },
     restart(now) {
       const rec = store.record!;
-      const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => {
-        const { id, sentAt, visibleAt, body, attributes, ...extra } = m;
-        // As ShardStore.recover hands rows over: the body at hand (the actor keeps it if its cache has room), an id only if stored.
-        const rm: RecoveredMessage = { seq, sentAt, visibleAt, size: body.byteLength, body, delivery: store.deliveries.get(seq) };
-        if (id !== undefined) rm.id = id;
-        if (attributes !== undefined) rm.attributes = attributes;
-        if (Object.keys(extra).length > 0) rm.extra = extra;
-        return rm;
-      });
+      // As ShardStore.recover hands rows over (the actor keeps the body if its cache has room).
+      const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => recoveredMessage(seq, m, store.deliveries.get(seq)));
       h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) }, store.deliveredBelow);
       h.actor.restoreIndexes(
         [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
