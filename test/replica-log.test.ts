@@ -10,6 +10,7 @@ import { ShardStore } from '../src/storage/shard-store.js';
 import { ReplicaLog, type LogEntry } from '../src/actors/replica-log.js';
 import { ShardHost } from '../src/actors/shard-host.js';
 import { DEFAULT_QUEUE_ATTRIBUTES } from '../src/protocol/ops.js';
+import { PREFIX } from '../src/storage/keys.js';
 
 const Q = 'cccccccccccccccc';
 const attributes = { ...DEFAULT_QUEUE_ATTRIBUTES, maxMessageBytes: 1024 };
@@ -106,6 +107,7 @@ t.test('a diverged copy is replaced by a snapshot, and deleted messages stay del
   commitEntry(b);
   // a, deposed, had written an entry nobody else holds: its log diverged at seq 2.
   a.log.follow(Q);
+  a.store.commit(); // the turn that stepped down ends (it had staged nothing: no entry)
   t.same(a.log.markOf(Q), { epoch: 1, seq: 1 });
   send(a.store, 9);
   a.store.putMessage(Q, 9, { id: 'orphan', sentAt: 0, visibleAt: 0, body: Buffer.from('orphan') });
@@ -174,3 +176,44 @@ function fullQueue(leader: { store: ShardStore; log: ReplicaLog }): LogEntry[] {
   }
   return entries;
 }
+
+t.test('a leader that steps down seals what it staged that turn as its last entry', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  for (const e of fullQueue(leader)) t.match(follower.log.apply(e), { ok: true });
+  // The actor answered a send in this turn, then the queue moved (follow) before the turn ended.
+  send(leader.store, 3);
+  leader.log.follow(Q);
+  t.notOk(leader.log.leads(Q), 'no longer leads once it follows');
+  t.match(leader.log.apply({ qid: Q, epoch: 2, prevEpoch: 1, seq: 5, ops: [] }), { ok: false, reason: 'mismatch' }, 'nor follows before the turn is sealed');
+  const last = commitEntry(leader);
+  t.match(last, { qid: Q, epoch: 1, prevEpoch: 1, seq: 5 }, 'the staged send is the leadership\'s last entry');
+  t.match(follower.log.apply(last), { ok: true, mark: { epoch: 1, seq: 5 } });
+  follower.store.commit();
+  t.same(bodies(follower.store), ['body0', 'body1', 'body2', 'body3'], 'the follower holds the send answered in the last turn');
+  t.same(leader.log.markOf(Q), { epoch: 1, seq: 5 }, 'the old leader is now a follower at that entry');
+  leader.store.commit();
+  t.same(leader.log.takeEntries(), [], 'and writes no entry of its own after it');
+  t.match(leader.log.apply({ qid: Q, epoch: 2, prevEpoch: 1, seq: 6, ops: [] }), { ok: true, mark: { epoch: 2, seq: 6 } }, 'it applies the new leader\'s first entry');
+});
+
+t.test('a host that stops leading in the middle of a turn replicates the requests it answered in it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-replica-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 1 << 20, true);
+  await host.recover(0);
+  host.accept({ t: 'create', r: 1, id: Q, name: 'q', attributes: {}, createdAt: 1, epoch: 1 }, 1);
+  host.endTurn(1);
+  // One turn: a send the actor answers, then `follow` (a handover's freeze) in the same port batch.
+  host.accept({ t: 'req', r: 2, qid: Q, session: 1, req: { op: 'send', args: { queue: 'q', body: Buffer.from('last') } } }, 2);
+  host.accept({ t: 'follow', r: 3, qid: Q }, 2);
+  const items = host.endTurn(2);
+  const kinds = items.map((a) => a.t);
+  const log = items.find((a) => a.t === 'log');
+  t.ok(log !== undefined && kinds.indexOf('log') === 0, 'the turn\'s log entry goes out first');
+  const puts = log?.t === 'log' ? log.entries.flatMap((e) => e.ops).filter((op) => op.type === 'put' && op.key[0] === PREFIX.message) : [];
+  t.equal(puts.length, 1, 'the entry holds the message sent in that turn');
+  t.ok(items.some((a) => a.t === 'replies' || a.t === 'reply'), 'and the turn answers the send and the follow');
+});

@@ -67,6 +67,15 @@ export class ReplicaLog implements CommitTap {
   readonly #marks = new Map<string, ReplicaMark>();
   /** Queues that must write an entry this turn even without other writes (a new leadership). */
   readonly #forced = new Set<string>();
+  /**
+   * Queues this node stops leading (follow) whose leadership ends when the batch being staged is
+   * sealed: what the actor staged this turn before it stopped (the requests it answered, the
+   * writes of its last turn) is the leadership's last log entry. Dropping the leadership at once
+   * left those writes out of the log: the batch held them, the replies left once it was durable,
+   * but no follower ever got them (a handover lost an acknowledged send and revived two
+   * acknowledged deletes: test/cluster-drain.test.ts).
+   */
+  readonly #leaving = new Set<string>();
   /** Entries sealed for the batch being written: qid → position. */
   #sealed = new Map<string, { epoch: number; prevEpoch: number; seq: number }>();
   /** Entries of the last committed batch, taken by the host after the commit. */
@@ -92,28 +101,31 @@ export class ReplicaLog implements CommitTap {
   /** This node leads `qid` from now on, in `epoch`; the next commit writes the epoch's first entry. */
   lead(qid: string, epoch: number): ReplicaMark {
     const mark = this.markOf(qid);
+    this.#leaving.delete(qid);
     this.#marks.delete(qid);
     this.#leading.set(qid, { epoch, mark });
     this.#forced.add(qid);
     return mark;
   }
 
-  /** Whether this node leads `qid` (its writes to the queue's keys are log entries). */
+  /** Whether this node leads `qid` (its new writes to the queue's keys are log entries). */
   leads(qid: string): boolean {
-    return this.#leading.has(qid);
+    return this.#leading.has(qid) && !this.#leaving.has(qid);
   }
 
-  /** This node no longer leads `qid` (deposed, or the queue moved). */
+  /**
+   * This node no longer leads `qid` (deposed, or the queue moved). Its writes staged so far still
+   * become the leadership's last entry when the batch is sealed (see #leaving); until then the
+   * queue is neither led (leads() is false) nor followed (apply, install and dropCopy refuse).
+   */
   follow(qid: string): void {
-    const leading = this.#leading.get(qid);
-    this.#leading.delete(qid);
-    this.#forced.delete(qid);
-    if (leading !== undefined) this.#marks.set(qid, leading.mark);
+    if (this.#leading.has(qid)) this.#leaving.add(qid);
   }
 
   /** The queue was deleted: this store keeps no position for it (its 'R' key goes with the rest). */
   discard(qid: string): void {
     this.#leading.delete(qid);
+    this.#leaving.delete(qid);
     this.#forced.delete(qid);
     this.#sealed.delete(qid);
     // Until the batch that deletes the key commits, a read of the disk would still find it.
@@ -182,6 +194,12 @@ export class ReplicaLog implements CommitTap {
       this.#sealed.set(qid, position);
       extra.push({ type: 'put', key: queueKey(PREFIX.replica, qid), value: encodeMark(leading.mark) });
     }
+    for (const qid of this.#leaving) {
+      this.#marks.set(qid, this.#leading.get(qid)!.mark);
+      this.#leading.delete(qid);
+      this.#forced.delete(qid);
+    }
+    this.#leaving.clear();
     return extra;
   }
 

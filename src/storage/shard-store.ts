@@ -203,7 +203,6 @@ export class ShardStore {
 
   /** Every stored key and value of one queue, read synchronously (a consistent view: no commit runs meanwhile). */
   readQueueKeys(qid: string): Array<[Buffer, Buffer]> {
-    this.flush();
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
     return rows;
@@ -211,7 +210,6 @@ export class ShardStore {
 
   /** The outbox records of one queue, read synchronously (a new leader sends them on: cluster mode). */
   forwardsOf(qid: string): PendingForward[] {
-    this.flush();
     return this.#readRangeSync(queuePrefixRange(PREFIX.forward, qid), []).map(([key]) => parseForwardKey(key));
   }
 
@@ -220,7 +218,13 @@ export class ShardStore {
     return rows;
   }
 
+  /**
+   * Every row of `range` in key order, read synchronously. The open batch is written first: an
+   * iterator sees only what RocksDB has (recoverQueue once missed the entries a new leader had
+   * applied in a turn that ended during a sync, while its mark counted them).
+   */
   #visitRangeSync(range: { gte: Buffer; lt: Buffer }, visit: (key: Buffer, value: Buffer) => void): void {
+    this.flush();
     const it = this.#db.iterator({ ...range, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       for (;;) {

@@ -598,12 +598,18 @@ export class ClusterNode {
   #local(session: number, req: ValidRequest, meta: QueueMeta, done: (a: Answer) => void, internal?: QueueRequest): void {
     const serving = this.#serving(meta.id, meta.name);
     if ('error' in serving) return done(serving);
+    const leadership = this.#leading.get(meta.id);
     this.#meter(req);
     const run = (cb: (a: Answer) => void): void => {
       if (internal === undefined) this.#router.dispatch(session, req, cb);
       else this.#router.internal(meta.name, session, internal, cb);
     };
     run((a) => {
+      // This node stepped down while the shard handled the request: its write is in no log the
+      // new leader continues, so it must not be acknowledged (Replicator.hold would release it at
+      // once, the queue being no longer led here). A handover (freeze) keeps the leadership and
+      // its replication until the switch: those replies wait for their entries' commit below.
+      if (this.#leading.get(meta.id) !== leadership) return done(notLeader(`node ${this.nodeId} stopped leading queue ${meta.name} while it handled the request`));
       if (req.op === 'receive' && 'result' in a) {
         // A shard's receive reply arrives encoded (protocol/encoded.ts): its size stands in for the
         // bodies' bytes rather than decoding it only to count them.
@@ -813,7 +819,11 @@ export class ClusterNode {
         if (req.op === 'credit' || req.op === 'unsubscribe' || req.op === 'listRedrives' || req.op === 'cancelRedrive') return this.#router.dispatch(session, req, done);
         if (req.op === 'listQueues' || req.op === 'moveQueue' || req.op === 'drainNode') return this.#route(session, req, done);
         const meta = coord.queues.get(req.args.queue);
-        if (meta === undefined) return done({ error: { code: ErrorCodes.QueueDoesNotExist, message: `queue ${req.args.queue} does not exist`, field: 'queue' } });
+        // The sender's metadata names this node the queue's leader, so this node's view lags (the
+        // etcd watch reaches nodes at different times: a queue just created through another node)
+        // or the sender's does (the queue was just deleted). Either way the sender retries with a
+        // fresher view; it answers QueueDoesNotExist itself once its own metadata lacks the queue.
+        if (meta === undefined) return done(notLeader(`node ${this.nodeId} has not seen queue ${req.args.queue} yet`));
         if (meta.leader !== this.nodeId) return done(notLeader(`node ${meta.leader} leads queue ${meta.name}`));
         return this.#local(session, req, meta, done);
       }
