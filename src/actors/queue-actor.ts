@@ -952,10 +952,14 @@ export class QueueActor<Ref> {
   }
 
   /**
-   * This node stops running the queue (its leadership moved, or its copy is dropped): the bodies it
-   * holds leave the shard's body cache with it (they were counted against the shard's budget).
+   * This node stops running the queue (its leadership moved, or its copy is dropped; cluster mode):
+   * its long polls are answered (empty: the clients ask the new leader), its last writes are
+   * staged in this turn (which the replication log seals as the leadership's last entry), and the
+   * bodies it holds leave the shard's body cache (they were counted against the shard's budget).
    */
-  releaseBodies(): void {
+  stop(now: number): void {
+    this.answerWaiters();
+    this.endTurn(now);
     for (const msg of this.#messages.values()) {
       if (msg.body === undefined) continue;
       this.#bodies.release(msg.size);

@@ -382,9 +382,7 @@ export class ShardHost {
   #stopActor(qid: string, now: number): void {
     const actor = this.#actors.get(qid);
     if (actor === undefined) return;
-    actor.answerWaiters();
-    actor.endTurn(now);
-    actor.releaseBodies();
+    actor.stop(now);
     this.#drop(actor);
   }
 
