@@ -5,11 +5,12 @@
  * temporary data directory) and the peers (started by loadtest/peers.sh), interleaved: for each
  * repetition, each scenario, each broker. Writes RESULTS.md (medians with min–max, ratios) and
  * results.json (every run) into --out (default: loadtest/). A peer that is not reachable is
- * reported as skipped. --smoke: Ferry only, tiny counts, a few seconds (CI).
+ * reported as skipped. --smoke: Ferry only, tiny counts, a few seconds (CI); written to --out or
+ * $TMPDIR/ferry-bench-smoke, never over loadtest/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
@@ -45,6 +46,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   const opts: BenchOptions = { scenarios: [], brokers: ALL_BROKERS, reps: 3, smoke: false, outDir: LOADTEST_DIR, shards: 2 };
   let brokersGiven = false;
   let repsGiven = false;
+  let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -61,7 +63,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       repsGiven = true;
       opts.reps = Number(value());
       if (!Number.isInteger(opts.reps) || opts.reps < 1 || opts.reps > 20) throw new UsageError('--reps must be an integer from 1 to 20');
-    } else if (a === '--out') opts.outDir = value();
+    } else if (a === '--out') {
+      outGiven = true;
+      opts.outDir = value();
+    }
     else if (a === '--shards') {
       opts.shards = Number(value());
       if (!Number.isInteger(opts.shards) || opts.shards < 1 || opts.shards > 64) throw new UsageError('--shards must be an integer from 1 to 64');
@@ -81,6 +86,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     if (!brokersGiven) opts.brokers = ['ferry'];
     if (!repsGiven) opts.reps = 1;
     if (opts.scenarios.length === 0) opts.scenarios = SMOKE_SCENARIOS;
+    // Smoke figures are not results: they never replace the recorded side-by-side run.
+    if (!outGiven) opts.outDir = join(tmpdir(), 'ferry-bench-smoke');
   }
   if (opts.scenarios.length === 0) opts.scenarios = [...CORE, ...SCENARIOS.map((s) => s.id).filter((id) => !CORE.includes(id))];
   return opts;

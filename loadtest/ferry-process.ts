@@ -1,97 +1,64 @@
 /**
- * The Ferry broker the harness measures: its own process (`node dist/src/cli/main.js server`) on a
- * free loopback port over a temporary data directory, killed and removed at the end.
- * FERRY_BENCH_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * The Ferry broker the harness measures: a BrokerProcess (test/helpers/broker.ts: `node
+ * dist/src/cli/main.js server` on a free loopback port over a temporary data directory), stopped
+ * and removed at the end. FERRY_BENCH_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { freePort } from './free-port.js';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BrokerProcess } from '../test/helpers/broker.js';
 
-const FERRY_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** How long a SIGTERM may take (a --cpu-prof profile is written at exit) before SIGKILL. */
+const STOP_GRACE_MS = 15_000;
 
 export class FerryProcess {
-  dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
-  port = 0;
-  #proc: ChildProcess | undefined;
-  #output = '';
+  #broker: BrokerProcess;
 
-  constructor(readonly shards: number) {}
+  constructor(readonly shards: number) {
+    this.#broker = this.#newBroker();
+  }
+
+  #newBroker(port?: number): BrokerProcess {
+    const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    return new BrokerProcess({ shards: this.shards, nodeArgs, ...(port === undefined ? {} : { port }) });
+  }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/ws`;
+    return this.#broker.url;
   }
 
   get httpUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.#broker.httpUrl;
   }
 
   get pid(): number | undefined {
-    return this.#proc?.pid;
+    return this.#broker.pid;
   }
 
-  /** Starts the broker on a free port, or on `port` (a restart keeps its URL). */
-  async start(readyTimeoutMs = 30_000, port?: number): Promise<void> {
-    this.port = port ?? (await freePort());
-    const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-    const args = [...nodeArgs, FERRY_MAIN, 'server', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir, '--shards', String(this.shards)];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#proc = proc;
-    this.#output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ferry not ready within ${readyTimeoutMs} ms:\n${this.#output.slice(-2000)}`)), readyTimeoutMs);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        this.#output = (this.#output + chunk.toString()).slice(-20_000);
-        if (this.#output.includes('ferry ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.stderr!.on('data', (chunk: Buffer) => (this.#output = (this.#output + chunk.toString()).slice(-20_000)));
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`ferry exited before ready (code ${code}, signal ${signal}):\n${this.#output.slice(-2000)}`));
-      });
-    });
+  async start(readyTimeoutMs = 30_000): Promise<void> {
+    await this.#broker.start(readyTimeoutMs);
   }
 
   /** A new broker on the same port over a new, empty data directory (a memory scenario measures it from its start). */
   async restart(): Promise<void> {
-    const port = this.port;
+    const port = this.#broker.port;
     await this.stop();
-    this.dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
-    await this.start(30_000, port);
+    this.#broker = this.#newBroker(port);
+    await this.start();
   }
 
   /**
    * Stops the broker (SIGTERM) and starts it again over the same data directory and port: what
    * it holds must come back from disk. Resolves with the seconds from the new process's spawn to
-   * its "ferry ready" (node start-up plus recovery), bounded by `readyTimeoutMs`.
+   * its ready line (node start-up plus recovery), bounded by `readyTimeoutMs`.
    */
   async restartInPlace(readyTimeoutMs: number): Promise<{ readySeconds: number }> {
-    await this.#terminate();
+    await this.#broker.stop('SIGTERM', STOP_GRACE_MS);
     const t0 = performance.now();
-    await this.start(readyTimeoutMs, this.port);
+    await this.#broker.start(readyTimeoutMs);
     return { readySeconds: (performance.now() - t0) / 1000 };
   }
 
-  /** SIGTERM (so --cpu-prof writes its profile), SIGKILL after 15 s; then the data directory goes. */
+  /** SIGTERM (so --cpu-prof writes its profile), SIGKILL after STOP_GRACE_MS; then the data directory goes. */
   async stop(): Promise<void> {
-    await this.#terminate();
-    rmSync(this.dataDir, { recursive: true, force: true });
-  }
-
-  async #terminate(): Promise<void> {
-    const proc = this.#proc;
-    if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGTERM');
-      const force = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(force);
-    }
-    this.#proc = undefined;
+    await this.#broker.stop('SIGTERM', STOP_GRACE_MS);
+    await this.#broker.cleanup();
   }
 }

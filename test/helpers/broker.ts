@@ -1,7 +1,8 @@
 /**
- * A real broker process for integration tests: `node dist/src/cli/main.js server` on a free port
- * (--port 0) over a temporary data directory. Tests stop it with SIGTERM (clean) or SIGKILL (crash)
- * and start it again on the same directory. Run `npm run build` first (`npm test` does).
+ * A real broker process: `node dist/src/cli/main.js server` on a free loopback port over a
+ * temporary data directory. Tests stop it with SIGTERM (clean) or SIGKILL (crash) and start it
+ * again on the same directory; the load-test harness runs the broker it measures through it too
+ * (loadtest/ferry-process.ts). Run `npm run build` first (`npm test` does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../loadtest/free-port.js';
@@ -22,6 +23,10 @@ export interface BrokerOptions {
   /** Extra `ferry server` flags. */
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Node flags before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** The port to listen on; a free one when not given. */
+  port?: number;
   /** How long to wait for the ready line. Default 20 s. */
   readyTimeoutMs?: number;
 }
@@ -39,10 +44,11 @@ export class BrokerProcess {
   #exited: Promise<BrokerExit> | undefined;
   /** Everything the broker wrote to stdout/stderr (structured pino lines), for assertions and debugging. */
   output = '';
-  port = 0;
+  port: number;
 
   constructor(opts: BrokerOptions = {}) {
     this.#opts = opts;
+    this.port = opts.port ?? 0;
     this.#ownsDir = opts.dataDir === undefined;
     this.dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ferry-it-'));
   }
@@ -73,16 +79,15 @@ export class BrokerProcess {
    * listener cannot be bound again while connections to it linger in TIME_WAIT, so a restart on it
    * would fail for a minute.
    */
-  async start(): Promise<void> {
+  async start(timeoutMs = this.#opts.readyTimeoutMs ?? 20_000): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const args = [
-      FERRY_MAIN, 'server', '--host', this.host, '--port', String(this.port), '--data-dir', this.dataDir,
+      ...(this.#opts.nodeArgs ?? []), FERRY_MAIN, 'server', '--host', this.host, '--port', String(this.port), '--data-dir', this.dataDir,
       '--shards', String(this.#opts.shards ?? 2), ...(this.#opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { env: { ...process.env, ...this.#opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
     this.#exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-    const timeoutMs = this.#opts.readyTimeoutMs ?? 20_000;
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
       const timer = setTimeout(() => reject(new Error(`broker not ready within ${timeoutMs} ms:\n${this.output.slice(-4000)}`)), timeoutMs);
@@ -111,12 +116,14 @@ export class BrokerProcess {
     });
   }
 
-  /** Sends a signal and waits for the exit. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<BrokerExit> {
+  /** Sends a signal and waits for the exit; SIGKILL after `killAfterMs` if it is still running then. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', killAfterMs?: number): Promise<BrokerExit> {
     const proc = this.#proc;
     if (proc === undefined || this.#exited === undefined) return { code: null, signal: null };
     if (this.running) proc.kill(signal);
+    const force = killAfterMs === undefined ? undefined : setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
     const exit = await this.#exited;
+    clearTimeout(force);
     this.#proc = undefined;
     return exit;
   }
