@@ -217,3 +217,15 @@ t.test('a host that stops leading in the middle of a turn replicates the request
   t.equal(puts.length, 1, 'the entry holds the message sent in that turn');
   t.ok(items.some((a) => a.t === 'replies' || a.t === 'reply'), 'and the turn answers the send and the follow');
 });
+
+t.test('a deposed leader whose copy goes in the same turn drops it without sealing an entry', async (t) => {
+  const leader = await openStore(t);
+  fullQueue(leader);
+  send(leader.store, 3);
+  leader.log.follow(Q);
+  leader.log.dropCopy(Q); // the new placement leaves this node out (cluster-node: stepDown, then the copy goes)
+  leader.store.commit();
+  t.same(leader.log.takeEntries(), [], 'no entry for a copy that is gone');
+  t.same(leader.store.readQueueKeys(Q), [], 'no key of the queue is left, no mark either');
+  t.same(leader.log.markOf(Q), { epoch: 0, seq: 0 });
+});

@@ -149,6 +149,7 @@ export class ReplicaLog implements CommitTap {
 
   /** Follower: replaces this replica's copy of a queue with the leader's snapshot (rows include the mark). */
   install(qid: string, rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, mark: ReplicaMark): ReplicaMark {
+    this.#abandonLeaving(qid);
     if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; a snapshot cannot replace it`);
     const keep = new Set(rows.map(([k]) => Buffer.from(k).toString('hex')));
     const ops: StoreOp[] = [];
@@ -166,10 +167,27 @@ export class ReplicaLog implements CommitTap {
    * come back to this node, and a clear running after its new snapshot would erase it.)
    */
   dropCopy(qid: string): void {
+    this.#abandonLeaving(qid);
     if (this.#leading.has(qid)) throw new ReplicaError(`queue ${qid} is led by this node; its copy cannot be dropped`);
     this.#store.stageOps(this.#store.readQueueKeys(qid).map(([key]) => ({ type: 'del' as const, key })));
     // Not deleted from the cache: the store still shows the old mark until this turn commits.
     this.#marks.set(qid, { ...ZERO });
+  }
+
+  /**
+   * A queue stepping down this turn whose copy is replaced (install) or dropped in the same turn:
+   * its last writes are not sealed as an entry (the replaced copy is what counts; a deposed
+   * leader's last entry would be refused by its followers anyway).
+   */
+  #abandonLeaving(qid: string): void {
+    if (this.#leaving.delete(qid)) this.#endLeadership(qid);
+  }
+
+  /** The leadership of `qid` is over: from its last mark on this node follows. */
+  #endLeadership(qid: string): void {
+    this.#marks.set(qid, this.#leading.get(qid)!.mark);
+    this.#leading.delete(qid);
+    this.#forced.delete(qid);
   }
 
   /** Leader: every stored key of a queue with the mark it corresponds to (read between commits). */
@@ -194,11 +212,7 @@ export class ReplicaLog implements CommitTap {
       this.#sealed.set(qid, position);
       extra.push({ type: 'put', key: queueKey(PREFIX.replica, qid), value: encodeMark(leading.mark) });
     }
-    for (const qid of this.#leaving) {
-      this.#marks.set(qid, this.#leading.get(qid)!.mark);
-      this.#leading.delete(qid);
-      this.#forced.delete(qid);
-    }
+    for (const qid of this.#leaving) this.#endLeadership(qid);
     this.#leaving.clear();
     return extra;
   }
