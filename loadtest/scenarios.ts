@@ -64,7 +64,8 @@ export interface ScenarioContext {
   sizes: Sizes;
   /** `n` queue names unique to this run. */
   names(n: number): string[];
-  progress(text: string): void;
+  /** The live detail line; pass a function when calling per batch or message (formatted only when drawn). */
+  progress(text: string | (() => string)): void;
   ferry: FerryExtras | undefined;
   /** Ferry's WebSocket URL (for load run in worker threads). */
   ferryUrl: string;
@@ -157,7 +158,7 @@ async function publishScenario(ctx: ScenarioContext, queues: number, producers: 
         queueFor: (p, k) => names[queues === producers ? p : (p + k * producers) % queues]!,
         perProducer: Math.ceil(count / producers), batch, window,
         deadline: t0 + ctx.sizes.limitMs, body: () => body,
-        onProgress: (n) => ctx.progress(`${n.toLocaleString('en-US')} confirmed`),
+        onProgress: (n) => ctx.progress(() => `${n.toLocaleString('en-US')} confirmed`),
       });
       return { messages: confirmed, seconds: (performance.now() - t0) / 1000, expected: Math.ceil(count / producers) * producers };
     });
@@ -184,7 +185,7 @@ async function consumeScenario(ctx: ScenarioContext, queues: number, count: numb
         const n = await publish({
           producers: mine.map(() => p), queueFor: (pi) => mine[pi]!, perProducer: perQueue, batch: 100, window: Math.max(1, Math.floor(10 / mine.length)),
           deadline: performance.now() + ctx.sizes.limitMs * 4, body: () => body,
-          onProgress: () => ctx.progress(`filling ${filled.toLocaleString('en-US')}`),
+          onProgress: () => ctx.progress(() => `filling ${filled.toLocaleString('en-US')}`),
         });
         filled += n;
       }));
@@ -192,7 +193,7 @@ async function consumeScenario(ctx: ScenarioContext, queues: number, count: numb
       await closeAll(prods);
     }
     return await measured(ctx, async () => {
-      const r = await drain(ctx.adapter, names, 1000, filled, performance.now() + ctx.sizes.limitMs, (n) => ctx.progress(`${n.toLocaleString('en-US')} consumed`));
+      const r = await drain(ctx.adapter, names, 1000, filled, performance.now() + ctx.sizes.limitMs, (n) => ctx.progress(() => `${n.toLocaleString('en-US')} consumed`));
       return { messages: r.received, seconds: r.seconds, expected: filled };
     });
   } finally {
@@ -353,7 +354,7 @@ async function sqsScenario(ctx: ScenarioContext): Promise<Measurement> {
       while (sent < count && performance.now() < deadline) {
         sent += 10;
         await client.send(new sqs.SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: body })) }));
-        ctx.progress(`${sent.toLocaleString('en-US')} sent`);
+        ctx.progress(() => `${sent.toLocaleString('en-US')} sent`);
       }
     }));
     const sendSeconds = (performance.now() - t0) / 1000;
@@ -369,7 +370,7 @@ async function sqsScenario(ctx: ScenarioContext): Promise<Measurement> {
           if (msgs.length === 0) continue;
           received += msgs.length;
           await client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-          ctx.progress(`${received.toLocaleString('en-US')} received+deleted`);
+          ctx.progress(() => `${received.toLocaleString('en-US')} received+deleted`);
         }
       }));
       return {

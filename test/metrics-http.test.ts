@@ -98,7 +98,10 @@ t.test('/metrics after some traffic', async (t) => {
   await client.purgeQueue('metrics-q');
   t.equal((await scrape()).samples.get('ferry_queue_messages{queue="metrics-q",state="visible"}'), 0, 'depth after a purge');
   await client.deleteQueue('metrics-q');
-  t.equal((await scrape()).samples.has('ferry_queue_messages{queue="metrics-q",state="visible"}'), false, 'a deleted queue has no gauge');
+  const gone = await scrape();
+  t.equal(gone.samples.has('ferry_queue_messages{queue="metrics-q",state="visible"}'), false, 'a deleted queue has no gauge');
+  t.equal(gone.samples.has('ferry_messages_total{queue="metrics-q",event="sent"}'), false, 'nor message counters');
+  t.ok(gone.samples.has('ferry_messages_total{queue="metrics-src",event="sent"}'), 'other queues keep theirs');
 });
 
 t.test('unknown paths and methods answer 404 JSON', async (t) => {

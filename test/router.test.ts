@@ -107,3 +107,28 @@ t.test('listQueues pages by name', async (t) => {
   t.same(list({ limit: 2, after: 'ab' }), { result: { queues: ['b', 'c'] } });
   t.same(list({ prefix: 'a' }), { result: { queues: ['a', 'ab'] } });
 });
+
+t.test('a new queue goes to the shard with the fewest queues, counting creates, deletes and shards coming back', async (t) => {
+  const { router, pool } = setup();
+  const attrs = { ...DEFAULT_QUEUE_ATTRIBUTES, visibilityMs: 1, maxMessageBytes: 1 };
+  // Shard 0 comes up with three queues; one of them is reported again (a restart): counted once.
+  router.shardUp(0, ['a', 'b', 'c'].map((name) => ({ name, id: name, attributes: attrs })));
+  router.shardUp(0, [{ name: 'a', id: 'a', attributes: attrs }]);
+  const create = (name: string): number => {
+    router.dispatch(1, req('createQueue', { queue: name }), () => {});
+    const sent = pool.sent.at(-1)!;
+    sent.done!({ result: { queue: name, created: true, attributes: attrs } });
+    return sent.shard;
+  };
+  t.same(['d', 'e', 'f'].map(create), [1, 1, 1], 'shard 1 fills up to shard 0');
+  t.equal(create('g'), 0, 'then they alternate (a tie goes to the first)');
+  router.dispatch(1, req('deleteQueue', { queue: 'a' }), () => {});
+  pool.sent.at(-1)!.done!({ result: { deleted: true } });
+  router.dispatch(1, req('deleteQueue', { queue: 'b' }), () => {});
+  pool.sent.at(-1)!.done!({ result: { deleted: true } });
+  t.equal(create('h'), 0, 'deleted queues no longer count');
+  router.forget('c', { code: ErrorCodes.QueueDoesNotExist, message: 'moved' });
+  router.place('x', 1, 'x');
+  t.equal(create('i'), 0, 'forget and place count too');
+  t.equal(router.queueCount, 7);
+});

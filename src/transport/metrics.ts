@@ -108,6 +108,9 @@ export class BrokerMetrics {
     }
     const queue = 'queue' in req.args ? req.args.queue : undefined;
     if (queue === undefined) return;
+    // A deleted queue's series end with it: kept, every queue ever created stayed in memory and in
+    // every scrape (issue 5's harness creates and deletes 10,000 queues per queues-10k run).
+    if (req.op === 'deleteQueue') return void this.#messageCounts.delete(queue);
     const encoded = answer.result instanceof EncodedCbor ? answer.result.count : undefined;
     const result = answer.result as { messages?: unknown[]; results?: Array<{ ok?: unknown }>; deleted?: boolean };
     switch (req.op) {
