@@ -702,8 +702,25 @@ export class ClusterNode {
     }
     const supervisor = coord.supervisor;
     if (supervisor === undefined) return done(notLeader('no cluster supervisor is elected right now'));
-    if (supervisor !== this.nodeId) return this.#call(supervisor, { t: 'create', args: req.args }, done);
+    if (supervisor !== this.nodeId) return this.#call(supervisor, { t: 'create', args: req.args }, this.#onceKnown(req.args.queue, done));
     this.#createAsSupervisor(req, done);
+  }
+
+  /**
+   * Read-your-writes for a create answered by the supervisor: the answer waits (bounded) until this
+   * node's metadata has the queue too, so the client's next request here finds it (e.g. a
+   * createQueue that names it as dead-letter queue, checked against this node's cache).
+   */
+  #onceKnown(name: string, done: (a: Answer) => void): (a: Answer) => void {
+    return (a) => {
+      if (!('result' in a)) return done(a);
+      const deadline = Date.now() + RETRY_WINDOW_MS;
+      const check = (): void => {
+        if (this.#coord?.queues.has(name) === true || Date.now() >= deadline || this.#closing) done(a);
+        else setTimeout(check, 10);
+      };
+      check();
+    };
   }
 
   /** Supervisor: places the queue, writes it to etcd, then waits for its leader to serve it. */
