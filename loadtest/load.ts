@@ -194,11 +194,24 @@ export async function publishAtRate(plan: RatePlan): Promise<{ sent: number; ski
   return { sent, skipped };
 }
 
-/** A consumer that records each body's age into a histogram. */
-export async function latencyConsumer(adapter: BrokerAdapter, queue: string, hist: LatencyHistogram): Promise<ConsumerHandle> {
+/**
+ * Where a latency consumer records: bodies stamped before `measuredFrom` (performance.now()) belong
+ * to the warm-up and go to `warm`, the others to `measured`.
+ */
+export interface LatencySink {
+  warm: LatencyHistogram;
+  measured: LatencyHistogram;
+  measuredFrom: number;
+}
+
+/** A consumer that records each body's age into the sink's histograms (by its send stamp). */
+export async function latencyConsumer(adapter: BrokerAdapter, queue: string, sink: LatencySink): Promise<ConsumerHandle> {
   return adapter.consumer(queue, 1000, (bodies) => {
     const now = performance.now();
-    for (const b of bodies) hist.recordMs(now - stampOf(b));
+    for (const b of bodies) {
+      const stamp = stampOf(b);
+      (stamp < sink.measuredFrom ? sink.warm : sink.measured).recordMs(now - stamp);
+    }
   });
 }
 

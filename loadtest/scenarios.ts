@@ -5,14 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FerryClient } from '../src/client/index.js';
-import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
+import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter, type ConsumerHandle, type Producer } from './adapters/adapter.js';
 import { closeMany, openMany, type Closable } from './bounded.js';
 import { CpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
-import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount } from './load.js';
+import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount, type LatencySink } from './load.js';
 
 export interface Sizes {
   bodyBytes: number;
@@ -24,6 +24,12 @@ export interface Sizes {
   limitMs: number;
   latencyRate: number;
   latencyMs: number;
+  /**
+   * The latency scenario first publishes this long at its rate without counting (a fresh queue,
+   * fresh connections and, when it runs first, a fresh broker: JIT, first WAL appends, first
+   * collections), then measures latencyMs; the warm-up's own percentiles are reported as a note.
+   */
+  latencyWarmupMs: number;
   largeCount: number;
   manyQueues: number;
   manyQueuesCount: number;
@@ -39,14 +45,14 @@ export interface Sizes {
 
 export const FULL: Sizes = {
   bodyBytes: 256, producers: 16, publishCount: 200_000, publish16Count: 320_000, consumeCount: 100_000, consume16Count: 160_000,
-  limitMs: 15_000, latencyRate: 5000, latencyMs: 10_000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
+  limitMs: 15_000, latencyRate: 5000, latencyMs: 10_000, latencyWarmupMs: 2000, largeCount: 3000, manyQueues: 10_000, manyQueuesCount: 200_000,
   isolationMs: 10_000, fifoCount: 100_000, sqsCount: 20_000,
   memoryMessages: 10_000_000, memoryFillMs: 20 * 60_000, idleClients: 10_000,
 };
 
 export const SMOKE: Sizes = {
   bodyBytes: 256, producers: 4, publishCount: 3000, publish16Count: 4000, consumeCount: 3000, consume16Count: 4000,
-  limitMs: 3000, latencyRate: 1000, latencyMs: 1000, largeCount: 50, manyQueues: 100, manyQueuesCount: 2000,
+  limitMs: 3000, latencyRate: 1000, latencyMs: 1000, latencyWarmupMs: 200, largeCount: 50, manyQueues: 100, manyQueuesCount: 2000,
   isolationMs: 1000, fifoCount: 2000, sqsCount: 200,
   memoryMessages: 20_000, memoryFillMs: 10_000, idleClients: 100,
 };
@@ -201,35 +207,86 @@ async function consumeScenario(ctx: ScenarioContext, queues: number, count: numb
   }
 }
 
+/** One producer and one latency consumer on a queue; publishing at a rate, warm-up or measured. */
+class LatencyClients {
+  private constructor(
+    private readonly ctx: ScenarioContext,
+    private readonly queue: string,
+    /** Where the consumer records (sink.measuredFrom moves when the measured phase starts). */
+    readonly sink: LatencySink,
+    private readonly producer: Producer,
+    private readonly consumer: ConsumerHandle,
+  ) {}
+
+  static async open(ctx: ScenarioContext, queue: string): Promise<LatencyClients> {
+    const sink: LatencySink = { warm: new LatencyHistogram(), measured: new LatencyHistogram(), measuredFrom: Infinity };
+    const consumer = await latencyConsumer(ctx.adapter, queue, sink);
+    try {
+      const [producer] = await openProducers(ctx.adapter, 1);
+      return new LatencyClients(ctx, queue, sink, producer!, consumer);
+    } catch (err) {
+      await closeAll([consumer]);
+      throw err;
+    }
+  }
+
+  /** Publishes at `rate` for `durationMs` without counting: what it receives goes to sink.warm. */
+  async warmUp(rate: number, durationMs: number): Promise<void> {
+    await publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
+  }
+
+  /** Publishes at `rate` for `durationMs`, counted in sink.measured, and waits (bounded) until all arrived. */
+  async measure(rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
+    this.sink.measuredFrom = performance.now();
+    const { sent, skipped } = await publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
+    await waitForCount(this.sink.measured, sent, 10_000);
+    return { hist: this.sink.measured, sent, skipped };
+  }
+
+  async close(): Promise<void> {
+    await closeAll([this.producer, this.consumer]);
+  }
+}
+
 async function latencyRun(ctx: ScenarioContext, queue: string, rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
-  const hist = new LatencyHistogram();
-  const consumer = await latencyConsumer(ctx.adapter, queue, hist);
-  const [producer] = await openProducers(ctx.adapter, 1);
+  const clients = await LatencyClients.open(ctx, queue);
   try {
-    const { sent, skipped } = await publishAtRate({ producer: producer!, queue, ratePerSec: rate, durationMs, bodyBytes: ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
-    await waitForCount(hist, sent, 10_000);
-    return { hist, sent, skipped };
+    return await clients.measure(rate, durationMs);
   } finally {
-    await closeAll([producer!, consumer]);
+    await clients.close();
   }
 }
 
 async function latencyScenario(ctx: ScenarioContext): Promise<Measurement> {
   const [queue] = ctx.names(1);
   await ctx.adapter.createQueues([queue!]);
+  const { latencyRate: rate, latencyMs, latencyWarmupMs: warmupMs } = ctx.sizes;
   try {
-    return await measured(ctx, async () => {
-      const t0 = performance.now();
-      const ticker = setInterval(() => ctx.progress(`${((performance.now() - t0) / 1000).toFixed(0)} s at ${ctx.sizes.latencyRate}/s`), 500);
-      try {
-        const { hist, sent, skipped } = await latencyRun(ctx, queue!, ctx.sizes.latencyRate, ctx.sizes.latencyMs);
-        const notes = skipped > 0 ? [`${skipped} sends skipped: over 1,000 unconfirmed`] : [];
-        if (hist.count < sent) notes.push(`${sent - hist.count} of ${sent} not received within 10 s`);
-        return { messages: hist.count, seconds: (performance.now() - t0) / 1000, expected: sent, latency: hist.summary(), notes };
-      } finally {
-        clearInterval(ticker);
-      }
-    });
+    const clients = await LatencyClients.open(ctx, queue!);
+    try {
+      // The warm-up runs outside the measured phase: its messages and CPU are not counted.
+      ctx.progress(`warm-up, ${(warmupMs / 1000).toFixed(1)} s at ${rate}/s`);
+      await clients.warmUp(rate, warmupMs);
+      return await measured(ctx, async () => {
+        const t0 = performance.now();
+        const ticker = setInterval(() => ctx.progress(`${((performance.now() - t0) / 1000).toFixed(0)} s at ${rate}/s`), 500);
+        try {
+          const { hist, sent, skipped } = await clients.measure(rate, latencyMs);
+          const notes = skipped > 0 ? [`${skipped} sends skipped: over 1,000 unconfirmed`] : [];
+          if (hist.count < sent) notes.push(`${sent - hist.count} of ${sent} not received within 10 s`);
+          const warm = clients.sink.warm;
+          if (warm.count > 0) {
+            const w = warm.summary();
+            notes.push(`warm-up (${(warmupMs / 1000).toFixed(1)} s at the same rate before the measured ${latencyMs / 1000} s, not counted): p50 ${w.p50.toFixed(2)} / p99 ${w.p99.toFixed(2)} / max ${w.max.toFixed(2)} ms`);
+          }
+          return { messages: hist.count, seconds: (performance.now() - t0) / 1000, expected: sent, latency: hist.summary(), notes };
+        } finally {
+          clearInterval(ticker);
+        }
+      });
+    } finally {
+      await clients.close();
+    }
   } finally {
     await ctx.adapter.deleteQueues([queue!]);
   }
