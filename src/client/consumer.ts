@@ -289,7 +289,7 @@ export class Consumer {
     const receipts = this.acks;
     this.acks = [];
     for (let i = 0; i < receipts.length; i += Limits.maxBatchEntries) {
-      const chunk = receipts.slice(i, i + Limits.maxBatchEntries);
+      const chunk = receipts.length <= Limits.maxBatchEntries ? receipts : receipts.slice(i, i + Limits.maxBatchEntries);
       this.track(this.host.connection.request('deleteBatch', { queue: this.host.queue, receipts: chunk }));
     }
   };
