@@ -441,6 +441,33 @@ t.test('consume: concurrency limits running handlers; close() nacks what never s
   t.same(fake.requests.filter((r) => r.op === 'nack').map((r) => r.args.receipt), ['r4']);
 });
 
+t.test('consume: pushes queue up whole and run in order, in slices; close() nacks the rest of every push in order', async (t) => {
+  const { fake, client } = await setup(t);
+  const seen: number[] = [];
+  const consumer = await client.queue('q').consume((m) => void seen.push(m.seq), { prefetch: 100 });
+  const batch = (from: number, n: number): object[] => Array.from({ length: n }, (_, i) => msg(from + i));
+  // 130 synchronous handlers: slices of 50 (prefetch/2) across three pushes, one loop per slice.
+  fake.push(fake.last, [{ sub: 1, messages: batch(1, 60) }, { sub: 1, messages: batch(61, 40) }, { sub: 1, messages: batch(101, 30) }]);
+  await until(() => seen.length === 130, 'every message handled');
+  t.same(seen, Array.from({ length: 130 }, (_, i) => i + 1), 'in push order');
+  await until(() => fake.requests.filter((r) => r.op === 'deleteBatch').flatMap((r) => r.args.receipts as string[]).length === 130, 'every ack');
+  t.same(consumer.stats, { received: 130, acked: 130, nacked: 0, stale: 0 });
+  t.equal(consumer.inProgress, 0);
+
+  const release: (() => void)[] = [];
+  const blocked = await client.queue('q2').consume(() => new Promise<void>((resolve) => release.push(resolve)), { prefetch: 10, concurrency: 1 });
+  fake.push(fake.last, [{ sub: 2, messages: [msg(1), msg(2)] }, { sub: 2, messages: [msg(3), msg(4)] }]);
+  await until(() => release.length === 1, 'first running');
+  t.equal(blocked.inProgress, 4);
+  const closing = blocked.close();
+  await until(() => fake.requests.filter((r) => r.op === 'nack').length === 3, 'the backlog nacked');
+  release.shift()!();
+  await closing;
+  t.same(fake.requests.filter((r) => r.op === 'nack').map((r) => r.args.receipt), ['r2', 'r3', 'r4'], 'the rest of both pushes, in order');
+  t.equal(blocked.inProgress, 0);
+  await consumer.close();
+});
+
 t.test('consume across a reconnect: resubscribes with full prefetch, drops acks of stale receipts', async (t) => {
   const { fake, client } = await setup(t);
   const release: (() => void)[] = [];

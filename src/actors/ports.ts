@@ -4,7 +4,7 @@
  * boundary; unit tests bind them to memory.
  */
 import type { WireError } from '../protocol/errors.js';
-import type { DeliveredMessage } from '../protocol/ops.js';
+import type { Deliveries } from './deliveries.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, QueueRecord, StoredMessage, StreamGroupRecord } from '../storage/records.js';
 
@@ -50,7 +50,8 @@ export interface PartitionStore {
 export interface ActorOutbox<Ref> {
   reply(ref: Ref, result: unknown): void;
   fail(ref: Ref, error: WireError): void;
-  push(session: number, sub: number, messages: DeliveredMessage[]): void;
+  /** The messages of one push: read them within this call (deliveries.ts). */
+  push(session: number, sub: number, messages: Deliveries): void;
   endSubscription(session: number, sub: number, error: WireError): void;
 }
 

@@ -49,6 +49,7 @@ import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, receiptString, type ReceiptFields } from './receipt.js';
+import { DeliveredList, LeasedDeliveries, deliveredMessage } from './deliveries.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
 interface Waiter<Ref> {
@@ -688,8 +689,7 @@ export class QueueActor<Ref> {
     const read = this.#store.readMessages(missing.map((d) => d.msg.seq));
     const loaded = new Map(missing.map((d, i) => [d.msg.seq, read[i]?.body ?? EMPTY]));
     return taken.map((d) => {
-      const m = this.#delivered(d.msg, d.gid, d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
-      m.receipt = receiptString(this.#qidHi, this.#qidLo, d.msg.seq, d.receiveCount, d.gid);
+      const m = deliveredMessage(d.msg, receiptString(this.#qidHi, this.#qidLo, d.msg.seq, d.receiveCount, d.gid), d.msg.body ?? loaded.get(d.msg.seq) ?? EMPTY);
       m.receiveCount = d.receiveCount;
       m.firstReceivedAt = d.firstReceivedAt;
       return m;
@@ -1106,7 +1106,7 @@ export class QueueActor<Ref> {
       }
       if (messages.length === 0) continue;
       s.credit -= messages.length;
-      this.#out.push(s.session, s.sub, messages);
+      this.#out.push(s.session, s.sub, new DeliveredList(messages));
     }
   }
 
@@ -1123,9 +1123,9 @@ export class QueueActor<Ref> {
         if (s.credit === 0) continue;
         // Share what is visible among the subscribers that can take some, so none starves.
         const share = Math.max(1, Math.ceil(this.#counts.visible / hungry--));
-        const messages = this.#take(Math.min(s.credit, share), s.visibilityMs, now, s);
-        if (messages.length === 0) break;
-        s.credit -= messages.length;
+        const messages = this.#lease(Math.min(s.credit, share), s.visibilityMs, now, s);
+        if (messages.count === 0) break;
+        s.credit -= messages.count;
         pushed = true;
         this.#out.push(s.session, s.sub, messages);
       }
@@ -1167,6 +1167,12 @@ export class QueueActor<Ref> {
    * fewer once their bodies reach Limits.maxDeliveryBytes (one answer or push stays a sane size).
    */
   #take(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): DeliveredMessage[] {
+    const leased = this.#lease(max, visibilityMs, now, holder);
+    return leased.count === 0 ? [] : leased.messages();
+  }
+
+  /** As `#take`, the messages as the actor's own records (for a push: written without objects, deliveries.ts). */
+  #lease(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): LeasedDeliveries {
     const taken: Msg[] = [];
     let bytes = 0;
     while (taken.length < max && bytes < Limits.maxDeliveryBytes) {
@@ -1203,45 +1209,24 @@ export class QueueActor<Ref> {
       for (let i = 0; i < taken.length; i++) seqs[i] = taken[i]!.seq;
       this.#leaseEnds.push({ at: now + visibilityMs, seqs });
     }
-    const missing = taken.filter((m) => m.body === undefined);
-    const loaded = new Map<number, Uint8Array>();
-    if (missing.length > 0) {
-      const read = this.#store.readMessages(missing.map((m) => m.seq));
-      missing.forEach((m, i) => {
-        const s = read[i];
-        this.#readId(m, s);
-        if (s !== undefined) loaded.set(m.seq, s.body);
-      });
-    }
-    const out = new Array<DeliveredMessage>(taken.length);
+    // Bodies past the shard's body cache are read back in one call, in delivery order.
+    const bodies = new Array<Uint8Array>(taken.length);
+    let missing: number[] | undefined;
     for (let i = 0; i < taken.length; i++) {
-      const m = taken[i]!;
-      out[i] = this.#delivered(m, this.#run, m.body ?? loaded.get(m.seq) ?? EMPTY);
+      const body = taken[i]!.body;
+      if (body !== undefined) bodies[i] = body;
+      else (missing ??= []).push(i);
     }
-    return out;
-  }
-
-  /** What a receiver or subscriber gets for message `m` (queue mode: `issuer` is this run). */
-  #delivered(m: Msg, issuer: number, body: Uint8Array): DeliveredMessage {
-    const d: DeliveredMessage = {
-      messageId: m.id,
-      receipt: receiptString(this.#qidHi, this.#qidLo, m.seq, m.receiveCount, issuer),
-      body,
-      seq: m.seq,
-      receiveCount: m.receiveCount,
-      sentAt: m.sentAt,
-      firstReceivedAt: m.firstReceivedAt,
-    };
-    if (m.attributes !== undefined) d.attributes = m.attributes;
-    const x = m.extra;
-    if (x !== undefined) {
-      if (x.groupId !== undefined) d.groupId = x.groupId;
-      if (x.timestamp !== undefined) d.timestamp = x.timestamp;
-      if (x.producer !== undefined) d.producer = x.producer;
-      if (x.late === true) d.late = true;
-      if (x.deadLetter !== undefined) d.deadLetter = x.deadLetter;
+    if (missing !== undefined) {
+      const read = this.#store.readMessages(missing.map((i) => taken[i]!.seq));
+      for (let j = 0; j < missing.length; j++) {
+        const i = missing[j]!;
+        const s = read[j];
+        this.#readId(taken[i]!, s);
+        bodies[i] = s?.body ?? EMPTY;
+      }
     }
-    return d;
+    return new LeasedDeliveries(taken, bodies, this.#qidHi, this.#qidLo, this.#run);
   }
 
   #makeVisible(msg: Msg, front: boolean): void {

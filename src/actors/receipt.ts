@@ -66,7 +66,7 @@ function get32(at: number): number {
 }
 
 /** The receipt's 32 ASCII characters, written into `out` at `offset` (out must have room). */
-function writeReceipt(out: Uint8Array, offset: number, qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): void {
+export function writeReceipt(out: Uint8Array, offset: number, qidHi: number, qidLo: number, seq: number, receiveCount: number, issuer: number): void {
   const seqHi = Math.floor(seq / 0x1_0000_0000);
   put32(0, qidHi);
   put32(4, qidLo);

@@ -16,7 +16,8 @@
  */
 import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
 import { mergeAttributes } from '../protocol/attributes.js';
-import { DEFAULT_QUEUE_ATTRIBUTES, type DeliveredMessage } from '../protocol/ops.js';
+import { DEFAULT_QUEUE_ATTRIBUTES } from '../protocol/ops.js';
+import type { Deliveries } from './deliveries.js';
 import { forwardIdString } from '../storage/keys.js';
 import type { ShardStore } from '../storage/shard-store.js';
 import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredMessageSink, RecoveredQueue } from '../storage/records.js';
@@ -82,8 +83,10 @@ class HeldAnswers implements ActorOutbox<number> {
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
-  push(session: number, sub: number, messages: DeliveredMessage[]): void {
-    this.items.push({ t: 'push', session, sub, encoded: cbor.encodeMessages(messages), count: messages.length });
+  push(session: number, sub: number, messages: Deliveries): void {
+    cbor.clear();
+    messages.writeTo(cbor);
+    this.items.push({ t: 'push', session, sub, encoded: cbor.take(), count: messages.count });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
     this.items.push({ t: 'subEnd', session, sub, error });
@@ -102,6 +105,28 @@ class HeldAnswers implements ActorOutbox<number> {
     return items;
   }
 }
+
+/** Below this a buffer is cloned: moving a small one costs about what copying it does (measured). */
+const TRANSFER_MIN_BYTES = 4096;
+
+/**
+ * The buffers of a turn's answers that postMessage may move to the main thread instead of copying:
+ * a push's or a reply block's bytes are taken out of the writer into a buffer of their own that
+ * nothing here touches again. Moving a push of 500 messages (~180 kB) cost the shard ~60 µs
+ * instead of ~150 µs for the copy, and the main thread no copy at all.
+ */
+export function movableBuffers(items: readonly FromShard[]): ArrayBuffer[] {
+  let out: ArrayBuffer[] | undefined;
+  for (const m of items) {
+    const bytes = m.t === 'push' ? m.encoded : m.t === 'replies' ? m.bytes : undefined;
+    if (bytes === undefined || bytes.byteLength < TRANSFER_MIN_BYTES) continue;
+    // Only a buffer that is the view's alone (take() copies into one): never a shared or pooled one.
+    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) continue;
+    (out ??= []).push(bytes.buffer);
+  }
+  return out ?? NO_BUFFERS;
+}
+const NO_BUFFERS: ArrayBuffer[] = [];
 
 /** What metrics count of a result worth encoding here (received messages, ok batch entries); undefined for any other result. */
 function encodedCount(result: unknown): number | undefined {

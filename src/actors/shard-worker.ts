@@ -12,7 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
 import { WalSyncer } from '../storage/wal-syncer.js';
-import { ShardHost } from './shard-host.js';
+import { ShardHost, movableBuffers } from './shard-host.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
 
 const port = parentPort;
@@ -29,7 +29,7 @@ let timerAt = Infinity;
 let closing = false;
 
 function post(items: FromShard[]): void {
-  if (items.length > 0) port!.postMessage(items);
+  if (items.length > 0) port!.postMessage(items, movableBuffers(items));
 }
 
 /**

@@ -7,7 +7,8 @@
  * class instance) is encoded by cbor-x and copied in, so every value still encodes.
  *
  * Two shortcuts for what a shard writes once per message: delivered messages (pushes, receives)
- * are written field by field with their keys known (`encodeMessages`), and a frozen object (the
+ * are written field by field with their keys known (`encodeMessages`; `plainMessage` also writes
+ * a receipt straight into the bytes, without a string), and a frozen object (the
  * shared `{ok: {deleted: true}}` of every ack) is encoded once and its bytes reused: it cannot
  * change, so its bytes cannot go stale.
  */
@@ -24,6 +25,13 @@ const everyFieldWritten: [Unwritten] extends [never] ? true : Unwritten = true;
 void everyFieldWritten;
 
 const KEY_CACHE_MAX = 1024;
+
+/** Writes receipts as ASCII text of a fixed length (`chars` bytes), straight into a writer's buffer. */
+export interface ReceiptWriter {
+  readonly chars: number;
+  /** The receipt of delivery (seq, receiveCount): exactly `chars` ASCII bytes at `at` (out has room). */
+  writeReceipt(out: Uint8Array, at: number, seq: number, receiveCount: number): void;
+}
 
 export class CborWriter {
   #buf = Buffer.allocUnsafe(64 * 1024);
@@ -49,6 +57,11 @@ export class CborWriter {
     return this.#pos;
   }
 
+  /** Drops what was appended since the last `take`. */
+  clear(): void {
+    this.#pos = 0;
+  }
+
   /** Everything appended since the last `take`, in a buffer of its own; starts over. */
   take(): Uint8Array {
     const out = new Uint8Array(this.#buf.subarray(0, this.#pos));
@@ -62,6 +75,47 @@ export class CborWriter {
     this.#head(4, messages.length);
     for (const m of messages) this.#message(m);
     return new Uint8Array(this.#buf.subarray(0, this.#pos));
+  }
+
+  /**
+   * The head of an array of `n` items, appended (as `append` does: `take` collects it). With
+   * `message` and `plainMessage`, a caller writes delivered messages from records of its own.
+   */
+  arrayHead(n: number): void {
+    this.#head(4, n);
+  }
+
+  /** A delivered message, appended as `encodeMessages` writes each one. */
+  message(m: DeliveredMessage): void {
+    this.#message(m);
+  }
+
+  /**
+   * A delivered message without optional fields, appended; its receipt is written by `receipt`
+   * straight into this writer's bytes (no string per receipt). The same bytes as `message` of
+   * `{messageId: id, receipt: <its text>, body, seq, receiveCount, sentAt, firstReceivedAt}`.
+   */
+  plainMessage(id: string, receipt: ReceiptWriter, body: Uint8Array, seq: number, receiveCount: number, sentAt: number, firstReceivedAt: number): void {
+    const keys = this.#messageKeys;
+    this.#head(5, REQUIRED_MESSAGE_KEYS);
+    this.#key(keys[0]!);
+    this.#text(id);
+    this.#key(keys[1]!);
+    const n = receipt.chars;
+    this.#head(3, n);
+    this.#room(n);
+    receipt.writeReceipt(this.#buf, this.#pos, seq, receiveCount);
+    this.#pos += n;
+    this.#key(keys[2]!);
+    this.#bytes(body);
+    this.#key(keys[3]!);
+    this.#number(seq);
+    this.#key(keys[4]!);
+    this.#number(receiveCount);
+    this.#key(keys[5]!);
+    this.#number(sentAt);
+    this.#key(keys[6]!);
+    this.#number(firstReceivedAt);
   }
 
   #message(m: DeliveredMessage): void {

@@ -7,6 +7,7 @@
  */
 import { QueueActor, type ActorRequest, type InsertItem } from '../../src/actors/queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from '../../src/actors/ports.js';
+import type { Deliveries } from '../../src/actors/deliveries.js';
 import { mergeAttributes } from '../../src/protocol/attributes.js';
 import type { WireError } from '../../src/protocol/errors.js';
 import type { DeliveredMessage, NackResult, QueueAttributes, SendResult } from '../../src/protocol/ops.js';
@@ -63,7 +64,7 @@ export class Outbox implements ActorOutbox<number> {
   ends: Array<{ session: number; sub: number; error: WireError }> = [];
   reply(r: number, result: unknown): void { this.answers.set(r, { result }); }
   fail(r: number, error: WireError): void { this.answers.set(r, { error }); }
-  push(session: number, sub: number, messages: DeliveredMessage[]): void { this.pushes.push({ session, sub, messages }); }
+  push(session: number, sub: number, messages: Deliveries): void { this.pushes.push({ session, sub, messages: messages.messages() }); }
   endSubscription(session: number, sub: number, error: WireError): void { this.ends.push({ session, sub, error }); }
 }
 
