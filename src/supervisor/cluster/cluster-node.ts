@@ -37,6 +37,7 @@ import { ClusterMoves } from './cluster-moves.js';
 import { Coordinator } from './coordinator.js';
 import { SubscriptionMap } from './front-end.js';
 import { handOver } from './handover.js';
+import { DeletedQueues } from './deleted-queues.js';
 import { LoadMeter, type QueueLoad } from './load-meter.js';
 import { listEverywhere, noSuchTask, taskNode, taskPrefix } from './redrive-routing.js';
 import { holders, metadataCatalog, type QueueMeta } from './meta.js';
@@ -74,6 +75,8 @@ export interface ClusterStatus {
 /** Sessions of forwarded requests start here (client sessions count up from 1). */
 const VSESSION_BASE = 1 << 30;
 const RETRY_WINDOW_MS = 15_000;
+/** How long late log entries for a deleted queue are refused (deleted-queues.ts). */
+const DELETED_QUEUE_MEMORY_MS = 10 * 60_000;
 const RETRY_STEP_MS = 100;
 
 export interface ClusterNodeOptions {
@@ -141,8 +144,8 @@ export class ClusterNode {
   readonly #placement = new Map<string, number>();
   readonly #leading = new Map<string, Leading>();
   readonly #attributeRecords: AttributeRecords;
-  /** Queues deleted while this node runs: entries and snapshots for them are refused. */
-  readonly #discarded = new Set<string>();
+  /** Queues deleted lately: entries and snapshots for them are refused. */
+  readonly #discarded = new DeletedQueues(DELETED_QUEUE_MEMORY_MS);
   readonly #load = new LoadMeter();
   /** Forwarded sessions: local session number ↔ (peer socket, origin session). */
   readonly #vsessions = new Map<number, { socket: PeerSocket; origin: number }>();
@@ -350,7 +353,7 @@ export class ClusterNode {
    * and late log entries or snapshots for it are refused from now on.
    */
   #discard(qid: string): void {
-    this.#discarded.add(qid);
+    this.#discarded.add(qid, Date.now());
     const shard = this.#placement.get(qid);
     if (shard === undefined) return;
     this.#placement.delete(qid);
@@ -848,7 +851,7 @@ export class ClusterNode {
         if (!coord.isSupervisor) return done(notLeader('this node is not the cluster supervisor'));
         return this.#createAsSupervisor({ id: 0, op: 'createQueue', args: call.args } as Extract<ValidRequest, { op: 'createQueue' }>, done);
       case 'repl': {
-        if (this.#discarded.has(call.entry.qid)) return done(deletedQueue(call.entry.qid));
+        if (this.#discarded.has(call.entry.qid, Date.now())) return done(deletedQueue(call.entry.qid));
         const meta = coord.queueById(call.entry.qid);
         // A node a move took out of the set refuses without fencing: the leader may be the same
         // one, about to lead the new epoch (handover.ts); it must not step down for that.
@@ -863,7 +866,7 @@ export class ClusterNode {
         });
       }
       case 'install': {
-        if (this.#discarded.has(call.qid)) return done(deletedQueue(call.qid));
+        if (this.#discarded.has(call.qid, Date.now())) return done(deletedQueue(call.qid));
         const meta = coord.queueById(call.qid);
         if (meta !== undefined && !holders(meta).includes(this.nodeId)) return done(notMember(meta));
         const shard = this.#shardFor(call.qid);
