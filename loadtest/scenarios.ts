@@ -232,15 +232,19 @@ class LatencyClients {
 
   /** Publishes at `rate` for `durationMs` without counting: what it receives goes to sink.warm. */
   async warmUp(rate: number, durationMs: number): Promise<void> {
-    await publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
+    await this.#publishAt(rate, durationMs);
   }
 
   /** Publishes at `rate` for `durationMs`, counted in sink.measured, and waits (bounded) until all arrived. */
   async measure(rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
     this.sink.measuredFrom = performance.now();
-    const { sent, skipped } = await publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
+    const { sent, skipped } = await this.#publishAt(rate, durationMs);
     await waitForCount(this.sink.measured, sent, 10_000);
     return { hist: this.sink.measured, sent, skipped };
+  }
+
+  #publishAt(rate: number, durationMs: number): Promise<{ sent: number; skipped: number }> {
+    return publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
   }
 
   async close(): Promise<void> {

@@ -258,7 +258,7 @@ export class QueueActor<Ref> {
     // into a row the store reuses); otherwise it is read from the store on delivery.
     const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
     const delivered = m.delivery !== undefined || m.seq < this.#deliveredBelow;
-    if (body === undefined && !delivered && m.attributes === undefined && m.extra === undefined && m.visibleAt <= now && this.#backlogs && Number.isInteger(m.sentAt)) {
+    if (m.visibleAt <= now && this.#plain(body, m.attributes, m.extra, delivered, m.sentAt)) {
       // Plain: into the backlog without an object (a backlog of millions recovers in bounded memory).
       this.#pushBacklog(m.seq, m.sentAt, m.size);
       return;
@@ -411,14 +411,19 @@ export class QueueActor<Ref> {
    * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
    */
   #toBacklog(msg: Msg): boolean {
-    if (!this.#backlogs || msg.body !== undefined || msg.attributes !== undefined || msg.extra !== undefined || msg.receiveCount !== 0 || !Number.isInteger(msg.sentAt)) return false;
+    if (!this.#plain(msg.body, msg.attributes, msg.extra, msg.receiveCount !== 0, msg.sentAt)) return false;
     this.#pushBacklog(msg.seq, msg.sentAt, msg.size);
     return true;
   }
 
-  /** Whether this queue keeps plain messages in its backlog: queue mode, relaxed order, no ordering window. */
-  get #backlogs(): boolean {
-    return this.#stream === undefined && this.#attrs.ordering !== 'strict' && this.#attrs.orderingWindowMs <= 0;
+  /**
+   * Whether a message with these fields may live in the backlog (no object): this queue keeps a
+   * backlog (queue mode, relaxed order, no ordering window), and the message has no body in memory,
+   * no attributes or optional fields, no delivery yet, and a whole-millisecond send time.
+   */
+  #plain(body: Uint8Array | undefined, attributes: Msg['attributes'], extra: MessageExtra | undefined, delivered: boolean, sentAt: number): boolean {
+    return this.#stream === undefined && this.#attrs.ordering !== 'strict' && this.#attrs.orderingWindowMs <= 0
+      && body === undefined && attributes === undefined && extra === undefined && !delivered && Number.isInteger(sentAt);
   }
 
   #pushBacklog(seq: number, sentAt: number, size: number): void {

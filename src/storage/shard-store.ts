@@ -544,7 +544,7 @@ export class ShardStore {
     const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     const rows: Array<[Buffer, Buffer]> = [];
-    for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.message) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
+    for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.message && prefix !== PREFIX.queue) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
     for (const [key, value] of rows) {
       switch (key[0]) {
         case PREFIX.nextSeq:

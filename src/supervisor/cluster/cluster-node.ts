@@ -717,13 +717,21 @@ export class ClusterNode {
   #onceKnown(name: string, done: (a: Answer) => void): (a: Answer) => void {
     return (a) => {
       if (!('result' in a)) return done(a);
-      const deadline = Date.now() + RETRY_WINDOW_MS;
-      const check = (): void => {
-        if (this.#coord?.queues.has(name) === true || Date.now() >= deadline || this.#closing) done(a);
-        else setTimeout(check, 10);
-      };
-      check();
+      this.#whenKnown(name, Date.now() + RETRY_WINDOW_MS, () => done(a));
     };
+  }
+
+  /**
+   * Calls `then` with queue `name`'s metadata once this node's etcd watch delivered it, or with
+   * undefined at `deadline` or when the node closes (the cache is polled: creates are rare).
+   */
+  #whenKnown(name: string, deadline: number, then: (meta: QueueMeta | undefined) => void): void {
+    const check = (): void => {
+      const meta = this.#coord?.queues.get(name);
+      if (meta !== undefined || Date.now() >= deadline || this.#closing) then(meta);
+      else setTimeout(check, 20);
+    };
+    check();
   }
 
   /** Supervisor: places the queue, writes it to etcd, then waits for its leader to serve it. */
@@ -734,13 +742,8 @@ export class ClusterNode {
     (metas.length === 1 && meta.layout === undefined ? coord.createQueue(meta) : coord.commitRecords(metas, [])).then((created) => {
       // Either way the record is in etcd now; its leader answers (idempotently) once it serves it.
       const deadline = Date.now() + RETRY_WINDOW_MS;
-      const ask = (): void => {
-        const current = coord.queues.get(req.args.queue);
-        if (current === undefined) {
-          if (Date.now() < deadline) setTimeout(ask, 20);
-          else done(notLeader('the new queue did not appear in the cluster metadata in time'));
-          return;
-        }
+      const ask = (): void => this.#whenKnown(req.args.queue, deadline, (current) => {
+        if (current === undefined) return done(notLeader('the new queue did not appear in the cluster metadata in time'));
         const answer = (a: Answer): void => {
           if (retryableAnswer(a) && Date.now() < deadline) return void setTimeout(ask, 20);
           if (created && 'result' in a && current.id === meta.id) done({ result: { ...(a.result as object), created: true } });
@@ -748,7 +751,7 @@ export class ClusterNode {
         };
         if (current.leader === this.nodeId) this.#local(0, req, current, answer);
         else this.#forward(current.leader, 0, req, answer);
-      };
+      });
       ask();
     }, (err: unknown) => done({ error: { code: ErrorCodes.PeerUnavailable, message: `cannot reach etcd: ${(err as Error).message}`, retryable: true } }));
   }
