@@ -2,8 +2,9 @@
 // turn's batch without a sync, its syncer thread makes the writes durable, and nothing a turn
 // produced leaves before that:
 //  - HeldTurns releases a turn only once its write is durable, strictly in turn order;
-//  - ShardHost with deferSync holds every answer (even of a turn that wrote nothing but may rest
-//    on an earlier write) until the store is told the write is durable;
+//  - ShardHost with deferSync holds every reply (even of a turn that wrote nothing but may rest
+//    on an earlier write) until the store is told the write is durable; pushes (and the subscribe
+//    reply they follow) leave with their turn (docs/delivery.md);
 //  - a real shard worker, under strace: between a request and its reply an fdatasync ran that
 //    began after the request was sent (so it covers the request's write), and a closed worker
 //    leaves no thread behind (the process ends by itself).
@@ -73,6 +74,44 @@ t.test('ShardHost with deferSync: answers wait for markDurable, in turn order; n
   t.notOk(host.holding);
   host.accept({ t: 'stats', r: 5 }, 5);
   t.same(refs(host.endTurn(5)), [5], 'with nothing pending, a turn that wrote nothing answers at once');
+});
+
+t.test('ShardHost with deferSync: pushes leave with their turn, before its write is durable; the subscribe reply first; replies wait', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
+  await host.recover(1);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.endTurn(1);
+  store.markDurable(store.written);
+  host.released();
+
+  host.accept(send(2, 'before'), 2);
+  t.same(host.endTurn(2), [], 'a send is not answered before its write is durable');
+  const sendWrite = store.written;
+  host.accept({ t: 'req', r: 3, qid: QID, session: 5, sub: 1, req: { op: 'subscribe', args: { queue: 'q', credit: 10 } } }, 3);
+  const early = host.endTurn(3);
+  t.same(early.map((a) => a.t), ['reply', 'push'], 'the subscribe reply, then the push of the message not yet durable');
+  t.match(early[0], { t: 'reply', r: 3, result: { sub: 1 } });
+  t.match(early[1], { t: 'push', session: 5, sub: 1, count: 1 });
+  t.ok(store.durable < sendWrite, 'the write of the pushed message is still not durable');
+
+  host.accept(send(4, 'after'), 4);
+  t.same(host.endTurn(4).map((a) => a.t), ['push'], 'a message sent to the subscriber: pushed in the turn of its send');
+  t.ok(host.holding, 'both sends still wait for their write');
+  store.markDurable(store.written);
+  t.same(refs(host.released()), [2, 4], 'their replies once the writes are durable, in turn order');
+
+  // A queue with a dead-letter queue counts receives durably (maxReceives must hold across a
+  // crash): its pushes wait for the write of their receive counts like a reply.
+  const DLQ_QID = 'fedcba9876543210';
+  host.accept({ t: 'create', r: 5, id: DLQ_QID, name: 'counted', attributes: { deadLetter: { queue: 'dlq', maxReceives: 3 } }, createdAt: 5 }, 5);
+  host.accept({ t: 'req', r: 6, qid: DLQ_QID, session: 5, sub: 2, req: { op: 'subscribe', args: { queue: 'counted', credit: 10 } } }, 5);
+  t.same(host.endTurn(5).map((a) => a.t), ['reply'], 'the subscribe reply leaves at once');
+  host.accept({ t: 'req', r: 7, qid: DLQ_QID, session: 1, req: { op: 'send', args: { queue: 'counted', body: Buffer.from('x') } } }, 6);
+  t.same(host.endTurn(6), [], 'the push waits for its receive count to be durable');
+  store.markDurable(store.written);
+  t.same(host.released().map((a) => a.t), ['reply', 'reply', 'push'], 'then the create and send replies and the push, in turn order');
 });
 
 t.test('a real shard worker: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {

@@ -50,8 +50,15 @@ export interface PartitionStore {
 export interface ActorOutbox<Ref> {
   reply(ref: Ref, result: unknown): void;
   fail(ref: Ref, error: WireError): void;
-  /** The messages of one push: read them within this call (deliveries.ts). */
-  push(session: number, sub: number, messages: Deliveries): void;
+  /** The reply to a subscribe: it leaves with the turn, before the subscription's first push. */
+  subscribed(ref: Ref, sub: number): void;
+  /**
+   * The messages of one push: read them within this call (deliveries.ts). A push leaves with its
+   * turn, before the turn's write is durable (docs/protocol.md, "Delivery guarantees"), unless
+   * `waitForWrite`: it reports a write that must be durable before the consumer sees it (receive
+   * counts on a queue with a dead-letter queue, so maxReceives holds across a crash).
+   */
+  push(session: number, sub: number, messages: Deliveries, waitForWrite: boolean): void;
   endSubscription(session: number, sub: number, error: WireError): void;
 }
 

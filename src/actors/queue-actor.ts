@@ -840,7 +840,7 @@ export class QueueActor<Ref> {
       session, sub, group: args.group, credit: Math.min(Limits.maxCredit, args.credit),
       visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leased: new Set(),
     });
-    this.#out.reply(ref, { sub });
+    this.#out.subscribed(ref, sub);
   }
 
   #subscription(session: number, sub: number): Subscription {
@@ -1111,7 +1111,7 @@ export class QueueActor<Ref> {
       }
       if (messages.length === 0) continue;
       s.credit -= messages.length;
-      this.#out.push(s.session, s.sub, new DeliveredList(messages));
+      this.#out.push(s.session, s.sub, new DeliveredList(messages), this.#attrs.deadLetter !== null);
     }
   }
 
@@ -1132,7 +1132,7 @@ export class QueueActor<Ref> {
         if (messages.count === 0) break;
         s.credit -= messages.count;
         pushed = true;
-        this.#out.push(s.session, s.sub, messages);
+        this.#out.push(s.session, s.sub, messages, this.#attrs.deadLetter !== null);
       }
     }
   }

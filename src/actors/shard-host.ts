@@ -6,8 +6,10 @@
  *                        write, then the answers of every turn whose write is durable come out
  *
  * This is group commit: a turn's sends, deletes and leases share a single fdatasync, and nothing
- * a turn produced (replies, pushes, replication entries, outbox sends, announcements) leaves
- * before the write it reports is durable. By default each turn's write is synced on this thread,
+ * a turn produced (replies, replication entries, outbox sends, announcements) leaves before the
+ * write it reports is durable. Pushes are the exception: they leave with their turn (see
+ * ActorOutbox.push and docs/protocol.md, "Delivery guarantees"), and so does a subscribe's reply,
+ * which must come before them. By default each turn's write is synced on this thread,
  * so endTurn returns the turn's own answers. With `deferSync` (the worker) the write is not
  * synced here: the turn's answers are held (held-turns.ts) until the worker's syncer thread
  * reports the write durable, and `released()` hands them out, in turn order, while later turns
@@ -56,11 +58,13 @@ interface ReplyBlock {
  * replies travel as one `replies` item (every reply's bytes in one buffer, numbers in columns)
  * placed where the first of them was made: postMessage pays per object and per buffer, and a turn
  * of sends has one reply per request. Only encoded replies move up so; nothing orders them after
- * a push or a plain answer (a subscribe's reply, which must precede its pushes, stays in place).
- * A push is a buffer of its own.
+ * a push or a plain answer (a subscribe's reply, which must precede its pushes, is an early item
+ * like them). A push is a buffer of its own.
  */
 class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
+  /** What leaves with the turn, durable or not: subscribe replies and pushes that need not wait (see ActorOutbox.push). */
+  early: FromShard[] = [];
   readonly #replies = new CborWriter();
   #block: ReplyBlock | undefined;
 
@@ -83,13 +87,23 @@ class HeldAnswers implements ActorOutbox<number> {
   fail(r: number, error: WireError): void {
     this.items.push({ t: 'fail', r, error });
   }
-  push(session: number, sub: number, messages: Deliveries): void {
+  subscribed(r: number, sub: number): void {
+    this.early.push({ t: 'reply', r, result: { sub } });
+  }
+  push(session: number, sub: number, messages: Deliveries, waitForWrite: boolean): void {
     cbor.clear();
     messages.writeTo(cbor);
-    this.items.push({ t: 'push', session, sub, encoded: cbor.take(), count: messages.count });
+    (waitForWrite ? this.items : this.early).push({ t: 'push', session, sub, encoded: cbor.take(), count: messages.count });
   }
   endSubscription(session: number, sub: number, error: WireError): void {
+    // Held like a reply, so it never overtakes a push of the same subscription that waits.
     this.items.push({ t: 'subEnd', session, sub, error });
+  }
+  /** The turn's early items (see `early`); call after `take`. */
+  takeEarly(): FromShard[] {
+    const early = this.early;
+    this.early = [];
+    return early;
   }
   take(): FromShard[] {
     const items = this.items;
@@ -449,6 +463,7 @@ export class ShardHost {
     } catch (err) {
       // The turn's writes are lost: its answers must never leave, not even with a later turn.
       this.#answers.take();
+      this.#answers.takeEarly();
       throw err;
     }
     this.#sendForwards();
@@ -468,7 +483,11 @@ export class ShardHost {
     // that depend on them (it holds those replies until the followers acknowledge the entries).
     if (entries !== undefined && entries.length > 0) answers.unshift({ t: 'log', entries });
     this.#held.hold(write, answers);
-    return this.#held.release(this.#store.durable);
+    const released = this.#held.release(this.#store.durable);
+    const early = this.#answers.takeEarly();
+    if (early.length === 0) return released;
+    for (const item of early) released.push(item);
+    return released;
   }
 
   /** The answers of held turns whose write has become durable since (store.markDurable), in turn order. */

@@ -64,7 +64,8 @@ export class Outbox implements ActorOutbox<number> {
   ends: Array<{ session: number; sub: number; error: WireError }> = [];
   reply(r: number, result: unknown): void { this.answers.set(r, { result }); }
   fail(r: number, error: WireError): void { this.answers.set(r, { error }); }
-  push(session: number, sub: number, messages: Deliveries): void { this.pushes.push({ session, sub, messages: messages.messages() }); }
+  subscribed(r: number, sub: number): void { this.answers.set(r, { result: { sub } }); }
+  push(session: number, sub: number, messages: Deliveries, _waitForWrite: boolean): void { this.pushes.push({ session, sub, messages: messages.messages() }); }
   endSubscription(session: number, sub: number, error: WireError): void { this.ends.push({ session, sub, error }); }
 }
 
