@@ -3,7 +3,9 @@
 // with SIGTERM instead). After each restart:
 //  - every acknowledged message is there exactly once (unacknowledged ones may or may not be);
 //  - nothing is duplicated, and nothing appears that was never sent;
-//  - messages received or pushed (leased) but not deleted before the kill are visible again at once;
+//  - messages received or pushed (leased) but not deleted before the kill are visible again at once,
+//    their delivery counted; a message pushed before its send was answered (docs/protocol.md,
+//    "Delivery guarantees") may be gone with its send, and if it is back, its delivery is counted;
 //  - messages whose delete was acknowledged never come back, in this round or any later one.
 // The kill lands in the middle of a burst of synced sendBatch writes: an ack is only sent after
 // the group commit's fdatasync, so none may be lost (shared/ARCHITECTURE.md, "Delivery").
@@ -27,9 +29,10 @@ const LEASE_MS = 10 * 60 * 1000;
 /**
  * What the test knows of each message id. `acked`, `leased`, `deleted` and `refused` (a send
  * answered ShuttingDown, which docs/protocol.md says was not applied) are certain; `sending` and
- * `deleting` are requests whose reply was lost in the kill (may or may not apply).
+ * `deleting` are requests whose reply was lost in the kill (may or may not apply); `pushed` was
+ * pushed before its send was answered (may or may not survive, like `sending`).
  */
-type Fate = 'sending' | 'acked' | 'leased' | 'deleting' | 'deleted' | 'refused';
+type Fate = 'sending' | 'acked' | 'leased' | 'pushed' | 'deleting' | 'deleted' | 'refused';
 
 class Ledger {
   readonly fate = new Map<string, Fate>();
@@ -42,13 +45,25 @@ class Ledger {
 
   acked(id: string): void {
     // A receive may have seen the message before its send reply arrived: keep the stronger fact.
-    if (this.fate.get(id) === 'sending') this.fate.set(id, 'acked');
+    const f = this.fate.get(id);
+    if (f === 'sending') this.fate.set(id, 'acked');
+    else if (f === 'pushed') this.fate.set(id, 'leased'); // now durable, and its delivery with it
   }
 
-  /** Delivered to a receiver: it was committed, so it must survive, whatever its send reply did. */
+  /** Received (a receive reply waits for the commit): it must survive, whatever its send reply did. */
   leased(id: string): void {
     const f = this.fate.get(id);
-    if (f === 'sending' || f === 'acked') this.fate.set(id, 'leased');
+    if (f === 'sending' || f === 'acked' || f === 'pushed') this.fate.set(id, 'leased');
+  }
+
+  /**
+   * Pushed: a push of a message sent in the batch not yet written leaves before the commit, so
+   * one whose send is unanswered may be lost with it; once the send is answered it must survive.
+   */
+  pushed(id: string): void {
+    const f = this.fate.get(id);
+    if (f === 'acked') this.fate.set(id, 'leased');
+    else if (f === 'sending') this.fate.set(id, 'pushed');
   }
 
   /** A send answered with an error that says it was not applied. */
@@ -141,9 +156,8 @@ function recordDeletes(ledger: Ledger, ids: string[], results: Awaited<ReturnTyp
 }
 
 /**
- * A push subscriber on every queue: marks what it is pushed as leased (a push, like a reply, must
- * only leave after the commit of the lease and of the send), deletes every other message and grants
- * the credit back.
+ * A push subscriber on every queue: marks what it is pushed (Ledger.pushed), deletes every other
+ * message and grants the credit back.
  */
 async function subscribeAll(client: FerryClient, ledger: Ledger): Promise<Burst> {
   const cutOff: unknown[] = [];
@@ -154,7 +168,7 @@ async function subscribeAll(client: FerryClient, ledger: Ledger): Promise<Burst>
       const ids = messages.map((m) => Buffer.from(m.body).toString());
       for (const id of ids) {
         if (ledger.fate.get(id) === 'deleted') violations.push(`${id} was pushed after its delete was acknowledged`);
-        ledger.leased(id);
+        ledger.pushed(id);
       }
       const toDelete = messages.filter((_, k) => k % 2 === 1);
       const deleteIds = toDelete.map((m) => Buffer.from(m.body).toString());
@@ -220,6 +234,8 @@ async function round(t: TapTest, broker: BrokerProcess, ledger: Ledger, n: numbe
   t.same(missing, [], `round ${n}: every acknowledged message is there`);
   const leased = drained.filter((m) => ledger.fate.get(m.body) === 'leased');
   t.ok(leased.every((m) => m.receiveCount >= 2), `round ${n}: ${leased.length} leased-but-undeleted messages are visible again, their earlier delivery counted`);
+  const pushedBack = drained.filter((m) => ledger.fate.get(m.body) === 'pushed');
+  t.ok(pushedBack.every((m) => m.receiveCount >= 2), `round ${n}: ${pushedBack.length} of ${ledger.count('pushed')} pushed before their send was answered are back, each with its delivery counted`);
   t.comment(`round ${n}: ${drained.length} recovered; cut off: ${ledger.count('sending')} sends unanswered, ${ledger.count('refused')} refused, ${ledger.count('deleting')} deletes unanswered`);
 
   // What the drain deleted, and every unknown that did not survive, is gone for good.

@@ -76,42 +76,56 @@ t.test('ShardHost with deferSync: answers wait for markDurable, in turn order; n
   t.same(refs(host.endTurn(5)), [5], 'with nothing pending, a turn that wrote nothing answers at once');
 });
 
-t.test('ShardHost with deferSync: pushes leave with their turn, before its write is durable; the subscribe reply first; replies wait', async (t) => {
+t.test('ShardHost with deferSync: a push of messages still in the open batch leaves with its turn; other pushes and every reply wait', async (t) => {
   const store = await ShardStore.open(tempDir(t));
   t.teardown(() => store.close());
   const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
   await host.recover(1);
+  const STREAM_QID = 'fedcba9876543210';
   host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.accept({ t: 'create', r: 2, id: STREAM_QID, name: 's', attributes: { mode: 'stream' }, createdAt: 1 }, 1);
   host.endTurn(1);
   store.markDurable(store.written);
-  host.released();
+  t.same(refs(host.released()), [1, 2]);
 
-  host.accept(send(2, 'before'), 2);
+  host.accept(send(3, 'backlog'), 2);
   t.same(host.endTurn(2), [], 'a send is not answered before its write is durable');
-  const sendWrite = store.written;
-  host.accept({ t: 'req', r: 3, qid: QID, session: 5, sub: 1, req: { op: 'subscribe', args: { queue: 'q', credit: 10 } } }, 3);
-  const early = host.endTurn(3);
-  t.same(early.map((a) => a.t), ['reply', 'push'], 'the subscribe reply, then the push of the message not yet durable');
-  t.match(early[0], { t: 'reply', r: 3, result: { sub: 1 } });
-  t.match(early[1], { t: 'push', session: 5, sub: 1, count: 1 });
-  t.ok(store.durable < sendWrite, 'the write of the pushed message is still not durable');
-
-  host.accept(send(4, 'after'), 4);
-  t.same(host.endTurn(4).map((a) => a.t), ['push'], 'a message sent to the subscriber: pushed in the turn of its send');
-  t.ok(host.holding, 'both sends still wait for their write');
+  const backlogWrite = store.written;
+  host.accept({ t: 'req', r: 4, qid: QID, session: 5, sub: 1, req: { op: 'subscribe', args: { queue: 'q', credit: 10 } } }, 3);
+  t.same(refs(host.endTurn(3)), [4], 'the subscribe reply leaves at once');
+  t.ok(host.holding, 'the push of the message written in an earlier turn waits');
+  store.markDurable(backlogWrite);
+  t.same(refs(host.released()), [3], 'the send reply once its write is durable');
   store.markDurable(store.written);
-  t.same(refs(host.released()), [2, 4], 'their replies once the writes are durable, in turn order');
+  t.same(host.released().map((a) => a.t), ['push'], 'the push once its turn\'s write (the delivered mark) is durable');
 
-  // A queue with a dead-letter queue counts receives durably (maxReceives must hold across a
-  // crash): its pushes wait for the write of their receive counts like a reply.
-  const DLQ_QID = 'fedcba9876543210';
-  host.accept({ t: 'create', r: 5, id: DLQ_QID, name: 'counted', attributes: { deadLetter: { queue: 'dlq', maxReceives: 3 } }, createdAt: 5 }, 5);
-  host.accept({ t: 'req', r: 6, qid: DLQ_QID, session: 5, sub: 2, req: { op: 'subscribe', args: { queue: 'counted', credit: 10 } } }, 5);
-  t.same(host.endTurn(5).map((a) => a.t), ['reply'], 'the subscribe reply leaves at once');
-  host.accept({ t: 'req', r: 7, qid: DLQ_QID, session: 1, req: { op: 'send', args: { queue: 'counted', body: Buffer.from('x') } } }, 6);
-  t.same(host.endTurn(6), [], 'the push waits for its receive count to be durable');
+  host.accept(send(5, 'fresh'), 4);
+  const fresh = host.endTurn(4);
+  t.same(fresh.map((a) => a.t), ['push'], 'a message sent to a waiting subscriber: pushed in the turn of its send');
+  t.match(fresh[0], { t: 'push', session: 5, sub: 1, count: 1 });
+  t.ok(store.durable < store.written, 'before its write is durable');
+
+  // A sync in flight: the next turns stage into the open batch, and a message sent there is
+  // still unwritten when a later turn pushes it.
+  t.equal(store.syncRequest(), store.written, 'a sync is asked for');
+  host.accept({ t: 'req', r: 6, qid: QID, session: 6, sub: 2, req: { op: 'subscribe', args: { queue: 'q', credit: 1 } } }, 5);
+  host.accept(send(7, 'a'), 5);
+  host.accept(send(8, 'b'), 5);
+  const shared = host.endTurn(5);
+  t.same(shared.map((a) => a.t), ['reply', 'push', 'push'], 'the subscribe reply and pushes of the two messages still in the open batch');
+  t.ok(host.holding, 'the send replies wait for the sync');
   store.markDurable(store.written);
-  t.same(host.released().map((a) => a.t), ['reply', 'reply', 'push'], 'then the create and send replies and the push, in turn order');
+  store.flush();
+  store.markDurable(store.written);
+  t.same(refs(host.released()), [5, 7, 8], 'then the send replies, in turn order');
+
+  // A stream's pushes keep their order: every one waits, even of a message in the open batch.
+  host.accept({ t: 'req', r: 9, qid: STREAM_QID, session: 5, req: { op: 'createGroup', args: { queue: 's', group: 'g', start: 'earliest' } } }, 6);
+  host.accept({ t: 'req', r: 10, qid: STREAM_QID, session: 5, sub: 3, req: { op: 'subscribe', args: { queue: 's', credit: 10, group: 'g' } } }, 6);
+  host.accept({ t: 'req', r: 11, qid: STREAM_QID, session: 1, req: { op: 'send', args: { queue: 's', body: Buffer.from('x') } } }, 6);
+  t.same(refs(host.endTurn(6)), [10], 'only the subscribe reply leaves at once');
+  store.markDurable(store.written);
+  t.same(host.released().map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 9], ['reply', 11], ['push', undefined]], 'the stream push with the replies, once durable');
 });
 
 t.test('a real shard worker: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {

@@ -41,11 +41,16 @@ export interface PartitionStore {
   clearGroupDeliveries(gid: number): void;
   /** Synchronous read of messages whose bodies are not in memory. */
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined>;
+  /**
+   * Whether message `seq` is stored in the batch still open (staged, not yet handed to RocksDB):
+   * whatever else is staged now reaches the disk with it, or is lost with it.
+   */
+  unwritten(seq: number): boolean;
 }
 
 /**
  * Where an actor's answers go. The host holds them until the turn's writes are durable, so a
- * reply or a push never reports something a crash could still take back.
+ * reply never reports something a crash could still take back (a push may leave earlier: see push).
  */
 export interface ActorOutbox<Ref> {
   reply(ref: Ref, result: unknown): void;
@@ -53,10 +58,11 @@ export interface ActorOutbox<Ref> {
   /** The reply to a subscribe: it leaves with the turn, before the subscription's first push. */
   subscribed(ref: Ref, sub: number): void;
   /**
-   * The messages of one push: read them within this call (deliveries.ts). A push leaves with its
-   * turn, before the turn's write is durable (docs/protocol.md, "Delivery guarantees"), unless
-   * `waitForWrite`: it reports a write that must be durable before the consumer sees it (receive
-   * counts on a queue with a dead-letter queue, so maxReceives holds across a crash).
+   * The messages of one push: read them within this call (deliveries.ts). With `waitForWrite` the
+   * push is held like a reply until the turn's write is durable. Without, it leaves with its turn
+   * (docs/protocol.md, "Delivery guarantees"): the actor says so only for a push of messages that
+   * are themselves in the open batch, so that the messages and what the delivery wrote about them
+   * (the delivered mark, receive counts) reach the disk together or are lost together.
    */
   push(session: number, sub: number, messages: Deliveries, waitForWrite: boolean): void;
   endSubscription(session: number, sub: number, error: WireError): void;

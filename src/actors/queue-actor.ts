@@ -1111,7 +1111,8 @@ export class QueueActor<Ref> {
       }
       if (messages.length === 0) continue;
       s.credit -= messages.length;
-      this.#out.push(s.session, s.sub, new DeliveredList(messages), this.#attrs.deadLetter !== null);
+      // A stream group's pushes keep their order (offsets): they all wait, so none overtakes another.
+      this.#out.push(s.session, s.sub, new DeliveredList(messages), true);
     }
   }
 
@@ -1132,7 +1133,7 @@ export class QueueActor<Ref> {
         if (messages.count === 0) break;
         s.credit -= messages.count;
         pushed = true;
-        this.#out.push(s.session, s.sub, messages, this.#attrs.deadLetter !== null);
+        this.#out.push(s.session, s.sub, messages, this.#pushWaits(messages.msgs));
       }
     }
   }
@@ -1177,6 +1178,18 @@ export class QueueActor<Ref> {
   }
 
   /** As `#take`, the messages as the actor's own records (for a push: written without objects, deliveries.ts). */
+  /**
+   * Whether a push of `msgs` must wait for its turn's write to be durable (ActorOutbox.push). It
+   * need not when every message in it is still in the store's open batch: then the message and
+   * what this delivery wrote about it (the delivered mark, a receive count) reach the disk together
+   * or not at all, so no crash can leave the message without its delivery counted. A message
+   * sent to a waiting subscriber is such a message, and is pushed without waiting for an fsync.
+   */
+  #pushWaits(msgs: readonly Msg[]): boolean {
+    for (const msg of msgs) if (!this.#store.unwritten(msg.seq)) return true;
+    return false;
+  }
+
   #lease(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): LeasedDeliveries {
     const taken: Msg[] = [];
     let bytes = 0;

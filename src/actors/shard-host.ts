@@ -7,9 +7,9 @@
  *
  * This is group commit: a turn's sends, deletes and leases share a single fdatasync, and nothing
  * a turn produced (replies, replication entries, outbox sends, announcements) leaves before the
- * write it reports is durable. Pushes are the exception: they leave with their turn (see
- * ActorOutbox.push and docs/protocol.md, "Delivery guarantees"), and so does a subscribe's reply,
- * which must come before them. By default each turn's write is synced on this thread,
+ * write it reports is durable. Pushes of messages still in the open batch are the exception:
+ * they leave with their turn (see ActorOutbox.push and docs/protocol.md, "Delivery guarantees"),
+ * and so does a subscribe's reply, which must come before any push. By default each turn's write is synced on this thread,
  * so endTurn returns the turn's own answers. With `deferSync` (the worker) the write is not
  * synced here: the turn's answers are held (held-turns.ts) until the worker's syncer thread
  * reports the write durable, and `released()` hands them out, in turn order, while later turns
@@ -181,6 +181,7 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     clearBelow: (seq) => store.clearBelow(qid, seq),
     removeQueue: () => store.removeQueue(qid),
     readMessages: (seqs) => store.readMessages(qid, seqs),
+    unwritten: (seq) => store.unwritten(qid, seq),
   };
 }
 

@@ -448,6 +448,12 @@ export class ShardStore {
     }
   }
 
+  /** Whether message `seq` of queue `qid` is stored in the open batch (staged, not yet written). */
+  unwritten(qid: string, seq: number): boolean {
+    const value = this.#unwrittenMessages.get(qid)?.get(seq);
+    return value !== undefined && value !== null;
+  }
+
   /** Reads stored messages synchronously (delivery of messages whose body is not in memory). */
   readMessages(qid: string, seqs: readonly number[]): Array<StoredMessage | undefined> {
     if (seqs.length === 0) return [];

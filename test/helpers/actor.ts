@@ -56,6 +56,8 @@ export class MemoryStore implements PartitionStore {
   putGroup(name: string, r: StreamGroupRecord): void { this.groups.set(name, r); }
   deleteGroup(name: string): void { this.groups.delete(name); }
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined> { return seqs.map((s) => this.messages.get(s)); }
+  /** Every write here is at once in the store: nothing is ever in an open batch. */
+  unwritten(): boolean { return false; }
 }
 
 export class Outbox implements ActorOutbox<number> {
