@@ -35,7 +35,7 @@ import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type {
-  BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
+  BatchEntryResult, DeadLetterReason, DeleteReceiptsResult, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
 import { messageIds } from '../storage/message-id.js';
@@ -48,7 +48,7 @@ import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
 import { State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
-import { qidHalves, readReceipt, receiptString, type ReceiptFields } from './receipt.js';
+import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
 import { DeliveredList, LeasedDeliveries, deliveredMessage } from './deliveries.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
@@ -87,6 +87,7 @@ export type ActorRequest<Ref> =
   | { op: 'receive'; ref: Ref; session: number; args: OpArgs<'receive'> }
   | { op: 'delete'; ref: Ref; args: OpArgs<'delete'> }
   | { op: 'deleteBatch'; ref: Ref; args: OpArgs<'deleteBatch'> }
+  | { op: 'deleteReceipts'; ref: Ref; args: OpArgs<'deleteReceipts'> }
   | { op: 'changeVisibility'; ref: Ref; args: OpArgs<'changeVisibility'> }
   | { op: 'nack'; ref: Ref; args: OpArgs<'nack'> }
   | { op: 'subscribe'; ref: Ref; session: number; sub: number; args: OpArgs<'subscribe'> }
@@ -323,6 +324,8 @@ export class QueueActor<Ref> {
         return out.reply(req.ref, this.#delete(req.args.receipt, 'receipt'));
       case 'deleteBatch':
         return out.reply(req.ref, { results: this.#deleteBatch(req.args.receipts) });
+      case 'deleteReceipts':
+        return out.reply(req.ref, this.#deleteReceipts(req.args.receipts));
       case 'changeVisibility':
         return out.reply(req.ref, { visibleAt: this.#changeVisibility(req.args.receipt, req.args.visibilityMs, now) });
       case 'nack':
@@ -703,7 +706,11 @@ export class QueueActor<Ref> {
 
   /** A receipt of this queue incarnation (any run, any delivery), or ReceiptHandleIsInvalid. */
   #decodeReceipt(receipt: string, field: Field): ReceiptFields {
-    const r = readReceipt(receipt);
+    return this.#checkReceipt(readReceipt(receipt), field);
+  }
+
+  /** `r` (a receipt as read, undefined if it was none) if it is of this queue incarnation, else ReceiptHandleIsInvalid. */
+  #checkReceipt(r: ReceiptFields | undefined, field: Field): ReceiptFields {
     if (r === undefined || r.qidHi !== this.#qidHi || r.qidLo !== this.#qidLo || r.seq >= this.#nextSeq || r.receiveCount === 0) {
       throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${fieldName(field)} is not a receipt of queue ${this.name}`, { field: fieldName(field) });
     }
@@ -712,7 +719,11 @@ export class QueueActor<Ref> {
 
   /** Checks a queue-mode receipt against the current delivery of its message. */
   #resolveReceipt(receipt: string, field: Field): Msg | undefined {
-    const r = this.#decodeReceipt(receipt, field);
+    return this.#resolve(this.#decodeReceipt(receipt, field), field);
+  }
+
+  /** As `#resolveReceipt`, for a receipt already read and checked. */
+  #resolve(r: ReceiptFields, field: Field): Msg | undefined {
     const msg = this.#messages.get(r.seq);
     if (msg === undefined) return undefined;
     if (r.issuer !== this.#run) {
@@ -745,9 +756,14 @@ export class QueueActor<Ref> {
 
   /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
   #delete(receipt: string, field: Field): { deleted: boolean } {
-    const sr = this.#streamReceipt(receipt, field);
-    if (sr !== undefined) return this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, fieldName(field)) ? DELETED : NOT_DELETED;
-    const msg = this.#resolveReceipt(receipt, field);
+    return this.#deleteRead(readReceipt(receipt), field);
+  }
+
+  /** As `#delete`, for a receipt already read (undefined: it was none). */
+  #deleteRead(read: ReceiptFields | undefined, field: Field): { deleted: boolean } {
+    const r = this.#checkReceipt(read, field);
+    if (this.#stream !== undefined) return this.#stream.ack(r.issuer, r.seq, r.receiveCount, fieldName(field)) ? DELETED : NOT_DELETED;
+    const msg = this.#resolve(r, field);
     if (msg === undefined) return NOT_DELETED;
     this.#remove(msg);
     this.#unstore(msg.seq);
@@ -768,6 +784,25 @@ export class QueueActor<Ref> {
       }
     }
     return results;
+  }
+
+  /**
+   * deleteReceipts: each receipt as for delete, read straight from the request's bytes (no string
+   * per receipt), the outcome counted; only a refused receipt makes an object (its error).
+   */
+  #deleteReceipts(receipts: Uint8Array): DeleteReceiptsResult {
+    let deleted = 0;
+    let gone = 0;
+    let errors: DeleteReceiptsResult['errors'] | undefined;
+    for (let i = 0, at = 0; at + RECEIPT_CHARS <= receipts.byteLength; i++, at += RECEIPT_CHARS) {
+      try {
+        if (this.#deleteRead(readReceiptBytes(receipts, at), i) === DELETED) deleted++;
+        else gone++;
+      } catch (err) {
+        (errors ??= []).push({ index: i, error: entryError(err, `receipts.${i}`).error });
+      }
+    }
+    return { deleted, gone, errors: errors ?? [] };
   }
 
   /** Ends the lease now (0) or moves its end. */
