@@ -25,10 +25,11 @@
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  *
- * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl,
- * body not in the shard's body cache) is not an object but about a byte in the backlog
- * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
- * delivered, expired, dropped or moved; everything else only ever sees full messages.
+ * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl)
+ * is not an object but about a byte in the backlog (backlog.ts), its body, while the shard's body
+ * cache has room, packed in the backlog's body queue (body-queue.ts). It becomes a full message
+ * ("promoted", appended to the live map) when it is delivered, expired, dropped or moved;
+ * everything else only ever sees full messages.
  */
 import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
@@ -43,6 +44,7 @@ import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, Recove
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
 import { Backlog } from './backlog.js';
+import { BodyQueue } from './body-queue.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
@@ -161,6 +163,8 @@ export class QueueActor<Ref> {
   #messages = new Map<number, Msg>();
   /** Plain visible messages as compact entries (backlog.ts); older than any message promoted after them. */
   readonly #backlog = new Backlog();
+  /** Bodies of backlog messages kept in memory, in the same order (body-queue.ts). */
+  readonly #backlogBodies: BodyQueue;
   readonly #backlogged: Backlogged = {
     peekSeq: () => this.#backlog.peekSeq(),
     promote: () => this.#promote(),
@@ -200,6 +204,7 @@ export class QueueActor<Ref> {
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
+    this.#backlogBodies = new BodyQueue(deps.bodies);
     this.#order = newOrder(record.attributes, this.#backlogged);
     if (record.attributes.mode === 'stream') {
       const messages = this.#messages;
@@ -257,13 +262,15 @@ export class QueueActor<Ref> {
     if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
     // The body stays in memory if the shard's body cache has room (a copy: m.body may be a view
     // into a row the store reuses); otherwise it is read from the store on delivery.
-    const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
     const delivered = m.delivery !== undefined || m.seq < this.#deliveredBelow;
-    if (m.visibleAt <= now && this.#plain(body, m.attributes, m.extra, delivered, m.sentAt)) {
+    if (m.visibleAt <= now && this.#plain(m.attributes, m.extra, delivered, m.sentAt)) {
       // Plain: into the backlog without an object (a backlog of millions recovers in bounded memory).
+      // A record of an earlier version that stored its id is read again on delivery, id and body.
+      if (m.body !== undefined && m.id === undefined) this.#backlogBodies.push(m.seq, m.body);
       this.#pushBacklog(m.seq, m.sentAt, m.size);
       return;
     }
+    const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
     const msg = this.#newMsg(m.seq, m.id ?? this.#idOf(m.seq), m.sentAt, m.size, body, m.attributes, m.extra);
     if (m.delivery !== undefined) {
       msg.receiveCount = m.delivery.receiveCount;
@@ -411,22 +418,24 @@ export class QueueActor<Ref> {
 
   /**
    * A plain message that is visible now goes into the compact backlog instead of the live map
-   * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
+   * (counted as visible, as any), its body into the backlog's body queue if the cache has room.
+   * Returns false, changing nothing, when it is not plain.
    */
-  #toBacklog(msg: Msg): boolean {
-    if (!this.#plain(msg.body, msg.attributes, msg.extra, msg.receiveCount !== 0, msg.sentAt)) return false;
+  #toBacklog(msg: Msg, body: Uint8Array): boolean {
+    if (!this.#plain(msg.attributes, msg.extra, msg.receiveCount !== 0, msg.sentAt)) return false;
+    this.#backlogBodies.push(msg.seq, body);
     this.#pushBacklog(msg.seq, msg.sentAt, msg.size);
     return true;
   }
 
   /**
    * Whether a message with these fields may live in the backlog (no object): this queue keeps a
-   * backlog (queue mode, relaxed order, no ordering window), and the message has no body in memory,
-   * no attributes or optional fields, no delivery yet, and a whole-millisecond send time.
+   * backlog (queue mode, relaxed order, no ordering window), and the message has no attributes or
+   * optional fields, no delivery yet, and a whole-millisecond send time.
    */
-  #plain(body: Uint8Array | undefined, attributes: Msg['attributes'], extra: MessageExtra | undefined, delivered: boolean, sentAt: number): boolean {
+  #plain(attributes: Msg['attributes'], extra: MessageExtra | undefined, delivered: boolean, sentAt: number): boolean {
     return this.#stream === undefined && this.#attrs.ordering !== 'strict' && this.#attrs.orderingWindowMs <= 0
-      && body === undefined && attributes === undefined && extra === undefined && !delivered && Number.isInteger(sentAt);
+      && attributes === undefined && extra === undefined && !delivered && Number.isInteger(sentAt);
   }
 
   #pushBacklog(seq: number, sentAt: number, size: number): void {
@@ -436,10 +445,16 @@ export class QueueActor<Ref> {
     (this.#order as RelaxedOrder).backlogged();
   }
 
-  /** The backlog's first message as a full one in the live map, still visible (and counted so). */
+  /**
+   * The backlog's first message as a full one in the live map, still visible (and counted so). A
+   * body kept in the body queue comes along, counted from now on as any message's (`#remove`
+   * releases it); without one, id and body are read from the store when needed.
+   */
   #promote(): Msg {
     const e = this.#backlog.shift()!;
-    const msg = this.#newMsg(e.seq, UNREAD_ID, e.sentAt, e.size, undefined, undefined, undefined);
+    const body = this.#backlogBodies.take(e.seq);
+    const msg = this.#newMsg(e.seq, body === undefined ? UNREAD_ID : this.#idOf(e.seq), e.sentAt, e.size, body, undefined, undefined);
+    if (body !== undefined) this.#bodies.charge(e.size);
     this.#messages.set(msg.seq, msg);
     return msg;
   }
@@ -516,8 +531,8 @@ export class QueueActor<Ref> {
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
     this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
+    if (!held && visibleAt <= now && this.#toBacklog(msg, entry.body)) return { messageId: id, seq };
     msg.body = this.#bodies.admit(size) ? ownBuffer(entry.body) : undefined;
-    if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
     if (held) {
       this.#hold(msg, visibleAt);
@@ -929,6 +944,7 @@ export class QueueActor<Ref> {
   #purge(): number {
     const purged = this.#size;
     this.#backlog.clear();
+    this.#backlogBodies.clear();
     for (const msg of this.#messages.values()) {
       if (msg.body !== undefined) this.#bodies.release(msg.size);
       msg.state = State.Gone;
@@ -973,6 +989,7 @@ export class QueueActor<Ref> {
     for (const msg of this.#messages.values()) if (msg.body !== undefined) this.#bodies.release(msg.size);
     this.#messages.clear();
     this.#backlog.clear();
+    this.#backlogBodies.clear();
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
@@ -1008,6 +1025,7 @@ export class QueueActor<Ref> {
   stop(now: number): void {
     this.answerWaiters();
     this.endTurn(now);
+    this.#backlogBodies.clear();
     for (const msg of this.#messages.values()) {
       if (msg.body === undefined) continue;
       this.#bodies.release(msg.size);
