@@ -7,7 +7,8 @@ import { BodyQueue } from '../src/actors/body-queue.js';
 import { BodyCache, CACHED_BODY_OVERHEAD, QUEUED_BODY_OVERHEAD } from '../src/actors/ports.js';
 import { QueueActor, type ActorRequest } from '../src/actors/queue-actor.js';
 import { mergeAttributes } from '../src/protocol/attributes.js';
-import type { DeliveredMessage, QueueAttributes, StoredMessage } from '../src/protocol/ops.js';
+import type { DeliveredMessage, QueueAttributes } from '../src/protocol/ops.js';
+import type { StoredMessage } from '../src/storage/records.js';
 import { actorHarness, MemoryStore, Outbox, text, type Answer, type Request } from './helpers/actor.js';
 
 const body = (n: number, size = 256): Uint8Array => new Uint8Array(size).fill(n % 251);

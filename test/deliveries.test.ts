@@ -103,4 +103,27 @@ t.test('a turn\'s push and reply bytes move to the main thread only when they ar
   ];
   t.same(movableBuffers(items), [own.buffer, replies.buffer]);
   t.same(movableBuffers([]), []);
+  // A view CborWriter.take handed over: offset 0 of a buffer at most twice its length.
+  const handed = new Uint8Array(new ArrayBuffer(16384), 0, 9000);
+  const tooLoose = new Uint8Array(new ArrayBuffer(16384), 0, 5000);
+  t.same(movableBuffers([{ t: 'push', session: 1, sub: 1, encoded: handed, count: 1 }, { t: 'push', session: 1, sub: 2, encoded: tooLoose, count: 1 }]), [handed.buffer]);
+});
+
+t.test('CborWriter.take hands a big write over with its buffer, and the next write does not touch it', async (t) => {
+  const w = new CborWriter();
+  const first = Array.from({ length: 300 }, (_, i) => 'x'.repeat(100) + i);
+  w.append(first);
+  const a = w.take();
+  t.equal(a.byteOffset, 0);
+  t.ok(a.buffer.byteLength <= 2 * a.byteLength, 'the writer\'s own buffer, at least half used');
+  const copyOfA = Buffer.from(a);
+  w.append(Array.from({ length: 300 }, () => 'y'.repeat(110)));
+  const b = w.take();
+  t.not(b.buffer, a.buffer, 'a new buffer for the next write');
+  t.same(Buffer.from(a), copyOfA, 'the first is unchanged');
+  t.same(decodeFrame(a), first);
+  w.append('small');
+  const c = w.take();
+  t.equal(c.buffer.byteLength, c.byteLength, 'a small write is copied out into a buffer of its own');
+  t.same(decodeFrame(c), 'small');
 });
