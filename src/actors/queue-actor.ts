@@ -39,7 +39,7 @@ import type {
   BatchEntryResult, DeadLetterReason, DeleteReceiptsResult, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
-import { messageIds } from '../storage/message-id.js';
+import { messageIds, messageIdWriter } from '../storage/message-id.js';
 import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
@@ -48,10 +48,10 @@ import { BodyQueue } from './body-queue.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
-import { State, type Msg } from './message.js';
+import { DERIVED_ID, State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
-import { DeliveredList, LeasedDeliveries, deliveredMessage } from './deliveries.js';
+import { DeliveredList, LeasedDeliveries, deliveredMessage, type DerivedIds } from './deliveries.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
 interface Waiter<Ref> {
@@ -132,8 +132,6 @@ const EMPTY = new Uint8Array(0);
 function ownBuffer(body: Uint8Array): Uint8Array {
   return body.buffer.byteLength <= 2 * body.byteLength ? body : Buffer.from(body);
 }
-/** The id of a message promoted from the backlog until its stored record is read (with its body). */
-const UNREAD_ID = '';
 
 /** firstReceivedAt of a message recovery counted as delivered (below the delivered mark): the time is not known. */
 const UNKNOWN_TIME = -1;
@@ -153,6 +151,8 @@ export class QueueActor<Ref> {
   readonly #run = randomInt(0, 0x1_0000_0000);
   /** Message ids of this queue incarnation, by sequence. */
   readonly #idOf: (seq: number) => string;
+  /** The same ids, as a push writes them (deliveries.ts). */
+  readonly #ids: DerivedIds;
   /** The queue id's halves, as receipts carry them (receipt.ts). */
   readonly #qidHi: number;
   readonly #qidLo: number;
@@ -200,6 +200,7 @@ export class QueueActor<Ref> {
     this.#deliveredBelow = deliveredBelow;
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
+    this.#ids = { text: this.#idOf, write: messageIdWriter(record.id) };
     ({ hi: this.#qidHi, lo: this.#qidLo } = qidHalves(record.id));
     this.#store = deps.store;
     this.#out = deps.outbox;
@@ -453,7 +454,7 @@ export class QueueActor<Ref> {
   #promote(): Msg {
     const e = this.#backlog.shift()!;
     const body = this.#backlogBodies.take(e.seq);
-    const msg = this.#newMsg(e.seq, body === undefined ? UNREAD_ID : this.#idOf(e.seq), e.sentAt, e.size, body, undefined, undefined);
+    const msg = this.#newMsg(e.seq, DERIVED_ID, e.sentAt, e.size, body, undefined, undefined);
     if (body !== undefined) this.#bodies.charge(e.size);
     this.#messages.set(msg.seq, msg);
     return msg;
@@ -637,19 +638,29 @@ export class QueueActor<Ref> {
     return { moved, remaining: this.#size };
   }
 
+  /** A message's body, read from the store if it is not in memory; its id is a string after this (dead-letter records carry it). */
   #bodyOf(msg: Msg): Uint8Array {
-    if (msg.body !== undefined) return msg.body;
-    const stored = this.#store.readMessages([msg.seq])[0];
-    this.#readId(msg, stored);
-    return stored?.body ?? EMPTY;
+    let body = msg.body;
+    if (body === undefined) {
+      const stored = this.#store.readMessages([msg.seq])[0];
+      this.#readId(msg, stored);
+      body = stored?.body ?? EMPTY;
+    }
+    this.#idString(msg);
+    return body;
   }
 
   /**
-   * A promoted message's id: derived from its sequence (records store none since ids are
-   * messageIdOf(queue, seq)), or the id a record of an earlier version stored.
+   * A promoted message's id, from its stored record just read: the id a record of an earlier
+   * version stored; else it stays DERIVED_ID (records store none since ids are messageIdOf(queue, seq)).
    */
   #readId(msg: Msg, stored: StoredMessage | undefined): void {
-    if (msg.id === UNREAD_ID) msg.id = stored?.id ?? this.#idOf(msg.seq);
+    if (msg.id === DERIVED_ID && stored?.id !== undefined) msg.id = stored.id;
+  }
+
+  /** Makes a derived id a string, for what needs one (a dead-letter or redrive record); after its record was read if it has no body. */
+  #idString(msg: Msg): void {
+    if (msg.id === DERIVED_ID) msg.id = this.#idOf(msg.seq);
   }
 
   /**
@@ -982,6 +993,7 @@ export class QueueActor<Ref> {
       missing.forEach((m, i) => this.#readId(m, read[i]));
       const bodies = new Map(missing.map((m, i) => [m.seq, read[i]?.body ?? EMPTY]));
       for (const msg of this.#messages.values()) {
+        this.#idString(msg);
         this.#store.putForward(msg.seq, deadLetterRecord(msg, msg.body ?? bodies.get(msg.seq)!, target.queue, 'queueDeleted', this.name, now));
         this.#counters.deadLettered++;
       }
@@ -1284,7 +1296,7 @@ export class QueueActor<Ref> {
         bodies[i] = s?.body ?? EMPTY;
       }
     }
-    return new LeasedDeliveries(taken, bodies, this.#qidHi, this.#qidLo, this.#run);
+    return new LeasedDeliveries(taken, bodies, this.#qidHi, this.#qidLo, this.#run, this.#ids);
   }
 
   #makeVisible(msg: Msg, front: boolean): void {

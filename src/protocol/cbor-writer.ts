@@ -34,11 +34,17 @@ const KEY_CACHE_MAX = 1024;
  */
 const HAND_OVER_MIN_BYTES = 4096;
 
-/** Writes receipts as ASCII text of a fixed length (`chars` bytes), straight into a writer's buffer. */
+/**
+ * Writes receipts, and message ids derived from the sequence, as ASCII text of a fixed length,
+ * straight into a writer's buffer.
+ */
 export interface ReceiptWriter {
   readonly chars: number;
   /** The receipt of delivery (seq, receiveCount): exactly `chars` ASCII bytes at `at` (out has room). */
   writeReceipt(out: Uint8Array, at: number, seq: number, receiveCount: number): void;
+  readonly idChars: number;
+  /** The id of message `seq`: exactly `idChars` ASCII bytes at `at` (out has room). */
+  writeId(out: Uint8Array, at: number, seq: number): void;
 }
 
 export class CborWriter {
@@ -106,15 +112,23 @@ export class CborWriter {
   }
 
   /**
-   * A delivered message without optional fields, appended; its receipt is written by `receipt`
-   * straight into this writer's bytes (no string per receipt). The same bytes as `message` of
-   * `{messageId: id, receipt: <its text>, body, seq, receiveCount, sentAt, firstReceivedAt}`.
+   * A delivered message without optional fields, appended; its receipt (and its id, when `id` is
+   * undefined: the one derived from `seq`) is written by `receipt` straight into this writer's
+   * bytes (no string per message). The same bytes as `message` of
+   * `{messageId: <id>, receipt: <its text>, body, seq, receiveCount, sentAt, firstReceivedAt}`.
    */
-  plainMessage(id: string, receipt: ReceiptWriter, body: Uint8Array, seq: number, receiveCount: number, sentAt: number, firstReceivedAt: number): void {
+  plainMessage(id: string | undefined, receipt: ReceiptWriter, body: Uint8Array, seq: number, receiveCount: number, sentAt: number, firstReceivedAt: number): void {
     const keys = this.#messageKeys;
     this.#head(5, REQUIRED_MESSAGE_KEYS);
     this.#key(keys[0]!);
-    this.#text(id);
+    if (id !== undefined) this.#text(id);
+    else {
+      const n = receipt.idChars;
+      this.#head(3, n);
+      this.#room(n);
+      receipt.writeId(this.#buf, this.#pos, seq);
+      this.#pos += n;
+    }
     this.#key(keys[1]!);
     const n = receipt.chars;
     this.#head(3, n);
