@@ -45,6 +45,8 @@ t.test('packReceipts: 32 ASCII characters each, or undefined', async (t) => {
   t.same(packReceipts([r, r]), Buffer.from(r + r, 'latin1'));
   t.equal(packReceipts([r, 'short']), undefined);
   t.equal(packReceipts([`${r.slice(0, 31)}\u00e9`]), undefined);
+  t.equal(packReceipts([r, `${r.slice(0, 31)}\ud800`]), undefined, 'a lone surrogate');
+  t.equal(packReceipts([r, `${r.slice(0, 31)}\u0141`]), undefined, 'a character past latin1');
 });
 
 
