@@ -29,6 +29,8 @@ function defaultReply(req: Req, fake: Fake): unknown {
       return { result: { unsubscribed: true } };
     case 'deleteBatch':
       return { result: { results: (req.args.receipts as string[]).map(() => ({ ok: { deleted: true } })) } };
+    case 'deleteReceipts':
+      return { result: { deleted: (req.args.receipts as Uint8Array).byteLength / 32, gone: 0, errors: [] } };
     case 'nack':
       return { result: { visibleAt: 0 } };
     case 'send':
@@ -405,6 +407,33 @@ t.test('consume: resolve → one deleteBatch, throw → nack, credit back — on
   await consumer.close();
   t.ok(fake.ops().includes('unsubscribe'));
   await consumer.done;
+});
+
+t.test('consume: receipts of 32 characters are acked packed (deleteReceipts); after UnknownOp, as deleteBatch', async (t) => {
+  const { fake, client } = await setup(t);
+  const receipt = (n: number): string => `${'R'.repeat(30)}${String(n).padStart(2, '0')}`;
+  let unknown = false;
+  fake.handler = (req, _ws, f) => (unknown && req.op === 'deleteReceipts' ? { error: { code: ErrorCodes.UnknownOp, message: 'unknown op "deleteReceipts"', field: 'op' } } : defaultReply(req, f));
+  const consumer = await client.queue('q').consume(() => {}, { prefetch: 10 });
+  fake.push(fake.last, { sub: 1, messages: [msg(1, receipt(1)), msg(2, receipt(2))] });
+  await until(() => fake.ops().includes('deleteReceipts'), 'packed ack');
+  const packed = fake.requests.find((r) => r.op === 'deleteReceipts')!.args;
+  t.equal(packed.queue, 'q');
+  t.equal(Buffer.from(packed.receipts as Uint8Array).toString('latin1'), receipt(1) + receipt(2), 'the receipts back to back');
+  t.notOk(fake.ops().includes('deleteBatch'));
+
+  // A broker without deleteReceipts: the same acks go again as deleteBatch, and later ones too.
+  unknown = true;
+  fake.push(fake.last, { sub: 1, messages: [msg(3, receipt(3))] });
+  await until(() => fake.ops().includes('deleteBatch'), 'deleteBatch after UnknownOp');
+  t.same(fake.requests.find((r) => r.op === 'deleteBatch')!.args, { queue: 'q', receipts: [receipt(3)] });
+  const packedCount = fake.ops().filter((o) => o === 'deleteReceipts').length;
+  fake.push(fake.last, { sub: 1, messages: [msg(4, receipt(4))] });
+  await until(() => fake.requests.filter((r) => r.op === 'deleteBatch').length === 2, 'the next ack');
+  t.same(fake.requests.filter((r) => r.op === 'deleteBatch')[1]!.args, { queue: 'q', receipts: [receipt(4)] });
+  t.equal(fake.ops().filter((o) => o === 'deleteReceipts').length, packedCount, 'no deleteReceipts after UnknownOp');
+  t.same(consumer.stats, { received: 4, acked: 4, nacked: 0, stale: 0 });
+  await consumer.close();
 });
 
 t.test('consume: concurrency limits running handlers; close() nacks what never started', async (t) => {

@@ -3,18 +3,21 @@
 // receipts are the receipts the actor validates.
 import t from 'tap';
 import { DeliveredList, LeasedDeliveries, type Deliveries } from '../src/actors/deliveries.js';
-import { State, type Msg } from '../src/actors/message.js';
+import { DERIVED_ID, State, type Msg } from '../src/actors/message.js';
+import { messageIds, messageIdWriter } from '../src/storage/message-id.js';
 import { movableBuffers } from '../src/actors/shard-host.js';
 import type { FromShard } from '../src/actors/shard-messages.js';
 import { qidHalves, readReceipt, receiptString } from '../src/actors/receipt.js';
 import { decodeServerMessage } from '../src/client/server-message.js';
 import { CborWriter } from '../src/protocol/cbor-writer.js';
+import type { DeliveredMessage } from '../src/protocol/ops.js';
 import { decodeFrame, encodeFrame } from '../src/protocol/codec.js';
 import { EncodedCbor, encodeServerFrames } from '../src/protocol/encoded.js';
 
 const QID = '0123456789abcdef';
 const { hi, lo } = qidHalves(QID);
 const ISSUER = 0xdead_beef;
+const IDS = { text: messageIds(QID), write: messageIdWriter(QID) };
 
 function msg(seq: number, over: Partial<Msg> = {}): Msg {
   return {
@@ -41,18 +44,18 @@ const bodies = (list: readonly Msg[]): Uint8Array[] => list.map((m, i) => new Ui
 t.test('written from records: the bytes the same messages get as objects', async (t) => {
   const w = new CborWriter();
   for (const list of [[], plain, optional, [...plain, ...optional, ...plain]]) {
-    const d = new LeasedDeliveries(list, bodies(list), hi, lo, ISSUER);
+    const d = new LeasedDeliveries(list, bodies(list), hi, lo, ISSUER, IDS);
     const objects = d.messages();
     t.equal(d.count, list.length);
     t.same(Buffer.from(written(d, w)), Buffer.from(w.encodeMessages(objects)), `${list.length} messages: the bytes of encodeMessages`);
     t.same(decodeFrame(written(d, w)), decodeFrame(encodeFrame(objects)), 'the value cbor-x writes');
   }
-  const list = new DeliveredList(new LeasedDeliveries(optional, bodies(optional), hi, lo, ISSUER).messages());
+  const list = new DeliveredList(new LeasedDeliveries(optional, bodies(optional), hi, lo, ISSUER, IDS).messages());
   t.same(Buffer.from(written(list)), Buffer.from(new CborWriter().encodeMessages(list.list)), 'a list of objects (stream mode) writes as encodeMessages');
 });
 
 t.test('receipts in the bytes are the receipts the actor reads back', async (t) => {
-  const d = new LeasedDeliveries(plain, bodies(plain), hi, lo, ISSUER);
+  const d = new LeasedDeliveries(plain, bodies(plain), hi, lo, ISSUER, IDS);
   const pushed = decodeFrame(written(d)) as Array<{ receipt: string; seq: number; receiveCount: number; messageId: string; body: Uint8Array }>;
   pushed.forEach((m, i) => {
     const src = plain[i]!;
@@ -65,7 +68,7 @@ t.test('receipts in the bytes are the receipts the actor reads back', async (t) 
 
 t.test('the SDK reads a push written from records as cbor-x does', async (t) => {
   const list = [...plain, ...optional];
-  const d = new LeasedDeliveries(list, bodies(list), hi, lo, ISSUER);
+  const d = new LeasedDeliveries(list, bodies(list), hi, lo, ISSUER, IDS);
   const frame = Buffer.from(encodeServerFrames([{ sub: 3, messages: new EncodedCbor(written(d), d.count) }]));
   t.same(decodeServerMessage(frame), decodeFrame(frame));
 });
@@ -73,7 +76,7 @@ t.test('the SDK reads a push written from records as cbor-x does', async (t) => 
 t.test('a writer reused after a push, or after one abandoned half-way, starts clean', async (t) => {
   const w = new CborWriter();
   w.arrayHead(2); // abandoned: cleared before the next push
-  const d = new LeasedDeliveries(plain, bodies(plain), hi, lo, ISSUER);
+  const d = new LeasedDeliveries(plain, bodies(plain), hi, lo, ISSUER, IDS);
   const first = written(d, w);
   const second = written(d, w);
   t.same(Buffer.from(first), Buffer.from(second));
@@ -83,10 +86,28 @@ t.test('a writer reused after a push, or after one abandoned half-way, starts cl
 t.test('a push larger than the writer\'s buffer', async (t) => {
   const list = Array.from({ length: 600 }, (_, i) => msg(i));
   const big = list.map(() => new Uint8Array(256).fill(9));
-  const d = new LeasedDeliveries(list, big, hi, lo, ISSUER);
+  const d = new LeasedDeliveries(list, big, hi, lo, ISSUER, IDS);
   const out = written(d);
   t.ok(out.byteLength > 64 * 1024, 'past the first 64 KiB');
   t.same(decodeFrame(out), decodeFrame(encodeFrame(d.messages())));
+});
+
+t.test('a message with a derived id gets the id of its sequence, written as bytes or made a string', async (t) => {
+  const derived = [msg(0, { id: DERIVED_ID }), msg(2 ** 48 + 5, { id: DERIVED_ID }), msg(2 ** 53 - 1, { id: DERIVED_ID }), msg(9)];
+  const d = new LeasedDeliveries(derived, bodies(derived), hi, lo, ISSUER, IDS);
+  const objects = d.messages();
+  t.same(objects.map((m) => m.messageId), [IDS.text(0), IDS.text(2 ** 48 + 5), IDS.text(2 ** 53 - 1), 'id-9']);
+  t.match(IDS.text(2 ** 53 - 1), /^01234567-89ab-8def-801f-ffffffffffff$/);
+  const out = written(d);
+  t.same(out, new CborWriter().encodeMessages(objects), 'the same bytes as the objects');
+  t.same((decodeServerMessage(Buffer.from(out)) as DeliveredMessage[]).map((m) => m.messageId), objects.map((m) => m.messageId));
+  for (const seq of [1, 15, 2 ** 24, 2 ** 32 + 7, 2 ** 47, 2 ** 48 - 1]) {
+    const b = Buffer.alloc(40, 0x2a);
+    IDS.write(b, 2, seq);
+    t.equal(b.toString('latin1', 2, 38), IDS.text(seq), `seq ${seq}`);
+    t.equal(b[1], 0x2a);
+    t.equal(b[38], 0x2a, 'nothing written past the 36 bytes');
+  }
 });
 
 t.test('a turn\'s push and reply bytes move to the main thread only when they are their buffer\'s alone and large', async (t) => {
@@ -103,4 +124,27 @@ t.test('a turn\'s push and reply bytes move to the main thread only when they ar
   ];
   t.same(movableBuffers(items), [own.buffer, replies.buffer]);
   t.same(movableBuffers([]), []);
+  // A view CborWriter.take handed over: offset 0 of a buffer at most twice its length.
+  const handed = new Uint8Array(new ArrayBuffer(16384), 0, 9000);
+  const tooLoose = new Uint8Array(new ArrayBuffer(16384), 0, 5000);
+  t.same(movableBuffers([{ t: 'push', session: 1, sub: 1, encoded: handed, count: 1 }, { t: 'push', session: 1, sub: 2, encoded: tooLoose, count: 1 }]), [handed.buffer]);
+});
+
+t.test('CborWriter.take hands a big write over with its buffer, and the next write does not touch it', async (t) => {
+  const w = new CborWriter();
+  const first = Array.from({ length: 300 }, (_, i) => 'x'.repeat(100) + i);
+  w.append(first);
+  const a = w.take();
+  t.equal(a.byteOffset, 0);
+  t.ok(a.buffer.byteLength <= 2 * a.byteLength, 'the writer\'s own buffer, at least half used');
+  const copyOfA = Buffer.from(a);
+  w.append(Array.from({ length: 300 }, () => 'y'.repeat(110)));
+  const b = w.take();
+  t.not(b.buffer, a.buffer, 'a new buffer for the next write');
+  t.same(Buffer.from(a), copyOfA, 'the first is unchanged');
+  t.same(decodeFrame(a), first);
+  w.append('small');
+  const c = w.take();
+  t.equal(c.buffer.byteLength, c.byteLength, 'a small write is copied out into a buffer of its own');
+  t.same(decodeFrame(c), 'small');
 });

@@ -11,8 +11,15 @@
  */
 import type { CborWriter, ReceiptWriter } from '../protocol/cbor-writer.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import type { Msg } from './message.js';
+import { MESSAGE_ID_CHARS } from '../storage/message-id.js';
+import { DERIVED_ID, type Msg } from './message.js';
 import { RECEIPT_CHARS, receiptString, writeReceipt } from './receipt.js';
+
+/** A queue incarnation's message ids derived from sequences (message-id.ts), as text and as bytes. */
+export interface DerivedIds {
+  text(seq: number): string;
+  write(out: Uint8Array, at: number, seq: number): void;
+}
 
 export interface Deliveries {
   readonly count: number;
@@ -39,9 +46,13 @@ export class DeliveredList implements Deliveries {
   }
 }
 
-/** Queue mode: messages just leased by one actor run (`issuer`), with their bodies. */
+/**
+ * Queue mode: messages just leased by one actor run (`issuer`), with their bodies; a message whose
+ * id is DERIVED_ID gets the one `ids` derives from its sequence.
+ */
 export class LeasedDeliveries implements Deliveries, ReceiptWriter {
   readonly chars = RECEIPT_CHARS;
+  readonly idChars = MESSAGE_ID_CHARS;
 
   constructor(
     readonly msgs: readonly Msg[],
@@ -49,6 +60,7 @@ export class LeasedDeliveries implements Deliveries, ReceiptWriter {
     readonly qidHi: number,
     readonly qidLo: number,
     readonly issuer: number,
+    readonly ids: DerivedIds,
   ) {}
 
   get count(): number {
@@ -59,12 +71,18 @@ export class LeasedDeliveries implements Deliveries, ReceiptWriter {
     writeReceipt(out, at, this.qidHi, this.qidLo, seq, receiveCount, this.issuer);
   }
 
+  writeId(out: Uint8Array, at: number, seq: number): void {
+    this.ids.write(out, at, seq);
+  }
+
   writeTo(w: CborWriter): void {
     const n = this.msgs.length;
     w.arrayHead(n);
     for (let i = 0; i < n; i++) {
       const m = this.msgs[i]!;
-      if (m.attributes === undefined && m.extra === undefined) w.plainMessage(m.id, this, this.bodies[i]!, m.seq, m.receiveCount, m.sentAt, m.firstReceivedAt);
+      if (m.attributes === undefined && m.extra === undefined) {
+        w.plainMessage(m.id === DERIVED_ID ? undefined : m.id, this, this.bodies[i]!, m.seq, m.receiveCount, m.sentAt, m.firstReceivedAt);
+      }
       else w.message(this.#message(i));
     }
   }
@@ -77,7 +95,9 @@ export class LeasedDeliveries implements Deliveries, ReceiptWriter {
 
   #message(i: number): DeliveredMessage {
     const m = this.msgs[i]!;
-    return deliveredMessage(m, receiptString(this.qidHi, this.qidLo, m.seq, m.receiveCount, this.issuer), this.bodies[i]!);
+    const d = deliveredMessage(m, receiptString(this.qidHi, this.qidLo, m.seq, m.receiveCount, this.issuer), this.bodies[i]!);
+    if (d.messageId === DERIVED_ID) d.messageId = this.ids.text(m.seq);
+    return d;
   }
 }
 

@@ -19,8 +19,16 @@ export interface LeaseHolder {
   leased: Set<number>;
 }
 
+/**
+ * Msg.id of a message whose id is the one derived from its sequence (message-id.ts) unless its
+ * stored record, not read yet, names another (a record of an earlier version). Written as bytes
+ * from the sequence when it is pushed; made a string only where one is needed.
+ */
+export const DERIVED_ID = '';
+
 export interface Msg {
   seq: number;
+  /** DERIVED_ID, or the id. */
   id: string;
   sentAt: number;
   size: number;

@@ -76,6 +76,13 @@ export interface ActorOutbox<Ref> {
 export const CACHED_BODY_OVERHEAD = 384;
 
 /**
+ * A body kept for a message of the compact backlog (body-queue.ts): packed in a chunk with its
+ * sequence and end offset in two number arrays (8 + 8 bytes at most), plus room for a chunk's
+ * unused tail.
+ */
+export const QUEUED_BODY_OVERHEAD = 32;
+
+/**
  * Bodies kept in memory across all actors of a shard; past the budget they are read from disk.
  * The budget counts each body's overhead too, so it bounds the memory the cache really holds.
  */
@@ -84,14 +91,23 @@ export class BodyCache {
   constructor(readonly budget: number) {}
 
   /** Whether a body of this size may be kept; accounts for it if so. */
-  admit(size: number): boolean {
-    const cost = size + CACHED_BODY_OVERHEAD;
+  admit(size: number, overhead = CACHED_BODY_OVERHEAD): boolean {
+    const cost = size + overhead;
     if (this.bytes + cost > this.budget) return false;
     this.bytes += cost;
     return true;
   }
 
-  release(size: number): void {
-    this.bytes -= size + CACHED_BODY_OVERHEAD;
+  /**
+   * A body that is in memory already and stays there (a backlog body taken out for a delivery
+   * keeps its message a full object now): counted even past the budget, which then refuses new
+   * bodies until enough are released. Released as any body kept in a message (`release`).
+   */
+  charge(size: number): void {
+    this.bytes += size + CACHED_BODY_OVERHEAD;
+  }
+
+  release(size: number, overhead = CACHED_BODY_OVERHEAD): void {
+    this.bytes -= size + overhead;
   }
 }

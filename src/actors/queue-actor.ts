@@ -25,31 +25,33 @@
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
  *
- * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl,
- * body not in the shard's body cache) is not an object but about a byte in the backlog
- * (backlog.ts). It becomes a full message ("promoted", appended to the live map) when it is
- * delivered, expired, dropped or moved; everything else only ever sees full messages.
+ * Memory: a plain message (relaxed queue, visible, never delivered, no attributes, group or ttl)
+ * is not an object but about a byte in the backlog (backlog.ts), its body, while the shard's body
+ * cache has room, packed in the backlog's body queue (body-queue.ts). It becomes a full message
+ * ("promoted", appended to the live map) when it is delivered, expired, dropped or moved;
+ * everything else only ever sees full messages.
  */
 import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
 import type {
-  BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
+  BatchEntryResult, DeadLetterReason, DeleteReceiptsResult, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
 import { forwardIdString, type ForwardId } from '../storage/keys.js';
-import { messageIds } from '../storage/message-id.js';
+import { messageIds, messageIdWriter } from '../storage/message-id.js';
 import type { GroupDelivery, ForwardedMessage, MessageExtra, QueueRecord, RecoveredMessage, StoredMessage, DedupRecord, StreamGroupRecord } from '../storage/records.js';
 import { deadLetterRecord, redriveRecord } from './dead-letter.js';
 import { dedupIdOf, DedupWindow } from './dedup-window.js';
 import { Backlog } from './backlog.js';
+import { BodyQueue } from './body-queue.js';
 import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder } from './delivery-order.js';
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap } from './min-heap.js';
-import { State, type Msg } from './message.js';
+import { DERIVED_ID, State, type Msg } from './message.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
-import { qidHalves, readReceipt, receiptString, type ReceiptFields } from './receipt.js';
-import { DeliveredList, LeasedDeliveries, deliveredMessage } from './deliveries.js';
+import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
+import { DeliveredList, LeasedDeliveries, deliveredMessage, type DerivedIds } from './deliveries.js';
 import type { ActorOutbox, BodyCache, PartitionStore } from './ports.js';
 
 interface Waiter<Ref> {
@@ -87,6 +89,7 @@ export type ActorRequest<Ref> =
   | { op: 'receive'; ref: Ref; session: number; args: OpArgs<'receive'> }
   | { op: 'delete'; ref: Ref; args: OpArgs<'delete'> }
   | { op: 'deleteBatch'; ref: Ref; args: OpArgs<'deleteBatch'> }
+  | { op: 'deleteReceipts'; ref: Ref; args: OpArgs<'deleteReceipts'> }
   | { op: 'changeVisibility'; ref: Ref; args: OpArgs<'changeVisibility'> }
   | { op: 'nack'; ref: Ref; args: OpArgs<'nack'> }
   | { op: 'subscribe'; ref: Ref; session: number; sub: number; args: OpArgs<'subscribe'> }
@@ -129,8 +132,6 @@ const EMPTY = new Uint8Array(0);
 function ownBuffer(body: Uint8Array): Uint8Array {
   return body.buffer.byteLength <= 2 * body.byteLength ? body : Buffer.from(body);
 }
-/** The id of a message promoted from the backlog until its stored record is read (with its body). */
-const UNREAD_ID = '';
 
 /** firstReceivedAt of a message recovery counted as delivered (below the delivered mark): the time is not known. */
 const UNKNOWN_TIME = -1;
@@ -150,6 +151,8 @@ export class QueueActor<Ref> {
   readonly #run = randomInt(0, 0x1_0000_0000);
   /** Message ids of this queue incarnation, by sequence. */
   readonly #idOf: (seq: number) => string;
+  /** The same ids, as a push writes them (deliveries.ts). */
+  readonly #ids: DerivedIds;
   /** The queue id's halves, as receipts carry them (receipt.ts). */
   readonly #qidHi: number;
   readonly #qidLo: number;
@@ -160,6 +163,8 @@ export class QueueActor<Ref> {
   #messages = new Map<number, Msg>();
   /** Plain visible messages as compact entries (backlog.ts); older than any message promoted after them. */
   readonly #backlog = new Backlog();
+  /** Bodies of backlog messages kept in memory, in the same order (body-queue.ts). */
+  readonly #backlogBodies: BodyQueue;
   readonly #backlogged: Backlogged = {
     peekSeq: () => this.#backlog.peekSeq(),
     promote: () => this.#promote(),
@@ -195,10 +200,12 @@ export class QueueActor<Ref> {
     this.#deliveredBelow = deliveredBelow;
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
+    this.#ids = { text: this.#idOf, write: messageIdWriter(record.id) };
     ({ hi: this.#qidHi, lo: this.#qidLo } = qidHalves(record.id));
     this.#store = deps.store;
     this.#out = deps.outbox;
     this.#bodies = deps.bodies;
+    this.#backlogBodies = new BodyQueue(deps.bodies);
     this.#order = newOrder(record.attributes, this.#backlogged);
     if (record.attributes.mode === 'stream') {
       const messages = this.#messages;
@@ -256,13 +263,15 @@ export class QueueActor<Ref> {
     if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
     // The body stays in memory if the shard's body cache has room (a copy: m.body may be a view
     // into a row the store reuses); otherwise it is read from the store on delivery.
-    const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
     const delivered = m.delivery !== undefined || m.seq < this.#deliveredBelow;
-    if (m.visibleAt <= now && this.#plain(body, m.attributes, m.extra, delivered, m.sentAt)) {
+    if (m.visibleAt <= now && this.#plain(m.attributes, m.extra, delivered, m.sentAt)) {
       // Plain: into the backlog without an object (a backlog of millions recovers in bounded memory).
+      // A record of an earlier version that stored its id is read again on delivery, id and body.
+      if (m.body !== undefined && m.id === undefined) this.#backlogBodies.push(m.seq, m.body);
       this.#pushBacklog(m.seq, m.sentAt, m.size);
       return;
     }
+    const body = m.body !== undefined && this.#bodies.admit(m.size) ? new Uint8Array(m.body) : undefined;
     const msg = this.#newMsg(m.seq, m.id ?? this.#idOf(m.seq), m.sentAt, m.size, body, m.attributes, m.extra);
     if (m.delivery !== undefined) {
       msg.receiveCount = m.delivery.receiveCount;
@@ -323,6 +332,8 @@ export class QueueActor<Ref> {
         return out.reply(req.ref, this.#delete(req.args.receipt, 'receipt'));
       case 'deleteBatch':
         return out.reply(req.ref, { results: this.#deleteBatch(req.args.receipts) });
+      case 'deleteReceipts':
+        return out.reply(req.ref, this.#deleteReceipts(req.args.receipts));
       case 'changeVisibility':
         return out.reply(req.ref, { visibleAt: this.#changeVisibility(req.args.receipt, req.args.visibilityMs, now) });
       case 'nack':
@@ -408,22 +419,24 @@ export class QueueActor<Ref> {
 
   /**
    * A plain message that is visible now goes into the compact backlog instead of the live map
-   * (counted as visible, as any). Returns false, changing nothing, when it is not plain.
+   * (counted as visible, as any), its body into the backlog's body queue if the cache has room.
+   * Returns false, changing nothing, when it is not plain.
    */
-  #toBacklog(msg: Msg): boolean {
-    if (!this.#plain(msg.body, msg.attributes, msg.extra, msg.receiveCount !== 0, msg.sentAt)) return false;
+  #toBacklog(msg: Msg, body: Uint8Array): boolean {
+    if (!this.#plain(msg.attributes, msg.extra, msg.receiveCount !== 0, msg.sentAt)) return false;
+    this.#backlogBodies.push(msg.seq, body);
     this.#pushBacklog(msg.seq, msg.sentAt, msg.size);
     return true;
   }
 
   /**
    * Whether a message with these fields may live in the backlog (no object): this queue keeps a
-   * backlog (queue mode, relaxed order, no ordering window), and the message has no body in memory,
-   * no attributes or optional fields, no delivery yet, and a whole-millisecond send time.
+   * backlog (queue mode, relaxed order, no ordering window), and the message has no attributes or
+   * optional fields, no delivery yet, and a whole-millisecond send time.
    */
-  #plain(body: Uint8Array | undefined, attributes: Msg['attributes'], extra: MessageExtra | undefined, delivered: boolean, sentAt: number): boolean {
+  #plain(attributes: Msg['attributes'], extra: MessageExtra | undefined, delivered: boolean, sentAt: number): boolean {
     return this.#stream === undefined && this.#attrs.ordering !== 'strict' && this.#attrs.orderingWindowMs <= 0
-      && body === undefined && attributes === undefined && extra === undefined && !delivered && Number.isInteger(sentAt);
+      && attributes === undefined && extra === undefined && !delivered && Number.isInteger(sentAt);
   }
 
   #pushBacklog(seq: number, sentAt: number, size: number): void {
@@ -433,10 +446,16 @@ export class QueueActor<Ref> {
     (this.#order as RelaxedOrder).backlogged();
   }
 
-  /** The backlog's first message as a full one in the live map, still visible (and counted so). */
+  /**
+   * The backlog's first message as a full one in the live map, still visible (and counted so). A
+   * body kept in the body queue comes along, counted from now on as any message's (`#remove`
+   * releases it); without one, id and body are read from the store when needed.
+   */
   #promote(): Msg {
     const e = this.#backlog.shift()!;
-    const msg = this.#newMsg(e.seq, UNREAD_ID, e.sentAt, e.size, undefined, undefined, undefined);
+    const body = this.#backlogBodies.take(e.seq);
+    const msg = this.#newMsg(e.seq, DERIVED_ID, e.sentAt, e.size, body, undefined, undefined);
+    if (body !== undefined) this.#bodies.charge(e.size);
     this.#messages.set(msg.seq, msg);
     return msg;
   }
@@ -513,8 +532,8 @@ export class QueueActor<Ref> {
     }
     const visibleAt = now + (entry.delayMs ?? a.delayMs);
     this.#store.putMessage(seq, stored(now, visibleAt, entry.body, entry.attributes, msg.extra));
+    if (!held && visibleAt <= now && this.#toBacklog(msg, entry.body)) return { messageId: id, seq };
     msg.body = this.#bodies.admit(size) ? ownBuffer(entry.body) : undefined;
-    if (!held && visibleAt <= now && this.#toBacklog(msg)) return { messageId: id, seq };
     this.#admit(msg);
     if (held) {
       this.#hold(msg, visibleAt);
@@ -619,19 +638,29 @@ export class QueueActor<Ref> {
     return { moved, remaining: this.#size };
   }
 
+  /** A message's body, read from the store if it is not in memory; its id is a string after this (dead-letter records carry it). */
   #bodyOf(msg: Msg): Uint8Array {
-    if (msg.body !== undefined) return msg.body;
-    const stored = this.#store.readMessages([msg.seq])[0];
-    this.#readId(msg, stored);
-    return stored?.body ?? EMPTY;
+    let body = msg.body;
+    if (body === undefined) {
+      const stored = this.#store.readMessages([msg.seq])[0];
+      this.#readId(msg, stored);
+      body = stored?.body ?? EMPTY;
+    }
+    this.#idString(msg);
+    return body;
   }
 
   /**
-   * A promoted message's id: derived from its sequence (records store none since ids are
-   * messageIdOf(queue, seq)), or the id a record of an earlier version stored.
+   * A promoted message's id, from its stored record just read: the id a record of an earlier
+   * version stored; else it stays DERIVED_ID (records store none since ids are messageIdOf(queue, seq)).
    */
   #readId(msg: Msg, stored: StoredMessage | undefined): void {
-    if (msg.id === UNREAD_ID) msg.id = stored?.id ?? this.#idOf(msg.seq);
+    if (msg.id === DERIVED_ID && stored?.id !== undefined) msg.id = stored.id;
+  }
+
+  /** Makes a derived id a string, for what needs one (a dead-letter or redrive record); after its record was read if it has no body. */
+  #idString(msg: Msg): void {
+    if (msg.id === DERIVED_ID) msg.id = this.#idOf(msg.seq);
   }
 
   /**
@@ -703,7 +732,11 @@ export class QueueActor<Ref> {
 
   /** A receipt of this queue incarnation (any run, any delivery), or ReceiptHandleIsInvalid. */
   #decodeReceipt(receipt: string, field: Field): ReceiptFields {
-    const r = readReceipt(receipt);
+    return this.#checkReceipt(readReceipt(receipt), field);
+  }
+
+  /** `r` (a receipt as read, undefined if it was none) if it is of this queue incarnation, else ReceiptHandleIsInvalid. */
+  #checkReceipt(r: ReceiptFields | undefined, field: Field): ReceiptFields {
     if (r === undefined || r.qidHi !== this.#qidHi || r.qidLo !== this.#qidLo || r.seq >= this.#nextSeq || r.receiveCount === 0) {
       throw new FerryError(ErrorCodes.ReceiptHandleIsInvalid, `${fieldName(field)} is not a receipt of queue ${this.name}`, { field: fieldName(field) });
     }
@@ -712,7 +745,11 @@ export class QueueActor<Ref> {
 
   /** Checks a queue-mode receipt against the current delivery of its message. */
   #resolveReceipt(receipt: string, field: Field): Msg | undefined {
-    const r = this.#decodeReceipt(receipt, field);
+    return this.#resolve(this.#decodeReceipt(receipt, field), field);
+  }
+
+  /** As `#resolveReceipt`, for a receipt already read and checked. */
+  #resolve(r: ReceiptFields, field: Field): Msg | undefined {
     const msg = this.#messages.get(r.seq);
     if (msg === undefined) return undefined;
     if (r.issuer !== this.#run) {
@@ -745,9 +782,14 @@ export class QueueActor<Ref> {
 
   /** Deletes by receipt (stream mode: acknowledges for the receipt's group). A message already gone is not an error (at-least-once acks may repeat). */
   #delete(receipt: string, field: Field): { deleted: boolean } {
-    const sr = this.#streamReceipt(receipt, field);
-    if (sr !== undefined) return this.#stream!.ack(sr.gid, sr.seq, sr.receiveCount, fieldName(field)) ? DELETED : NOT_DELETED;
-    const msg = this.#resolveReceipt(receipt, field);
+    return this.#deleteRead(readReceipt(receipt), field);
+  }
+
+  /** As `#delete`, for a receipt already read (undefined: it was none). */
+  #deleteRead(read: ReceiptFields | undefined, field: Field): { deleted: boolean } {
+    const r = this.#checkReceipt(read, field);
+    if (this.#stream !== undefined) return this.#stream.ack(r.issuer, r.seq, r.receiveCount, fieldName(field)) ? DELETED : NOT_DELETED;
+    const msg = this.#resolve(r, field);
     if (msg === undefined) return NOT_DELETED;
     this.#remove(msg);
     this.#unstore(msg.seq);
@@ -768,6 +810,25 @@ export class QueueActor<Ref> {
       }
     }
     return results;
+  }
+
+  /**
+   * deleteReceipts: each receipt as for delete, read straight from the request's bytes (no string
+   * per receipt), the outcome counted; only a refused receipt makes an object (its error).
+   */
+  #deleteReceipts(receipts: Uint8Array): DeleteReceiptsResult {
+    let deleted = 0;
+    let gone = 0;
+    let errors: DeleteReceiptsResult['errors'] | undefined;
+    for (let i = 0, at = 0; at + RECEIPT_CHARS <= receipts.byteLength; i++, at += RECEIPT_CHARS) {
+      try {
+        if (this.#deleteRead(readReceiptBytes(receipts, at), i) === DELETED) deleted++;
+        else gone++;
+      } catch (err) {
+        (errors ??= []).push({ index: i, error: entryError(err, `receipts.${i}`).error });
+      }
+    }
+    return { deleted, gone, errors: errors ?? [] };
   }
 
   /** Ends the lease now (0) or moves its end. */
@@ -894,6 +955,7 @@ export class QueueActor<Ref> {
   #purge(): number {
     const purged = this.#size;
     this.#backlog.clear();
+    this.#backlogBodies.clear();
     for (const msg of this.#messages.values()) {
       if (msg.body !== undefined) this.#bodies.release(msg.size);
       msg.state = State.Gone;
@@ -931,6 +993,7 @@ export class QueueActor<Ref> {
       missing.forEach((m, i) => this.#readId(m, read[i]));
       const bodies = new Map(missing.map((m, i) => [m.seq, read[i]?.body ?? EMPTY]));
       for (const msg of this.#messages.values()) {
+        this.#idString(msg);
         this.#store.putForward(msg.seq, deadLetterRecord(msg, msg.body ?? bodies.get(msg.seq)!, target.queue, 'queueDeleted', this.name, now));
         this.#counters.deadLettered++;
       }
@@ -938,6 +1001,7 @@ export class QueueActor<Ref> {
     for (const msg of this.#messages.values()) if (msg.body !== undefined) this.#bodies.release(msg.size);
     this.#messages.clear();
     this.#backlog.clear();
+    this.#backlogBodies.clear();
     this.#order.clear();
     this.#window.clear();
     this.#deadlines.clear();
@@ -973,6 +1037,7 @@ export class QueueActor<Ref> {
   stop(now: number): void {
     this.answerWaiters();
     this.endTurn(now);
+    this.#backlogBodies.clear();
     for (const msg of this.#messages.values()) {
       if (msg.body === undefined) continue;
       this.#bodies.release(msg.size);
@@ -1244,7 +1309,7 @@ export class QueueActor<Ref> {
         bodies[i] = s?.body ?? EMPTY;
       }
     }
-    return new LeasedDeliveries(taken, bodies, this.#qidHi, this.#qidLo, this.#run);
+    return new LeasedDeliveries(taken, bodies, this.#qidHi, this.#qidLo, this.#run, this.#ids);
   }
 
   #makeVisible(msg: Msg, front: boolean): void {

@@ -134,8 +134,9 @@ export function movableBuffers(items: readonly FromShard[]): ArrayBuffer[] {
   for (const m of items) {
     const bytes = m.t === 'push' ? m.encoded : m.t === 'replies' ? m.bytes : undefined;
     if (bytes === undefined || bytes.byteLength < TRANSFER_MIN_BYTES) continue;
-    // Only a buffer that is the view's alone (take() copies into one): never a shared or pooled one.
-    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) continue;
+    // Only a buffer that is the view's alone (CborWriter.take gives such views, at offset 0, of a
+    // buffer at most twice their length): never a shared or pooled one.
+    if (bytes.byteOffset !== 0 || bytes.buffer.byteLength > 2 * bytes.byteLength || !(bytes.buffer instanceof ArrayBuffer)) continue;
     (out ??= []).push(bytes.buffer);
   }
   return out ?? NO_BUFFERS;

@@ -77,6 +77,7 @@ function estimateBytes(args: Record<string, unknown>): number {
     for (const e of args.entries as { body?: unknown }[]) n += 32 + (e.body instanceof Uint8Array ? e.body.byteLength : 0);
   }
   if (Array.isArray(args.receipts)) n += 128 * args.receipts.length;
+  else if (args.receipts instanceof Uint8Array) n += args.receipts.byteLength;
   return n;
 }
 

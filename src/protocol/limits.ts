@@ -4,8 +4,10 @@ export const Limits = {
   /** Default and ceiling of a queue's maxMessageBytes. */
   defaultMaxMessageBytes: 256 * 1024,
   maxMessageBytesCeiling: 1024 * 1024,
-  /** Entries in sendBatch / deleteBatch. */
+  /** Entries in sendBatch / deleteBatch / deleteReceipts. */
   maxBatchEntries: 1000,
+  /** Characters of a receipt (ASCII): deleteReceipts carries its receipts back to back, this many bytes each. */
+  receiptChars: 32,
   /** Sum of body bytes in one sendBatch. */
   maxBatchBytes: 8 * 1024 * 1024,
   /** Largest WebSocket message the server reads; past it the socket is closed (1009). */

@@ -241,6 +241,17 @@ export interface DrainStatus {
 /** A per-entry outcome of a batch call. */
 export type BatchEntryResult<T> = { ok: T } | { error: import('./errors.js').WireError };
 
+/**
+ * deleteReceipts: what became of its receipts, counted. `deleted` removed a message (deleteBatch's
+ * `{deleted: true}`), `gone` found it already gone (`{deleted: false}`), `errors` lists the refused
+ * ones by index, in order (field `receipts.N`).
+ */
+export interface DeleteReceiptsResult {
+  deleted: number;
+  gone: number;
+  errors: Array<{ index: number; error: import('./errors.js').WireError }>;
+}
+
 /** Each op: its argument type and its result type. */
 export interface Ops {
   createQueue: { args: { queue: string; attributes?: Partial<QueueAttributes>; acks?: AcksPolicy; partitioning?: Partial<Partitioning> }; result: { queue: string; created: boolean; attributes: QueueAttributes } };
@@ -254,6 +265,8 @@ export interface Ops {
   receive: { args: { queue: string; max?: number; visibilityMs?: number; waitMs?: number; group?: string }; result: { messages: DeliveredMessage[] } };
   delete: { args: { queue: string; receipt: string }; result: { deleted: boolean } };
   deleteBatch: { args: { queue: string; receipts: string[] }; result: { results: BatchEntryResult<{ deleted: boolean }>[] } };
+  /** deleteBatch with its receipts as one byte string (32 ASCII bytes each), answered in counts. */
+  deleteReceipts: { args: { queue: string; receipts: Uint8Array }; result: DeleteReceiptsResult };
   changeVisibility: { args: { queue: string; receipt: string; visibilityMs: number }; result: { visibleAt: number } };
   nack: { args: { queue: string; receipt: string; delayMs?: number; requeue?: boolean }; result: NackResult };
   subscribe: { args: { queue: string; credit: number; visibilityMs?: number; group?: string }; result: { sub: number } };
@@ -276,7 +289,7 @@ export type OpResult<O extends OpName> = Ops[O]['result'];
 
 export const OP_NAMES: readonly OpName[] = [
   'createQueue', 'deleteQueue', 'listQueues', 'getQueueAttributes', 'setQueueAttributes', 'purgeQueue',
-  'send', 'sendBatch', 'receive', 'delete', 'deleteBatch', 'changeVisibility', 'nack',
+  'send', 'sendBatch', 'receive', 'delete', 'deleteBatch', 'deleteReceipts', 'changeVisibility', 'nack',
   'subscribe', 'credit', 'unsubscribe', 'createGroup', 'deleteGroup', 'listGroups', 'seek', 'startRedrive', 'listRedrives', 'cancelRedrive',
   'moveQueue', 'drainNode',
 ];

@@ -182,6 +182,26 @@ function list(o: Obj, field: string): unknown[] {
   return v;
 }
 
+/**
+ * deleteReceipts' receipts: one byte string, receipts of Limits.receiptChars bytes back to back, as
+ * many as a batch may hold. Whether each is a receipt of the queue is its actor's check (per entry).
+ * The bytes are a view into the client's whole WebSocket message; one that is a small part of it is
+ * copied, so that postMessage does not clone the whole message to the shard.
+ */
+function packedReceipts(o: Obj, field: string): Uint8Array {
+  const v = o[field];
+  if (v === undefined || v === null) throw missing(field);
+  const size = Limits.receiptChars;
+  if (!(v instanceof Uint8Array)) throw invalid(field, `a byte string of receipts, ${size} bytes each`);
+  if (v.byteLength === 0) throw new FerryError(ErrorCodes.EmptyBatch, `${field} must hold at least one receipt`, { field });
+  if (v.byteLength % size !== 0) throw invalid(field, `a byte string of receipts, ${size} bytes each (got ${v.byteLength} bytes)`);
+  const n = v.byteLength / size;
+  if (n > Limits.maxBatchEntries) {
+    throw new FerryError(ErrorCodes.BatchTooLarge, `${field} holds ${n} receipts; at most ${Limits.maxBatchEntries}`, { field });
+  }
+  return v.buffer.byteLength > 2 * v.byteLength ? new Uint8Array(v) : v; // a copy (Buffer.slice would be a view)
+}
+
 type Validator<O extends OpName> = (a: Obj, maxBody: number) => OpArgs<O>;
 
 /**
@@ -267,6 +287,7 @@ const validators: { [O in OpName]: Validator<O> } = {
       return r;
     }),
   }),
+  deleteReceipts: (a) => ({ queue: queueName(a), receipts: packedReceipts(a, 'receipts') }),
   changeVisibility: (a) => ({
     queue: queueName(a), receipt: requiredStr(a, 'receipt'), visibilityMs: requiredInt(a, 'visibilityMs', 0, Limits.maxVisibilityMs),
   }),

@@ -31,9 +31,10 @@ export interface Broker {
 }
 
 /**
- * Bodies a shard keeps in memory, their message objects counted (ports.ts BodyCache); the rest are
- * read from RocksDB on delivery. 32 MiB: about 50,000 messages of 256 bytes a shard, enough for
- * consumers that keep up; a backlog beyond it costs 12 bytes a message (backlog.ts).
+ * Bodies a shard keeps in memory, their overhead counted (ports.ts BodyCache); the rest are read
+ * from RocksDB on delivery. 32 MiB: about 110,000 queued messages of 256 bytes a shard (packed in
+ * their queue's body queue, body-queue.ts), enough for consumers that keep up; a backlog beyond it
+ * costs about a byte a message (backlog.ts).
  */
 const BODY_CACHE_BYTES_PER_SHARD = 32 * 1024 * 1024;
 

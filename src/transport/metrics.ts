@@ -119,6 +119,10 @@ export class BrokerMetrics {
       case 'receive': return this.#count(queue, 'received', encoded ?? result.messages?.length ?? 0);
       case 'delete': return result.deleted === true ? this.#count(queue, 'deleted', 1) : undefined;
       case 'deleteBatch': return this.#count(queue, 'deleted', encoded ?? countOk(result.results));
+      case 'deleteReceipts': {
+        const counted = answer.result as { deleted?: number; gone?: number };
+        return this.#count(queue, 'deleted', (counted.deleted ?? 0) + (counted.gone ?? 0));
+      }
       default: return;
     }
   }

@@ -21,6 +21,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { EncodedCbor, valueOf } from '../../protocol/encoded.js';
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
+import { Limits } from '../../protocol/limits.js';
 import type { DeliveredMessage, QueueAttributes } from '../../protocol/ops.js';
 import { InvalidRequest, validateRequest, type ValidRequest } from '../../protocol/validate.js';
 import type { LogEntry, ReplicaMark } from '../../actors/replica-log.js';
@@ -664,6 +665,8 @@ export class ClusterNode {
         return this.#load.note(req.args.queue, 1, 0);
       case 'deleteBatch':
         return this.#load.note(req.args.queue, req.args.receipts.length, 0);
+      case 'deleteReceipts':
+        return this.#load.note(req.args.queue, req.args.receipts.byteLength / Limits.receiptChars, 0);
       default:
     }
   }

@@ -27,7 +27,7 @@
  */
 import { ErrorCodes, type WireError } from '../../protocol/errors.js';
 import { Limits } from '../../protocol/limits.js';
-import { DEFAULT_QUEUE_ATTRIBUTES, type BatchEntryResult, type DeliveredMessage, type OpArgs, type QueueStats, type SendEntry, type SendResult } from '../../protocol/ops.js';
+import { DEFAULT_QUEUE_ATTRIBUTES, type BatchEntryResult, type DeleteReceiptsResult, type DeliveredMessage, type OpArgs, type OpResult, type QueueStats, type SendEntry, type SendResult } from '../../protocol/ops.js';
 import type { ValidRequest } from '../../protocol/validate.js';
 import { decodeReceipt } from '../../actors/receipt.js';
 import type { Answer } from '../shard-pool.js';
@@ -141,6 +141,12 @@ export class PartitionedFrontEnd {
       case 'deleteBatch':
         this.#settled(session, req.args.receipts);
         return this.#deleteBatch(session, root, req.args, done);
+      case 'deleteReceipts': {
+        // The partitions are found by receipt, as for deleteBatch (the rare path: strings here).
+        const receipts = receiptStrings(req.args.receipts);
+        this.#settled(session, receipts);
+        return this.#deleteBatch(session, root, { queue: req.args.queue, receipts }, (a) => done('error' in a ? a : { result: counted(a.result as OpResult<'deleteBatch'>) }));
+      }
       case 'getQueueAttributes':
         return this.#attributes(session, root, layout, done);
       case 'setQueueAttributes':
@@ -526,4 +532,23 @@ export class PartitionedFrontEnd {
     };
     step(0);
   }
+}
+
+/** deleteReceipts' packed receipts (validated: a whole number of them) as strings. */
+function receiptStrings(bytes: Uint8Array): string[] {
+  const size = Limits.receiptChars;
+  const out = new Array<string>(bytes.byteLength / size);
+  for (let i = 0; i < out.length; i++) out[i] = Buffer.from(bytes.buffer, bytes.byteOffset + i * size, size).toString('latin1');
+  return out;
+}
+
+/** deleteBatch's per-entry results as deleteReceipts answers them. */
+function counted(r: OpResult<'deleteBatch'>): DeleteReceiptsResult {
+  const out: DeleteReceiptsResult = { deleted: 0, gone: 0, errors: [] };
+  r.results.forEach((e, index) => {
+    if ('error' in e) out.errors.push({ index, error: e.error });
+    else if (e.ok.deleted) out.deleted++;
+    else out.gone++;
+  });
+  return out;
 }
