@@ -41,4 +41,13 @@ t.test('message ids are RFC 9562 version 8 UUIDs of (queue id, seq), unique per 
   for (const qid of ['0000000000000000', '0000000000000001', 'ffffffffffffffff']) for (let seq = 0; seq < 1000; seq++) seen.add(messageIdOf(qid, seq));
   seen.add(messageIdOf('0000000000000000', 2 ** 48));
   t.equal(seen.size, 3001, 'no two (queue, seq) share an id');
+  // Each digit, across the 24-bit halves the sequence is written in, against the layout spelled out.
+  const spelled = (seq: number): string => {
+    const high = Math.floor(seq / 2 ** 48);
+    return `01234567-89ab-8def-${(0x8000 + high).toString(16)}-${(seq - high * 2 ** 48).toString(16).padStart(12, '0')}`;
+  };
+  for (const seq of [15, 16, 2 ** 24 - 1, 2 ** 24, 2 ** 24 + 1, 0xabcdef123456, 2 ** 48 - 1, 2 ** 48, 2 ** 52 + 0x123456789, 0x1f_0000_0000_0000 - 1]) t.equal(ids(seq), spelled(seq), `seq ${seq}`);
+  const earlier = ids(7);
+  ids(8);
+  t.equal(earlier, '01234567-89ab-8def-8000-000000000007', 'an id made earlier keeps its digits');
 });
