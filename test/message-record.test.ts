@@ -23,6 +23,19 @@ t.test('a record round-trips: plain, with meta, with an explicit id', async (t) 
   t.same(decodeMessage(encodeMessage({ sentAt: 1, visibleAt: 1, body: new Uint8Array(0) })).body.byteLength, 0, 'an empty body (a dead letter of one) is kept empty');
 });
 
+t.test('a record written into a buffer the caller hands out is the same record', async (t) => {
+  const slab = Buffer.alloc(4096, 0xee);
+  let used = 0;
+  const alloc = (n: number): Buffer => slab.subarray(used, (used += n));
+  const withMeta: StoredMessage = { sentAt: 5, visibleAt: 6, body: Buffer.from('x'), attributes: { k: 'v' }, ttlMs: undefined, groupId: 'g' };
+  for (const m of [{ sentAt: 1, visibleAt: 2, body: Buffer.from('hello') }, withMeta]) {
+    const b = encodeMessage(m, alloc);
+    t.equal(b.buffer, slab.buffer, 'written where alloc said');
+    t.same(b, encodeMessage(m));
+  }
+  t.notOk('ttlMs' in decodeMessage(encodeMessage(withMeta)), 'a field left undefined is not stored');
+});
+
 t.test('records of older versions (CBOR maps) are still read', async (t) => {
   const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true, tagUint8Array: false });
   const old = { id: 'fb526970-0000-4000-8000-000000000000', sentAt: 3, visibleAt: 4, body: Buffer.from('old'), attributes: { a: 'b' } };
