@@ -1296,6 +1296,8 @@ function subKey(session: number, sub: number): string {
 }
 
 function sendExtra(entry: SendEntry, dedupKey: string | undefined): MessageExtra | undefined {
+  // Most sends have none: no object to build and count.
+  if (dedupKey === undefined && entry.ttlMs === undefined && entry.groupId === undefined && entry.timestamp === undefined && entry.producer === undefined) return undefined;
   const extra: MessageExtra = {};
   if (entry.ttlMs !== undefined) extra.ttlMs = entry.ttlMs;
   if (entry.groupId !== undefined) extra.groupId = entry.groupId;
