@@ -34,6 +34,7 @@ import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
+import { SendOk } from '../protocol/cbor-writer.js';
 import type {
   BatchEntryResult, DeadLetterReason, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
@@ -381,7 +382,7 @@ export class QueueActor<Ref> {
     const results = new Array<BatchEntryResult<SendResult>>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       try {
-        results[i] = { ok: this.#send(entries[i]!, now) };
+        results[i] = new SendOk(this.#send(entries[i]!, now));
       } catch (err) {
         results[i] = entryError(err, `entries.${i}`);
       }
