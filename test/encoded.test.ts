@@ -3,7 +3,7 @@
 import t from 'tap';
 import { decodeFrame, encodeFrame } from '../src/protocol/codec.js';
 import { EncodedCbor, encodeServerFrame, encodeServerFrames, valueOf } from '../src/protocol/encoded.js';
-import { CborWriter } from '../src/protocol/cbor-writer.js';
+import { CborWriter, SendOk } from '../src/protocol/cbor-writer.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const messages = [
@@ -84,4 +84,16 @@ t.test('a frozen object is written from its first encoding, and still decodes as
   t.same(decodeFrame(w.encode(value)), value, 'first time');
   t.same(decodeFrame(w.encode(value)), value, 'from the cache');
   t.same(Buffer.from(w.encode(value)), Buffer.from(w.encode({ ...value, results: value.results.map((e) => ({ ...e })), other: { ...inner } })), 'the bytes a plain copy gets');
+});
+
+t.test('a send result the shard marks (SendOk) is written as the plain result, and is one to cbor-x', async (t) => {
+  const w = new CborWriter();
+  const plain = [
+    { ok: { messageId: '01234567-89ab-8def-8000-00000000002a', seq: 42 } }, { ok: { messageId: 'm', seq: 2 ** 40 } },
+    { ok: { messageId: 'd', seq: 1, duplicate: true as const } }, { ok: { messageId: 'l', seq: 3, deadLettered: true as const } },
+  ];
+  const marked = plain.map((e) => new SendOk(e.ok));
+  t.same(Buffer.from(w.encode({ results: marked })), Buffer.from(w.encode({ results: plain })), 'the same bytes');
+  t.same(decodeFrame(w.encode({ results: marked })), { results: plain }, 'decodes as the plain results');
+  t.same(decodeFrame(encodeFrame({ results: marked })), { results: plain }, 'cbor-x writes the same value');
 });

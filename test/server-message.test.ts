@@ -37,6 +37,18 @@ t.test('pushes and replies decode as cbor-x decodes them', async (t) => {
   same(t, encodeFrame({ id: 9, result: { unsubscribed: true } }), 'one reply');
 });
 
+t.test('batch results and repeated keys decode as cbor-x decodes them', async (t) => {
+  const results = Array.from({ length: 100 }, (_, i) => ({ ok: { messageId: `01234567-89ab-8cde-8000-${i.toString(16).padStart(12, '0')}`, seq: i } }));
+  same(t, encodeServerFrames([{ id: 1, result: new EncodedCbor(w.encode({ results }), 100) }, { id: 2, result: { results } }]), 'sendBatch results, spliced and not');
+  same(t, encodeFrame({ id: 3, result: { results: [{ ok: { messageId: 'm', seq: 1, duplicate: true } }, { ok: { messageId: 'm', deadLettered: true } }, { ok: { seq: 1, messageId: 'm' } }] } }), 'results of other shapes');
+  same(t, encodeFrame({ id: 4, result: { ok: 1, other: 2 } }), 'an ok key among others');
+  same(t, Uint8Array.from([0xa2, 0x69, ...Buffer.from('messageId'), 0x61, 0x6d, 0x69, ...Buffer.from('__proto__'), 0x01]), 'a __proto__ key after messageId');
+  // More distinct keys than the key cache has slots, each seen twice: hits, misses and collisions.
+  const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, i]));
+  same(t, encodeFrame({ id: 5, result: [many, many] }), '600 keys, twice');
+  same(t, encodeFrame({ id: 6, result: { ['x'.repeat(23)]: 1, ['y'.repeat(24)]: 2, 'é': 3 } }), 'keys at the short limit, past it, not ASCII');
+});
+
 t.test('bodies are views into the message, not copies', async (t) => {
   const bytes = Buffer.from(push(1, [plain]));
   const { messages } = decodeServerMessage(bytes) as { messages: Array<{ body: Uint8Array }> };

@@ -35,6 +35,7 @@ import { randomInt } from 'node:crypto';
 import { mergeAttributes, sameAttributeValue } from '../protocol/attributes.js';
 import { ErrorCodes, FerryError, toWireError, type WireError } from '../protocol/errors.js';
 import { Limits } from '../protocol/limits.js';
+import { SendOk } from '../protocol/cbor-writer.js';
 import type {
   BatchEntryResult, DeadLetterReason, DeleteReceiptsResult, DeliveredMessage, NackResult, OpArgs, QueueAttributes, QueueStats, SendEntry, SendResult,
 } from '../protocol/ops.js';
@@ -392,7 +393,7 @@ export class QueueActor<Ref> {
     const results = new Array<BatchEntryResult<SendResult>>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       try {
-        results[i] = { ok: this.#send(entries[i]!, now) };
+        results[i] = new SendOk(this.#send(entries[i]!, now));
       } catch (err) {
         results[i] = entryError(err, `entries.${i}`);
       }
@@ -1374,6 +1375,8 @@ function subKey(session: number, sub: number): string {
 }
 
 function sendExtra(entry: SendEntry, dedupKey: string | undefined): MessageExtra | undefined {
+  // Most sends have none: no object to build and count.
+  if (dedupKey === undefined && entry.ttlMs === undefined && entry.groupId === undefined && entry.timestamp === undefined && entry.producer === undefined) return undefined;
   const extra: MessageExtra = {};
   if (entry.ttlMs !== undefined) extra.ttlMs = entry.ttlMs;
   if (entry.groupId !== undefined) extra.groupId = entry.groupId;

@@ -20,6 +20,7 @@ import type { DeliveredMessage } from '../protocol/ops.js';
 /** Thrown inside the reader when the input leaves the subset; never escapes this module. */
 const OUTSIDE = new Error('outside the fast subset');
 
+const KEY_OK = bytesOf('ok');
 const KEY_SUB = bytesOf('sub');
 const KEY_MESSAGES = bytesOf('messages');
 const KEY_MESSAGE_ID = bytesOf('messageId');
@@ -29,6 +30,9 @@ const KEY_SEQ = bytesOf('seq');
 const KEY_RECEIVE_COUNT = bytesOf('receiveCount');
 const KEY_SENT_AT = bytesOf('sentAt');
 const KEY_FIRST_RECEIVED_AT = bytesOf('firstReceivedAt');
+
+/** Map keys of fewer than 24 bytes seen lately, by a hash of their bytes (see Reader.mapKey). */
+const KEYS = new Array<{ bytes: Uint8Array; text: string } | undefined>(256);
 
 function bytesOf(s: string): Uint8Array {
   return Buffer.from(s, 'latin1');
@@ -114,6 +118,38 @@ class Reader {
     return (this.buf as unknown as Utf8Slicing).utf8Slice(p, p + n);
   }
 
+  /**
+   * A map key: short ones come from KEYS, so the same key is the same string every time (no
+   * string made per key, and property stores see one name: a reply of 100 sendBatch results has
+   * 300 keys).
+   */
+  mapKey(): string {
+    const p = this.pos;
+    const h = this.byte(p);
+    const n = h - 0x60;
+    if (n < 0 || n >= 24) return this.text();
+    this.need(p + 1 + n);
+    const b = this.buf;
+    let hash = n;
+    for (let i = 1; i <= n; i++) hash = (hash * 31 + b[p + i]!) | 0;
+    const slot = hash & (KEYS.length - 1);
+    const cached = KEYS[slot];
+    this.pos = p + 1 + n;
+    if (cached !== undefined && cached.bytes.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (cached.bytes[i] !== b[p + 1 + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached.text;
+    }
+    const text = (b as unknown as Utf8Slicing).utf8Slice(p + 1, p + 1 + n);
+    KEYS[slot] = { bytes: Buffer.from(b.subarray(p + 1, p + 1 + n)), text };
+    return text;
+  }
+
   /** Any item of the subset: maps with text keys (objects), arrays, text, bytes (views), numbers, simple values. */
   item(): unknown {
     const h = this.byte(this.pos++);
@@ -141,9 +177,21 @@ class Reader {
       }
       case 5: {
         const n = this.arg(info);
+        // The entries of batch results (a sendBatch's `{ok: {messageId, seq}}`, a deleteBatch's
+        // `{ok: {deleted}}`) as literals: one shape each, made without a keyed store per field.
+        if (n === 1 && this.key(KEY_OK)) return { ok: this.item() };
+        if (n === 2 && this.key(KEY_MESSAGE_ID)) {
+          const messageId = this.item();
+          if (this.key(KEY_SEQ)) return { messageId, seq: this.item() };
+          const k = this.mapKey();
+          if (k === '__proto__') throw OUTSIDE;
+          const o: Record<string, unknown> = { messageId };
+          o[k] = this.item();
+          return o;
+        }
         const o: Record<string, unknown> = {};
         for (let i = 0; i < n; i++) {
-          const k = this.text();
+          const k = this.mapKey();
           // cbor-x's objects take a '__proto__' key as data; leave that rare case to it.
           if (k === '__proto__') throw OUTSIDE;
           o[k] = this.item();

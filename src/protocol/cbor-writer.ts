@@ -13,7 +13,7 @@
  * change, so its bytes cannot go stale.
  */
 import { encodeFrame } from './codec.js';
-import type { DeliveredMessage } from './ops.js';
+import type { DeliveredMessage, SendResult } from './ops.js';
 
 /** The fields of a delivered message, in the order they are written (required ones first). */
 const MESSAGE_KEYS = ['messageId', 'receipt', 'body', 'seq', 'receiveCount', 'sentAt', 'firstReceivedAt',
@@ -33,6 +33,20 @@ const KEY_CACHE_MAX = 1024;
  * worker). Below it a copy is cheaper than a new buffer.
  */
 const HAND_OVER_MIN_BYTES = 4096;
+
+/**
+ * A sendBatch entry's result, `{ok: {messageId, seq, …}}`, as a shard makes one per sent message:
+ * the writer recognises it and writes the usual two-key result with its keys known, instead of
+ * walking two maps (their keys counted, looked up, each value's type tested) per message. Any
+ * other value of the class is an ordinary map to every encoder, here included.
+ */
+export class SendOk {
+  constructor(readonly ok: SendResult) {}
+}
+
+/** `{"ok": {"messageId": ` up to the id's own text head. */
+const SEND_OK_HEAD = Buffer.concat([Buffer.from([0xa1]), textItem('ok'), Buffer.from([0xa2]), textItem('messageId')]);
+const SEQ_KEY = textItem('seq');
 
 /**
  * Writes receipts, and message ids derived from the sequence, as ASCII text of a fixed length,
@@ -247,12 +261,25 @@ export class CborWriter {
           return;
         }
         if (v instanceof Uint8Array) return this.#bytes(v);
+        if (v instanceof SendOk) return this.#sendOk(v);
         if (Object.getPrototypeOf(v) === Object.prototype) {
           if (Object.isFrozen(v)) return this.#frozenMap(v);
           return this.#map(v as Record<string, unknown>);
         }
     }
     this.#raw(encodeFrame(v));
+  }
+
+  #sendOk(v: SendOk): void {
+    const r = v.ok;
+    if (r.duplicate !== undefined || r.deadLettered !== undefined || typeof r.messageId !== 'string') {
+      this.#map(v as unknown as Record<string, unknown>);
+      return;
+    }
+    this.#key(SEND_OK_HEAD);
+    this.#text(r.messageId);
+    this.#key(SEQ_KEY);
+    this.#number(r.seq);
   }
 
   #frozenMap(o: object): void {

@@ -4,6 +4,7 @@
  * (shared/STACK.md: "buffers that empty after a callback").
  */
 import { Encoder, type Options } from 'cbor-x';
+import { readSubset } from './cbor-reader.js';
 
 const options = {
   useRecords: false, mapsAsObjects: true, tagUint8Array: false,
@@ -24,10 +25,11 @@ const viewDecoder = new Encoder({ ...options, copyBuffers: false });
 
 /**
  * Decodes a WebSocket message whose buffer the caller copied once and owns: every body is a view
- * into it, so a batch of N bodies costs one copy instead of N (the server's hot path).
+ * into it, so a batch of N bodies costs one copy instead of N (the server's hot path). The common
+ * frames are read by cbor-reader.ts, anything else by cbor-x, with the same result.
  */
 export function decodeOwnedFrame(bytes: Uint8Array): unknown {
-  return viewDecoder.decode(bytes);
+  return readSubset(bytes) ?? viewDecoder.decode(bytes);
 }
 
 /** Decodes one WebSocket message; throws on malformed CBOR. */

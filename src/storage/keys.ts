@@ -75,9 +75,16 @@ export function readSeq(b: Buffer, offset: number): number {
 }
 
 export function messageKey(prefix: Prefix, qid: string, seq: number): Buffer {
-  const key = Buffer.allocUnsafe(17);
+  return writeMessageKey(Buffer.allocUnsafe(MESSAGE_KEY_BYTES), prefix, qid, seq);
+}
+
+export const MESSAGE_KEY_BYTES = 17;
+
+/** messageKey written into `key` (MESSAGE_KEY_BYTES long), for a caller that reuses one buffer. */
+export function writeMessageKey(key: Buffer, prefix: Prefix, qid: string, seq: number): Buffer {
   key[0] = prefix;
-  qidBytes(qid).copy(key, 1);
+  const q = qidBytes(qid);
+  for (let i = 0; i < 8; i++) key[1 + i] = q[i]!;
   writeSeq(key, seq, 9);
   return key;
 }

@@ -23,8 +23,15 @@ const HAS_ID = 1;
 const HAS_META = 2;
 const HEADER = 18;
 
-export function encodeMessage(m: StoredMessage): Buffer {
-  const { id, sentAt, visibleAt, body, ...meta } = m;
+/** The fields of a StoredMessage that the header and the body hold; any other goes into meta. */
+const OWN = new Set(['id', 'sentAt', 'visibleAt', 'body']);
+
+/**
+ * The record of `m`, in a buffer from `alloc` (by default one of its own). A message without
+ * optional fields (the common case) is written without building the meta object first.
+ */
+export function encodeMessage(m: StoredMessage, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  const { id, sentAt, visibleAt, body } = m;
   let flags = 0;
   let size = HEADER + body.byteLength;
   let idBytes: Buffer | undefined;
@@ -35,14 +42,17 @@ export function encodeMessage(m: StoredMessage): Buffer {
     flags |= HAS_ID;
     size += 1 + idBytes.length;
   }
-  for (const k in meta) {
-    if ((meta as Record<string, unknown>)[k] === undefined) continue;
+  let meta: Record<string, unknown> | undefined;
+  for (const k in m) {
+    const v = (m as unknown as Record<string, unknown>)[k];
+    if (v !== undefined && !OWN.has(k)) (meta ??= {})[k] = v;
+  }
+  if (meta !== undefined) {
     metaBytes = cbor.encode(meta);
     flags |= HAS_META;
     size += 4 + metaBytes.byteLength;
-    break;
   }
-  const b = Buffer.allocUnsafe(size);
+  const b = alloc(size);
   b[0] = FORMAT_1;
   b[1] = flags;
   b.writeDoubleBE(sentAt, 2);

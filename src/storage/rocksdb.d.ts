@@ -3,6 +3,9 @@ declare module '@nxtedition/rocksdb' {
   export interface ChainedBatch {
     put(key: Buffer, value: Uint8Array): this;
     del(key: Buffer): this;
+    /** The binding's put: checks, then copies key and value into the native batch (no encodings, no op record). */
+    _put(key: Buffer, value: Buffer): void;
+    _del(key: Buffer): void;
     readonly length: number;
     write(options: { sync: boolean }): Promise<void>;
     /** Synchronous write (this binding writes synchronously anyway). */
