@@ -87,7 +87,7 @@ export interface Measurement {
   latency?: Percentiles;
   /** Isolation: the light queue alone. */
   latencyAlone?: Percentiles;
-  /** Latency and isolation: measured sends held back by the 1,000 unconfirmed, counted from when they were due (load.ts RateOutcome). */
+  /** Latency and isolation: measured sends held back by the 1,000 unconfirmed, their latency counted from when they were held (load.ts RateOutcome). */
   heldBack?: number;
   /** Stopped by its deadline before its message count. */
   timeBounded?: boolean;
@@ -259,11 +259,11 @@ type LatencyRun = RateOutcome & { hist: LatencyHistogram };
 
 /**
  * Notes on a measured run that the percentiles do not show: sends held back by the 1,000
- * unconfirmed (counted in the histogram from when they were due), sends never made, messages not received.
+ * unconfirmed (counted in the histogram from when they were held), sends never made, messages not received.
  */
 function runNotes(run: LatencyRun, label = ''): string[] {
   const notes: string[] = [];
-  if (run.heldBack > 0) notes.push(`${label}${run.heldBack} sends held back by 1,000 unconfirmed, sent late (counted from when they were due)`);
+  if (run.heldBack > 0) notes.push(`${label}${run.heldBack} sends held back by 1,000 unconfirmed, sent late (their latency counts from when they were held)`);
   if (run.unsent > 0) notes.push(`${label}${run.unsent} sends never made: still over 1,000 unconfirmed at the end`);
   if (run.hist.count < run.sent) notes.push(`${label}${run.sent - run.hist.count} of ${run.sent} not received within 10 s`);
   return notes;
