@@ -1179,7 +1179,6 @@ export class QueueActor<Ref> {
     return leased.count === 0 ? [] : leased.messages();
   }
 
-  /** As `#take`, the messages as the actor's own records (for a push: written without objects, deliveries.ts). */
   /** Whether `msg` is still leased by the delivery whose lease ends at `at` (else that entry is stale for it). */
   #leasedUntil(msg: Msg, at: number): boolean {
     return msg.until === at && msg.state === State.Leased;
@@ -1194,6 +1193,7 @@ export class QueueActor<Ref> {
     return false;
   }
 
+  /** As `#take`, the messages as the actor's own records (for a push: written without objects, deliveries.ts). */
   #lease(max: number, visibilityMs: number, now: number, holder: Subscription | undefined): LeasedDeliveries {
     const taken: Msg[] = [];
     let bytes = 0;

@@ -49,8 +49,8 @@ const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`,
     store.markDurable(through);
     // A turn writes what turns staged during that sync and posts the answers it released, together
     // with whatever else this event-loop iteration brings (requests from the main thread arrive in
-    // the same poll phase): one RocksDB write and one postMessage instead of two of each, which
-    // were a fifth of the shard's time at one message per request (loadtest/analysis.md, fourth session).
+    // the same poll phase): one RocksDB write and one postMessage instead of two of each when both
+    // come in one iteration.
     scheduleTurn();
   },
   failed: (err) => die('WAL sync failed', err),
