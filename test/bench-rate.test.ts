@@ -1,9 +1,12 @@
 // The harness's fixed-rate publisher (loadtest/load.ts `publishAtRate`): a send that falls due while
 // the unconfirmed window is full is not dropped (coordinated omission) but held back, sent once a
 // confirm frees the window, counted, and stamped with the time the pacing tick found it due and
-// could not send it, so the latency the consumer records includes its wait.
+// could not send it, so the latency the consumer records includes its wait. RESULTS.md says how
+// many each broker held back.
 import t from 'tap';
 import { publishAtRate, stampOf } from '../loadtest/load.js';
+import { heldBackLine, type BenchResults, type RunRecord } from '../loadtest/report.js';
+import type { Measurement } from '../loadtest/scenarios.js';
 import type { Producer } from '../loadtest/adapters/adapter.js';
 
 interface Sent {
@@ -66,4 +69,16 @@ t.test('a broker that keeps up: nothing held back, every body stamped when it is
   const outcome = await publishAtRate({ producer, queue: 'q', ratePerSec: 2000, durationMs: 50, bodyBytes: 16, maxUnconfirmed: 1000 });
   t.same(outcome, { sent: 100, heldBack: 0, unsent: 0 });
   t.ok(sent.every((age) => age >= 0 && age < 20), 'stamped at the send itself, not at an earlier due time');
+});
+
+t.test('RESULTS.md names the sends each broker held back, under the latency table', async (t) => {
+  const m = (heldBack: number): Measurement => ({ messages: 100, seconds: 1, msgsPerSec: 100, heldBack });
+  const run = (broker: string, rep: number, heldBack: number): RunRecord => ({ scenario: 'latency', broker, rep, status: 'ok', measurement: m(heldBack) });
+  const results = (runs: RunRecord[]): BenchResults => ({
+    command: 'x', date: 'x', smoke: false, reps: 2, shards: 2, machine: { cpus: 2, cpuModel: 'x', kernel: 'x', node: 'x' }, versions: {},
+    sizes: {} as BenchResults['sizes'], scenarios: [{ id: 'latency', title: 'latency', kind: 'latency' }], runs,
+  });
+  t.same(heldBackLine(results([run('ferry', 1, 0), run('redis', 1, 0)]), 'latency'), [], 'nothing said when nothing was held back');
+  const line = heldBackLine(results([run('ferry', 1, 1200), run('ferry', 2, 300), run('redis', 1, 0), run('redis', 2, 0)]), 'latency').join('\n');
+  t.match(line, /held back.*ferry 1,500, redis 0\./, 'every broker, summed over the repetitions');
 });
