@@ -12,7 +12,7 @@ import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
-import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount, type LatencySink } from './load.js';
+import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount, type LatencySink, type RateOutcome } from './load.js';
 
 export interface Sizes {
   bodyBytes: number;
@@ -87,6 +87,8 @@ export interface Measurement {
   latency?: Percentiles;
   /** Isolation: the light queue alone. */
   latencyAlone?: Percentiles;
+  /** Latency and isolation: measured sends held back by the 1,000 unconfirmed, their latency counted from when they were held (load.ts RateOutcome). */
+  heldBack?: number;
   /** Stopped by its deadline before its message count. */
   timeBounded?: boolean;
   notes?: string[];
@@ -236,14 +238,14 @@ class LatencyClients {
   }
 
   /** Publishes at `rate` for `durationMs`, counted in sink.measured, and waits (bounded) until all arrived. */
-  async measure(rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
+  async measure(rate: number, durationMs: number): Promise<LatencyRun> {
     this.sink.measuredFrom = performance.now();
-    const { sent, skipped } = await this.#publishAt(rate, durationMs);
-    await waitForCount(this.sink.measured, sent, 10_000);
-    return { hist: this.sink.measured, sent, skipped };
+    const outcome = await this.#publishAt(rate, durationMs);
+    await waitForCount(this.sink.measured, outcome.sent, 10_000);
+    return { hist: this.sink.measured, ...outcome };
   }
 
-  #publishAt(rate: number, durationMs: number): Promise<{ sent: number; skipped: number }> {
+  #publishAt(rate: number, durationMs: number): Promise<RateOutcome> {
     return publishAtRate({ producer: this.producer, queue: this.queue, ratePerSec: rate, durationMs, bodyBytes: this.ctx.sizes.bodyBytes, maxUnconfirmed: 1000 });
   }
 
@@ -252,7 +254,22 @@ class LatencyClients {
   }
 }
 
-async function latencyRun(ctx: ScenarioContext, queue: string, rate: number, durationMs: number): Promise<{ hist: LatencyHistogram; sent: number; skipped: number }> {
+/** A measured fixed-rate run: the latencies, and what the publisher sent, held back or never sent (load.ts RateOutcome). */
+type LatencyRun = RateOutcome & { hist: LatencyHistogram };
+
+/**
+ * Notes on a measured run that the percentiles do not show: sends held back by the 1,000
+ * unconfirmed (counted in the histogram from when they were held), sends never made, messages not received.
+ */
+function runNotes(run: LatencyRun, label = ''): string[] {
+  const notes: string[] = [];
+  if (run.heldBack > 0) notes.push(`${label}${run.heldBack} sends held back by 1,000 unconfirmed, sent late (their latency counts from when they were held)`);
+  if (run.unsent > 0) notes.push(`${label}${run.unsent} sends never made: still over 1,000 unconfirmed at the end`);
+  if (run.hist.count < run.sent) notes.push(`${label}${run.sent - run.hist.count} of ${run.sent} not received within 10 s`);
+  return notes;
+}
+
+async function latencyRun(ctx: ScenarioContext, queue: string, rate: number, durationMs: number): Promise<LatencyRun> {
   const clients = await LatencyClients.open(ctx, queue);
   try {
     return await clients.measure(rate, durationMs);
@@ -275,15 +292,15 @@ async function latencyScenario(ctx: ScenarioContext): Promise<Measurement> {
         const t0 = performance.now();
         const ticker = setInterval(() => ctx.progress(`${((performance.now() - t0) / 1000).toFixed(0)} s at ${rate}/s`), 500);
         try {
-          const { hist, sent, skipped } = await clients.measure(rate, latencyMs);
-          const notes = skipped > 0 ? [`${skipped} sends skipped: over 1,000 unconfirmed`] : [];
-          if (hist.count < sent) notes.push(`${sent - hist.count} of ${sent} not received within 10 s`);
+          const run = await clients.measure(rate, latencyMs);
+          const { hist, sent, unsent } = run;
+          const notes = runNotes(run);
           const warm = clients.sink.warm;
           if (warm.count > 0) {
             const w = warm.summary();
             notes.push(`warm-up (${(warmupMs / 1000).toFixed(1)} s at the same rate before the measured ${latencyMs / 1000} s, not counted): p50 ${w.p50.toFixed(2)} / p99 ${w.p99.toFixed(2)} / max ${w.max.toFixed(2)} ms`);
           }
-          return { messages: hist.count, seconds: (performance.now() - t0) / 1000, expected: sent, latency: hist.summary(), notes };
+          return { messages: hist.count, seconds: (performance.now() - t0) / 1000, expected: sent + unsent, latency: hist.summary(), heldBack: run.heldBack, notes };
         } finally {
           clearInterval(ticker);
         }
@@ -326,7 +343,11 @@ async function isolationScenario(ctx: ScenarioContext): Promise<Measurement> {
         const load = await finished;
         return {
           messages: load.confirmed, seconds: load.seconds, expected: load.confirmed, latency: beside.hist.summary(), latencyAlone: alone.hist.summary(),
-          notes: [`4 saturating publishers (own thread) confirmed ${Math.round(load.confirmed / load.seconds).toLocaleString('en-US')} msg/s meanwhile`],
+          heldBack: alone.heldBack + beside.heldBack,
+          notes: [
+            `4 saturating publishers (own thread) confirmed ${Math.round(load.confirmed / load.seconds).toLocaleString('en-US')} msg/s meanwhile`,
+            ...runNotes(alone, 'light queue alone: '), ...runNotes(beside, 'light queue beside: '),
+          ],
         };
       });
     } finally {

@@ -29,22 +29,36 @@ export class BinaryHeap<T> {
     const top = a[0];
     const last = a.pop();
     if (top === undefined || last === undefined || a.length === 0) return top;
-    let i = 0;
-    const n = a.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.less(a[r]!, a[l]!) ? r : l;
-      if (!this.less(a[c]!, last)) break;
-      a[i] = a[c]!;
-      i = c;
-    }
-    a[i] = last;
+    a[0] = last;
+    this.#siftDown(0);
     return top;
   }
 
   clear(): void {
     this.#items = [];
+  }
+
+  /** Keeps only the items `keep` accepts, in heap order again (O(n): sift down from the last parent). */
+  retain(keep: (item: T) => boolean): void {
+    const a = this.#items.filter(keep);
+    this.#items = a;
+    for (let i = (a.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
+  }
+
+  #siftDown(start: number): void {
+    const a = this.#items;
+    const n = a.length;
+    const item = a[start]!;
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.less(a[r]!, a[l]!) ? r : l;
+      if (!this.less(a[c]!, item)) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = item;
   }
 }
