@@ -126,6 +126,16 @@ t.test('ShardHost with deferSync: a push of messages still in the open batch lea
   t.same(refs(host.endTurn(6)), [10], 'only the subscribe reply leaves at once');
   store.markDurable(store.written);
   t.same(host.released().map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 9], ['reply', 11], ['push', undefined]], 'the stream push with the replies, once durable');
+
+  // A push released by the very turn that answers the subscribe (it wrote nothing new) still
+  // comes after the subscribe reply: the main thread learns the subscription first.
+  host.accept({ t: 'req', r: 12, qid: STREAM_QID, session: 7, req: { op: 'createGroup', args: { queue: 's', group: 'h', start: 'earliest' } } }, 7);
+  host.endTurn(7);
+  store.markDurable(store.written);
+  host.released();
+  host.accept({ t: 'req', r: 13, qid: STREAM_QID, session: 7, sub: 4, req: { op: 'subscribe', args: { queue: 's', credit: 10, group: 'h' } } }, 8);
+  const now = host.endTurn(8);
+  t.same(now.map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 13], ['push', undefined]], 'the subscribe reply, then the push');
 });
 
 t.test('a real shard worker: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {

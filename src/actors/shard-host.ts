@@ -488,8 +488,10 @@ export class ShardHost {
     const released = this.#held.release(this.#store.durable);
     const early = this.#answers.takeEarly();
     if (early.length === 0) return released;
-    for (const item of early) released.push(item);
-    return released;
+    // Early items first: a subscribe reply must reach the main thread before any push of its
+    // subscription, and a push that waited may be released by this very turn.
+    for (const item of released) early.push(item);
+    return early;
   }
 
   /** The answers of held turns whose write has become durable since (store.markDurable), in turn order. */
