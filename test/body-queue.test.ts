@@ -5,11 +5,9 @@
 import t from 'tap';
 import { BodyQueue } from '../src/actors/body-queue.js';
 import { BodyCache, CACHED_BODY_OVERHEAD, QUEUED_BODY_OVERHEAD } from '../src/actors/ports.js';
-import { QueueActor, type ActorRequest } from '../src/actors/queue-actor.js';
-import { mergeAttributes } from '../src/protocol/attributes.js';
 import type { DeliveredMessage, QueueAttributes } from '../src/protocol/ops.js';
 import type { StoredMessage } from '../src/storage/records.js';
-import { actorHarness, MemoryStore, Outbox, text, type Answer, type Request } from './helpers/actor.js';
+import { actorHarness, MemoryStore, text } from './helpers/actor.js';
 
 const body = (n: number, size = 256): Uint8Array => new Uint8Array(size).fill(n % 251);
 
@@ -69,28 +67,13 @@ function setup(cacheBytes: number, attrs: Partial<QueueAttributes> = {}) {
       return super.readMessages(seqs);
     }
   }
-  const store = new CountingStore();
-  const out = new Outbox();
-  const cache = new BodyCache(cacheBytes);
-  const record = { id: '00000000000000aa', name: 'q', attributes: mergeAttributes('q', undefined, attrs), createdAt: 0, purgedBelow: 0 };
-  store.putQueue(record);
-  const actor = new QueueActor<number>(record, 0, { store, outbox: out, bodies: cache });
-  let r = 0;
-  const call = (req: Request, now: number): Answer => {
-    const ref = ++r;
-    actor.handle({ session: 1, ...req, ref } as ActorRequest<number>, now);
-    actor.endTurn(now);
-    return out.answers.get(ref)!;
-  };
-  const ok = <T>(a: Answer): T => {
-    if ('error' in a) throw new Error(`${a.error.code}: ${a.error.message}`);
-    return a.result as T;
-  };
+  const h = actorHarness(attrs, { cacheBytes, store: new CountingStore() });
+  const { call, ok } = h;
   const sendBatch = (from: number, n: number, now: number) =>
     ok(call({ op: 'sendBatch', args: { queue: 'q', entries: Array.from({ length: n }, (_, i) => ({ body: Buffer.from(`m${from + i}`.padEnd(100, '.')) })) } }, now));
   const receive = (max: number, now: number) => ok<{ messages: DeliveredMessage[] }>(call({ op: 'receive', args: { queue: 'q', max } }, now)).messages;
   const deleteAll = (ms: DeliveredMessage[], now: number) => ok(call({ op: 'deleteBatch', args: { queue: 'q', receipts: ms.map((m) => m.receipt) } }, now));
-  return { store, cache, actor, call, ok, sendBatch, receive, deleteAll };
+  return { store: h.store, cache: h.bodies, actor: h.actor, call, ok, sendBatch, receive, deleteAll };
 }
 
 t.test('actor: bodies kept are delivered from memory, the rest from the store, in order', async (t) => {

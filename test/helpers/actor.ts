@@ -76,9 +76,11 @@ export type Request = (ActorRequest<number> extends infer R ? (R extends unknown
 
 let nextQid = 1;
 
-export interface Harness {
-  store: MemoryStore;
+export interface Harness<S extends MemoryStore = MemoryStore> {
+  store: S;
   out: Outbox;
+  /** The shard's body cache the actor counts its bodies against. */
+  bodies: BodyCache;
   actor: QueueActor<number>;
   name: string;
   qid: string;
@@ -95,17 +97,17 @@ export interface Harness {
 }
 
 /** A fresh actor; the attributes go through the same merge and checks as a createQueue. */
-export function actorHarness(attrs: Partial<QueueAttributes> = {}, opts: { cacheBytes?: number; name?: string } = {}): Harness {
+export function actorHarness<S extends MemoryStore = MemoryStore>(attrs: Partial<QueueAttributes> = {}, opts: { cacheBytes?: number; name?: string; store?: S } = {}): Harness<S> {
   const name = opts.name ?? 'q';
   const qid = (nextQid++).toString(16).padStart(16, '0');
-  const store = new MemoryStore();
+  const store = opts.store ?? (new MemoryStore() as S);
   const out = new Outbox();
   const bodies = new BodyCache(opts.cacheBytes ?? 1 << 30);
   const record: QueueRecord = { id: qid, name, attributes: mergeAttributes(name, undefined, attrs), createdAt: 0, purgedBelow: 0 };
   store.putQueue(record);
   let r = 0;
-  const h: Harness = {
-    store, out, name, qid,
+  const h: Harness<S> = {
+    store, out, name, qid, bodies,
     actor: new QueueActor<number>(record, 0, { store, outbox: out, bodies }),
     call(req, now) {
       const ref = ++r;
