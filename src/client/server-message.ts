@@ -16,6 +16,7 @@
  */
 import { decodeOwnedFrame } from '../protocol/codec.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
+import { FLOAT64_INFO, NOT_SIMPLE, simpleValue } from '../protocol/cbor-simple.js';
 
 /** Thrown inside the reader when the input leaves the subset; never escapes this module. */
 const OUTSIDE = new Error('outside the fast subset');
@@ -198,24 +199,17 @@ class Reader {
         }
         return o;
       }
-      case 7:
-        switch (info) {
-          case 20:
-            return false;
-          case 21:
-            return true;
-          case 22:
-            return null;
-          case 23:
-            return undefined;
-          case 27: {
-            const p = this.pos;
-            this.need(p + 8);
-            this.pos = p + 8;
-            return this.view.getFloat64(p);
-          }
+      case 7: {
+        if (info === FLOAT64_INFO) {
+          const p = this.pos;
+          this.need(p + 8);
+          this.pos = p + 8;
+          return this.view.getFloat64(p);
         }
-        throw OUTSIDE;
+        const value = simpleValue(info);
+        if (value === NOT_SIMPLE) throw OUTSIDE;
+        return value;
+      }
       default:
         throw OUTSIDE; // tags
     }

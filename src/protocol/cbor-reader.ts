@@ -14,6 +14,7 @@
  * message with cbor-x instead: a fast path, never a second dialect. Malformed input (cut short,
  * lengths past the end) also returns undefined, so cbor-x reports it as it always did.
  */
+import { FLOAT64_INFO, NOT_SIMPLE, simpleValue } from './cbor-simple.js';
 
 /** Thrown inside the reader when the input leaves the subset; never escapes this module. */
 const OUTSIDE = new Error('outside the subset');
@@ -159,24 +160,17 @@ class Reader {
         }
         return o;
       }
-      case 7:
-        switch (info) {
-          case 20:
-            return false;
-          case 21:
-            return true;
-          case 22:
-            return null;
-          case 23:
-            return undefined;
-          case 27: {
-            const at = this.pos;
-            this.#need(at + 8);
-            this.pos = at + 8;
-            return this.#view.getFloat64(at);
-          }
+      case 7: {
+        if (info === FLOAT64_INFO) {
+          const at = this.pos;
+          this.#need(at + 8);
+          this.pos = at + 8;
+          return this.#view.getFloat64(at);
         }
-        throw OUTSIDE;
+        const value = simpleValue(info);
+        if (value === NOT_SIMPLE) throw OUTSIDE;
+        return value;
+      }
       default:
         throw OUTSIDE; // tags
     }
