@@ -107,21 +107,40 @@ function lat(ms0: Measurement[], pick: (m: Measurement) => Percentiles | undefin
   return ms0.map(pick).filter((p): p is Percentiles => p !== undefined).map((p) => p[key]);
 }
 
+/**
+ * The CPU ceiling of a throughput run: the rate at which the broker and the load generator
+ * together would keep every core of the machine busy, at their measured CPU per message. A run
+ * well below it was bound by something other than CPU (a round trip, a sync, a lock); a run
+ * near it was bound by the cores.
+ */
+export function cpuCeiling(cores: number, brokerPer100k: number, loadGenPer100k: number): number | undefined {
+  const per100k = brokerPer100k + loadGenPer100k;
+  return per100k > 0 ? (cores * 100_000) / per100k : undefined;
+}
+
 function throughputTable(r: BenchResults, id: string, med: Median): string[] {
-  const rows = ['| broker | msg/s, median (min–max) | broker CPU s / 100k msgs | Ferry ÷ broker |', '|---|---|---|---|'];
+  const rows = [
+    `| broker | msg/s, median (min–max) | broker CPU s / 100k msgs | load generator CPU s / 100k msgs | CPU ceiling on ${r.machine.cpus} cores, msg/s | Ferry ÷ broker |`,
+    '|---|---|---|---|---|---|',
+  ];
   const ferry = okRuns(r, id, 'ferry').map((m) => m.msgsPerSec);
   const ferryMed = ferry.length > 0 ? med(ferry) : undefined;
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | |`);
+      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | |`);
       continue;
     }
     const rates = runs.map((m) => m.msgsPerSec);
     const cpu = runs.map((m) => m.cpuPer100k).filter((c): c is number => c !== undefined);
+    const gen = runs.map((m) => m.loadGenCpuPer100k).filter((c): c is number => c !== undefined);
+    const ceilings = runs
+      .map((m) => (m.cpuPer100k === undefined || m.loadGenCpuPer100k === undefined ? undefined : cpuCeiling(r.machine.cpus, m.cpuPer100k, m.loadGenCpuPer100k)))
+      .filter((c): c is number => c !== undefined);
     const ratio = b !== 'ferry' && ferryMed !== undefined ? `${(ferryMed / med(rates)).toFixed(2)}×` : '';
     const bounded = runs.some((m) => m.timeBounded) ? ' ⏱' : '';
-    rows.push(`| ${b} | ${spread(rates, med, int)}${bounded} | ${cpu.length > 0 ? spread(cpu, med, (n) => n.toFixed(2)) : 'n/a'} | ${ratio} |`);
+    const cell = (xs: number[], fmt: (n: number) => string): string => (xs.length > 0 ? spread(xs, med, fmt) : 'n/a');
+    rows.push(`| ${b} | ${spread(rates, med, int)}${bounded} | ${cell(cpu, (n) => n.toFixed(2))} | ${cell(gen, (n) => n.toFixed(2))} | ${cell(ceilings, int)} | ${ratio} |`);
   }
   return rows;
 }
@@ -262,7 +281,8 @@ export function renderResults(r: BenchResults, med: Median): string {
     'Consume: queues filled first (not timed), then one consumer per queue with prefetch 1,000 until all are acked. Ferry uses the SDK\'s consume() (push with credit, acks coalesced into deleteBatch per turn); RabbitMQ one ack per message; NATS a durable pull consumer, explicit ack, max_ack_pending 1,000; Redis XREADGROUP COUNT 1000 BLOCK 100 and one XACK per batch.',
     'Latency: one producer sends single messages at the fixed rate (a 1 ms pacing tick), stamped with performance.now(); one consumer (prefetch 1,000) records receive time minus stamp into a log-bucket histogram (< 0.8% error).',
     'Isolation: the light queue\'s latency run at 100 msg/s, first alone, then while 4 producers publish as fast as they can to another queue.',
-    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase.', '');
+    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase; load generator CPU: the same for the harness\'s own process (every client of the run lives in it).',
+    'CPU ceiling: the machine\'s cores × 100,000 ÷ (broker + load generator CPU seconds per 100k messages), i.e. the rate at which the two together would keep every core busy. A rate near its ceiling was bound by CPU; one far below it by something else (round trips, syncs, locks).', '');
   if (existsSync(ANALYSIS)) out.push(readFileSync(ANALYSIS, 'utf8').trimEnd(), '');
   if (existsSync(MEMORY_NOTES)) out.push(readFileSync(MEMORY_NOTES, 'utf8').trimEnd(), '');
   return out.join('\n');

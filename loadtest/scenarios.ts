@@ -84,6 +84,11 @@ export interface Measurement {
   msgsPerSec: number;
   /** Broker CPU seconds per 100,000 messages of the measured phase. */
   cpuPer100k?: number;
+  /**
+   * The load generator's (this process's, every thread) CPU seconds per 100,000 messages of the
+   * measured phase: it shares the machine's cores with the broker, so the two together bound the rate.
+   */
+  loadGenCpuPer100k?: number;
   latency?: Percentiles;
   /** Isolation: the light queue alone. */
   latencyAlone?: Percentiles;
@@ -133,12 +138,14 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<Measurement>;
 }
 
-/** Wraps the measured phase: broker CPU and Ferry's /metrics before and after. */
+/** Wraps the measured phase: broker and load-generator CPU, and Ferry's /metrics before and after. */
 async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: number; seconds: number; expected: number } & Partial<Measurement>>): Promise<Measurement> {
   const before = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
   const cpu = new CpuMeter(ctx.adapter.serverPids());
+  const loadGen = new CpuMeter([process.pid]);
   const r = await phase();
   const cpuSeconds = cpu.elapsed();
+  const loadGenSeconds = loadGen.elapsed();
   const after = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
   const m: Measurement = {
     ...r,
@@ -147,6 +154,7 @@ async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: n
   };
   delete (m as { expected?: number }).expected;
   if (cpuSeconds !== undefined && r.messages > 0) m.cpuPer100k = (cpuSeconds / r.messages) * 100_000;
+  if (loadGenSeconds !== undefined && r.messages > 0) m.loadGenCpuPer100k = (loadGenSeconds / r.messages) * 100_000;
   if (before !== undefined && after !== undefined) m.ferry = diffView(before, after);
   return m;
 }

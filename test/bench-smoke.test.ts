@@ -15,7 +15,7 @@ interface Run {
   broker: string;
   status: string;
   reason?: string;
-  measurement?: { messages: number; msgsPerSec: number; latency?: { count: number; p50: number; p99: number; p999: number; max: number }; notes?: string[] };
+  measurement?: { messages: number; msgsPerSec: number; cpuPer100k?: number; loadGenCpuPer100k?: number; latency?: { count: number; p50: number; p99: number; p999: number; max: number }; notes?: string[] };
 }
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -47,6 +47,9 @@ t.test('bench --smoke runs the core scenarios on Ferry and writes numbers to --o
   for (const r of results.runs) {
     t.equal(r.status, 'ok', `${r.scenario}: ${r.reason ?? ''}`);
     t.ok(r.measurement !== undefined && r.measurement.messages > 0 && r.measurement.msgsPerSec > 0, `${r.scenario} moved messages`);
+    // Both sides of the machine's CPU are measured: the broker's process and the harness's own.
+    t.ok((r.measurement?.cpuPer100k ?? 0) > 0, `${r.scenario}: broker CPU measured`);
+    t.ok((r.measurement?.loadGenCpuPer100k ?? 0) > 0, `${r.scenario}: load generator CPU measured`);
   }
   const latencyRun = results.runs.find((r) => r.scenario === 'latency')!.measurement!;
   const latency = latencyRun.latency!;
@@ -59,6 +62,7 @@ t.test('bench --smoke runs the core scenarios on Ferry and writes numbers to --o
   const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
   t.match(md, /npm run bench -- --smoke --out/, 'RESULTS.md names the command');
   t.match(md, /\| publish-1 \| [\d,]+ msg\/s/, 'RESULTS.md has the publish figure');
+  t.match(md, /^\| ferry \| [\d,]+ \| [\d.]+ \| [\d.]+ \| [\d,]+ \|\s+\|$/m, 'throughput tables give broker and load-generator CPU and the CPU ceiling');
   t.equal(existsSync(COMMITTED) ? statSync(COMMITTED).mtimeMs : undefined, committedBefore, 'loadtest/RESULTS.md untouched');
   t.match(stderr, /5\/5/, 'progress reached the last step');
 });
