@@ -138,6 +138,50 @@ t.test('ShardHost with deferSync: a push of messages still in the open batch lea
   t.same(now.map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 13], ['push', undefined]], 'the subscribe reply, then the push');
 });
 
+t.test('ShardHost with deferSync: a backlog push leaves with its turn once the delivered mark ahead of it is durable; with a dead-letter queue it waits', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
+  await host.recover(1);
+  const DLQ_QID = '00000000000000d1';
+  const COUNTED_QID = 'c0c0c0c0c0c0c0c0';
+  host.accept({ t: 'create', r: 1, id: DLQ_QID, name: 'dlq', attributes: {}, createdAt: 1 }, 1);
+  host.accept({ t: 'create', r: 3, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.accept({ t: 'create', r: 2, id: COUNTED_QID, name: 'counted', attributes: { deadLetter: { queue: 'dlq', maxReceives: 5 } }, createdAt: 1 }, 1);
+  for (const [i, body] of ['a', 'b', 'c'].entries()) {
+    host.accept({ ...send(10 + i, body) }, 1);
+    host.accept({ t: 'req', r: 20 + i, qid: COUNTED_QID, session: 1, req: { op: 'send', args: { queue: 'counted', body: Buffer.from(body) } } }, 1);
+  }
+  host.endTurn(1);
+  store.markDurable(store.written);
+  host.released();
+  const subscribe = (r: number, qid: string, queue: string, sub: number): ToShard => ({ t: 'req', r, qid, session: 5, sub, req: { op: 'subscribe', args: { queue, credit: 1 } } });
+  const credit = (r: number, qid: string, sub: number): ToShard => ({ t: 'req', r, qid, session: 5, req: { op: 'credit', args: { sub, credit: 1 } } });
+  const pushes = (answers: FromShard[]): FromShard[] => answers.filter((a) => a.t === 'push');
+
+  // Plain queue: the first delivery stages the delivered mark (ahead of it, up to the last sequence
+  // in use), and its push waits for that to be durable; once it is, the next backlog pushes leave
+  // with their turn: a crash cannot bring them back without one delivery counted.
+  host.accept(subscribe(30, QID, 'q', 1), 2);
+  t.same(pushes(host.endTurn(2)), [], 'the first backlog push waits: no delivered mark on disk covers it yet');
+  store.markDurable(store.written);
+  t.same(pushes(host.released()).length, 1, 'released once the mark is durable');
+  host.accept(credit(31, QID, 1), 3);
+  const next = host.endTurn(3);
+  t.same(pushes(next).length, 1, 'the next backlog message is pushed in its turn: its delivery is counted on disk already');
+
+  // A queue with a dead-letter queue stores each delivery's receive count in the turn's batch:
+  // every backlog push waits for it (maxReceives holds across a crash).
+  host.accept(subscribe(40, COUNTED_QID, 'counted', 2), 4);
+  t.same(pushes(host.endTurn(4)), [], 'waits');
+  store.markDurable(store.written);
+  t.same(pushes(host.released()).length, 1);
+  host.accept(credit(41, COUNTED_QID, 2), 5);
+  t.same(pushes(host.endTurn(5)), [], 'still waits for its own turn\'s write: its receive count is in it');
+  store.markDurable(store.written);
+  t.same(pushes(host.released()).length, 1, 'then leaves');
+});
+
 t.test('a real shard worker: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {
   const dir = tempDir(t);
   const workerUrl = resolve('dist/src/actors/shard-worker.js');

@@ -46,6 +46,10 @@ export interface PartitionStore {
    * whatever else is staged now reaches the disk with it, or is lost with it.
    */
   unwritten(seq: number): boolean;
+  /** The number of the batch that what is staged now will be written in (batches count up from 1). */
+  openBatch(): number;
+  /** Whether batch `n` is durable (written and synced; every earlier batch is then durable too). */
+  isDurable(n: number): boolean;
 }
 
 /**
@@ -60,9 +64,11 @@ export interface ActorOutbox<Ref> {
   /**
    * The messages of one push: read them within this call (deliveries.ts). With `waitForWrite` the
    * push is held like a reply until the turn's write is durable. Without, it leaves with its turn
-   * (docs/protocol.md, "Delivery guarantees"): the actor says so only for a push of messages that
-   * are themselves in the open batch, so that the messages and what the delivery wrote about them
-   * (the delivered mark, receive counts) reach the disk together or are lost together.
+   * (docs/protocol.md, "Delivery guarantees"): the actor says so only when no crash can leave a
+   * message of the push without its delivery counted: the messages are themselves in the open
+   * batch (they and what the delivery wrote about them reach the disk together or are lost
+   * together), or, in a queue that keeps no receive count per message, they are below a delivered
+   * mark that is durable already.
    */
   push(session: number, sub: number, messages: Deliveries, waitForWrite: boolean): void;
   endSubscription(session: number, sub: number, error: WireError): void;

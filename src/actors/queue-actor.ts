@@ -140,6 +140,16 @@ const UNKNOWN_TIME = -1;
 /** Lease-end entries allowed beyond twice the leased messages before the stale ones are dropped. */
 const LEASE_ENDS_SLACK = 64;
 
+/**
+ * How far ahead of the deliveries the delivered mark is written (queue mode). A message below the
+ * mark counts one delivery after a restart, so a mark on disk before a push lets the push leave
+ * without waiting for the fsync of its own turn (#pushWaits). Written ahead, the mark is on disk
+ * long before the deliveries reach it; the cost is that after a crash up to this many messages
+ * that were next in line, never delivered, count one delivery they did not have (an over-count,
+ * which "may have been delivered" allows; never an under-count).
+ */
+const DELIVERED_MARK_AHEAD = 4096;
+
 export class QueueActor<Ref> {
   readonly #store: PartitionStore;
   readonly #out: ActorOutbox<Ref>;
@@ -147,8 +157,15 @@ export class QueueActor<Ref> {
   #record: QueueRecord;
   #nextSeq: number;
   #nextSeqDirty = false;
-  /** Every message below this sequence may have been delivered (queue mode; staged with the high-water mark). */
+  /**
+   * Every message below this sequence may have been delivered (queue mode; staged with the
+   * high-water mark, up to DELIVERED_MARK_AHEAD beyond the last delivery).
+   */
   #deliveredBelow: number;
+  /** The delivered mark as last staged, the batch it was staged in, and the highest one known durable. */
+  #markStaged: number;
+  #markBatch = 0;
+  #markDurable: number;
   /** Set when some message may have a stored delivery record ('D'): acks then delete it too. */
   #deliveryRecords: boolean;
   /** This start of the actor, carried in its receipts (receipt.ts). */
@@ -202,6 +219,8 @@ export class QueueActor<Ref> {
     this.#record = record;
     this.#nextSeq = nextSeq;
     this.#deliveredBelow = deliveredBelow;
+    this.#markStaged = deliveredBelow;
+    this.#markDurable = deliveredBelow; // read from the store: on disk
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
     this.#ids = { text: this.#idOf, write: messageIdWriter(record.id) };
@@ -975,7 +994,7 @@ export class QueueActor<Ref> {
     this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
-    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+    this.#stageSeqMarks();
     this.#store.clearBelow(this.#nextSeq);
     this.#stream?.purged(this.#nextSeq);
     return purged;
@@ -1145,7 +1164,18 @@ export class QueueActor<Ref> {
     else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
-      this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+      this.#stageSeqMarks();
+    }
+  }
+
+  /** Stages the high-water mark and the delivered mark, noting the batch a new delivered mark is in. */
+  #stageSeqMarks(): void {
+    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+    // Only a new value moves the batch to watch: restaged every turn, the mark would always be
+    // in a batch not yet synced, and never be known durable.
+    if (this.#deliveredBelow > this.#markStaged) {
+      this.#markStaged = this.#deliveredBelow;
+      this.#markBatch = this.#store.openBatch();
     }
   }
 
@@ -1261,15 +1291,29 @@ export class QueueActor<Ref> {
   }
 
   /**
-   * Whether a push of `msgs` must wait for its turn's write to be durable (ActorOutbox.push). It
-   * need not when every message in it is still in the store's open batch: then the message and
-   * what this delivery wrote about it (the delivered mark, a receive count) reach the disk together
-   * or not at all, so no crash can leave the message without its delivery counted. A message
-   * sent to a waiting subscriber is such a message, and is pushed without waiting for an fsync.
+   * Whether a push of `msgs` must wait for its turn's write to be durable (ActorOutbox.push): only
+   * if a crash could otherwise leave one of its messages without its delivery counted. A message
+   * needs no wait when
+   *   - it is still in the store's open batch: it and what this delivery wrote about it (the
+   *     delivered mark, a receive count) reach the disk together or not at all. A message sent to
+   *     a waiting subscriber is such a message.
+   *   - the queue keeps no receive count per message (no dead-letter queue) and the message is
+   *     below a delivered mark already on disk: after any crash it counts one delivery. The mark
+   *     is written ahead of the deliveries (DELIVERED_MARK_AHEAD), so a backlog streams out
+   *     without an fsync on each push's way.
+   * A queue with a dead-letter queue stores each delivery's receive count in the turn's batch, so
+   * its other pushes wait for that batch (maxReceives must hold across a crash).
    */
   #pushWaits(msgs: readonly Msg[]): boolean {
-    for (const msg of msgs) if (!this.#store.unwritten(msg.seq)) return true;
+    const marked = this.#attrs.deadLetter === null ? this.#durableMark() : 0;
+    for (const msg of msgs) if (msg.seq >= marked && !this.#store.unwritten(msg.seq)) return true;
     return false;
+  }
+
+  /** The highest delivered mark known to be on disk. */
+  #durableMark(): number {
+    if (this.#markDurable < this.#markStaged && this.#store.isDurable(this.#markBatch)) this.#markDurable = this.#markStaged;
+    return this.#markDurable;
   }
 
   /** As `#take`, the messages as the actor's own records (for a push: written without objects, deliveries.ts). */
@@ -1299,9 +1343,14 @@ export class QueueActor<Ref> {
       msg.holder = holder;
       holder?.leased.add(msg.seq);
       if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
-      if (msg.seq >= this.#deliveredBelow) {
-        this.#deliveredBelow = msg.seq + 1;
-        this.#nextSeqDirty = true;
+      // Past half the distance the mark was written ahead, it moves on (staged at the end of the
+      // turn), so it is on disk before the deliveries reach it. Never beyond the sequences in use.
+      if (msg.seq + DELIVERED_MARK_AHEAD / 2 >= this.#deliveredBelow) {
+        const mark = Math.min(msg.seq + 1 + DELIVERED_MARK_AHEAD, this.#nextSeq);
+        if (mark > this.#deliveredBelow) {
+          this.#deliveredBelow = mark;
+          this.#nextSeqDirty = true;
+        }
       }
       taken.push(msg);
     }

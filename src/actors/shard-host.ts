@@ -183,6 +183,8 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     removeQueue: () => store.removeQueue(qid),
     readMessages: (seqs) => store.readMessages(qid, seqs),
     unwritten: (seq) => store.unwritten(qid, seq),
+    openBatch: () => store.openBatch(),
+    isDurable: (n) => n <= store.durable,
   };
 }
 

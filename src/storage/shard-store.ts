@@ -475,6 +475,11 @@ export class ShardStore {
     }
   }
 
+  /** The number the open batch will have once written: what is staged now is written in it. */
+  openBatch(): number {
+    return this.#written + 1;
+  }
+
   /** Whether message `seq` of queue `qid` is stored in the open batch (staged, not yet written). */
   unwritten(qid: string, seq: number): boolean {
     return this.#unwrittenMessages.holdsNew(qid, seq);

@@ -58,6 +58,9 @@ export class MemoryStore implements PartitionStore {
   readMessages(seqs: readonly number[]): Array<StoredMessage | undefined> { return seqs.map((s) => this.messages.get(s)); }
   /** Every write here is at once in the store: nothing is ever in an open batch. */
   unwritten(): boolean { return false; }
+  openBatch(): number { return 1; }
+  /** Durable at once, like every write here. */
+  isDurable(): boolean { return true; }
 }
 
 export class Outbox implements ActorOutbox<number> {
