@@ -19,6 +19,7 @@ const meta = (name: string, id: string, leader: string): QueueMeta => ({ name, i
 /** A node stand-in: queues, leadership, holds released by hand, peer calls recorded and answered by hand. */
 function node(): {
   ports: ClusterMovesPorts;
+  queues: Map<string, QueueMeta>;
   leading: Set<string>;
   holds: Array<{ qid: string; release(): void; fail(e: WireError): void }>;
   calls: Array<{ node: string; m: PeerCall; done(a: PeerAnswer): void }>;
@@ -45,7 +46,7 @@ function node(): {
     call: (n, m, done) => calls.push({ node: n, m, done }),
     pool: () => fakePool,
   };
-  return { ports, leading, holds, calls, pool };
+  return { ports, queues, leading, holds, calls, pool };
 }
 
 const record = { target: 'dlq', message: { id: 'm1', body: Buffer.from('x') } };
@@ -156,4 +157,27 @@ t.test('unroutable sends go to the unroutable queue\'s leader; the producer hear
     { error: { code: 'NotLeader', retryable: true } },
     { error: { code: 'QueueDoesNotExist', keptIn: undefined } },
   ], 'a retryable failure is passed on (the front end tries again); any other leaves the plain error');
+});
+
+t.test('a deleted queue this node led: its moves and their forgets go on until its shard says its outbox is empty', async (t) => {
+  const n = node();
+  const moves = new ClusterMoves(n.ports);
+  t.teardown(() => moves.close());
+  // The cluster deletes the source while this node leads it.
+  n.queues.delete('src');
+  n.leading.delete(SRC);
+  moves.retire(SRC);
+  t.equal(moves.retiredCount, 1);
+  const outcomes: Array<InsertOutcome<{ qid: string }>> = [];
+  moves.insert(F, record, (o) => outcomes.push(o));
+  n.holds[0]!.release();
+  n.calls[0]!.done({ result: { inserted: 1 } });
+  t.same(outcomes, [{ stored: { qid: DLQ } }], 'carried although no node leads the source any more');
+  moves.drained(SRC);
+  t.equal(moves.retiredCount, 0, 'not kept once its shard has no outbox record left');
+  moves.forget({ qid: DLQ }, F);
+  n.holds[1]!.release();
+  t.match(n.calls[1], { node: 'n2', m: { t: 'forget', qid: DLQ, origin: F } }, 'the marker of its last move is still forgotten: no leader is left to replay that move');
+  moves.insert({ qid: SRC, seq: 8 }, record, (o) => outcomes.push(o));
+  t.same(outcomes.at(-1), 'drop', 'a record of it seen after that is not carried');
 });

@@ -111,6 +111,25 @@ t.test('dead letters, redrive and unroutable sends across nodes', async (t) => {
     await c3.queue('dlq').deleteBatch(got.map((m) => m.receipt));
   });
 
+  t.test('deleting a queue of 3,000 dead-letters every one of them, past the 1,000 a shard keeps in flight', async (t) => {
+    await c1.createQueue('doomed-big', { deadLetter: { queue: 'dlq', maxReceives: 3 } });
+    t.not((await queueMeta(cluster.etcd.url, 'doomed-big'))!.leader, dlqLeader, 'led by another node than the DLQ');
+    const n = 3000;
+    for (let i = 0; i < n; i += 500) await c1.queue('doomed-big').sendBatch(Array.from({ length: 500 }, (_, k) => ({ body: `b${i + k}` })));
+    // The nodes discard their copies as soon as etcd has the deletion, while most moves are still
+    // on their way: the node that led the queue carries them to the end.
+    await c2.deleteQueue('doomed-big');
+    await waitForCount(c1, 'dlq', n, 60_000);
+    const bodies = new Set<string>();
+    for (let round = 0; round < 40 && bodies.size < n; round++) {
+      const got = await c3.queue('dlq').receive({ max: 100, visibilityMs: 60_000 });
+      for (const m of got) bodies.add(text(m));
+      if (got.length > 0) await c3.queue('dlq').deleteBatch(got.map((m) => m.receipt));
+    }
+    t.equal(bodies.size, n, 'each message once');
+    t.equal(await count(c1, 'dlq'), 0);
+  });
+
   t.test('two stream groups dead-letter their own copies to the DLQ on another node', async (t) => {
     await c1.createQueue('st', { mode: 'stream', deadLetter: { queue: 'dlq', maxReceives: 1 } });
     t.not((await queueMeta(cluster.etcd.url, 'st'))!.leader, dlqLeader, 'led by another node than the DLQ');

@@ -95,3 +95,45 @@ t.test('a host that stops leading a queue gives its cached bodies back to the sh
   const got = result<{ messages: Array<{ body: Uint8Array }> }>(host.endTurn(5), 5).messages;
   t.same(got.map((m) => m.body[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'leading again, every message comes back with its body');
 });
+
+t.test('a deleted queue this host led keeps sending its dead letters past the in-flight bound, and says when the last is gone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-moves-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, host } = await openHost(t, dir);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'src', attributes: { deadLetter: { queue: 'dlq', maxReceives: 5 } }, createdAt: 1, epoch: 1 }, 1);
+  host.endTurn(1);
+  const n = 1500; // more than the shard keeps in flight at once (1,000)
+  for (let i = 0; i < n; i += 500) host.accept(req(2 + i, { op: 'sendBatch', args: { queue: 'src', entries: Array.from({ length: 500 }, (_, k) => ({ body: Buffer.from(`m${i + k}`) })) } }), 2);
+  host.endTurn(2);
+  host.accept(req(3, { op: 'deleteQueue', args: { queue: 'src' } }), 3);
+  let sent = forwards(host.endTurn(3));
+  t.equal(sent.length, 1000, 'the deletion dead-letters every message; the first 1,000 go at once');
+  // The cluster layer learns of the deletion and discards the copy, while the moves are on their way.
+  host.accept({ t: 'discard', r: 4, qid: QID }, 4);
+  host.endTurn(4);
+  const moved = new Set<number>();
+  const drained: ForwardId[] = [];
+  for (let turn = 5; sent.length > 0 && turn < 20; turn++) {
+    for (const f of sent) {
+      moved.add(f.seq);
+      host.accept({ t: 'forwarded', f }, turn);
+    }
+    const out = host.endTurn(turn);
+    for (const a of out) if (a.t === 'forwardDone' && a.drained === true) drained.push(a.f);
+    sent = forwards(out);
+  }
+  t.equal(moved.size, n, 'every dead letter left, the ones past the bound too: the discarded copy still acknowledges them');
+  t.same(store.forwardsOf(QID), [], 'no outbox record is left behind');
+  t.equal(drained.length, 1, 'the last acknowledgement says the deleted queue\'s outbox is empty (the cluster layer stops carrying it)');
+
+  // A copy this host only followed is not carried: a late acknowledgement changes nothing.
+  const OTHER = 'fedcba9876543210';
+  host.accept({ t: 'create', r: 30, id: OTHER, name: 'other', attributes: {}, createdAt: 1, epoch: 1 }, 30);
+  host.endTurn(30);
+  host.accept({ t: 'follow', r: 31, qid: OTHER }, 31);
+  host.endTurn(31);
+  host.accept({ t: 'discard', r: 32, qid: OTHER }, 32);
+  host.endTurn(32);
+  host.accept({ t: 'forwarded', f: { qid: OTHER, seq: 0 } }, 33);
+  t.same(host.endTurn(33).filter((a) => a.t === 'forwardDone'), [], 'nothing to acknowledge for a queue it did not lead');
+});

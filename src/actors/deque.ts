@@ -36,6 +36,11 @@ export class Deque<T> {
     return this.#len === 0 ? undefined : this.#buf[this.#head];
   }
 
+  /** Visits the items front to back. */
+  forEach(visit: (item: T) => void): void {
+    for (let i = 0; i < this.#len; i++) visit(this.#buf[(this.#head + i) & (this.#buf.length - 1)]!);
+  }
+
   clear(): void {
     this.#buf = new Array(16);
     this.#head = 0;

@@ -206,6 +206,12 @@ export class ShardHost {
   /** Outbox records to send on after the next commit (see dead-letter.ts for the protocol). */
   readonly #forwardQueue = new Deque<PendingForward>();
   readonly #forwardsInFlight = new Set<string>();
+  /**
+   * Cluster mode: deleted queues this shard led at their deletion, whose outbox records (their
+   * queueDeleted dead letters) it still carries: no other node leads them any more. By queue id,
+   * how many records are not yet acknowledged; each goes once the last one is.
+   */
+  readonly #retired = new Map<string, number>();
   /** Outbox records deleted in this turn: announce after the commit, so the target may forget its marker. */
   #forwardsDone: PendingForward[] = [];
   readonly #deferSync: boolean;
@@ -332,12 +338,16 @@ export class ShardHost {
         return;
       case 'forwarded':
         // Cluster mode: a node that no longer leads the source must not write to its copy (the new
-        // leader carries the move again; the target's marker makes that a no-op).
-        if (this.#replicas !== undefined && !this.#replicas.leads(m.f.qid)) return;
+        // leader carries the move again; the target's marker makes that a no-op). A deleted queue
+        // this node led is led by no one: its moves stay here until the last one is acknowledged.
+        if (this.#replicas !== undefined && !this.#replicas.leads(m.f.qid) && !this.#retired.has(m.f.qid)) return;
         // The target committed it: the outbox record goes (the same key may be in flight from an
         // earlier run; deleting twice is harmless).
         this.#store.deleteForward(m.f);
-        this.#forwardsInFlight.delete(forwardIdString(m.f));
+        if (this.#forwardsInFlight.delete(forwardIdString(m.f))) {
+          const left = this.#retired.get(m.f.qid);
+          if (left !== undefined) this.#retired.set(m.f.qid, left - 1);
+        }
         this.#forwardsDone.push(m.f);
         return;
       case 'forget': {
@@ -410,6 +420,8 @@ export class ShardHost {
             return;
           }
           this.#stopActor(m.qid, now);
+          // Led here when deleted: its outbox records (kept by discardQueue) leave from here still.
+          if (replicas.leads(m.qid)) this.#retire(m.qid);
           replicas.discard(m.qid);
           this.#store.discardQueue(m.qid);
           this.#answers.reply(m.r, { discarded: true });
@@ -523,7 +535,12 @@ export class ShardHost {
    * messages does not flood the main thread.
    */
   #sendForwards(): void {
-    for (const f of this.#forwardsDone) this.#answers.items.push({ t: 'forwardDone', f });
+    for (const f of this.#forwardsDone) {
+      if (this.#retired.get(f.qid) === 0) {
+        this.#retired.delete(f.qid);
+        this.#answers.items.push({ t: 'forwardDone', f, drained: true });
+      } else this.#answers.items.push({ t: 'forwardDone', f });
+    }
     this.#forwardsDone = [];
     const batch: PendingForward[] = [];
     while (this.#forwardQueue.length > 0 && this.#forwardsInFlight.size + batch.length < MAX_FORWARDS_IN_FLIGHT) {
@@ -550,6 +567,19 @@ export class ShardHost {
     }
     for (const f of keep) this.#forwardQueue.push(f);
     for (const key of [...this.#forwardsInFlight]) if (key.startsWith(`${qid}:`)) this.#forwardsInFlight.delete(key);
+  }
+
+  /**
+   * Cluster mode: deleted queue `qid`, led here, keeps its outbox records moving from here. Its
+   * actor is gone, so no record is added: those queued or in flight now are all there will be.
+   */
+  #retire(qid: string): void {
+    const left = new Set<string>();
+    for (const key of this.#forwardsInFlight) if (key.startsWith(`${qid}:`)) left.add(key);
+    this.#forwardQueue.forEach((f) => {
+      if (f.qid === qid) left.add(forwardIdString(f));
+    });
+    if (left.size > 0) this.#retired.set(qid, left.size);
   }
 
   /** True while outbox records wait to be sent (the worker then runs another turn soon). */

@@ -94,8 +94,11 @@ export type FromShard =
   | { t: 'log'; entries: LogEntry[] }
   /** An outbox record, durable here, to carry to the queue named in it. */
   | { t: 'forward'; f: ForwardId; record: ForwardRecord }
-  /** The outbox record f is deleted (durably): the target may forget its marker. */
-  | { t: 'forwardDone'; f: ForwardId }
+  /**
+   * The outbox record f is deleted (durably): the target may forget its marker. `drained`: f's
+   * queue was deleted and this was the last of its outbox records here (cluster mode).
+   */
+  | { t: 'forwardDone'; f: ForwardId; drained?: true }
   | { t: 'closed' };
 
 /** What the main thread passes a shard worker at start. */

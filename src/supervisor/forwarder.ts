@@ -47,6 +47,8 @@ export interface MoveTargets<T> {
   insert(f: ForwardId, record: ForwardRecord, done: (outcome: InsertOutcome<T>) => void): void;
   /** The source dropped its record for good: the target `target` may delete its marker of `origin`. */
   forget(target: T, origin: ForwardId): void;
+  /** Cluster mode: deleted source queue `qid` has no outbox record left on this node. */
+  drained?(qid: string): void;
 }
 
 interface Pending {
@@ -79,13 +81,18 @@ export class Forwarder<T> {
     this.#attempt({ sourceShard, f, record });
   }
 
-  /** Step 5: the source dropped its record; the target may forget its marker. */
-  forwardDone(f: ForwardId): void {
+  /**
+   * Step 5: the source dropped its record; the target may forget its marker. `drained`: the
+   * source queue was deleted and this was its last record (cluster mode).
+   */
+  forwardDone(f: ForwardId, drained = false): void {
     const key = forwardIdString(f);
     const target = this.#acked.get(key);
-    if (target === undefined) return;
-    this.#acked.delete(key);
-    this.#targets.forget(target, f);
+    if (target !== undefined) {
+      this.#acked.delete(key);
+      this.#targets.forget(target, f);
+    }
+    if (drained) this.#targets.drained?.(f.qid);
   }
 
   /**

@@ -178,8 +178,8 @@ export class Router implements ShardPoolEvents {
     this.#forwarder?.forward(shard, f, record);
   }
 
-  forwardDone(_shard: number, f: ForwardId): void {
-    this.#forwarder?.forwardDone(f);
+  forwardDone(_shard: number, f: ForwardId, drained: boolean): void {
+    this.#forwarder?.forwardDone(f, drained);
   }
 
   shardDown(shard: number): void {

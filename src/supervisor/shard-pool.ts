@@ -36,8 +36,8 @@ export interface ShardPoolEvents {
   log?(shard: number, entries: LogEntry[]): void;
   /** An outbox record of `shard`, to carry to its target (forwarder.ts). */
   forward(shard: number, f: ForwardId, record: ForwardRecord): void;
-  /** `shard` deleted outbox record (qid, seq). */
-  forwardDone(shard: number, f: ForwardId): void;
+  /** `shard` deleted outbox record (qid, seq); `drained`: the last of a deleted queue's (cluster mode). */
+  forwardDone(shard: number, f: ForwardId, drained: boolean): void;
 }
 
 export interface ShardPoolOptions {
@@ -196,7 +196,7 @@ export class ShardPool {
         this.#events.forward(shard, m.f, m.record);
         return;
       case 'forwardDone':
-        this.#events.forwardDone(shard, m.f);
+        this.#events.forwardDone(shard, m.f, m.drained === true);
         return;
       case 'ready':
       case 'closed':

@@ -65,7 +65,8 @@ export class ClusterMoves implements MoveTargets<MovedTo> {
   readonly #timers = new Set<NodeJS.Timeout>();
   /**
    * Deleted queues this node led at their deletion: their outbox records (queueDeleted dead
-   * letters) still leave from here, and from no other node.
+   * letters) still leave from here, and from no other node, until the shard reports the last one
+   * gone (`drained`).
    */
   readonly #retired = new Set<string>();
   #closed = false;
@@ -79,9 +80,27 @@ export class ClusterMoves implements MoveTargets<MovedTo> {
     this.#retired.add(qid);
   }
 
+  /** Deleted queue `qid`, retired here, has no outbox record left on this node. */
+  drained(qid: string): void {
+    this.#retired.delete(qid);
+  }
+
+  /** Deleted queues whose moves this node still carries (for tests). */
+  get retiredCount(): number {
+    return this.#retired.size;
+  }
+
   /** Whether this node carries the moves out of `qid`. */
   #carries(qid: string): boolean {
     return this.#ports.leads(qid) || this.#retired.has(qid);
+  }
+
+  /**
+   * Whether a marker of a move out of `qid` may be forgotten: while this node carries `qid`'s
+   * moves, or once `qid` is deleted (no leader is left to replay a move that would need it).
+   */
+  #mayForget(qid: string): boolean {
+    return this.#carries(qid) || this.#ports.queueById(qid) === undefined;
   }
 
   // ── source side (the Forwarder's MoveTargets) ──────────────────────────────
@@ -101,13 +120,13 @@ export class ClusterMoves implements MoveTargets<MovedTo> {
   }
 
   forget(target: MovedTo, origin: ForwardId, attempt = 1): void {
-    // Only while this node leads the source: the Replicator releases a hold on a queue it does not
-    // lead at once, and a deposed leader's deletion of F is not on the new leader, which replays
-    // the move and needs the marker.
-    if (this.#closed || attempt > FORGET_ATTEMPTS || !this.#carries(origin.qid)) return;
+    // Only while this node carries the source's moves (or the source is deleted): the Replicator
+    // releases a hold on a queue it does not lead at once, and a deposed leader's deletion of F is
+    // not on the new leader, which replays the move and needs the marker.
+    if (this.#closed || attempt > FORGET_ATTEMPTS || !this.#mayForget(origin.qid)) return;
     const ports = this.#ports;
     ports.committed(origin.qid, () => {
-      if (!this.#carries(origin.qid)) return;
+      if (!this.#mayForget(origin.qid)) return;
       const meta = ports.queueById(target.qid);
       if (meta === undefined) return; // the target was deleted, markers and all
       ports.call(meta.leader, { t: 'forget', qid: target.qid, origin }, (a) => {

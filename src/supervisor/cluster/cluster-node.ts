@@ -237,7 +237,7 @@ export class ClusterNode {
     log: (_shard: number, entries: LogEntry[]) => this.#replicator.entries(entries),
     // Moves between queues: the router's forwarder, which goes through the cluster (cluster-moves.ts).
     forward: (shard, f, record) => this.#router.forward(shard, f, record),
-    forwardDone: (shard, f) => this.#router.forwardDone(shard, f),
+    forwardDone: (shard, f, drained) => this.#router.forwardDone(shard, f, drained),
   };
 
   /** Joins the cluster once the server listens (the advertised URL needs the port). */
