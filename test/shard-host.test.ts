@@ -232,7 +232,10 @@ t.test('a restart rebuilds a backlog far past the body cache: order, ids, bodies
   t.equal(got.length, n - 1, 'every visible message, once');
   t.same(got.map((m) => m.messageId), expected, 'in acceptance order, with the ids they were sent with');
   t.equal(got.filter((m, i) => Buffer.from(m.body).toString() !== `m${i < 2000 ? i : i + 1}`).length, 0, 'every body');
-  t.same(got.slice(0, 12).map((m) => m.receiveCount), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1], 'a message leased at the stop counts that delivery');
+  t.same(got.slice(0, 10).map((m) => m.receiveCount), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2], 'a message leased at the stop counts that delivery');
+  // The delivered mark is written ahead of the deliveries (up to 4,096, never past the last message
+  // sent: queue-actor.ts DELIVERED_MARK_AHEAD), so the next in line may count one delivery too.
+  t.ok(got.every((m) => m.receiveCount <= 2), 'none counts more than the one earlier delivery it may have had');
   t.equal(got.find((m) => m.messageId === ids[1500])?.attributes?.k, 'v', 'attributes kept');
   t.equal(got.filter((m) => m.sentAt !== now).length, 0, 'send times kept');
   host.tick(now + 60_001);
