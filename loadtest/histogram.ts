@@ -17,8 +17,18 @@ export interface Percentiles {
   mean: number;
 }
 
+/** A histogram's whole content, for sending it between threads (structured clone keeps it exact). */
+export interface HistogramState {
+  counts: Float64Array;
+  count: number;
+  /** Sum, min and max of the recorded values, µs. */
+  sum: number;
+  min: number;
+  max: number;
+}
+
 export class LatencyHistogram {
-  readonly #counts = new Float64Array(MAGNITUDES * SUB);
+  #counts = new Float64Array(MAGNITUDES * SUB);
   #count = 0;
   #sum = 0;
   #min = Infinity;
@@ -36,6 +46,23 @@ export class LatencyHistogram {
 
   get count(): number {
     return this.#count;
+  }
+
+  /** A copy of everything recorded (the counters are copied, not shared). */
+  state(): HistogramState {
+    return { counts: this.#counts.slice(), count: this.#count, sum: this.#sum, min: this.#min, max: this.#max };
+  }
+
+  /** The histogram a state() came from, with the same counters, count, sum, min and max. */
+  static fromState(s: HistogramState): LatencyHistogram {
+    if (s.counts.length !== MAGNITUDES * SUB) throw new RangeError(`histogram state has ${s.counts.length} counters, expected ${MAGNITUDES * SUB}`);
+    const h = new LatencyHistogram();
+    h.#counts = s.counts.slice();
+    h.#count = s.count;
+    h.#sum = s.sum;
+    h.#min = s.min;
+    h.#max = s.max;
+    return h;
   }
 
   /** The value (ms) below which `q` (0..1) of the recorded values fall: the bucket's upper edge, capped at the max. */

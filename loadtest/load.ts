@@ -6,7 +6,7 @@
 import { randomFillSync } from 'node:crypto';
 import { type BrokerAdapter, type ConsumerHandle, type Producer } from './adapters/adapter.js';
 import { closeMany } from './bounded.js';
-import { LatencyHistogram } from './histogram.js';
+import { stampNow } from './clock.js';
 
 /** A batch not confirmed within this is a broker that stopped answering: the scenario fails instead of hanging. */
 const CONFIRM_MS = 60_000;
@@ -16,8 +16,8 @@ export function randomBody(bytes: number): Uint8Array {
   return randomFillSync(new Uint8Array(bytes));
 }
 
-/** A body that carries its send time (performance.now(), ms; or `at`) in its first 8 bytes. */
-export function stampedBody(bytes: number, filler: Uint8Array, at = performance.now()): Uint8Array {
+/** A body that carries its send time (clock.ts stampNow(), ms; or `at`) in its first 8 bytes. */
+export function stampedBody(bytes: number, filler: Uint8Array, at = stampNow()): Uint8Array {
   const b = new Uint8Array(bytes);
   b.set(filler.subarray(0, bytes));
   new DataView(b.buffer).setFloat64(0, at, true);
@@ -170,7 +170,7 @@ export interface RateOutcome {
 
 /**
  * Publishes one message at a time at a fixed rate (a 1 ms pacing tick sends what is due), each
- * stamped with its send time; the caller's consumer records latencies into its histogram.
+ * stamped with its send time (clock.ts); the latency consumer (latency-consumer.ts) records each age.
  *
  * A message due while `maxUnconfirmed` are unconfirmed is not dropped: it waits for a confirm and
  * then goes, stamped with the time of the tick that would have sent it (as a message sent on time
@@ -216,7 +216,7 @@ export async function publishAtRate(plan: RatePlan): Promise<RateOutcome> {
         }
         plan.producer.send(plan.queue, [body]).then(confirmed, failed);
       }
-      if (next < due && (held.length === 0 || held[held.length - 1]!.below < due)) held.push({ below: due, at: performance.now() });
+      if (next < due && (held.length === 0 || held[held.length - 1]!.below < due)) held.push({ below: due, at: stampNow() });
       if (next >= total || performance.now() - start > plan.durationMs * 2) resolve();
       else setTimeout(tick, 1);
     };
@@ -224,31 +224,4 @@ export async function publishAtRate(plan: RatePlan): Promise<RateOutcome> {
   });
   if (failures.length > 0) throw new Error(`${failures.length} sends failed: ${String(failures[0])}`);
   return { sent: next, heldBack, unsent: total - next };
-}
-
-/**
- * Where a latency consumer records: bodies stamped before `measuredFrom` (performance.now()) belong
- * to the warm-up and go to `warm`, the others to `measured`.
- */
-export interface LatencySink {
-  warm: LatencyHistogram;
-  measured: LatencyHistogram;
-  measuredFrom: number;
-}
-
-/** A consumer that records each body's age into the sink's histograms (by its send stamp). */
-export async function latencyConsumer(adapter: BrokerAdapter, queue: string, sink: LatencySink): Promise<ConsumerHandle> {
-  return adapter.consumer(queue, 1000, (bodies) => {
-    const now = performance.now();
-    for (const b of bodies) {
-      const stamp = stampOf(b);
-      (stamp < sink.measuredFrom ? sink.warm : sink.measured).recordMs(now - stamp);
-    }
-  });
-}
-
-/** Waits (bounded) until `hist` holds `count` values. */
-export async function waitForCount(hist: LatencyHistogram, count: number, timeoutMs: number): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  while (hist.count < count && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
 }

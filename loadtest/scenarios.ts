@@ -5,14 +5,15 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FerryClient } from '../src/client/index.js';
-import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter, type ConsumerHandle, type Producer } from './adapters/adapter.js';
+import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter, type Producer } from './adapters/adapter.js';
 import { closeMany, openMany, type Closable } from './bounded.js';
 import { CpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
-import { closeAll, drain, latencyConsumer, openProducers, publish, publishAtRate, randomBody, waitForCount, type LatencySink, type RateOutcome } from './load.js';
+import { LatencyConsumer } from './latency-consumer.js';
+import { closeAll, drain, openProducers, publish, publishAtRate, randomBody, type RateOutcome } from './load.js';
 
 export interface Sizes {
   bodyBytes: number;
@@ -217,40 +218,41 @@ async function consumeScenario(ctx: ScenarioContext, queues: number, count: numb
   }
 }
 
-/** One producer and one latency consumer on a queue; publishing at a rate, warm-up or measured. */
+/**
+ * One producer (on the harness's main thread) and one latency consumer (in a thread of its own,
+ * latency-consumer.ts) on a queue; publishing at a rate, warm-up or measured.
+ */
 class LatencyClients {
   private constructor(
     private readonly ctx: ScenarioContext,
     private readonly queue: string,
-    /** Where the consumer records (sink.measuredFrom moves when the measured phase starts). */
-    readonly sink: LatencySink,
     private readonly producer: Producer,
-    private readonly consumer: ConsumerHandle,
+    private readonly consumer: LatencyConsumer,
   ) {}
 
   static async open(ctx: ScenarioContext, queue: string): Promise<LatencyClients> {
-    const sink: LatencySink = { warm: new LatencyHistogram(), measured: new LatencyHistogram(), measuredFrom: Infinity };
-    const consumer = await latencyConsumer(ctx.adapter, queue, sink);
+    const consumer = await LatencyConsumer.start(ctx.adapter.name, ctx.ferryUrl, queue);
     try {
       const [producer] = await openProducers(ctx.adapter, 1);
-      return new LatencyClients(ctx, queue, sink, producer!, consumer);
+      return new LatencyClients(ctx, queue, producer!, consumer);
     } catch (err) {
       await closeAll([consumer]);
       throw err;
     }
   }
 
-  /** Publishes at `rate` for `durationMs` without counting: what it receives goes to sink.warm. */
+  /** Publishes at `rate` for `durationMs` without counting: what it receives goes to the warm-up histogram. */
   async warmUp(rate: number, durationMs: number): Promise<void> {
     await this.#publishAt(rate, durationMs);
   }
 
-  /** Publishes at `rate` for `durationMs`, counted in sink.measured, and waits (bounded) until all arrived. */
+  /** Publishes at `rate` for `durationMs`, counted as measured, and waits (bounded) until all arrived. */
   async measure(rate: number, durationMs: number): Promise<LatencyRun> {
-    this.sink.measuredFrom = performance.now();
+    this.consumer.measureFromNow();
     const outcome = await this.#publishAt(rate, durationMs);
-    await waitForCount(this.sink.measured, outcome.sent, 10_000);
-    return { hist: this.sink.measured, ...outcome };
+    await this.consumer.waitForMeasured(outcome.sent, 10_000);
+    const { warm, measured } = await this.consumer.histograms();
+    return { hist: measured, warm, ...outcome };
   }
 
   #publishAt(rate: number, durationMs: number): Promise<RateOutcome> {
@@ -262,8 +264,11 @@ class LatencyClients {
   }
 }
 
-/** A measured fixed-rate run: the latencies, and what the publisher sent, held back or never sent (load.ts RateOutcome). */
-type LatencyRun = RateOutcome & { hist: LatencyHistogram };
+/**
+ * A measured fixed-rate run: the latencies (and those of the warm-up before it, if any), and what
+ * the publisher sent, held back or never sent (load.ts RateOutcome).
+ */
+type LatencyRun = RateOutcome & { hist: LatencyHistogram; warm: LatencyHistogram };
 
 /**
  * Notes on a measured run that the percentiles do not show: sends held back by the 1,000
@@ -303,7 +308,7 @@ async function latencyScenario(ctx: ScenarioContext): Promise<Measurement> {
           const run = await clients.measure(rate, latencyMs);
           const { hist, sent, unsent } = run;
           const notes = runNotes(run);
-          const warm = clients.sink.warm;
+          const warm = run.warm;
           if (warm.count > 0) {
             const w = warm.summary();
             notes.push(`warm-up (${(warmupMs / 1000).toFixed(1)} s at the same rate before the measured ${latencyMs / 1000} s, not counted): p50 ${w.p50.toFixed(2)} / p99 ${w.p99.toFixed(2)} / max ${w.max.toFixed(2)} ms`);

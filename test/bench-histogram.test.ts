@@ -29,3 +29,14 @@ t.test('quantiles of a known distribution', async (t) => {
 t.test('an empty histogram reports zeros', async (t) => {
   t.same(new LatencyHistogram().summary(), { count: 0, p50: 0, p99: 0, p999: 0, max: 0, mean: 0 });
 });
+
+t.test('a histogram sent between threads as its state is the same histogram', async (t) => {
+  const h = new LatencyHistogram();
+  for (let i = 0; i < 5_000; i++) h.recordMs(((i * 7919) % 10_007) / 37);
+  const copy = LatencyHistogram.fromState(structuredClone(h.state()));
+  t.same(copy.summary(), h.summary(), 'same count, percentiles, max and mean');
+  t.same(copy.state(), h.state(), 'same counters, sum and min');
+  copy.recordMs(1);
+  t.equal(h.count, 5_000, 'the copy does not share its counters');
+  t.throws(() => LatencyHistogram.fromState({ ...h.state(), counts: new Float64Array(3) }), RangeError);
+});

@@ -4,6 +4,7 @@
 // could not send it, so the latency the consumer records includes its wait. RESULTS.md says how
 // many each broker held back.
 import t from 'tap';
+import { stampNow } from '../loadtest/clock.js';
 import { publishAtRate, stampOf } from '../loadtest/load.js';
 import { heldBackLine, type BenchResults, type RunRecord } from '../loadtest/report.js';
 import type { Measurement } from '../loadtest/scenarios.js';
@@ -19,7 +20,7 @@ interface Sent {
 function gated(): { producer: Producer; sent: Sent[] } {
   const sent: Sent[] = [];
   const producer: Producer = {
-    send: (_queue, bodies) => new Promise<void>((resolve) => sent.push({ stamp: stampOf(bodies[0]!), at: performance.now(), confirm: resolve })),
+    send: (_queue, bodies) => new Promise<void>((resolve) => sent.push({ stamp: stampOf(bodies[0]!), at: stampNow(), confirm: resolve })),
     close: async () => undefined,
   };
   return { producer, sent };
@@ -65,7 +66,7 @@ t.test('sends still held back when the publishing gives up are counted as never 
 
 t.test('a broker that keeps up: nothing held back, every body stamped when it is sent', async (t) => {
   const sent: number[] = [];
-  const producer: Producer = { send: async (_q, bodies) => void sent.push(performance.now() - stampOf(bodies[0]!)), close: async () => undefined };
+  const producer: Producer = { send: async (_q, bodies) => void sent.push(stampNow() - stampOf(bodies[0]!)), close: async () => undefined };
   const outcome = await publishAtRate({ producer, queue: 'q', ratePerSec: 2000, durationMs: 50, bodyBytes: 16, maxUnconfirmed: 1000 });
   t.same(outcome, { sent: 100, heldBack: 0, unsent: 0 });
   t.ok(sent.every((age) => age >= 0 && age < 20), 'stamped at the send itself, not at an earlier due time');

@@ -21,6 +21,7 @@ import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage, OpName } from '../protocol/ops.js';
 import type { RequestFrame } from '../protocol/frames.js';
 import { backoffDelay } from './backoff.js';
+import { IdTable } from '../common/id-table.js';
 import type { ResolvedOptions } from './options.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -91,7 +92,8 @@ export class Connection {
   private urlIndex = 0;
   private attempt = 0;
   private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
+  /** Requests awaiting their reply, by id (an IdTable, not a Map: see there why). */
+  private readonly pending = new IdTable<Pending>();
   private outbox: RequestFrame[] = [];
   private outboxBytes: number[] = [];
   private deferred: (() => void)[] = [];
@@ -185,7 +187,7 @@ export class Connection {
     this.deadlineAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.entries()) {
       if (p.deadline <= now) {
         this.pending.delete(id);
         p.reject(new FerryError(ErrorCodes.Timeout, `${p.op}: no reply within ${p.timeoutMs} ms`));

@@ -17,6 +17,7 @@ import { SendPacker, transferables } from '../actors/packing.js';
 import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
+import { IdTable } from '../common/id-table.js';
 
 /** An answer to one request: the result, or the error. */
 /** A result may arrive as EncodedCbor (batch replies, received messages): read it with valueOf. */
@@ -59,7 +60,7 @@ interface Slot {
   outbox: Array<ToShard | SendPacker>;
   /** The packer at the end of the outbox, while sends arrive one after another. */
   sends: SendPacker | undefined;
-  pending: Map<number, (a: Answer) => void>;
+  pending: IdTable<(a: Answer) => void>;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
@@ -78,7 +79,7 @@ export class ShardPool {
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], sends: undefined, pending: new Map(), closed: undefined, restartTimer: undefined,
+      worker: undefined, up: false, outbox: [], sends: undefined, pending: new IdTable(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -145,7 +146,7 @@ export class ShardPool {
 
   #failPending(slot: Slot, error: WireError): void {
     const pending = slot.pending;
-    slot.pending = new Map();
+    slot.pending = new IdTable();
     slot.outbox = [];
     slot.sends = undefined;
     for (const done of pending.values()) done({ error });
