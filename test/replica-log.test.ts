@@ -27,7 +27,7 @@ async function openStore(t: { teardown(fn: () => unknown): void }): Promise<{ st
 
 function send(store: ShardStore, seq: number): void {
   store.putMessage(Q, seq, { id: `m${seq}`, sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
-  store.putNextSeq(Q, seq + 1, 0);
+  store.putNextSeq(Q, seq + 1, 0, 0);
 }
 
 /** Commits the leader's staged writes and returns the one entry they made. */

@@ -117,6 +117,12 @@ export type ActorRequest<Ref> =
   /** Internal: the strict groups this queue holds messages of. Answer: {groups}. */
   | { op: 'heldGroups'; ref: Ref };
 
+/** The marks a queue's 'S' record keeps besides its high-water mark (keys.ts), as recovery read them. */
+export interface QueueMarks {
+  deliveredBelow: number;
+  goneBelow: number;
+}
+
 export interface QueueActorDeps<Ref> {
   store: PartitionStore;
   outbox: ActorOutbox<Ref>;
@@ -149,6 +155,13 @@ export class QueueActor<Ref> {
   #nextSeqDirty = false;
   /** Every message below this sequence may have been delivered (queue mode; staged with the high-water mark). */
   #deliveredBelow: number;
+  /**
+   * Every message below this sequence left the queue (staged with the high-water mark; see
+   * #settleRemovals). Messages removed below it need no delete of their own.
+   */
+  #goneBelow: number;
+  /** Messages removed this turn whose records are not yet deleted (#settleRemovals decides how). */
+  #removed: number[] = [];
   /** Set when some message may have a stored delivery record ('D'): acks then delete it too. */
   #deliveryRecords: boolean;
   /** This start of the actor, carried in its receipts (receipt.ts). */
@@ -198,10 +211,11 @@ export class QueueActor<Ref> {
   /** Stream mode only: the consumer groups. */
   readonly #stream: StreamGroups | undefined;
 
-  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>, deliveredBelow = 0) {
+  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>, marks: QueueMarks = { deliveredBelow: 0, goneBelow: 0 }) {
     this.#record = record;
     this.#nextSeq = nextSeq;
-    this.#deliveredBelow = deliveredBelow;
+    this.#deliveredBelow = marks.deliveredBelow;
+    this.#goneBelow = Math.max(marks.goneBelow, record.purgedBelow);
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
     this.#ids = { text: this.#idOf, write: messageIdWriter(record.id) };
@@ -975,7 +989,9 @@ export class QueueActor<Ref> {
     this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
-    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+    this.#removed = [];
+    this.#goneBelow = this.#nextSeq;
+    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow, this.#goneBelow);
     this.#store.clearBelow(this.#nextSeq);
     this.#stream?.purged(this.#nextSeq);
     return purged;
@@ -1011,6 +1027,7 @@ export class QueueActor<Ref> {
     this.#deadlines.clear();
     this.#leaseEnds.clear();
     this.#ttls.clear();
+    this.#removed = [];
     this.#store.removeQueue();
     this.#destroyed = true;
   }
@@ -1143,9 +1160,39 @@ export class QueueActor<Ref> {
     }
     if (this.#subs.size > 0 && this.#stream !== undefined) this.#pushToGroups(now);
     else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
+    if (this.#removed.length > 0) this.#settleRemovals();
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
-      this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+      this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow, this.#goneBelow);
+    }
+  }
+
+  /**
+   * Stages what makes this turn's removed messages gone on disk. A consumer acking in order
+   * leaves every message below some sequence gone: then the gone mark moves up to it (staged with
+   * the high-water mark, which every removal writes anyway) and those messages need no delete of
+   * their own; the store clears their keys by range (shard-store.ts, putNextSeq). A removed message
+   * above a message still here (acks out of order, a delayed or leased message below it, a strict
+   * group waiting) gets its own deletes, as before.
+   *
+   * The mark passes only sequences of no message held: not in the live map, and below the
+   * backlog's first (the backlog holds every other message, in sequence order; held, delayed and
+   * leased messages are in the live map). Each sequence is passed once in the queue's life.
+   * Stream mode never comes here (its messages leave by retention only, deleted one by one).
+   */
+  #settleRemovals(): void {
+    let gone = this.#goneBelow;
+    const limit = Math.min(this.#backlog.peekSeq() ?? this.#nextSeq, this.#nextSeq);
+    const messages = this.#messages;
+    while (gone < limit && !messages.has(gone)) gone++;
+    this.#goneBelow = gone;
+    const removed = this.#removed;
+    this.#removed = [];
+    for (let i = 0; i < removed.length; i++) {
+      const seq = removed[i]!;
+      if (seq < gone) continue;
+      this.#store.deleteMessage(seq);
+      if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
     }
   }
 
@@ -1357,11 +1404,16 @@ export class QueueActor<Ref> {
   }
 
   /**
-   * Stages the deletion of a message's stored records, and the high-water mark with it: once the
-   * highest stored message is gone, only the mark keeps its sequence from being used again.
+   * A message's stored records go, and the high-water mark is staged with it: once the highest
+   * stored message is gone, only the mark keeps its sequence from being used again. Queue mode
+   * stages the deletes at the end of the turn, or the gone mark instead (#settleRemovals).
    */
   #unstore(seq: number): void {
     this.#nextSeqDirty = true;
+    if (this.#stream === undefined) {
+      this.#removed.push(seq);
+      return;
+    }
     this.#store.deleteMessage(seq);
     if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
   }
