@@ -229,3 +229,58 @@ t.test('a deposed leader whose copy goes in the same turn drops it without seali
   t.same(leader.store.readQueueKeys(Q), [], 'no key of the queue is left, no mark either');
   t.same(leader.log.markOf(Q), { epoch: 0, seq: 0 });
 });
+
+/** Sequences of the message keys ('M') a store holds for Q, garbage included. */
+function storedSeqs(store: ShardStore): number[] {
+  return store.readQueueKeys(Q).filter(([k]) => k[0] === PREFIX.message).map(([k]) => k.readUInt32BE(13));
+}
+
+t.test('the gone mark replicates: followers skip and clear what it covers, a promoted follower too, a snapshot too', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  leader.log.lead(Q, 1);
+  leader.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  const entries = [commitEntry(leader)];
+  for (let seq = 0; seq < 3000; seq++) leader.store.putMessage(Q, seq, { sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
+  entries.push(commitEntry(leader));
+  // Acks in order up to 2000: the leader stages the mark, no delete per message.
+  leader.store.putNextSeq(Q, 3000, 2500, 2000);
+  const marked = commitEntry(leader);
+  t.notOk(marked.ops.some((op) => op.type === 'del'), 'the entry carries no delete');
+  entries.push(marked);
+  for (const e of entries) t.match(follower.log.apply(e), { ok: true });
+  follower.store.commit();
+  for (const [who, s] of [['leader', leader.store], ['follower', follower.store]] as const) {
+    t.same(storedSeqs(s).slice(0, 1), [2000], `${who}: no message key below the mark is left`);
+    t.equal(s.recoverQueue(Q)?.messages.length, 1000, `${who}: recovery finds the 1000 above it`);
+  }
+
+  // A mark that moved less than a clear step: the keys stay, recovery skips them.
+  leader.store.putNextSeq(Q, 3000, 2500, 2100);
+  t.match(follower.log.apply(commitEntry(leader)), { ok: true });
+  follower.store.commit();
+  t.equal(storedSeqs(follower.store)[0], 2000, 'keys 2000–2099 not cleared yet');
+  const promoted = follower.store.recoverQueue(Q)!;
+  t.equal(promoted.goneBelow, 2100);
+  t.same([promoted.messages.length, promoted.messages[0]!.seq], [900, 2100], 'a follower promoted to leader rebuilds the queue from the mark on');
+
+  // A new replica installs the leader's snapshot (which still has keys 2000–2099): it clears them.
+  const fresh = await openStore(t);
+  const snap = leader.log.snapshot(Q);
+  t.ok(snap.rows.some(([k]) => k[0] === PREFIX.message && k.readUInt32BE(13) < 2100), 'the snapshot carries garbage below the mark');
+  fresh.log.install(Q, snap.rows, snap.mark);
+  fresh.store.commit();
+  t.equal(storedSeqs(fresh.store)[0], 2100, 'the installed copy has no key below the mark');
+  t.equal(fresh.store.recoverQueue(Q)?.messages.length, 900);
+
+  // A restart clears below the mark at recovery (a process has not cleared anything yet).
+  await follower.store.close();
+  const reopened = await ShardStore.open(follower.dir);
+  t.teardown(() => reopened.close());
+  const host = new ShardHost(reopened, 1 << 20, true);
+  await host.recover(Date.now());
+  await reopened.close();
+  const again = await ShardStore.open(follower.dir);
+  t.teardown(() => again.close());
+  t.equal(storedSeqs(again)[0], 2100, 'recovery cleared the keys below the mark');
+});
