@@ -101,7 +101,7 @@ t.test('dead-lettering, expiry and purge move the mark too; delivery records go 
   t.equal(h.store.goneBelow, 4);
   t.equal(h.store.messageDeletes, 0);
   h.send('after', 2000);
-  t.same(h.ok(h.call({ op: 'purgeQueue', args: { queue: h.name } }, 2001)), { purged: 1 });
+  t.same(h.ok(h.call({ op: 'purgeQueue' }, 2001)), { purged: 1 });
   t.equal(h.store.goneBelow, 5, 'purge: everything below the high-water mark');
   h.restart(2002);
   t.same(drainAll(h, 2003), []);

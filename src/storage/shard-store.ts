@@ -116,8 +116,8 @@ export class ShardStore {
    */
   readonly #unwrittenMessages = new UnwrittenMessages();
   readonly #unwrittenForwards = new Map<string, Uint8Array | null>();
-  /** Per queue, the gone mark below which this process last cleared its message keys (#goneBelow). */
-  readonly #cleared = new Map<string, number>();
+  /** Per queue, the last gone mark staged and the one below which this process last cleared its message keys (#goneBelow). */
+  readonly #gone = new Map<string, { mark: number; cleared: number }>();
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
   #ops: StoreOp[] = [];
@@ -274,7 +274,7 @@ export class ShardStore {
 
   /** Deletes a queue: its record and high-water mark now, its messages after the commit. */
   removeQueue(qid: string): void {
-    this.#cleared.delete(qid);
+    this.#gone.delete(qid);
     this.#del(queueKey(PREFIX.queue, qid));
     this.#del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(
@@ -290,7 +290,7 @@ export class ShardStore {
    * Outbox records ('F') are not touched: they outlive their queue until the forwarder moved them.
    */
   discardQueue(qid: string): void {
-    this.#cleared.delete(qid);
+    this.#gone.delete(qid);
     for (const prefix of [PREFIX.queue, PREFIX.nextSeq, PREFIX.replica]) this.#del(queueKey(prefix, qid));
     for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.forward) this.#afterCommit.push(queuePrefixRange(prefix, qid));
   }
@@ -327,13 +327,20 @@ export class ShardStore {
    * A queue's gone mark, as staged (leader) or applied from the leader's log (follower, stageOps):
    * the keys below it are cleared in steps, not per mark. Each clear is a range tombstone, and one
    * per turn of acks would pile up in the memtable, which every read must consider; between
-   * clears the keys are garbage that recovery skips (and clears, at start). The first mark a
-   * queue stages in this process clears from 0, which covers what an earlier run left.
+   * clears the keys are garbage that recovery skips (and clears, at start), and close() clears
+   * what is left. The first mark a queue stages in this process clears from 0, which covers what
+   * an earlier run left.
    */
   #goneBelow(qid: string, goneBelow: number): void {
-    const cleared = this.#cleared.get(qid);
-    if (goneBelow === 0 || (cleared !== undefined && goneBelow < cleared + CLEAR_STEP)) return;
-    this.#cleared.set(qid, goneBelow);
+    if (goneBelow === 0) return;
+    const gone = this.#gone.get(qid);
+    if (gone === undefined) {
+      this.#gone.set(qid, { mark: goneBelow, cleared: goneBelow });
+    } else {
+      if (goneBelow > gone.mark) gone.mark = goneBelow;
+      if (goneBelow < gone.cleared + CLEAR_STEP) return;
+      gone.cleared = goneBelow;
+    }
     this.clearBelow(qid, goneBelow);
   }
 
@@ -678,6 +685,13 @@ export class ShardStore {
 
   async close(): Promise<void> {
     if (this.#batch !== undefined || this.#durable < this.#written) this.commit();
+    // What the gone marks cover and no clear has reached yet goes now: a stopped store keeps no
+    // key of a message that left its queue.
+    for (const [qid, gone] of this.#gone) {
+      if (gone.mark > gone.cleared) this.clearBelow(qid, gone.mark);
+    }
+    this.#gone.clear();
+    this.flush();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();
