@@ -50,6 +50,7 @@ import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap, type LeaseGroup } from './min-heap.js';
 import { DERIVED_ID, State, type Msg } from './message.js';
+import { HeldLeases } from './held-leases.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
 import { DeliveredList, LeasedDeliveries, deliveredMessage, type DerivedIds } from './deliveries.js';
@@ -72,8 +73,8 @@ interface Subscription {
   group: string | undefined;
   credit: number;
   visibilityMs: number;
-  /** Sequence numbers this subscription holds leases on; released when its socket closes. */
-  leased: Set<number>;
+  /** The leases this subscription holds; they end when its socket closes. */
+  leases: HeldLeases;
 }
 
 /** A message arriving from another queue (dead-lettering, redrive, unroutable sends). */
@@ -917,7 +918,7 @@ export class QueueActor<Ref> {
     if (this.#subs.has(key)) throw new FerryError(ErrorCodes.InvalidField, `subscription ${sub} exists`, { field: 'sub' });
     this.#subs.set(key, {
       session, sub, group: args.group, credit: Math.min(Limits.maxCredit, args.credit),
-      visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leased: new Set(),
+      visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leases: new HeldLeases(),
     });
     this.#out.subscribed(ref, sub);
   }
@@ -985,7 +986,7 @@ export class QueueActor<Ref> {
     this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#ttlLive = 0;
-    for (const s of this.#subs.values()) s.leased.clear();
+    for (const s of this.#subs.values()) s.leases.clear();
     this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
@@ -1041,7 +1042,7 @@ export class QueueActor<Ref> {
       if (s.session !== session) continue;
       this.#subs.delete(key);
       if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s, now);
-      for (const seq of s.leased) {
+      for (const seq of s.leases.candidates()) {
         const msg = this.#messages.get(seq);
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
       }
@@ -1344,7 +1345,6 @@ export class QueueActor<Ref> {
       if (msg.receiveCount === 1 || msg.firstReceivedAt === UNKNOWN_TIME) msg.firstReceivedAt = now;
       msg.until = now + visibilityMs;
       msg.holder = holder;
-      holder?.leased.add(msg.seq);
       if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
       if (msg.seq >= this.#deliveredBelow) {
         this.#deliveredBelow = msg.seq + 1;
@@ -1356,6 +1356,7 @@ export class QueueActor<Ref> {
       const seqs = new Array<number>(taken.length);
       for (let i = 0; i < taken.length; i++) seqs[i] = taken[i]!.seq;
       this.#leaseEnds.push({ at: now + visibilityMs, seqs });
+      holder?.leases.added(seqs, (seq) => this.#messages.get(seq)?.holder === holder);
       // An entry whose messages were all acked would stay for the whole visibility timeout (and
       // outlive every scavenge: at one push per turn, ~150k promoted entries per 30 s). Past twice
       // the leased messages (plus slack), the stale ones go now: amortised O(1) per push.
@@ -1398,7 +1399,7 @@ export class QueueActor<Ref> {
   /** Ends a lease's bookkeeping. The message is detached (state Gone) until the caller gives it its next state. */
   #unlease(msg: Msg): void {
     this.#counts.leased--;
-    msg.holder?.leased.delete(msg.seq);
+    msg.holder?.leases.ended();
     msg.holder = undefined;
     msg.state = State.Gone;
   }
