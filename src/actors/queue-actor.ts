@@ -21,6 +21,9 @@
  * below it may have been delivered), and recovery counts one delivery for each message below the
  * mark, so a message leased at a crash still comes back with receiveCount ≥ 2. Receipts carry the
  * actor's run (random per start), so no receipt of an earlier run matches a delivery of this one.
+ * A removal (ack, expiry, dead letter) writes nothing per message either when every message below
+ * it is gone too: the turn stages a gone mark instead (#settleRemovals), and the store clears the
+ * keys below it by range.
  *
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
