@@ -57,6 +57,7 @@ t.test('a message\'s fields in any order, with other keys among them, decode as 
   for (const [what, m] of [['reversed', reversed], ['an optional field first', extraFirst], ['an optional field between', extraBetween], ['two swapped', swapped]] as const) {
     same(t, encodeFrame({ sub: 1, messages: [m, plain, m] }), what);
   }
+  same(t, encodeFrame({ sub: 1, messages: [{ ...plain, seq: undefined }] }), 'a required field in order whose value is undefined');
   // A required key repeated at the end: the last value wins, in both readers.
   const once = Buffer.from(w.encode(plain));
   t.equal(once[0], 0xa7, 'a map of the seven fields');

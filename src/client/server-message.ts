@@ -31,9 +31,8 @@ const KEY_SEQ = bytesOf('seq');
 const KEY_RECEIVE_COUNT = bytesOf('receiveCount');
 const KEY_SENT_AT = bytesOf('sentAt');
 const KEY_FIRST_RECEIVED_AT = bytesOf('firstReceivedAt');
-/** A delivered message's required fields, in the order the server writes them (protocol/cbor-writer.ts). */
-const FIELD_KEYS = [KEY_MESSAGE_ID, KEY_RECEIPT, KEY_BODY, KEY_SEQ, KEY_RECEIVE_COUNT, KEY_SENT_AT, KEY_FIRST_RECEIVED_AT];
-const FIELDS = FIELD_KEYS.length;
+/** The fields every delivered message has (protocol/cbor-writer.ts writes them first, in this order). */
+const REQUIRED_FIELDS = 7;
 
 /** Map keys of fewer than 24 bytes seen lately, by a hash of their bytes (see Reader.mapKey). */
 const KEYS = new Array<{ bytes: Uint8Array; text: string } | undefined>(256);
@@ -218,47 +217,79 @@ class Reader {
     }
   }
 
-  /** Values of the message being read, by FIELD_KEYS index (reused: one message at a time). */
-  readonly #fields = new Array<unknown>(FIELDS);
-
   /**
-   * A delivered message; unknown or optional fields are read as any item. The required fields are
-   * expected in the server's order, each key compared once; a field out of that order is still
-   * found (compared with every required key), as is any other key.
+   * A delivered message; unknown or optional fields are read as any item. A message of exactly
+   * the seven required fields in the order the server writes them (protocol/cbor-writer.ts) is
+   * read with each key compared once (`inOrder`); any other is read key by key.
    */
   message(): DeliveredMessage {
     const h = this.byte(this.pos++);
     if (h >> 5 !== 5) throw OUTSIDE;
     const n = this.arg(h & 31);
-    const v = this.#fields;
-    v.fill(undefined);
-    let next = 0;
+    if (n === REQUIRED_FIELDS) {
+      const m = this.inOrder();
+      if (m !== undefined) return m;
+    }
+    let messageId: unknown;
+    let receipt: unknown;
+    let body: unknown;
+    let seq: unknown;
+    let receiveCount: unknown;
+    let sentAt: unknown;
+    let firstReceivedAt: unknown;
     let rest: Record<string, unknown> | undefined;
     for (let i = 0; i < n; i++) {
-      if (next < FIELDS && this.key(FIELD_KEYS[next]!)) {
-        v[next++] = this.item();
-        continue;
+      if (this.key(KEY_MESSAGE_ID)) messageId = this.item();
+      else if (this.key(KEY_RECEIPT)) receipt = this.item();
+      else if (this.key(KEY_BODY)) body = this.item();
+      else if (this.key(KEY_SEQ)) seq = this.item();
+      else if (this.key(KEY_RECEIVE_COUNT)) receiveCount = this.item();
+      else if (this.key(KEY_SENT_AT)) sentAt = this.item();
+      else if (this.key(KEY_FIRST_RECEIVED_AT)) firstReceivedAt = this.item();
+      else {
+        const k = this.text();
+        if (k === '__proto__') throw OUTSIDE;
+        (rest ??= {})[k] = this.item();
       }
-      const f = this.#requiredKey();
-      if (f >= 0) {
-        v[f] = this.item();
-        continue;
-      }
-      const k = this.text();
-      if (k === '__proto__') throw OUTSIDE;
-      (rest ??= {})[k] = this.item();
     }
     // Every message gets one shape; one that lacks a field (the server writes them all) goes to cbor-x.
-    for (let f = 0; f < FIELDS; f++) if (v[f] === undefined) throw OUTSIDE;
-    const m = { messageId: v[0], receipt: v[1], body: v[2], seq: v[3], receiveCount: v[4], sentAt: v[5], firstReceivedAt: v[6] } as Record<string, unknown>;
+    if (messageId === undefined || receipt === undefined || body === undefined || seq === undefined || receiveCount === undefined
+      || sentAt === undefined || firstReceivedAt === undefined) throw OUTSIDE;
+    const m = { messageId, receipt, body, seq, receiveCount, sentAt, firstReceivedAt } as Record<string, unknown>;
     if (rest !== undefined) Object.assign(m, rest);
     return m as unknown as DeliveredMessage;
   }
 
-  /** The FIELD_KEYS index of the key that comes next (consumed), or -1 when it is none of them. */
-  #requiredKey(): number {
-    for (let f = 0; f < FIELDS; f++) if (this.key(FIELD_KEYS[f]!)) return f;
-    return -1;
+  /**
+   * The seven required fields in the server's order, each key compared once; undefined (and the
+   * position back at the first key) as soon as a key is another, for `message` to read key by key.
+   */
+  inOrder(): DeliveredMessage | undefined {
+    const start = this.pos;
+    if (!this.key(KEY_MESSAGE_ID)) return undefined;
+    const messageId = this.item();
+    if (!this.key(KEY_RECEIPT)) return this.#back(start);
+    const receipt = this.item();
+    if (!this.key(KEY_BODY)) return this.#back(start);
+    const body = this.item();
+    if (!this.key(KEY_SEQ)) return this.#back(start);
+    const seq = this.item();
+    if (!this.key(KEY_RECEIVE_COUNT)) return this.#back(start);
+    const receiveCount = this.item();
+    if (!this.key(KEY_SENT_AT)) return this.#back(start);
+    const sentAt = this.item();
+    if (!this.key(KEY_FIRST_RECEIVED_AT)) return this.#back(start);
+    const firstReceivedAt = this.item();
+    // A field whose value is CBOR undefined: `message` sends the whole message to cbor-x.
+    if (messageId === undefined || receipt === undefined || body === undefined || seq === undefined || receiveCount === undefined
+      || sentAt === undefined || firstReceivedAt === undefined) return this.#back(start);
+    return { messageId, receipt, body, seq, receiveCount, sentAt, firstReceivedAt } as unknown as DeliveredMessage;
+  }
+
+  /** Back to `start` (inOrder gives up): undefined. */
+  #back(start: number): undefined {
+    this.pos = start;
+    return undefined;
   }
 
   /** A frame: a push read with `message()`, any other frame with `item()`. */
