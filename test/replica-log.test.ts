@@ -284,3 +284,32 @@ t.test('the gone mark replicates: followers skip and clear what it covers, a pro
   t.teardown(() => again.close());
   t.equal(storedSeqs(again)[0], 2100, 'no key below the mark after a stop');
 });
+
+t.test('a deposed leader\'s own mark does not outlive the snapshot that replaces its copy', async (t) => {
+  const a = await openStore(t);
+  const b = await openStore(t);
+  a.log.lead(Q, 1);
+  a.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  for (let seq = 0; seq < 3000; seq++) a.store.putMessage(Q, seq, { sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
+  t.match(b.log.apply(commitEntry(a)), { ok: true });
+  b.store.commit();
+  // a acks 2500 in order (its store clears the first 2000) in entries nobody else gets, then is deposed.
+  a.store.putNextSeq(Q, 3000, 2000, 2000);
+  commitEntry(a);
+  t.equal(storedSeqs(a.store)[0], 2000, 'a cleared below its mark');
+  a.store.putNextSeq(Q, 3000, 2500, 2500); // less than a clear step further: not cleared yet
+  commitEntry(a);
+  a.log.follow(Q);
+  a.store.commit();
+  b.log.lead(Q, 2);
+  b.store.putNextSeq(Q, 3000, 0, 0);
+  commitEntry(b);
+  const snap = b.log.snapshot(Q);
+  a.log.install(Q, snap.rows, snap.mark);
+  a.store.commit();
+  t.equal(a.store.recoverQueue(Q)?.messages.length, 3000, 'the snapshot put back what a had cleared');
+  await a.store.close();
+  const reopened = await ShardStore.open(a.dir);
+  t.teardown(() => reopened.close());
+  t.equal(reopened.recoverQueue(Q)?.messages.length, 3000, 'and a stop did not clear below a\'s old mark');
+});

@@ -332,12 +332,15 @@ export class ShardStore {
    * an earlier run left.
    */
   #goneBelow(qid: string, goneBelow: number): void {
-    if (goneBelow === 0) return;
     const gone = this.#gone.get(qid);
     if (gone === undefined) {
+      if (goneBelow === 0) return;
       this.#gone.set(qid, { mark: goneBelow, cleared: goneBelow });
     } else {
-      if (goneBelow > gone.mark) gone.mark = goneBelow;
+      // The last mark staged is the queue's, even when lower than an earlier one: a deposed
+      // leader's copy replaced by its new leader's snapshot (which puts back what the old mark
+      // had cleared) takes the new leader's mark, and close() must not clear below the old one.
+      gone.mark = goneBelow;
       if (goneBelow < gone.cleared + CLEAR_STEP) return;
       gone.cleared = goneBelow;
     }
