@@ -414,9 +414,9 @@ t.test('sends stage no high-water mark; removing the newest message does, so no 
   const h = actorHarness();
   let marks = 0;
   const put = h.store.putNextSeq.bind(h.store);
-  h.store.putNextSeq = (n, d) => {
+  h.store.putNextSeq = (n, d, g) => {
     marks++;
-    put(n, d);
+    put(n, d, g);
   };
   for (let i = 0; i < 5; i++) h.send(`m${i}`, 10);
   h.ok(h.call({ op: 'sendBatch', args: { queue: h.name, entries: [{ body: Buffer.from('b0') }, { body: Buffer.from('b1') }] } }, 10));

@@ -27,7 +27,7 @@ async function openStore(t: { teardown(fn: () => unknown): void }): Promise<{ st
 
 function send(store: ShardStore, seq: number): void {
   store.putMessage(Q, seq, { id: `m${seq}`, sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
-  store.putNextSeq(Q, seq + 1, 0);
+  store.putNextSeq(Q, seq + 1, 0, 0);
 }
 
 /** Commits the leader's staged writes and returns the one entry they made. */
@@ -228,4 +228,88 @@ t.test('a deposed leader whose copy goes in the same turn drops it without seali
   t.same(leader.log.takeEntries(), [], 'no entry for a copy that is gone');
   t.same(leader.store.readQueueKeys(Q), [], 'no key of the queue is left, no mark either');
   t.same(leader.log.markOf(Q), { epoch: 0, seq: 0 });
+});
+
+/** Sequences of the message keys ('M') a store holds for Q, garbage included. */
+function storedSeqs(store: ShardStore): number[] {
+  return store.readQueueKeys(Q).filter(([k]) => k[0] === PREFIX.message).map(([k]) => k.readUInt32BE(13));
+}
+
+t.test('the gone mark replicates: followers skip and clear what it covers, a promoted follower too, a snapshot too', async (t) => {
+  const leader = await openStore(t);
+  const follower = await openStore(t);
+  leader.log.lead(Q, 1);
+  leader.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  const entries = [commitEntry(leader)];
+  for (let seq = 0; seq < 3000; seq++) leader.store.putMessage(Q, seq, { sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
+  entries.push(commitEntry(leader));
+  // Acks in order up to 2000: the leader stages the mark, no delete per message.
+  leader.store.putNextSeq(Q, 3000, 2500, 2000);
+  const marked = commitEntry(leader);
+  t.notOk(marked.ops.some((op) => op.type === 'del'), 'the entry carries no delete');
+  entries.push(marked);
+  for (const e of entries) t.match(follower.log.apply(e), { ok: true });
+  follower.store.commit();
+  for (const [who, s] of [['leader', leader.store], ['follower', follower.store]] as const) {
+    t.same(storedSeqs(s).slice(0, 1), [2000], `${who}: no message key below the mark is left`);
+    t.equal(s.recoverQueue(Q)?.messages.length, 1000, `${who}: recovery finds the 1000 above it`);
+  }
+
+  // A mark that moved less than a clear step: the keys stay, recovery skips them.
+  leader.store.putNextSeq(Q, 3000, 2500, 2100);
+  t.match(follower.log.apply(commitEntry(leader)), { ok: true });
+  follower.store.commit();
+  t.equal(storedSeqs(follower.store)[0], 2000, 'keys 2000–2099 not cleared yet');
+  const promoted = follower.store.recoverQueue(Q)!;
+  t.equal(promoted.goneBelow, 2100);
+  t.same([promoted.messages.length, promoted.messages[0]!.seq], [900, 2100], 'a follower promoted to leader rebuilds the queue from the mark on');
+
+  // A new replica installs the leader's snapshot (which still has keys 2000–2099): it clears them.
+  const fresh = await openStore(t);
+  const snap = leader.log.snapshot(Q);
+  t.ok(snap.rows.some(([k]) => k[0] === PREFIX.message && k.readUInt32BE(13) < 2100), 'the snapshot carries garbage below the mark');
+  fresh.log.install(Q, snap.rows, snap.mark);
+  fresh.store.commit();
+  t.equal(storedSeqs(fresh.store)[0], 2100, 'the installed copy has no key below the mark');
+  t.equal(fresh.store.recoverQueue(Q)?.messages.length, 900);
+
+  // Closing clears what the mark covers and no clear reached; recovery would skip and clear it too.
+  await follower.store.close();
+  const reopened = await ShardStore.open(follower.dir);
+  t.teardown(() => reopened.close());
+  const host = new ShardHost(reopened, 1 << 20, true);
+  await host.recover(Date.now());
+  await reopened.close();
+  const again = await ShardStore.open(follower.dir);
+  t.teardown(() => again.close());
+  t.equal(storedSeqs(again)[0], 2100, 'no key below the mark after a stop');
+});
+
+t.test('a deposed leader\'s own mark does not outlive the snapshot that replaces its copy', async (t) => {
+  const a = await openStore(t);
+  const b = await openStore(t);
+  a.log.lead(Q, 1);
+  a.store.putQueue({ id: Q, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
+  for (let seq = 0; seq < 3000; seq++) a.store.putMessage(Q, seq, { sentAt: seq, visibleAt: 0, body: Buffer.from(`body${seq}`) });
+  t.match(b.log.apply(commitEntry(a)), { ok: true });
+  b.store.commit();
+  // a acks 2500 in order (its store clears the first 2000) in entries nobody else gets, then is deposed.
+  a.store.putNextSeq(Q, 3000, 2000, 2000);
+  commitEntry(a);
+  t.equal(storedSeqs(a.store)[0], 2000, 'a cleared below its mark');
+  a.store.putNextSeq(Q, 3000, 2500, 2500); // less than a clear step further: not cleared yet
+  commitEntry(a);
+  a.log.follow(Q);
+  a.store.commit();
+  b.log.lead(Q, 2);
+  b.store.putNextSeq(Q, 3000, 0, 0);
+  commitEntry(b);
+  const snap = b.log.snapshot(Q);
+  a.log.install(Q, snap.rows, snap.mark);
+  a.store.commit();
+  t.equal(a.store.recoverQueue(Q)?.messages.length, 3000, 'the snapshot put back what a had cleared');
+  await a.store.close();
+  const reopened = await ShardStore.open(a.dir);
+  t.teardown(() => reopened.close());
+  t.equal(reopened.recoverQueue(Q)?.messages.length, 3000, 'and a stop did not clear below a\'s old mark');
 });

@@ -49,6 +49,22 @@ t.test('batch results and repeated keys decode as cbor-x decodes them', async (t
   same(t, encodeFrame({ id: 6, result: { ['x'.repeat(23)]: 1, ['y'.repeat(24)]: 2, 'é': 3 } }), 'keys at the short limit, past it, not ASCII');
 });
 
+t.test('a message\'s fields in any order, with other keys among them, decode as cbor-x decodes them', async (t) => {
+  const reversed = Object.fromEntries(Object.entries(plain).reverse());
+  const extraFirst = { groupId: 'g', ...plain };
+  const extraBetween = { messageId: plain.messageId, receipt: plain.receipt, late: true, body: plain.body, seq: 3, receiveCount: 2, sentAt: 1, firstReceivedAt: 2 };
+  const swapped = { receipt: plain.receipt, messageId: plain.messageId, body: plain.body, seq: 4, receiveCount: 1, firstReceivedAt: 5, sentAt: 6 };
+  for (const [what, m] of [['reversed', reversed], ['an optional field first', extraFirst], ['an optional field between', extraBetween], ['two swapped', swapped]] as const) {
+    same(t, encodeFrame({ sub: 1, messages: [m, plain, m] }), what);
+  }
+  same(t, encodeFrame({ sub: 1, messages: [{ ...plain, seq: undefined }] }), 'a required field in order whose value is undefined');
+  // A required key repeated at the end: the last value wins, in both readers.
+  const once = Buffer.from(w.encode(plain));
+  t.equal(once[0], 0xa7, 'a map of the seven fields');
+  const twice = Uint8Array.from([0xa8, ...once.subarray(1), 0x63, ...Buffer.from('seq'), 0x18, 99]);
+  same(t, Buffer.from([0xa2, 0x63, ...Buffer.from('sub'), 0x01, 0x68, ...Buffer.from('messages'), 0x81, ...twice]), 'seq twice');
+});
+
 t.test('bodies are views into the message, not copies', async (t) => {
   const bytes = Buffer.from(push(1, [plain]));
   const { messages } = decodeServerMessage(bytes) as { messages: Array<{ body: Uint8Array }> };

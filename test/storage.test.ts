@@ -26,7 +26,7 @@ t.test('recover returns queues, messages in order, deliveries and the sequence h
   for (let seq = 0; seq < 5; seq++) store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: Buffer.from(`body${seq}`) });
   store.putDelivery(QA, 2, { receiveCount: 3, firstReceivedAt: 10 });
   store.deleteMessage(QA, 4);
-  store.putNextSeq(QA, 5, 3);
+  store.putNextSeq(QA, 5, 3, 0);
   store.putMessage(QB, 0, { id: 'b0', sentAt: 0, visibleAt: 0, body: Buffer.from('x'), attributes: { k: 'v' } });
   store.commit();
   await store.close();

@@ -1,6 +1,7 @@
 /** A message as a QueueActor holds it in memory, shared by the actor and its policy modules. */
 import type { MessageAttributes } from '../protocol/ops.js';
 import type { MessageExtra } from '../storage/records.js';
+import type { HeldLeases } from './held-leases.js';
 
 export const enum State {
   /** Deliverable now (subject to the delivery order: strict groups deliver their head only). */
@@ -16,7 +17,7 @@ export const enum State {
 
 /** Anything that can hold leases: a push subscription. */
 export interface LeaseHolder {
-  leased: Set<number>;
+  leases: HeldLeases;
 }
 
 /**

@@ -11,13 +11,17 @@ import type { DedupRecord, DeliveryRecord, ForwardRecord, GroupDeliveryRecord, Q
 /** One partition's view of its shard's store. Writes are staged; the host commits them per turn. */
 export interface PartitionStore {
   putQueue(record: QueueRecord): void;
-  /** The sequence high-water mark, and the delivered mark (every message below it may have been delivered). */
-  putNextSeq(nextSeq: number, deliveredBelow: number): void;
+  /**
+   * The sequence high-water mark, the delivered mark (every message below it may have been
+   * delivered) and the gone mark (every message below it left the queue: its records are garbage,
+   * skipped by recovery and cleared by the store in ranges).
+   */
+  putNextSeq(nextSeq: number, deliveredBelow: number, goneBelow: number): void;
   putMessage(seq: number, message: StoredMessage): void;
   putDelivery(seq: number, delivery: DeliveryRecord): void;
   deleteMessage(seq: number): void;
   deleteDelivery(seq: number): void;
-  /** Drops every stored message below `seq` (purge). */
+  /** Drops every stored message below `seq` (purge; the caller stages purgedBelow). */
   clearBelow(seq: number): void;
   /** Drops the queue and everything in it. */
   removeQueue(): void;

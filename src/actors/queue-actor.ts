@@ -21,6 +21,9 @@
  * below it may have been delivered), and recovery counts one delivery for each message below the
  * mark, so a message leased at a crash still comes back with receiveCount ≥ 2. Receipts carry the
  * actor's run (random per start), so no receipt of an earlier run matches a delivery of this one.
+ * A removal (ack, expiry, dead letter) writes nothing per message either when every message below
+ * it is gone too: the turn stages a gone mark instead (#settleRemovals), and the store clears the
+ * keys below it by range.
  *
  * Policies live in their own modules: delivery-order.ts (relaxed fairness / strict FIFO per
  * group), dedup-window.ts, ordering-window.ts, dead-letter.ts (records for moves to other queues).
@@ -50,6 +53,7 @@ import { NoOrder, RelaxedOrder, StrictOrder, type Backlogged, type DeliveryOrder
 import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap, type LeaseGroup } from './min-heap.js';
 import { DERIVED_ID, State, type Msg } from './message.js';
+import { HeldLeases } from './held-leases.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
 import { DeliveredList, LeasedDeliveries, deliveredMessage, type DerivedIds } from './deliveries.js';
@@ -72,8 +76,8 @@ interface Subscription {
   group: string | undefined;
   credit: number;
   visibilityMs: number;
-  /** Sequence numbers this subscription holds leases on; released when its socket closes. */
-  leased: Set<number>;
+  /** The leases this subscription holds; they end when its socket closes. */
+  leases: HeldLeases;
 }
 
 /** A message arriving from another queue (dead-lettering, redrive, unroutable sends). */
@@ -116,6 +120,12 @@ export type ActorRequest<Ref> =
   | { op: 'sendIfGroup'; ref: Ref; args: { group: string; entries: SendEntry[] } }
   /** Internal: the strict groups this queue holds messages of. Answer: {groups}. */
   | { op: 'heldGroups'; ref: Ref };
+
+/** The marks a queue's 'S' record keeps besides its high-water mark (keys.ts), as recovery read them. */
+export interface QueueMarks {
+  deliveredBelow: number;
+  goneBelow: number;
+}
 
 export interface QueueActorDeps<Ref> {
   store: PartitionStore;
@@ -166,6 +176,13 @@ export class QueueActor<Ref> {
   #markStaged: number;
   #markBatch = 0;
   #markDurable: number;
+  /**
+   * Every message below this sequence left the queue (staged with the high-water mark; see
+   * #settleRemovals). Messages removed below it need no delete of their own.
+   */
+  #goneBelow: number;
+  /** Messages removed this turn whose records are not yet deleted (#settleRemovals decides how). */
+  #removed: number[] = [];
   /** Set when some message may have a stored delivery record ('D'): acks then delete it too. */
   #deliveryRecords: boolean;
   /** This start of the actor, carried in its receipts (receipt.ts). */
@@ -215,12 +232,13 @@ export class QueueActor<Ref> {
   /** Stream mode only: the consumer groups. */
   readonly #stream: StreamGroups | undefined;
 
-  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>, deliveredBelow = 0) {
+  constructor(record: QueueRecord, nextSeq: number, deps: QueueActorDeps<Ref>, marks: QueueMarks = { deliveredBelow: 0, goneBelow: 0 }) {
     this.#record = record;
     this.#nextSeq = nextSeq;
-    this.#deliveredBelow = deliveredBelow;
-    this.#markStaged = deliveredBelow;
-    this.#markDurable = deliveredBelow; // read from the store: on disk
+    this.#deliveredBelow = marks.deliveredBelow;
+    this.#markStaged = marks.deliveredBelow;
+    this.#markDurable = marks.deliveredBelow; // read from the store: on disk
+    this.#goneBelow = Math.max(marks.goneBelow, record.purgedBelow);
     this.#deliveryRecords = record.attributes.deadLetter !== null;
     this.#idOf = messageIds(record.id);
     this.#ids = { text: this.#idOf, write: messageIdWriter(record.id) };
@@ -922,7 +940,7 @@ export class QueueActor<Ref> {
     if (this.#subs.has(key)) throw new FerryError(ErrorCodes.InvalidField, `subscription ${sub} exists`, { field: 'sub' });
     this.#subs.set(key, {
       session, sub, group: args.group, credit: Math.min(Limits.maxCredit, args.credit),
-      visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leased: new Set(),
+      visibilityMs: args.visibilityMs ?? this.#attrs.visibilityMs, leases: new HeldLeases(),
     });
     this.#out.subscribed(ref, sub);
   }
@@ -990,10 +1008,12 @@ export class QueueActor<Ref> {
     this.#leaseEnds.clear();
     this.#ttls.clear();
     this.#ttlLive = 0;
-    for (const s of this.#subs.values()) s.leased.clear();
+    for (const s of this.#subs.values()) s.leases.clear();
     this.#counts = { visible: 0, leased: 0, delayed: 0, held: 0, bytes: 0 };
     this.#record = { ...this.#record, purgedBelow: this.#nextSeq };
     this.#store.putQueue(this.#record);
+    this.#removed = [];
+    this.#goneBelow = this.#nextSeq;
     this.#stageSeqMarks();
     this.#store.clearBelow(this.#nextSeq);
     this.#stream?.purged(this.#nextSeq);
@@ -1030,6 +1050,7 @@ export class QueueActor<Ref> {
     this.#deadlines.clear();
     this.#leaseEnds.clear();
     this.#ttls.clear();
+    this.#removed = [];
     this.#store.removeQueue();
     this.#destroyed = true;
   }
@@ -1043,7 +1064,7 @@ export class QueueActor<Ref> {
       if (s.session !== session) continue;
       this.#subs.delete(key);
       if (s.group !== undefined) this.#stream?.releaseHolder(s.group, s, now);
-      for (const seq of s.leased) {
+      for (const seq of s.leases.candidates()) {
         const msg = this.#messages.get(seq);
         if (msg !== undefined && msg.state === State.Leased && msg.holder === s) this.#leaseEnded(msg, now, true);
       }
@@ -1162,20 +1183,50 @@ export class QueueActor<Ref> {
     }
     if (this.#subs.size > 0 && this.#stream !== undefined) this.#pushToGroups(now);
     else if (this.#subs.size > 0 && this.#counts.visible > 0) this.#pushToSubscribers(now);
+    if (this.#removed.length > 0) this.#settleRemovals();
     if (this.#nextSeqDirty) {
       this.#nextSeqDirty = false;
       this.#stageSeqMarks();
     }
   }
 
-  /** Stages the high-water mark and the delivered mark, noting the batch a new delivered mark is in. */
+  /** Stages the sequence record (high-water, delivered and gone marks), noting the batch a new delivered mark is in. */
   #stageSeqMarks(): void {
-    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow);
+    this.#store.putNextSeq(this.#nextSeq, this.#deliveredBelow, this.#goneBelow);
     // Only a new value moves the batch to watch: restaged every turn, the mark would always be
     // in a batch not yet synced, and never be known durable.
     if (this.#deliveredBelow > this.#markStaged) {
       this.#markStaged = this.#deliveredBelow;
       this.#markBatch = this.#store.openBatch();
+    }
+  }
+
+  /**
+   * Stages what makes this turn's removed messages gone on disk. A consumer acking in order
+   * leaves every message below some sequence gone: then the gone mark moves up to it (staged with
+   * the high-water mark, which every removal writes anyway) and those messages need no delete of
+   * their own; the store clears their keys by range (shard-store.ts, putNextSeq). A removed message
+   * above a message still here (acks out of order, a delayed or leased message below it, a strict
+   * group waiting) gets its own deletes, as before.
+   *
+   * The mark passes only sequences of no message held: not in the live map, and below the
+   * backlog's first (the backlog holds every other message, in sequence order; held, delayed and
+   * leased messages are in the live map). Each sequence is passed once in the queue's life.
+   * Stream mode never comes here (its messages leave by retention only, deleted one by one).
+   */
+  #settleRemovals(): void {
+    let gone = this.#goneBelow;
+    const limit = Math.min(this.#backlog.peekSeq() ?? this.#nextSeq, this.#nextSeq);
+    const messages = this.#messages;
+    while (gone < limit && !messages.has(gone)) gone++;
+    this.#goneBelow = gone;
+    const removed = this.#removed;
+    this.#removed = [];
+    for (let i = 0; i < removed.length; i++) {
+      const seq = removed[i]!;
+      if (seq < gone) continue;
+      this.#store.deleteMessage(seq);
+      if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
     }
   }
 
@@ -1341,7 +1392,6 @@ export class QueueActor<Ref> {
       if (msg.receiveCount === 1 || msg.firstReceivedAt === UNKNOWN_TIME) msg.firstReceivedAt = now;
       msg.until = now + visibilityMs;
       msg.holder = holder;
-      holder?.leased.add(msg.seq);
       if (this.#attrs.deadLetter !== null) this.#putDelivery(msg);
       // Past half the distance the mark was written ahead, it moves on (staged at the end of the
       // turn), so it is on disk before the deliveries reach it. Never beyond the sequences in use.
@@ -1358,6 +1408,7 @@ export class QueueActor<Ref> {
       const seqs = new Array<number>(taken.length);
       for (let i = 0; i < taken.length; i++) seqs[i] = taken[i]!.seq;
       this.#leaseEnds.push({ at: now + visibilityMs, seqs });
+      holder?.leases.added(seqs, (seq) => this.#messages.get(seq)?.holder === holder);
       // An entry whose messages were all acked would stay for the whole visibility timeout (and
       // outlive every scavenge: at one push per turn, ~150k promoted entries per 30 s). Past twice
       // the leased messages (plus slack), the stale ones go now: amortised O(1) per push.
@@ -1400,17 +1451,22 @@ export class QueueActor<Ref> {
   /** Ends a lease's bookkeeping. The message is detached (state Gone) until the caller gives it its next state. */
   #unlease(msg: Msg): void {
     this.#counts.leased--;
-    msg.holder?.leased.delete(msg.seq);
+    msg.holder?.leases.ended();
     msg.holder = undefined;
     msg.state = State.Gone;
   }
 
   /**
-   * Stages the deletion of a message's stored records, and the high-water mark with it: once the
-   * highest stored message is gone, only the mark keeps its sequence from being used again.
+   * A message's stored records go, and the high-water mark is staged with it: once the highest
+   * stored message is gone, only the mark keeps its sequence from being used again. Queue mode
+   * stages the deletes at the end of the turn, or the gone mark instead (#settleRemovals).
    */
   #unstore(seq: number): void {
     this.#nextSeqDirty = true;
+    if (this.#stream === undefined) {
+      this.#removed.push(seq);
+      return;
+    }
     this.#store.deleteMessage(seq);
     if (this.#deliveryRecords) this.#store.deleteDelivery(seq);
   }

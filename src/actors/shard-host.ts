@@ -26,7 +26,7 @@ import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredMessageSin
 import { Deque } from './deque.js';
 import { keyLess, type SlotKey } from './ordering-window.js';
 import { DeadlineHeap } from './min-heap.js';
-import { QueueActor, type ActorRequest } from './queue-actor.js';
+import { QueueActor, type ActorRequest, type QueueMarks } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
 import { unpackSends } from './packing.js';
@@ -174,7 +174,7 @@ function partitionStore(store: ShardStore, qid: string, forwarded: (f: PendingFo
     putGroup: (name, record) => store.putGroup(qid, name, record),
     deleteGroup: (name) => store.deleteGroup(qid, name),
     putQueue: (record) => store.putQueue(record),
-    putNextSeq: (n, delivered) => store.putNextSeq(qid, n, delivered),
+    putNextSeq: (n, delivered, gone) => store.putNextSeq(qid, n, delivered, gone),
     putMessage: (seq, m) => store.putMessage(qid, seq, m),
     putDelivery: (seq, d) => store.putDelivery(qid, seq, d),
     deleteMessage: (seq) => store.deleteMessage(qid, seq),
@@ -257,7 +257,7 @@ export class ShardHost {
    * through the returned sink, one at a time (the store reads them after this call).
    */
   #restore(q: RecoveredQueue, now: number): RecoveredMessageSink {
-    const actor = this.#add(q.record, q.nextSeq, q.deliveredBelow);
+    const actor = this.#add(q.record, q.nextSeq, q);
     actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
     this.#touched.add(actor);
     if (q.record.attributes.orderingWindowMs <= 0) return { message: (m) => actor.restore(m, now), end: () => {} };
@@ -272,10 +272,10 @@ export class ShardHost {
     };
   }
 
-  #add(record: QueueRecord, nextSeq: number, deliveredBelow = 0): Actor {
+  #add(record: QueueRecord, nextSeq: number, marks?: QueueMarks): Actor {
     const actor = new QueueActor<number>(record, nextSeq, {
       store: partitionStore(this.#store, record.id, (f) => this.#forwardQueue.push(f)), outbox: this.#answers, bodies: this.#bodies,
-    }, deliveredBelow);
+    }, marks);
     const slot = this.#nextSlot++;
     this.#actors.set(record.id, actor);
     this.#slots.set(slot, actor);

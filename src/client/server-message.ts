@@ -31,6 +31,8 @@ const KEY_SEQ = bytesOf('seq');
 const KEY_RECEIVE_COUNT = bytesOf('receiveCount');
 const KEY_SENT_AT = bytesOf('sentAt');
 const KEY_FIRST_RECEIVED_AT = bytesOf('firstReceivedAt');
+/** The fields every delivered message has (protocol/cbor-writer.ts writes them first, in this order). */
+const REQUIRED_FIELDS = 7;
 
 /** Map keys of fewer than 24 bytes seen lately, by a hash of their bytes (see Reader.mapKey). */
 const KEYS = new Array<{ bytes: Uint8Array; text: string } | undefined>(256);
@@ -215,11 +217,19 @@ class Reader {
     }
   }
 
-  /** A delivered message; unknown or optional fields are read as any item. */
+  /**
+   * A delivered message; unknown or optional fields are read as any item. A message of exactly
+   * the seven required fields in the order the server writes them (protocol/cbor-writer.ts) is
+   * read with each key compared once (`inOrder`); any other is read key by key.
+   */
   message(): DeliveredMessage {
     const h = this.byte(this.pos++);
     if (h >> 5 !== 5) throw OUTSIDE;
     const n = this.arg(h & 31);
+    if (n === REQUIRED_FIELDS) {
+      const m = this.inOrder();
+      if (m !== undefined) return m;
+    }
     let messageId: unknown;
     let receipt: unknown;
     let body: unknown;
@@ -248,6 +258,38 @@ class Reader {
     const m = { messageId, receipt, body, seq, receiveCount, sentAt, firstReceivedAt } as Record<string, unknown>;
     if (rest !== undefined) Object.assign(m, rest);
     return m as unknown as DeliveredMessage;
+  }
+
+  /**
+   * The seven required fields in the server's order, each key compared once; undefined (and the
+   * position back at the first key) as soon as a key is another, for `message` to read key by key.
+   */
+  inOrder(): DeliveredMessage | undefined {
+    const start = this.pos;
+    if (!this.key(KEY_MESSAGE_ID)) return undefined;
+    const messageId = this.item();
+    if (!this.key(KEY_RECEIPT)) return this.#back(start);
+    const receipt = this.item();
+    if (!this.key(KEY_BODY)) return this.#back(start);
+    const body = this.item();
+    if (!this.key(KEY_SEQ)) return this.#back(start);
+    const seq = this.item();
+    if (!this.key(KEY_RECEIVE_COUNT)) return this.#back(start);
+    const receiveCount = this.item();
+    if (!this.key(KEY_SENT_AT)) return this.#back(start);
+    const sentAt = this.item();
+    if (!this.key(KEY_FIRST_RECEIVED_AT)) return this.#back(start);
+    const firstReceivedAt = this.item();
+    // A field whose value is CBOR undefined: `message` sends the whole message to cbor-x.
+    if (messageId === undefined || receipt === undefined || body === undefined || seq === undefined || receiveCount === undefined
+      || sentAt === undefined || firstReceivedAt === undefined) return this.#back(start);
+    return { messageId, receipt, body, seq, receiveCount, sentAt, firstReceivedAt } as unknown as DeliveredMessage;
+  }
+
+  /** Back to `start` (inOrder gives up): undefined. */
+  #back(start: number): undefined {
+    this.pos = start;
+    return undefined;
   }
 
   /** A frame: a push read with `message()`, any other frame with `item()`. */

@@ -132,17 +132,44 @@ export class CborWriter {
    * `{messageId: <id>, receipt: <its text>, body, seq, receiveCount, sentAt, firstReceivedAt}`.
    */
   plainMessage(id: string | undefined, receipt: ReceiptWriter, body: Uint8Array, seq: number, receiveCount: number, sentAt: number, firstReceivedAt: number): void {
-    const keys = this.#messageKeys;
-    this.#head(5, REQUIRED_MESSAGE_KEYS);
-    this.#key(keys[0]!);
-    if (id !== undefined) this.#text(id);
-    else {
-      const n = receipt.idChars;
-      this.#head(3, n);
-      this.#room(n);
-      receipt.writeId(this.#buf, this.#pos, seq);
-      this.#pos += n;
+    if (id !== undefined) {
+      // A stored id (a record of an earlier version): rare, written item by item.
+      const keys = this.#messageKeys;
+      this.#head(5, REQUIRED_MESSAGE_KEYS);
+      this.#key(keys[0]!);
+      this.#text(id);
+      this.#plainRest(receipt, body, seq, receiveCount, sentAt, firstReceivedAt);
+      return;
     }
+    // One room check for the whole message (the most it can take), then every fixed run of bytes
+    // (map head and first key; each later key) copied as one block: this runs once per pushed message.
+    const idChars = receipt.idChars;
+    const chars = receipt.chars;
+    const size = body.byteLength;
+    this.#room(PLAIN_FIXED_BYTES + idChars + chars + size);
+    const b = this.#buf;
+    let p = putBlock(b, this.#pos, PLAIN_HEAD);
+    p = putHead(b, p, 3, idChars);
+    receipt.writeId(b, p, seq);
+    p = putBlock(b, p + idChars, RECEIPT_KEY);
+    p = putHead(b, p, 3, chars);
+    receipt.writeReceipt(b, p, seq, receiveCount);
+    p = putBlock(b, p + chars, BODY_KEY);
+    p = putHead(b, p, 2, size);
+    b.set(body, p);
+    p = putBlock(b, p + size, SEQ_KEY);
+    p = putNumber(b, p, seq);
+    p = putBlock(b, p, RECEIVE_COUNT_KEY);
+    p = putNumber(b, p, receiveCount);
+    p = putBlock(b, p, SENT_AT_KEY);
+    p = putNumber(b, p, sentAt);
+    p = putBlock(b, p, FIRST_RECEIVED_AT_KEY);
+    this.#pos = putNumber(b, p, firstReceivedAt);
+  }
+
+  /** plainMessage from its receipt on, item by item. */
+  #plainRest(receipt: ReceiptWriter, body: Uint8Array, seq: number, receiveCount: number, sentAt: number, firstReceivedAt: number): void {
+    const keys = this.#messageKeys;
     this.#key(keys[1]!);
     const n = receipt.chars;
     this.#head(3, n);
@@ -191,14 +218,8 @@ export class CborWriter {
 
   /** Bytes written as they are (a cached key, a frozen object's encoding). */
   #key(key: Uint8Array): void {
-    const n = key.length;
-    this.#room(n);
-    const b = this.#buf;
-    const p = this.#pos;
-    // Short ones byte by byte: cheaper than a call into Buffer's copy for a few bytes.
-    if (n <= 16) for (let i = 0; i < n; i++) b[p + i] = key[i]!;
-    else b.set(key, p);
-    this.#pos = p + n;
+    this.#room(key.length);
+    this.#pos = putBlock(this.#buf, this.#pos, key);
   }
 
   #bytes(v: Uint8Array): void {
@@ -218,21 +239,7 @@ export class CborWriter {
   /** Major type and argument in the shortest form (arguments here are < 2^32). */
   #head(major: number, n: number): void {
     this.#room(5);
-    const b = this.#buf;
-    const m = major << 5;
-    if (n < 24) b[this.#pos++] = m | n;
-    else if (n < 0x100) {
-      b[this.#pos++] = m | 24;
-      b[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      b[this.#pos++] = m | 25;
-      b.writeUInt16BE(n, this.#pos);
-      this.#pos += 2;
-    } else {
-      b[this.#pos++] = m | 26;
-      b.writeUInt32BE(n, this.#pos);
-      this.#pos += 4;
-    }
+    this.#pos = putHead(this.#buf, this.#pos, major, n);
   }
 
   #value(v: unknown): void {
@@ -334,12 +341,8 @@ export class CborWriter {
   }
 
   #number(v: number): void {
-    if (v >>> 0 === v) return this.#head(0, v);
-    if (v < 0 && v >= -0x1_0000_0000 && Math.floor(v) === v) return this.#head(1, -1 - v);
     this.#room(9);
-    this.#buf[this.#pos++] = 0xfb;
-    this.#buf.writeDoubleBE(v, this.#pos);
-    this.#pos += 8;
+    this.#pos = putNumber(this.#buf, this.#pos, v);
   }
 
   #raw(bytes: Uint8Array): void {
@@ -347,6 +350,56 @@ export class CborWriter {
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.byteLength;
   }
+}
+
+/** `{` of 7 entries and the key "messageId": how a plain message starts. */
+const PLAIN_HEAD = Buffer.concat([Buffer.from([0xa0 | REQUIRED_MESSAGE_KEYS]), textItem('messageId')]);
+const RECEIPT_KEY = textItem('receipt');
+const BODY_KEY = textItem('body');
+const RECEIVE_COUNT_KEY = textItem('receiveCount');
+const SENT_AT_KEY = textItem('sentAt');
+const FIRST_RECEIVED_AT_KEY = textItem('firstReceivedAt');
+/** The most a plain message takes besides its id, receipt and body: keys, three heads of at most 5 bytes, four numbers of at most 9. */
+const PLAIN_FIXED_BYTES = PLAIN_HEAD.length + RECEIPT_KEY.length + BODY_KEY.length + SEQ_KEY.length + RECEIVE_COUNT_KEY.length + SENT_AT_KEY.length
+  + FIRST_RECEIVED_AT_KEY.length + 3 * 5 + 4 * 9;
+
+/** Writes `block` at `p` (the caller made room); returns where it ends. Short ones byte by byte: cheaper than a call into Buffer's copy. */
+function putBlock(b: Buffer, p: number, block: Uint8Array): number {
+  const n = block.length;
+  if (n <= 16) for (let i = 0; i < n; i++) b[p + i] = block[i]!;
+  else b.set(block, p);
+  return p + n;
+}
+
+/** Writes a head (major type, argument < 2^32, shortest form) at `p` (the caller made room for 5 bytes); returns where it ends. */
+function putHead(b: Buffer, p: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    b[p] = m | n;
+    return p + 1;
+  }
+  if (n < 0x100) {
+    b[p] = m | 24;
+    b[p + 1] = n;
+    return p + 2;
+  }
+  if (n < 0x10000) {
+    b[p] = m | 25;
+    b.writeUInt16BE(n, p + 1);
+    return p + 3;
+  }
+  b[p] = m | 26;
+  b.writeUInt32BE(n, p + 1);
+  return p + 5;
+}
+
+/** Writes a number at `p` (the caller made room for 9 bytes): an integer head when it fits, else a float64; returns where it ends. */
+function putNumber(b: Buffer, p: number, v: number): number {
+  if (v >>> 0 === v) return putHead(b, p, 0, v);
+  if (v < 0 && v >= -0x1_0000_0000 && Math.floor(v) === v) return putHead(b, p, 1, -1 - v);
+  b[p] = 0xfb;
+  b.writeDoubleBE(v, p + 1);
+  return p + 9;
 }
 
 function headSize(n: number): number {

@@ -6,7 +6,11 @@
  *   'Q' qid(8)                     → QueueRecord (CBOR): name, attributes, createdAt, purgedBelow
  *   'S' qid(8)                     → next sequence number (8 bytes, big-endian), a high-water mark, then
  *                                    the delivered mark (8 bytes; absent in records of older versions):
- *                                    every message below it may have been delivered (queue-actor.ts)
+ *                                    every message below it may have been delivered (queue-actor.ts),
+ *                                    then the gone mark (8 bytes; absent in older records: 0): every
+ *                                    message below it left the queue. Its 'M' and 'D' keys are garbage,
+ *                                    skipped by recovery and cleared by range (acks in sequence order
+ *                                    write this mark instead of one delete per message)
  *   'C' qid(8) gid(4) seq(8)       → GroupDeliveryRecord (CBOR): a stream consumer group's receive count
  *                                    of one message above its committed position (maxReceives survives a
  *                                    restart); `done` when the group dead-lettered it. Deleted when the
@@ -107,16 +111,23 @@ export function parseQueueKey(key: Buffer): string {
   return key.subarray(1, 9).toString('hex');
 }
 
-/** The 'S' value: next sequence number and delivered mark. */
-export function encodeSeqMarks(nextSeq: number, deliveredBelow: number): Buffer {
-  const b = Buffer.allocUnsafe(16);
+/** The 'S' value's three marks (see the layout above). */
+export interface SeqMarks {
+  nextSeq: number;
+  deliveredBelow: number;
+  goneBelow: number;
+}
+
+export function encodeSeqMarks(nextSeq: number, deliveredBelow: number, goneBelow: number): Buffer {
+  const b = Buffer.allocUnsafe(24);
   writeSeq(b, nextSeq, 0);
   writeSeq(b, deliveredBelow, 8);
+  writeSeq(b, goneBelow, 16);
   return b;
 }
 
-export function decodeSeqMarks(b: Buffer): { nextSeq: number; deliveredBelow: number } {
-  return { nextSeq: readSeq(b, 0), deliveredBelow: b.length >= 16 ? readSeq(b, 8) : 0 };
+export function decodeSeqMarks(b: Buffer): SeqMarks {
+  return { nextSeq: readSeq(b, 0), deliveredBelow: b.length >= 16 ? readSeq(b, 8) : 0, goneBelow: b.length >= 24 ? readSeq(b, 16) : 0 };
 }
 
 /**

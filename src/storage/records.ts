@@ -110,6 +110,8 @@ export interface RecoveredQueue {
   nextSeq: number;
   /** Every message below it may have been delivered ('S' record; 0 when never written). */
   deliveredBelow: number;
+  /** Every message below it left the queue ('S' record; 0 when never written): recovery skips their keys. */
+  goneBelow: number;
   /** Filled only when recovery was given no sink (tests, tools): every message, bodies copied. */
   messages: RecoveredMessage[];
   /** Forwards already accepted ('X' keys), as forwardIdString(origin). */

@@ -64,6 +64,14 @@ export type OpenRecoveredQueue = (q: RecoveredQueue) => RecoveredMessageSink | u
 
 const ignore = (): void => {};
 
+/** Sequences a queue's gone mark moves past its last clear before the next one (see #goneBelow). */
+const CLEAR_STEP = 1024;
+
+/** Every message of a recovered queue below this is gone (purged, or below the gone mark). */
+function goneBelowOf(q: RecoveredQueue): number {
+  return Math.max(q.record.purgedBelow, q.goneBelow);
+}
+
 /** Size of the slabs message records are written into (ShardStore.putMessage). */
 const SLAB_BYTES = 256 * 1024;
 
@@ -108,6 +116,8 @@ export class ShardStore {
    */
   readonly #unwrittenMessages = new UnwrittenMessages();
   readonly #unwrittenForwards = new Map<string, Uint8Array | null>();
+  /** Per queue, the last gone mark staged and the one below which this process last cleared its message keys (#goneBelow). */
+  readonly #gone = new Map<string, { mark: number; cleared: number }>();
   #tap: CommitTap | undefined;
   /** The staged operations, recorded only while a tap is installed. */
   #ops: StoreOp[] = [];
@@ -199,11 +209,20 @@ export class ShardStore {
     this.#tap = tap;
   }
 
-  /** Stages raw operations (a follower applying its leader's log). */
+  /**
+   * Stages raw operations (a follower applying its leader's log, or installing its snapshot). A
+   * put of a queue's 'S' marks carries its gone mark: the follower clears below it as the leader
+   * does (putNextSeq), so acknowledged messages leave the replica too.
+   */
   stageOps(ops: readonly StoreOp[]): void {
     for (const op of ops) {
-      if (op.type === 'put') this.#put(Buffer.from(op.key), op.value);
-      else this.#del(Buffer.from(op.key));
+      const key = Buffer.from(op.key);
+      if (op.type === 'put') {
+        this.#put(key, op.value);
+        if (key[0] === PREFIX.nextSeq && key.length === 9) this.#goneBelow(parseQueueKey(key), decodeSeqMarks(Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength)).goneBelow);
+      } else {
+        this.#del(key);
+      }
     }
   }
 
@@ -255,6 +274,7 @@ export class ShardStore {
 
   /** Deletes a queue: its record and high-water mark now, its messages after the commit. */
   removeQueue(qid: string): void {
+    this.#gone.delete(qid);
     this.#del(queueKey(PREFIX.queue, qid));
     this.#del(queueKey(PREFIX.nextSeq, qid));
     this.#afterCommit.push(
@@ -270,6 +290,7 @@ export class ShardStore {
    * Outbox records ('F') are not touched: they outlive their queue until the forwarder moved them.
    */
   discardQueue(qid: string): void {
+    this.#gone.delete(qid);
     for (const prefix of [PREFIX.queue, PREFIX.nextSeq, PREFIX.replica]) this.#del(queueKey(prefix, qid));
     for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.forward) this.#afterCommit.push(queuePrefixRange(prefix, qid));
   }
@@ -281,7 +302,11 @@ export class ShardStore {
     return out;
   }
 
-  /** Clears messages below `seq` after the commit; the caller stages the purgedBelow mark itself. */
+  /**
+   * Clears messages (and their delivery records) below `seq` after the commit; the caller stages
+   * the mark that makes them garbage (purgedBelow, the gone mark) itself. One DeleteRange each
+   * (the binding's clear without a limit): its cost does not grow with the keys it covers.
+   */
   clearBelow(qid: string, seq: number): void {
     this.#afterCommit.push(
       { gte: messageKey(PREFIX.message, qid, 0), lt: messageKey(PREFIX.message, qid, seq) },
@@ -289,8 +314,37 @@ export class ShardStore {
     );
   }
 
-  putNextSeq(qid: string, nextSeq: number, deliveredBelow: number): void {
-    this.#put(queueKey(PREFIX.nextSeq, qid), encodeSeqMarks(nextSeq, deliveredBelow));
+  /**
+   * Stages a queue's 'S' marks (keys.ts). The gone mark makes every message key below it garbage:
+   * once it has passed the last clear by CLEAR_STEP, the range is cleared after the commit.
+   */
+  putNextSeq(qid: string, nextSeq: number, deliveredBelow: number, goneBelow: number): void {
+    this.#put(queueKey(PREFIX.nextSeq, qid), encodeSeqMarks(nextSeq, deliveredBelow, goneBelow));
+    this.#goneBelow(qid, goneBelow);
+  }
+
+  /**
+   * A queue's gone mark, as staged (leader) or applied from the leader's log (follower, stageOps):
+   * the keys below it are cleared in steps, not per mark. Each clear is a range tombstone, and one
+   * per turn of acks would pile up in the memtable, which every read must consider; between
+   * clears the keys are garbage that recovery skips (and clears, at start), and close() clears
+   * what is left. The first mark a queue stages in this process clears from 0, which covers what
+   * an earlier run left.
+   */
+  #goneBelow(qid: string, goneBelow: number): void {
+    const gone = this.#gone.get(qid);
+    if (gone === undefined) {
+      if (goneBelow === 0) return;
+      this.#gone.set(qid, { mark: goneBelow, cleared: goneBelow });
+    } else {
+      // The last mark staged is the queue's, even when lower than an earlier one: a deposed
+      // leader's copy replaced by its new leader's snapshot (which puts back what the old mark
+      // had cleared) takes the new leader's mark, and close() must not clear below the old one.
+      gone.mark = goneBelow;
+      if (goneBelow < gone.cleared + CLEAR_STEP) return;
+      gone.cleared = goneBelow;
+    }
+    this.clearBelow(qid, goneBelow);
   }
 
   /**
@@ -498,13 +552,13 @@ export class ShardStore {
    * Rebuilds what the actors need from disk: every queue with its indexes, then its messages in
    * sequence order with their delivery records, handed to the sink `open` gives for the queue
    * (one row at a time: memory stays bounded however many messages there are). Messages of
-   * deleted queues and purged messages are skipped and cleared.
+   * deleted queues, purged messages and messages below the gone mark are skipped and cleared.
    */
   async recover(open: OpenRecoveredQueue = collect): Promise<RecoveredQueue[]> {
     const queues = new Map<string, RecoveredQueue>();
     for await (const [key, value] of this.#scan(prefixRange(PREFIX.queue))) {
       const record = cbor.decode(value) as QueueRecord;
-      queues.set(parseQueueKey(key), { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
+      queues.set(parseQueueKey(key), { record, nextSeq: 0, deliveredBelow: 0, goneBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] });
     }
     for await (const [key] of this.#scan(prefixRange(PREFIX.marker))) {
       const m = parseMarkerKey(key);
@@ -548,7 +602,7 @@ export class ShardStore {
       }
       const { qid, q, sink } = current!;
       const seq = readSeq(key, 9);
-      if (q === undefined || seq < q.record.purgedBelow) {
+      if (q === undefined || seq < goneBelowOf(q)) {
         orphans.add(qid);
         return;
       }
@@ -561,7 +615,7 @@ export class ShardStore {
       if (q === undefined) {
         this.#afterCommit.push(queueRange(PREFIX.message, qid), queueRange(PREFIX.delivery, qid));
       } else {
-        this.clearBelow(qid, q.record.purgedBelow);
+        this.clearBelow(qid, goneBelowOf(q));
       }
     }
     for (const [qid] of deliveries) if (!queues.has(qid)) this.#afterCommit.push(queueRange(PREFIX.delivery, qid));
@@ -572,13 +626,13 @@ export class ShardStore {
   /**
    * Rebuilds one queue from disk, synchronously (cluster mode: a replica promoted to leader), its
    * messages handed to the sink `open` gives as recover() does. Undefined when the queue has no
-   * record here. Messages below purgedBelow are skipped.
+   * record here. Messages below purgedBelow or the gone mark are skipped (their keys are garbage).
    */
   recoverQueue(qid: string, open: OpenRecoveredQueue = collect): RecoveredQueue | undefined {
     const recordRow = this.#readRangeSync(queuePrefixRange(PREFIX.queue, qid), [])[0];
     if (recordRow === undefined) return undefined;
     const record = cbor.decode(recordRow[1]) as QueueRecord;
-    const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
+    const q: RecoveredQueue = { record, nextSeq: 0, deliveredBelow: 0, goneBelow: 0, messages: [], markers: [], dedup: [], groups: [], groupDeliveries: [] };
     const deliveries = new Map<number, DeliveryRecord>();
     const rows: Array<[Buffer, Buffer]> = [];
     for (const prefix of Object.values(PREFIX)) if (prefix !== PREFIX.message && prefix !== PREFIX.queue) this.#readRangeSync(queuePrefixRange(prefix, qid), rows);
@@ -613,7 +667,7 @@ export class ShardStore {
     }
     const sink = open(q);
     const range = queueRange(PREFIX.message, qid);
-    range.gte = messageKey(PREFIX.message, qid, record.purgedBelow);
+    range.gte = messageKey(PREFIX.message, qid, goneBelowOf(q));
     this.#visitRangeSync(range, (key, value) => {
       const seq = readSeq(key, 9);
       if (seq >= q.nextSeq) q.nextSeq = seq + 1;
@@ -639,6 +693,13 @@ export class ShardStore {
 
   async close(): Promise<void> {
     if (this.#batch !== undefined || this.#durable < this.#written) this.commit();
+    // What the gone marks cover and no clear has reached yet goes now: a stopped store keeps no
+    // key of a message that left its queue.
+    for (const [qid, gone] of this.#gone) {
+      if (gone.mark > gone.cleared) this.clearBelow(qid, gone.mark);
+    }
+    this.#gone.clear();
+    this.flush();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
     if (this.#db.status === 'open') await this.#db.close();

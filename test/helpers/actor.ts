@@ -32,13 +32,23 @@ export class MemoryStore implements PartitionStore {
   groups = new Map<string, StreamGroupRecord>();
   nextSeq = 0;
   deliveredBelow = 0;
+  goneBelow = 0;
+  /** Messages deleted one by one (deleteMessage), as opposed to covered by the gone mark. */
+  messageDeletes = 0;
   removed = false;
   clearedBelow = 0;
   putQueue(r: QueueRecord): void { this.record = r; }
-  putNextSeq(n: number, deliveredBelow: number): void { this.nextSeq = n; this.deliveredBelow = deliveredBelow; }
+  /** Messages below the gone mark are dropped at once (the shard store's recovery skips them, its range clears drop them). */
+  putNextSeq(n: number, deliveredBelow: number, goneBelow: number): void {
+    this.nextSeq = n;
+    this.deliveredBelow = deliveredBelow;
+    this.goneBelow = goneBelow;
+    for (const k of this.messages.keys()) if (k < goneBelow) this.messages.delete(k);
+    for (const k of this.deliveries.keys()) if (k < goneBelow) this.deliveries.delete(k);
+  }
   putMessage(seq: number, m: StoredMessage): void { this.messages.set(seq, m); }
   putDelivery(seq: number, d: DeliveryRecord): void { this.deliveries.set(seq, d); }
-  deleteMessage(seq: number): void { this.messages.delete(seq); }
+  deleteMessage(seq: number): void { this.messageDeletes++; this.messages.delete(seq); }
   deleteDelivery(seq: number): void { this.deliveries.delete(seq); }
   clearBelow(seq: number): void { this.clearedBelow = seq; for (const k of this.messages.keys()) if (k < seq) this.messages.delete(k); }
   removeQueue(): void { this.removed = true; this.messages.clear(); this.markers.clear(); this.dedup.clear(); this.groups.clear(); this.groupDeliveries.clear(); }
@@ -135,7 +145,7 @@ export function actorHarness<S extends MemoryStore = MemoryStore>(attrs: Partial
       const rec = store.record!;
       // As ShardStore.recover hands rows over (the actor keeps the body if its cache has room).
       const recovered: RecoveredMessage[] = [...store.messages.entries()].sort((a, b) => a[0] - b[0]).map(([seq, m]) => recoveredMessage(seq, m, store.deliveries.get(seq)));
-      h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) }, store.deliveredBelow);
+      h.actor = new QueueActor<number>(rec, store.nextSeq, { store, outbox: out, bodies: new BodyCache(opts.cacheBytes ?? 1 << 30) }, { deliveredBelow: store.deliveredBelow, goneBelow: store.goneBelow });
       h.actor.restoreIndexes(
         [...store.markers], [...store.dedup.entries()].map(([id, d]) => ({ id, ...d })), [...store.groups.entries()].map(([name, g]) => ({ name, ...g })),
         [...store.groupDeliveries].map(([k, d]) => {
