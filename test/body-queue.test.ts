@@ -130,3 +130,32 @@ t.test('actor: after a restart the recovered bodies are kept again, and delivere
   t.same(got.map((m) => text(m).replace(/-+$/, '')), ['r0', 'r1', 'r2', 'r3', 'r4'], 'three from memory, two read back');
   t.same(got.map((m) => m.receiveCount), [1, 1, 1, 1, 1]);
 });
+
+t.test('sequences far apart (past 2^32) and near 2^53 keep their bodies and their order', async (t) => {
+  const cache = new BodyCache(1 << 20);
+  const q = new BodyQueue(cache);
+  const seqs = [0, 1, 2 ** 32 - 1 + 1, 2 ** 32 + 5, 2 ** 40, 2 ** 53 - 3, 2 ** 53 - 2];
+  seqs.forEach((s, i) => t.ok(q.push(s, body(i, 100 + i))));
+  t.equal(q.take(2), undefined, 'not kept; seqs 0 and 1 are dropped on the way');
+  t.equal(q.length, seqs.length - 2);
+  t.same(q.take(2 ** 32), body(2, 102), 'a difference of exactly 2^32 − 1');
+  t.equal(q.take(2 ** 32 + 4), undefined, 'not kept, and the next one stays');
+  t.same(q.take(2 ** 32 + 5), body(3, 103));
+  t.same(q.take(2 ** 40), body(4, 104), 'a difference past 2^32 starts a chunk of its own');
+  t.same(q.take(2 ** 53 - 3), body(5, 105));
+  t.same(q.take(2 ** 53 - 2), body(6, 106));
+  t.equal(q.length, 0);
+  t.equal(cache.bytes, 0, 'every body released');
+});
+
+t.test('clear releases what is left of partly taken chunks', async (t) => {
+  const cache = new BodyCache(1 << 22);
+  const q = new BodyQueue(cache);
+  for (let i = 0; i < 100; i++) t.ok(q.push(i, body(i, 10 + i * 7)), `kept ${i}`);
+  for (let i = 0; i < 30; i++) t.same(q.take(i), body(i, 10 + i * 7));
+  q.clear();
+  t.equal(cache.bytes, 0, 'the 70 left were released');
+  t.equal(q.length, 0);
+  t.ok(q.push(100, body(100)), 'usable after a clear');
+  t.same(q.take(100), body(100));
+});

@@ -86,9 +86,8 @@ export interface ActorOutbox<Ref> {
 export const CACHED_BODY_OVERHEAD = 384;
 
 /**
- * A body kept for a message of the compact backlog (body-queue.ts): packed in a chunk with its
- * sequence and end offset in two number arrays (8 + 8 bytes at most), plus room for a chunk's
- * unused tail.
+ * A body kept for a message of the compact backlog (body-queue.ts): packed in a chunk after an
+ * 8-byte header (its size and sequence), plus room for a chunk's unused tail.
  */
 export const QUEUED_BODY_OVERHEAD = 32;
 

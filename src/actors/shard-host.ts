@@ -25,7 +25,7 @@ import type { ShardStore } from '../storage/shard-store.js';
 import type { PendingForward, QueueRecord, RecoveredMessage, RecoveredMessageSink, RecoveredQueue } from '../storage/records.js';
 import { Deque } from './deque.js';
 import { keyLess, type SlotKey } from './ordering-window.js';
-import { DeadlineHeap } from './min-heap.js';
+import { SlotDeadlines } from './slot-deadlines.js';
 import { QueueActor, type ActorRequest, type QueueMarks } from './queue-actor.js';
 import { BodyCache, type ActorOutbox, type PartitionStore } from './ports.js';
 import type { FromShard, QueueInfo, ToShard } from './shard-messages.js';
@@ -35,6 +35,20 @@ import { ReplicaLog } from './replica-log.js';
 import { HeldTurns } from './held-turns.js';
 
 type Actor = QueueActor<number>;
+
+/**
+ * An actor as the host keeps it: its slot (what the deadline heap stores), when it is registered
+ * to tick, and whether it is in this turn's touched list. Kept beside the actor so a touched
+ * actor's end of turn costs no lookups (a WeakMap and a Map per touched actor before).
+ */
+interface Hosted {
+  readonly actor: Actor;
+  readonly slot: number;
+  /** The time registered in #deadlines (Infinity: none). */
+  registered: number;
+  touched: boolean;
+  dropped: boolean;
+}
 
 const cbor = new CborWriter();
 const EMPTY = new Uint8Array(0);
@@ -192,15 +206,14 @@ export class ShardHost {
   readonly #store: ShardStore;
   readonly #answers = new HeldAnswers();
   readonly #bodies: BodyCache;
-  readonly #actors = new Map<string, Actor>();
+  readonly #actors = new Map<string, Hosted>();
   /** Actors by slot, for the deadline heap (which stores numbers). */
-  readonly #slots = new Map<number, Actor>();
-  readonly #slotOf = new WeakMap<Actor, number>();
+  readonly #slots = new Map<number, Hosted>();
   #nextSlot = 0;
-  /** When each actor next needs a tick, as registered in #deadlines. */
-  readonly #registered = new Map<number, number>();
-  readonly #deadlines = new DeadlineHeap();
-  readonly #touched = new Set<Actor>();
+  /** When actors next need a tick (an actor's entry is live while it equals its `registered`). */
+  readonly #deadlines = new SlotDeadlines();
+  /** The actors this turn ran, in order, each once. */
+  #touched: Hosted[] = [];
   /** Cluster mode only: the replication log (actors run only for queues this node leads). */
   readonly #replicas: ReplicaLog | undefined;
   /** Outbox records to send on after the next commit (see dead-letter.ts for the protocol). */
@@ -257,9 +270,10 @@ export class ShardHost {
    * through the returned sink, one at a time (the store reads them after this call).
    */
   #restore(q: RecoveredQueue, now: number): RecoveredMessageSink {
-    const actor = this.#add(q.record, q.nextSeq, q);
+    const hosted = this.#add(q.record, q.nextSeq, q);
+    const actor = hosted.actor;
     actor.restoreIndexes(q.markers, q.dedup, q.groups, q.groupDeliveries);
-    this.#touched.add(actor);
+    this.#touch(hosted);
     if (q.record.attributes.orderingWindowMs <= 0) return { message: (m) => actor.restore(m, now), end: () => {} };
     // A queue with an ordering window is restored in its slot order, so it is read whole first.
     // Its bodies are left on disk (the rows they are views into are gone by then).
@@ -272,49 +286,55 @@ export class ShardHost {
     };
   }
 
-  #add(record: QueueRecord, nextSeq: number, marks?: QueueMarks): Actor {
+  #add(record: QueueRecord, nextSeq: number, marks?: QueueMarks): Hosted {
     const actor = new QueueActor<number>(record, nextSeq, {
       store: partitionStore(this.#store, record.id, (f) => this.#forwardQueue.push(f)), outbox: this.#answers, bodies: this.#bodies,
     }, marks);
-    const slot = this.#nextSlot++;
-    this.#actors.set(record.id, actor);
-    this.#slots.set(slot, actor);
-    this.#slotOf.set(actor, slot);
-    return actor;
+    const hosted: Hosted = { actor, slot: this.#nextSlot++, registered: Infinity, touched: false, dropped: false };
+    this.#actors.set(record.id, hosted);
+    this.#slots.set(hosted.slot, hosted);
+    return hosted;
   }
 
-  #drop(actor: Actor): void {
-    const slot = this.#slotOf.get(actor)!;
-    this.#actors.delete(actor.id);
-    this.#slots.delete(slot);
-    this.#registered.delete(slot);
-    this.#touched.delete(actor);
+  /** The actor leaves the shard: its deadline entries are stale from now on, and its turn ends without it. */
+  #drop(hosted: Hosted): void {
+    this.#actors.delete(hosted.actor.id);
+    this.#slots.delete(hosted.slot);
+    hosted.dropped = true;
+  }
+
+  /** The actor ran in this turn: its endTurn and deadline come at the end of it. */
+  #touch(hosted: Hosted): void {
+    if (hosted.touched) return;
+    hosted.touched = true;
+    this.#touched.push(hosted);
   }
 
   /** Applies one message from the main thread. Answers are held until endTurn. */
   accept(m: ToShard, now: number): void {
     switch (m.t) {
       case 'req': {
-        const actor = this.#actors.get(m.qid);
-        if (actor === undefined) {
+        const hosted = this.#actors.get(m.qid);
+        if (hosted === undefined) {
           this.#answers.fail(m.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
           return;
         }
-        actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
-        if (actor.destroyed) this.#drop(actor);
-        else this.#touched.add(actor);
+        hosted.actor.handle({ ...m.req, ref: m.r, session: m.session, sub: m.sub ?? 0 } as ActorRequest<number>, now);
+        if (hosted.actor.destroyed) this.#drop(hosted);
+        else this.#touch(hosted);
         return;
       }
       case 'sends':
         unpackSends(m, (s) => {
-          const actor = this.#actors.get(s.qid);
-          if (actor === undefined) {
+          const hosted = this.#actors.get(s.qid);
+          if (hosted === undefined) {
             this.#answers.fail(s.r, { code: ErrorCodes.QueueDoesNotExist, message: 'queue does not exist', field: 'queue' });
             return;
           }
+          const actor = hosted.actor;
           if (s.single) actor.handle({ op: 'send', ref: s.r, args: { ...s.entries[0]!, queue: actor.name } }, now);
           else actor.handle({ op: 'sendBatch', ref: s.r, args: { queue: actor.name, entries: s.entries } }, now);
-          this.#touched.add(actor);
+          this.#touch(hosted);
         });
         return;
       case 'create': {
@@ -324,7 +344,7 @@ export class ShardHost {
           };
           if (this.#replicas !== undefined) this.#replicas.lead(record.id, m.epoch ?? 1);
           this.#store.putQueue(record);
-          this.#touched.add(this.#add(record, 0));
+          this.#touch(this.#add(record, 0));
           this.#answers.reply(m.r, { queue: record.name, created: true, attributes: record.attributes });
         } catch (err) {
           this.#answers.fail(m.r, toWireError(err));
@@ -334,7 +354,7 @@ export class ShardHost {
       case 'closeSession':
         // Only actors the connection had a long poll or subscription on run a turn for it: with
         // 10,000 queues, touching every actor made each closing producer cost 10,000 actor turns.
-        for (const actor of this.#actors.values()) if (actor.closeSession(m.session, now)) this.#touched.add(actor);
+        for (const hosted of this.#actors.values()) if (hosted.actor.closeSession(m.session, now)) this.#touch(hosted);
         return;
       case 'forwarded':
         // Cluster mode: a node that no longer leads the source must not write to its copy (the new
@@ -351,15 +371,15 @@ export class ShardHost {
         this.#forwardsDone.push(m.f);
         return;
       case 'forget': {
-        const actor = this.#actors.get(m.qid);
-        if (actor !== undefined) {
-          actor.forget(m.origin);
-          this.#touched.add(actor);
+        const hosted = this.#actors.get(m.qid);
+        if (hosted !== undefined) {
+          hosted.actor.forget(m.origin);
+          this.#touch(hosted);
         }
         return;
       }
       case 'stats':
-        this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map((a) => ({ name: a.name, ...a.stats(now) })) });
+        this.#answers.items.push({ t: 'stats', r: m.r, queues: [...this.#actors.values()].map(({ actor: a }) => ({ name: a.name, ...a.stats(now) })) });
         return;
       case 'lead':
       case 'follow':
@@ -435,10 +455,10 @@ export class ShardHost {
 
   /** This node stops running a queue's actor (it follows, or the copy goes): long polls are answered first. */
   #stopActor(qid: string, now: number): void {
-    const actor = this.#actors.get(qid);
-    if (actor === undefined) return;
-    actor.stop(now);
-    this.#drop(actor);
+    const hosted = this.#actors.get(qid);
+    if (hosted === undefined) return;
+    hosted.actor.stop(now);
+    this.#drop(hosted);
   }
 
   /** Bytes the shard's body cache counts now (bodies held in memory plus their overhead). */
@@ -448,21 +468,22 @@ export class ShardHost {
 
   /** Shutdown: answers every long poll so the last turn carries their replies. */
   answerWaiters(): void {
-    for (const actor of this.#actors.values()) {
-      actor.answerWaiters();
-      this.#touched.add(actor);
+    for (const hosted of this.#actors.values()) {
+      hosted.actor.answerWaiters();
+      this.#touch(hosted);
     }
   }
 
   /** Runs due timers of every actor whose deadline has come. */
   tick(now: number): void {
-    for (let top = this.#deadlines.peek(); top !== undefined && top.at <= now; top = this.#deadlines.peek()) {
-      this.#deadlines.pop();
-      const actor = this.#slots.get(top.seq);
-      if (actor === undefined || this.#registered.get(top.seq) !== top.at) continue;
-      this.#registered.delete(top.seq);
-      actor.tick(now);
-      this.#touched.add(actor);
+    const deadlines = this.#deadlines;
+    for (let at = deadlines.peekAt(); at !== undefined && at <= now; at = deadlines.peekAt()) {
+      const hosted = this.#slots.get(deadlines.peekSlot());
+      deadlines.pop();
+      if (hosted === undefined || hosted.registered !== at) continue;
+      hosted.registered = Infinity;
+      hosted.actor.tick(now);
+      this.#touch(hosted);
     }
   }
 
@@ -472,7 +493,12 @@ export class ShardHost {
    * caller must then die, because memory is ahead of disk.
    */
   endTurn(now: number): FromShard[] {
-    for (const actor of this.#touched) actor.endTurn(now);
+    const touched = this.#touched;
+    this.#touched = [];
+    for (const h of touched) {
+      h.touched = false;
+      if (!h.dropped) h.actor.endTurn(now);
+    }
     let write: number;
     try {
       write = this.#store.commit({ deferSync: this.#deferSync });
@@ -483,16 +509,14 @@ export class ShardHost {
       throw err;
     }
     this.#sendForwards();
-    for (const actor of this.#touched) {
-      const at = actor.nextDeadline();
-      const slot = this.#slotOf.get(actor)!;
-      const registered = this.#registered.get(slot);
-      if (at !== undefined && (registered === undefined || at < registered)) {
-        this.#registered.set(slot, at);
-        this.#deadlines.push({ at, seq: slot });
+    for (const h of touched) {
+      if (h.dropped) continue;
+      const at = h.actor.nextDeadline();
+      if (at !== undefined && at < h.registered) {
+        h.registered = at;
+        this.#deadlines.push(at, h.slot);
       }
     }
-    this.#touched.clear();
     const answers = this.#answers.take();
     const entries = this.#replicas?.takeEntries();
     // The log goes first: the main thread must know a batch's entries before it sees the replies
@@ -521,9 +545,10 @@ export class ShardHost {
   /** When the host next needs `tick`, if ever. */
   nextDeadline(): number | undefined {
     // Skip entries whose actor re-registered earlier or was dropped.
-    for (let top = this.#deadlines.peek(); top !== undefined; top = this.#deadlines.peek()) {
-      if (this.#registered.get(top.seq) === top.at) return top.at;
-      this.#deadlines.pop();
+    const deadlines = this.#deadlines;
+    for (let at = deadlines.peekAt(); at !== undefined; at = deadlines.peekAt()) {
+      if (this.#slots.get(deadlines.peekSlot())?.registered === at) return at;
+      deadlines.pop();
     }
     return undefined;
   }

@@ -342,6 +342,11 @@ export type ValidRequest = { [O in OpName]: { id: number; op: O; args: OpArgs<O>
  * Checks one decoded frame. `maxBodyBytes` is the broker-wide ceiling; the queue's own limit is
  * checked by its actor. Throws InvalidRequest.
  */
+/** The queue a valid request names, if any (metrics count its messages under it). */
+export function queueOf(req: ValidRequest): string | undefined {
+  return 'queue' in req.args ? req.args.queue : undefined;
+}
+
 export function validateRequest(frame: unknown, maxBodyBytes: number): ValidRequest {
   if (!isObj(frame)) throw new InvalidRequest(null, new FerryError(ErrorCodes.BadFrame, 'a request frame must be a map {id, op, args}'));
   const id = frame.id;

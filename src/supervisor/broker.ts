@@ -9,8 +9,8 @@
 import pino, { type Logger } from 'pino';
 import { ErrorCodes } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import type { ValidRequest } from '../protocol/validate.js';
 import { BrokerMetrics } from '../transport/metrics.js';
+import { queueOf, type ValidRequest } from '../protocol/validate.js';
 import { FerryServer, type HttpRoute } from '../transport/server.js';
 import type { RequestHandler } from '../transport/session.js';
 import { SqsBackend } from '../transport/sqs/backend.js';
@@ -76,7 +76,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     dispatch: cluster === undefined
       ? (session: number, req: ValidRequest, done: (a: Answer) => void) => router.dispatch(session, req, done)
       : (session: number, req: ValidRequest, done: (a: Answer) => void) => cluster.dispatch(session, req, done),
-    answered: (req, answer, startedAt) => metrics.answered(req, answer, startedAt),
+    answered: (op, queue, answer, startedAt) => metrics.answered(op, queue, answer, startedAt),
     maxBodyBytes: config.maxMessageBytes,
     get shuttingDown() {
       return shuttingDown;
@@ -119,8 +119,10 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
     backend: new SqsBackend({
       dispatch: (session, req, done) => {
         const startedAt = performance.now();
+        const { op } = req;
+        const queue = queueOf(req);
         handler.dispatch(session, req, (answer) => {
-          metrics.answered(req, answer, startedAt);
+          metrics.answered(op, queue, answer, startedAt);
           done(answer);
         });
       },

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ShardQueueStats } from '../actors/shard-messages.js';
 import type { Answer } from '../supervisor/shard-pool.js';
-import type { ValidRequest } from '../protocol/validate.js';
+import type { OpName } from '../protocol/ops.js';
 import { EncodedCbor } from '../protocol/encoded.js';
 
 /** QueueStats counters exported as ferry_queue_outcomes_total. */
@@ -95,25 +95,27 @@ export class BrokerMetrics {
     });
   }
 
-  /** Counts one answered request; `startedAt` from performance.now(). */
-  answered(req: ValidRequest, answer: Answer, startedAt: number): void {
-    const op = req.op;
+  /**
+   * Counts one answered request of `op` on `queue` (see `queueOf`); `startedAt` from performance.now().
+   * Takes the request's op and queue name, not the request: a caller keeps only those while the
+   * request is in flight.
+   */
+  answered(op: OpName, queue: string | undefined, answer: Answer, startedAt: number): void {
     this.#requestCounts.set(op, (this.#requestCounts.get(op) ?? 0) + 1);
     let duration = this.#durationOf.get(op);
     if (duration === undefined) this.#durationOf.set(op, (duration = this.#duration.labels(op)));
     duration.observe((performance.now() - startedAt) / 1000);
     if ('error' in answer) {
-      this.#errors.inc({ op: req.op, code: answer.error.code });
+      this.#errors.inc({ op, code: answer.error.code });
       return;
     }
-    const queue = 'queue' in req.args ? req.args.queue : undefined;
     if (queue === undefined) return;
     // A deleted queue's series end with it: kept, every queue ever created stayed in memory and in
     // every scrape (issue 5's harness creates and deletes 10,000 queues per queues-10k run).
-    if (req.op === 'deleteQueue') return void this.#messageCounts.delete(queue);
+    if (op === 'deleteQueue') return void this.#messageCounts.delete(queue);
     const encoded = answer.result instanceof EncodedCbor ? answer.result.count : undefined;
     const result = answer.result as { messages?: unknown[]; results?: Array<{ ok?: unknown }>; deleted?: boolean };
-    switch (req.op) {
+    switch (op) {
       case 'send': return this.#count(queue, 'sent', 1);
       case 'sendBatch': return this.#count(queue, 'sent', encoded ?? countOk(result.results));
       case 'receive': return this.#count(queue, 'received', encoded ?? result.messages?.length ?? 0);

@@ -16,15 +16,16 @@ import { ErrorCodes, FerryError, type WireError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { Limits } from '../protocol/limits.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
-import { InvalidRequest, validateRequest, type ValidRequest } from '../protocol/validate.js';
+import { InvalidRequest, queueOf, validateRequest, type ValidRequest } from '../protocol/validate.js';
 import type { Answer } from '../supervisor/shard-pool.js';
+import type { OpName } from '../protocol/ops.js';
 
 /** What a session needs from the broker: one method per direction. */
 export interface RequestHandler {
   /** Routes a validated request; `done` is called exactly once. */
   dispatch(session: number, req: ValidRequest, done: (a: Answer) => void): void;
-  /** Called for every answered request (metrics). */
-  answered(req: ValidRequest, answer: Answer, startedAt: number): void;
+  /** Called for every answered request (metrics), with its op and the queue it names (if any). */
+  answered(op: OpName, queue: string | undefined, answer: Answer, startedAt: number): void;
   readonly maxBodyBytes: number;
   readonly shuttingDown: boolean;
 }
@@ -160,11 +161,22 @@ export class Session {
       return;
     }
     this.#inFlight++;
+    this.#dispatch(req);
+  }
+
+  /**
+   * Routes a valid request. The answer's callback keeps its id, op and queue name, not the request:
+   * a sendBatch's entries (views into the client's WebSocket message) can go as soon as the router
+   * has copied them for the shard, instead of living for the round trip (see Router#send).
+   */
+  #dispatch(req: ValidRequest): void {
+    const { id, op } = req;
+    const queue = queueOf(req);
     const startedAt = performance.now();
     this.#handler.dispatch(this.id, req, (answer) => {
       this.#inFlight--;
-      this.#handler.answered(req, answer, startedAt);
-      this.#enqueue('result' in answer ? { id: req.id, result: answer.result } : { id: req.id, error: answer.error });
+      this.#handler.answered(op, queue, answer, startedAt);
+      this.#enqueue('result' in answer ? { id, result: answer.result } : { id, error: answer.error });
     });
   }
 
