@@ -1,22 +1,15 @@
 // deleteQueue in a cluster: every replica, followers included, forgets its copy of the queue (no
 // key of the queue id is left in any node's RocksDB, replication mark included), also a replica
 // that was down when the queue was deleted; and the name can be created again.
-import { join } from 'node:path';
 import t from 'tap';
 import { connect } from '../src/client/index.js';
-import { ShardStore } from '../src/storage/shard-store.js';
 import type { BrokerProcess } from './helpers/broker.js';
-import { clusterStatus, queueMeta, startCluster, waitFor } from './helpers/cluster.js';
+import { clusterStatus, queueMeta, startCluster, storedQueueKeys, waitFor } from './helpers/cluster.js';
 import { drainQueue } from './helpers/drain.js';
 
 /** Every key of queue `qid` in a stopped node's store (shards: 1). */
 async function keysOf(node: BrokerProcess, qid: string): Promise<number> {
-  const store = await ShardStore.open(join(node.dataDir, 'shard-0'));
-  try {
-    return store.readQueueKeys(qid).length;
-  } finally {
-    await store.close();
-  }
+  return (await storedQueueKeys(node, qid)).length;
 }
 
 t.test('deleteQueue removes every replica\'s copy; the name can be created again', async (t) => {

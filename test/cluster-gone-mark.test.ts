@@ -3,13 +3,11 @@
 // log. After kill -9 of the leader, the follower promoted to leader does not deliver an acked
 // message again and delivers every unacked one; and no node's store keeps a key of an acked
 // message once it stopped (followers clear below the mark as the leader does).
-import { join } from 'node:path';
 import t from 'tap';
 import { connect, type DeliveredMessage } from '../src/client/index.js';
-import { ShardStore } from '../src/storage/shard-store.js';
 import { PREFIX, readSeq } from '../src/storage/keys.js';
 import type { BrokerProcess } from './helpers/broker.js';
-import { clusterStatus, queueMeta, startCluster, waitFor } from './helpers/cluster.js';
+import { clusterStatus, queueMeta, startCluster, storedQueueKeys, waitFor } from './helpers/cluster.js';
 import { countOf, drainQueue } from './helpers/drain.js';
 
 const QUEUE = 'in-order';
@@ -17,12 +15,7 @@ const LEASE_MS = 10 * 60 * 1000;
 
 /** Sequences of the message keys a stopped node's store holds for `qid` (shards: 1). */
 async function storedSeqs(node: BrokerProcess, qid: string): Promise<number[]> {
-  const store = await ShardStore.open(join(node.dataDir, 'shard-0'));
-  try {
-    return store.readQueueKeys(qid).filter(([k]) => k[0] === PREFIX.message).map(([k]) => readSeq(k, 9));
-  } finally {
-    await store.close();
-  }
+  return (await storedQueueKeys(node, qid)).filter(([k]) => k[0] === PREFIX.message).map(([k]) => readSeq(k, 9));
 }
 
 t.test('a new leader does not redeliver messages acked below the mark; no node keeps their keys', async (t) => {

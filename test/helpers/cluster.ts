@@ -2,6 +2,8 @@
  * A real Ferry cluster for tests: one etcd (helpers/etcd.ts) and N broker processes
  * (helpers/broker.ts) started with --cluster-etcd and --node-id n1..nN, all on loopback.
  */
+import { join } from 'node:path';
+import { ShardStore } from '../../src/storage/shard-store.js';
 import { BrokerProcess, type BrokerOptions } from './broker.js';
 import { startEtcd, type EtcdProcess } from './etcd.js';
 import { poll } from './bounded.js';
@@ -125,4 +127,14 @@ export async function waitForMembers(cluster: TestCluster): Promise<void> {
     const views = await Promise.all(cluster.nodes.map(clusterStatus));
     return views.every((v) => v !== undefined && v.nodes.length === size) ? true : undefined;
   });
+}
+
+/** Every key (and value) of queue `qid` in a stopped node's store (a node of one shard). */
+export async function storedQueueKeys(node: BrokerProcess, qid: string): Promise<Array<[Buffer, Buffer]>> {
+  const store = await ShardStore.open(join(node.dataDir, 'shard-0'));
+  try {
+    return store.readQueueKeys(qid);
+  } finally {
+    await store.close();
+  }
 }
