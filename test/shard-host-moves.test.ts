@@ -110,7 +110,7 @@ t.test('a deleted queue this host led keeps sending its dead letters past the in
   t.equal(sent.length, 1000, 'the deletion dead-letters every message; the first 1,000 go at once');
   // The cluster layer learns of the deletion and discards the copy, while the moves are on their way.
   host.accept({ t: 'discard', r: 4, qid: QID }, 4);
-  host.endTurn(4);
+  t.same(result(host.endTurn(4), 4), { discarded: true, carrying: true }, 'the discard says its outbox still moves from here');
   const moved = new Set<number>();
   const drained: ForwardId[] = [];
   for (let turn = 5; sent.length > 0 && turn < 20; turn++) {
@@ -133,7 +133,17 @@ t.test('a deleted queue this host led keeps sending its dead letters past the in
   host.accept({ t: 'follow', r: 31, qid: OTHER }, 31);
   host.endTurn(31);
   host.accept({ t: 'discard', r: 32, qid: OTHER }, 32);
-  host.endTurn(32);
+  t.same(result(host.endTurn(32), 32), { discarded: true, carrying: false });
   host.accept({ t: 'forwarded', f: { qid: OTHER, seq: 0 } }, 33);
   t.same(host.endTurn(33).filter((a) => a.t === 'forwardDone'), [], 'nothing to acknowledge for a queue it did not lead');
+
+  // A led queue deleted with nothing in its outbox: nothing is carried, and the discard says so
+  // (the cluster layer stops carrying it at once: no `drained` will come).
+  const EMPTY = '0000000000000e00';
+  host.accept({ t: 'create', r: 40, id: EMPTY, name: 'empty', attributes: {}, createdAt: 1, epoch: 1 }, 40);
+  host.endTurn(40);
+  host.accept({ t: 'req', r: 41, qid: EMPTY, session: 1, req: { op: 'deleteQueue', args: { queue: 'empty' } } }, 41);
+  host.endTurn(41);
+  host.accept({ t: 'discard', r: 42, qid: EMPTY }, 42);
+  t.same(result(host.endTurn(42), 42), { discarded: true, carrying: false }, 'nothing left to carry');
 });

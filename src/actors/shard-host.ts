@@ -444,7 +444,8 @@ export class ShardHost {
           if (replicas.leads(m.qid)) this.#retire(m.qid);
           replicas.discard(m.qid);
           this.#store.discardQueue(m.qid);
-          this.#answers.reply(m.r, { discarded: true });
+          // `carrying`: outbox records of it still move from here (a `drained` forwardDone follows).
+          this.#answers.reply(m.r, { discarded: true, carrying: this.#retired.has(m.qid) });
           return;
         }
       }

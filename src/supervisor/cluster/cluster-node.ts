@@ -356,10 +356,13 @@ export class ClusterNode {
   #discard(qid: string): void {
     this.#discarded.add(qid, Date.now());
     const shard = this.#placement.get(qid);
-    if (shard === undefined) return;
+    if (shard === undefined) return this.#moves.drained(qid);
     this.#placement.delete(qid);
     this.#pool.request(shard, (r) => ({ t: 'discard', r, qid }), (a) => {
       if ('error' in a) this.#log.warn({ qid, error: a.error }, 'cannot discard the copy of a deleted queue (it stays as garbage until the next start)');
+      // A retired queue with no outbox record left to move is done with at once; one with some
+      // is done with when the shard reports the last one gone (forwardDone `drained`).
+      else if ((a.result as { carrying?: boolean }).carrying !== true) this.#moves.drained(qid);
     });
   }
 
