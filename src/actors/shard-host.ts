@@ -33,6 +33,7 @@ import { unpackSends } from './packing.js';
 import { CborWriter } from '../protocol/cbor-writer.js';
 import { ReplicaLog } from './replica-log.js';
 import { HeldTurns } from './held-turns.js';
+import { TraceEvent, TraceGroup, traceHold, traceKeyOfEntries, tracing } from '../common/trace.js';
 
 type Actor = QueueActor<number>;
 
@@ -332,6 +333,7 @@ export class ShardHost {
             return;
           }
           const actor = hosted.actor;
+          if (tracing) traceHold(TraceEvent.A, traceKeyOfEntries(s.entries), TraceGroup.turn);
           if (s.single) actor.handle({ op: 'send', ref: s.r, args: { ...s.entries[0]!, queue: actor.name } }, now);
           else actor.handle({ op: 'sendBatch', ref: s.r, args: { queue: actor.name, entries: s.entries } }, now);
           this.#touch(hosted);

@@ -15,6 +15,7 @@ import { ShardStore } from '../storage/shard-store.js';
 import { WalSyncer } from '../storage/wal-syncer.js';
 import { ShardHost, movableBuffers } from './shard-host.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
+import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
 
 const port = parentPort;
 if (port === null) throw new Error('shard-worker.js must run in a worker thread');
@@ -68,11 +69,13 @@ function endTurn(): void {
   // run after it: it would arm a lease timer that keeps this thread alive once the port is closed
   // (shutdown then waited for the supervisor's force-terminate; test/shutdown.test.ts).
   if (closing) return;
+  if (tracing) traceMarkHeld(TraceGroup.turn, TraceEvent.T, TraceGroup.posted);
   try {
     post(host.endTurn(Date.now()));
   } catch (err) {
     die('commit failed', err);
   }
+  if (tracing) traceMarkHeld(TraceGroup.posted, TraceEvent.P);
   requestSync();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();

@@ -18,6 +18,7 @@ import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { IdTable } from '../common/id-table.js';
+import { TraceEvent, TraceGroup, traceHold, traceKeyOfEntries, traceKeysOfPush, traceMarkHeld, tracing } from '../common/trace.js';
 
 /** An answer to one request: the result, or the error. */
 /** A result may arrive as EncodedCbor (batch replies, received messages): read it with valueOf. */
@@ -179,6 +180,7 @@ export class ShardPool {
         return;
       }
       case 'push':
+        if (tracing) for (const key of traceKeysOfPush(m.encoded)) traceHold(TraceEvent.B, key, TraceGroup.sessionFlush);
         this.#events.push(m.session, m.sub, new EncodedCbor<DeliveredMessage[]>(m.encoded, m.count));
         return;
       case 'subEnd':
@@ -263,6 +265,7 @@ export class ShardPool {
       if (slot.sends === undefined) slot.outbox.push((slot.sends = new SendPacker()));
       if (m.req.op === 'send') slot.sends.add(m.r, m.qid, true, [m.req.args]);
       else slot.sends.add(m.r, m.qid, false, m.req.args.entries);
+      if (tracing) traceHold(TraceEvent.M, traceKeyOfEntries(m.req.op === 'send' ? [m.req.args] : m.req.args.entries), TraceGroup.poolFlush);
     } else {
       slot.sends = undefined;
       slot.outbox.push(m);
@@ -275,6 +278,7 @@ export class ShardPool {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (tracing) traceMarkHeld(TraceGroup.poolFlush, TraceEvent.F);
     for (const slot of this.#slots) {
       if (slot.outbox.length === 0 || slot.worker === undefined) continue;
       const transfer: ArrayBuffer[] = [];

@@ -19,6 +19,7 @@ import type { DeliveredMessage } from '../protocol/ops.js';
 import { InvalidRequest, queueOf, validateRequest, type ValidRequest } from '../protocol/validate.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
+import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
 
 /** What a session needs from the broker: one method per direction. */
 export interface RequestHandler {
@@ -52,6 +53,7 @@ export class FlushScheduler {
     const dirty = this.#dirty;
     this.#dirty = new Set();
     for (const s of dirty) s.flush();
+    if (tracing) traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
   }
 }
 

@@ -1,0 +1,92 @@
+/**
+ * Reads the broker's send trace (src/common/trace.ts: run the broker, or the bench, with
+ * FERRY_TRACE_DIR=DIR) and prints where single-message sends spent their time, hop by hop.
+ *
+ *   node dist/loadtest/trace-report.js DIR [--split]
+ *
+ * The key of a traced message is its send stamp (the load generator's clock), so the first hop is
+ * "stamped in the load generator → dispatched on the broker's main thread". --split cuts the
+ * messages in two at the largest gap between consecutive stamps (the isolation scenario's light
+ * queue alone, then beside the saturated one) and reports each part.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const EVENTS = ['S', 'M', 'F', 'A', 'T', 'P', 'B', 'L'] as const;
+const HOPS: Array<[string, number, number]> = [
+  ['load generator → main dispatch (S→M)', 0, 1],
+  ['main: dispatch → pool posts (M→F)', 1, 2],
+  ['post → shard accepts (F→A)', 2, 3],
+  ['shard: accept → turn ends (A→T)', 3, 4],
+  ['shard: turn → push posted (T→P)', 4, 5],
+  ['push posted → main receives (P→B)', 5, 6],
+  ['main: push → socket write (B→L)', 6, 7],
+  ['total S→L', 0, 7],
+];
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const dir = process.argv[2];
+if (dir === undefined) {
+  console.error('usage: trace-report DIR [--split]');
+  process.exit(2);
+}
+const split = process.argv.includes('--split');
+/** key → time of each event (index as in EVENTS); the first record of an event wins. */
+const byKey = new Map<number, number[]>();
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.f64'))) {
+  const b = readFileSync(join(dir, f));
+  const a = new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
+  for (let i = 0; i + 2 < a.length; i += 3) {
+    const ev = a[i]!;
+    const key = a[i + 1]!;
+    let row = byKey.get(key);
+    if (row === undefined) byKey.set(key, (row = [key, NaN, NaN, NaN, NaN, NaN, NaN, NaN]));
+    if (Number.isNaN(row[ev]!)) row[ev] = a[i + 2]!;
+  }
+}
+const rows = [...byKey.values()].filter((r) => r.every((t) => !Number.isNaN(t))).sort((x, y) => x[0]! - y[0]!);
+console.log(`${byKey.size} keys traced, ${rows.length} with every event`);
+
+function report(label: string, part: number[][]): void {
+  console.log(`\n## ${label}: ${part.length} messages`);
+  console.log('| hop | p50 ms | p90 | p99 | max | mean |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [name, from, to] of HOPS) {
+    const d = part.map((r) => r[to]! - r[from]!).sort((x, y) => x - y);
+    const mean = d.reduce((s, x) => s + x, 0) / Math.max(1, d.length);
+    console.log(`| ${name} | ${pct(d, 50).toFixed(2)} | ${pct(d, 90).toFixed(2)} | ${pct(d, 99).toFixed(2)} | ${pct(d, 100).toFixed(2)} | ${mean.toFixed(2)} |`);
+  }
+  const totals = part.map((r) => r[7]! - r[0]!).sort((x, y) => x - y);
+  const p99 = pct(totals, 99);
+  const p90 = pct(totals, 90);
+  for (const [cut, name] of [[p90, 'p90'], [p99, 'p99']] as const) {
+    const worst = new Map<string, number>();
+    let n = 0;
+    for (const r of part) {
+      if (r[7]! - r[0]! < cut) continue;
+      n++;
+      let best = '';
+      let bestD = -1;
+      for (const [hop, from, to] of HOPS.slice(0, -1)) {
+        const d = r[to]! - r[from]!;
+        if (d > bestD) [best, bestD] = [hop, d];
+      }
+      worst.set(best, (worst.get(best) ?? 0) + 1);
+    }
+    console.log(`\nlargest hop of the ${n} messages at or over ${name} (${cut.toFixed(2)} ms): ${[...worst].sort((x, y) => y[1] - x[1]).map(([h, c]) => `${h} ${c}`).join('; ')}`);
+  }
+}
+
+if (split && rows.length > 2) {
+  let cut = 1;
+  for (let i = 1; i < rows.length; i++) if (rows[i]![0]! - rows[i - 1]![0]! > rows[cut]![0]! - rows[cut - 1]![0]!) cut = i;
+  report('before the largest gap (alone)', rows.slice(0, cut));
+  report('after it (beside)', rows.slice(cut));
+} else {
+  report('all', rows);
+}
+void EVENTS;

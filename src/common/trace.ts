@@ -1,0 +1,108 @@
+/**
+ * An optional trace of single-message sends through the broker's threads, for finding where a
+ * message waits (loadtest/analysis.md, sixth session, "isolation"). Off unless the environment
+ * variable FERRY_TRACE_DIR names a directory; when off, every hook is one test of a constant.
+ *
+ * A traced message is the body of a one-entry sendBatch (or send) whose first 8 bytes hold its
+ * send stamp (float64, little-endian, ms on CLOCK_MONOTONIC: the load generator's clock.ts). The
+ * stamp is the key that follows it through every thread. Each thread records (event, key, time)
+ * into a preallocated array, on the same clock, and writes it out when the thread exits, as
+ * `DIR/trace-<pid>-<threadId>.f64` (float64 triples). Hop events, in path order:
+ *
+ *   M  main thread: the request is dispatched (decoded, validated)
+ *   F  main thread: the shard pool posts the batch that carries it to its shard
+ *   A  shard: the request is accepted into the turn
+ *   T  shard: the turn that holds it ends (its commit starts)
+ *   P  shard: that turn's early answers (pushes) are posted
+ *   B  main thread: the push of it arrives from the shard
+ *   L  main thread: the sessions' output that holds the push is written to the sockets
+ *
+ * Events that are known only for a group (a pool flush, a turn, a session flush) are recorded for
+ * the keys waiting in that group: `hold` puts a key in a group, `markHeld` stamps them all.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { decodeFrame } from '../protocol/codec.js';
+
+export const TRACE_DIR = process.env.FERRY_TRACE_DIR;
+/** Whether this process traces: test this constant before calling anything else here. */
+export const tracing = TRACE_DIR !== undefined && TRACE_DIR !== '';
+
+export const TraceEvent = { M: 1, F: 2, A: 3, T: 4, P: 5, B: 6, L: 7 } as const;
+export type TraceEvent = (typeof TraceEvent)[keyof typeof TraceEvent];
+
+/** Groups of keys waiting for an event that comes for all of them at once. */
+export const TraceGroup = { poolFlush: 0, turn: 1, posted: 2, sessionFlush: 3 } as const;
+export type TraceGroup = (typeof TraceGroup)[keyof typeof TraceGroup];
+
+const CAPACITY = 600_000;
+let records: Float64Array | undefined;
+let n = 0;
+const groups: number[][] = [[], [], [], []];
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+function buffer(): Float64Array {
+  if (records === undefined) {
+    records = new Float64Array(CAPACITY * 3);
+    process.on('exit', () => {
+      try {
+        writeFileSync(join(TRACE_DIR!, `trace-${process.pid}-${threadId}.f64`), records!.subarray(0, n * 3));
+      } catch {
+        // a trace that cannot be written is lost; the broker goes on
+      }
+    });
+  }
+  return records;
+}
+
+/** The key of a message body: its stamp, or NaN when it cannot carry one. */
+export function traceKey(body: unknown): number {
+  if (!(body instanceof Uint8Array) || body.byteLength < 8) return NaN;
+  return new DataView(body.buffer, body.byteOffset, 8).getFloat64(0, true);
+}
+
+/** The key of a send's entries when it is a single message, else NaN. */
+export function traceKeyOfEntries(entries: ReadonlyArray<{ body?: unknown }> | undefined): number {
+  return entries !== undefined && entries.length === 1 ? traceKey(entries[0]!.body) : NaN;
+}
+
+/** Records `ev` for `key` now (a NaN key is not traced). */
+export function traceMark(ev: TraceEvent, key: number): void {
+  if (Number.isNaN(key)) return;
+  const r = buffer();
+  if (n >= CAPACITY) return;
+  r[n * 3] = ev;
+  r[n * 3 + 1] = key;
+  r[n * 3 + 2] = nowMs();
+  n++;
+}
+
+/** Records `ev` for `key` now and puts it in `group`, to be stamped by its next `markHeld`. */
+export function traceHold(ev: TraceEvent, key: number, group: TraceGroup): void {
+  if (Number.isNaN(key)) return;
+  traceMark(ev, key);
+  groups[group]!.push(key);
+}
+
+/** Records `ev` now for every key held in `group`, and empties it (into group `next`, if given). */
+export function traceMarkHeld(group: TraceGroup, ev: TraceEvent, next?: TraceGroup): void {
+  const keys = groups[group]!;
+  if (keys.length === 0) return;
+  groups[group] = [];
+  for (const k of keys) traceMark(ev, k);
+  if (next !== undefined) groups[next]!.push(...keys);
+}
+
+/** The keys of a push's messages, encoded by the shard (decoded again only when tracing). */
+export function traceKeysOfPush(encoded: Uint8Array): number[] {
+  try {
+    const messages = decodeFrame(encoded) as Array<{ body?: unknown }>;
+    return messages.map((m) => traceKey(m.body));
+  } catch {
+    return [];
+  }
+}
