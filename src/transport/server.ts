@@ -11,7 +11,7 @@ import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.j
 import { Limits } from '../protocol/limits.js';
 import type { PeerServer } from './peer-server.js';
 import { serveHttp, type HttpService } from './http-request.js';
-import { FlushScheduler, InputScheduler, Session, type RequestHandler, type SessionData } from './session.js';
+import { FlushScheduler, Session, type RequestHandler, type SessionData } from './session.js';
 
 const SUPPORTED_ABI = new Set(['93', '108', '115']);
 
@@ -48,7 +48,6 @@ export class FerryServer {
   readonly #app: TemplatedApp;
   readonly #sessions = new Map<number, Session>();
   readonly #flusher = new FlushScheduler();
-  readonly #input = new InputScheduler();
   #listen: us_listen_socket | undefined;
   #nextSession = 1;
   #port = 0;
@@ -64,7 +63,7 @@ export class FerryServer {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       open: (ws) => {
-        const session = new Session(this.#nextSession++, ws, hooks.handler, this.#flusher, this.#input);
+        const session = new Session(this.#nextSession++, ws, hooks.handler, this.#flusher);
         ws.getUserData().session = session;
         this.#sessions.set(session.id, session);
         hooks.sessionCountChanged(1);

@@ -20,7 +20,6 @@ import { InvalidRequest, queueOf, validateRequest, type ValidRequest } from '../
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
 import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
-import { FairInput } from './fair-input.js';
 
 /** What a session needs from the broker: one method per direction. */
 export interface RequestHandler {
@@ -55,47 +54,6 @@ export class FlushScheduler {
     this.#dirty = new Set();
     for (const s of dirty) s.flush();
     if (tracing) traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
-  }
-}
-
-/**
- * Per round (one event-loop iteration while there is input), bytes of one connection handled at
- * once, and bytes of queued messages handed out by one pump (fair-input.ts). One saturating
- * producer's batch of 100 × 256 B is ~27 kB: such a producer gets about one batch at once per
- * iteration, and the queued rest goes round robin a few batches at a time, while a connection
- * that sends less than this per iteration is handled at once, as before.
- */
-const INPUT_BUDGET = { perConnectionBytes: 32 * 1024, sliceBytes: 96 * 1024 };
-
-/**
- * Hands the sessions' incoming messages to them in a fair order (fair-input.ts): what a
- * connection sends beyond its share of an iteration waits for a later one, round robin.
- */
-export class InputScheduler {
-  readonly #fair = new FairInput<Session, unknown>(INPUT_BUDGET);
-  #scheduled = false;
-
-  /** A frame of `s`, weighing `bytes`: true when the session should handle it now; else it is queued. */
-  offer(s: Session, frame: unknown, bytes: number): boolean {
-    const now = this.#fair.offer(s, frame, bytes);
-    this.#schedule();
-    return now;
-  }
-
-  forget(s: Session): void {
-    this.#fair.forget(s);
-  }
-
-  #schedule(): void {
-    if (this.#scheduled || !this.#fair.pending) return;
-    this.#scheduled = true;
-    setImmediate(() => this.#run());
-  }
-
-  #run(): void {
-    this.#scheduled = false;
-    for (const [s, frame] of this.#fair.pump()) s.handle(frame);
-    this.#schedule();
   }
 }
 
@@ -138,11 +96,6 @@ function groupFrames(frames: readonly OutgoingFrame[]): Uint8Array[] {
 }
 
 /** A server frame as the session holds it: pushed messages may still be the shard's CBOR. */
-/** A message that could not be decoded, kept in the input order (fair-input.ts) and answered with its error. */
-class BadInput {
-  constructor(readonly error: FerryError) {}
-}
-
 type OutgoingFrame = ServerFrame | { sub: number; messages: DeliveredMessage[] | EncodedCbor<DeliveredMessage[]> };
 
 export class Session {
@@ -150,7 +103,6 @@ export class Session {
   readonly #ws: WebSocket<SessionData>;
   readonly #handler: RequestHandler;
   readonly #flusher: FlushScheduler;
-  readonly #input: InputScheduler | undefined;
   #out: OutgoingFrame[] = [];
   /** Encoded messages waiting for the socket to drain, oldest first. */
   #held: Uint8Array[] = [];
@@ -158,13 +110,11 @@ export class Session {
   #inFlight = 0;
   #closed = false;
 
-  /** Without `input`, every message is handled as it arrives. */
-  constructor(id: number, ws: WebSocket<SessionData>, handler: RequestHandler, flusher: FlushScheduler, input?: InputScheduler) {
+  constructor(id: number, ws: WebSocket<SessionData>, handler: RequestHandler, flusher: FlushScheduler) {
     this.id = id;
     this.#ws = ws;
     this.#handler = handler;
     this.#flusher = flusher;
-    this.#input = input;
   }
 
   get closed(): boolean {
@@ -178,7 +128,7 @@ export class Session {
       return;
     }
     if (!isBinary) {
-      this.#offer(new BadInput(new FerryError(ErrorCodes.BadFrame, 'text messages are not accepted; send binary CBOR frames')), 0);
+      this.#sendError(null, new FerryError(ErrorCodes.BadFrame, 'text messages are not accepted; send binary CBOR frames'));
       return;
     }
     let decoded: unknown;
@@ -188,24 +138,11 @@ export class Session {
       // clones that one buffer once for all the bodies that travel to a shard together).
       decoded = decodeOwnedFrame(new Uint8Array(message.slice(0)));
     } catch (err) {
-      this.#offer(new BadInput(new FerryError(ErrorCodes.BadFrame, `malformed CBOR: ${(err as Error).message}`)), 0);
+      this.#sendError(null, new FerryError(ErrorCodes.BadFrame, `malformed CBOR: ${(err as Error).message}`));
       return;
     }
-    // A client coalesces the frames of its turn into one message (a saturating producer's ten
-    // batches of 100): each frame takes its turn on its own, weighed at its share of the bytes.
-    if (!Array.isArray(decoded)) this.#offer(decoded, message.byteLength);
-    else for (const frame of decoded) this.#offer(frame, message.byteLength / decoded.length);
-  }
-
-  #offer(frame: unknown, bytes: number): void {
-    if (this.#input === undefined || this.#input.offer(this, frame, bytes)) this.handle(frame);
-  }
-
-  /** Handles one frame of this connection, now (frames are handled in the order they came). */
-  handle(frame: unknown): void {
-    if (this.#closed) return;
-    if (frame instanceof BadInput) this.#sendError(null, frame.error);
-    else this.#onFrame(frame);
+    if (Array.isArray(decoded)) for (const frame of decoded) this.#onFrame(frame);
+    else this.#onFrame(decoded);
   }
 
   #onFrame(frame: unknown): void {
@@ -309,7 +246,6 @@ export class Session {
     this.#out = [];
     this.#held = [];
     this.#heldBytes = 0;
-    this.#input?.forget(this);
     this.#ws.end(code, reason);
   }
 
@@ -319,6 +255,5 @@ export class Session {
     this.#out = [];
     this.#held = [];
     this.#heldBytes = 0;
-    this.#input?.forget(this);
   }
 }
