@@ -12,9 +12,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const EVENTS = ['S', 'M', 'F', 'A', 'T', 'P', 'B', 'L'] as const;
+const EVENTS = ['S', 'M', 'F', 'A', 'T', 'P', 'B', 'L', 'R'] as const;
 const HOPS: Array<[string, number, number]> = [
-  ['load generator → main dispatch (S→M)', 0, 1],
+  ['load generator → main thread has its message (S→R)', 0, 8],
+  ['main: message → dispatch (R→M)', 8, 1],
   ['main: dispatch → pool posts (M→F)', 1, 2],
   ['post → shard accepts (F→A)', 2, 3],
   ['shard: accept → turn ends (A→T)', 3, 4],
@@ -37,19 +38,62 @@ if (dir === undefined) {
 const split = process.argv.includes('--split');
 /** key → time of each event (index as in EVENTS); the first record of an event wins. */
 const byKey = new Map<number, number[]>();
+/** The main thread's busy spans by kind (src/common/trace.ts TraceSpan): [start, end] pairs, in time order. */
+const SPAN_KINDS = ['', 'big client messages', 'shard answers', 'pool flush', 'sessions flush'];
+const spans: Array<Array<[number, number]>> = SPAN_KINDS.map(() => []);
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.f64'))) {
   const b = readFileSync(join(dir, f));
   const a = new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
   for (let i = 0; i + 2 < a.length; i += 3) {
     const ev = a[i]!;
     const key = a[i + 1]!;
+    if (ev === 9) {
+      spans[key]!.push([a[i + 2]!, NaN]);
+      continue;
+    }
+    if (ev === 10) {
+      const open = spans[key]!;
+      if (open.length > 0) open[open.length - 1]![1] = a[i + 2]!;
+      continue;
+    }
     let row = byKey.get(key);
-    if (row === undefined) byKey.set(key, (row = [key, NaN, NaN, NaN, NaN, NaN, NaN, NaN]));
+    if (row === undefined) byKey.set(key, (row = [key, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN]));
     if (Number.isNaN(row[ev]!)) row[ev] = a[i + 2]!;
   }
 }
 const rows = [...byKey.values()].filter((r) => r.every((t) => !Number.isNaN(t))).sort((x, y) => x[0]! - y[0]!);
 console.log(`${byKey.size} keys traced, ${rows.length} with every event`);
+
+/** Milliseconds of spans of `kind` inside [from, to] (spans are in time order). */
+function busy(kind: number, from: number, to: number): number {
+  const list = spans[kind]!;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]![1] < from) lo = mid + 1;
+    else hi = mid;
+  }
+  let sum = 0;
+  for (let i = lo; i < list.length && list[i]![0] < to; i++) sum += Math.max(0, Math.min(to, list[i]![1]) - Math.max(from, list[i]![0]));
+  return sum;
+}
+
+/** For the main thread's hops: how much of each was spent in each kind of busy span (mean and p99 over the messages). */
+function mainBusy(part: number[][]): void {
+  const hops: Array<[string, number, number]> = [['S→R', 0, 8], ['M→F', 1, 2], ['P→B', 5, 6], ['B→L', 6, 7]];
+  console.log('\nmain thread busy inside its hops, ms (mean / p99 over the messages; the rest of a hop is other work or waiting for a CPU)');
+  console.log(`| hop | hop mean / p99 | ${SPAN_KINDS.slice(1).join(' | ')} |`);
+  console.log(`|---|---|${SPAN_KINDS.slice(1).map(() => '---').join('|')}|`);
+  for (const [name, from, to] of hops) {
+    const d = part.map((r) => r[to]! - r[from]!).sort((x, y) => x - y);
+    const cells = SPAN_KINDS.slice(1).map((_, k) => {
+      const b = part.map((r) => busy(k + 1, r[from]!, r[to]!)).sort((x, y) => x - y);
+      return `${(b.reduce((s2, x) => s2 + x, 0) / Math.max(1, b.length)).toFixed(2)} / ${pct(b, 99).toFixed(2)}`;
+    });
+    console.log(`| ${name} | ${(d.reduce((s2, x) => s2 + x, 0) / Math.max(1, d.length)).toFixed(2)} / ${pct(d, 99).toFixed(2)} | ${cells.join(' | ')} |`);
+  }
+}
 
 function report(label: string, part: number[][]): void {
   console.log(`\n## ${label}: ${part.length} messages`);
@@ -60,6 +104,7 @@ function report(label: string, part: number[][]): void {
     const mean = d.reduce((s, x) => s + x, 0) / Math.max(1, d.length);
     console.log(`| ${name} | ${pct(d, 50).toFixed(2)} | ${pct(d, 90).toFixed(2)} | ${pct(d, 99).toFixed(2)} | ${pct(d, 100).toFixed(2)} | ${mean.toFixed(2)} |`);
   }
+  mainBusy(part);
   const totals = part.map((r) => r[7]! - r[0]!).sort((x, y) => x - y);
   const p99 = pct(totals, 99);
   const p90 = pct(totals, 90);

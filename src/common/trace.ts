@@ -9,6 +9,7 @@
  * into a preallocated array, on the same clock, and writes it out when the thread exits, as
  * `DIR/trace-<pid>-<threadId>.f64` (float64 triples). Hop events, in path order:
  *
+ *   R  main thread: uWS hands over the WebSocket message that holds it
  *   M  main thread: the request is dispatched (decoded, validated)
  *   F  main thread: the shard pool posts the batch that carries it to its shard
  *   A  shard: the request is accepted into the turn
@@ -29,8 +30,21 @@ export const TRACE_DIR = process.env.FERRY_TRACE_DIR;
 /** Whether this process traces: test this constant before calling anything else here. */
 export const tracing = TRACE_DIR !== undefined && TRACE_DIR !== '';
 
-export const TraceEvent = { M: 1, F: 2, A: 3, T: 4, P: 5, B: 6, L: 7 } as const;
+export const TraceEvent = { M: 1, F: 2, A: 3, T: 4, P: 5, B: 6, L: 7, R: 8, spanStart: 9, spanEnd: 10 } as const;
 export type TraceEvent = (typeof TraceEvent)[keyof typeof TraceEvent];
+
+/**
+ * What a thread was busy with, recorded as spans (spanStart/spanEnd with the kind as the key), to
+ * tell a hop that waited behind other work on its thread from one that waited for a CPU.
+ */
+export const TraceSpan = { bigMessage: 1, shardAnswers: 2, poolFlush: 3, sessionsFlush: 4 } as const;
+export type TraceSpan = (typeof TraceSpan)[keyof typeof TraceSpan];
+
+/** Records a span of `kind` from `start` to now. */
+export function traceSpan(kind: TraceSpan, start: number): void {
+  traceMark(TraceEvent.spanStart, kind, start);
+  traceMark(TraceEvent.spanEnd, kind);
+}
 
 /** Groups of keys waiting for an event that comes for all of them at once. */
 export const TraceGroup = { poolFlush: 0, turn: 1, posted: 2, sessionFlush: 3 } as const;
@@ -40,6 +54,10 @@ const CAPACITY = 600_000;
 let records: Float64Array | undefined;
 let n = 0;
 const groups: number[][] = [[], [], [], []];
+
+export function traceNow(): number {
+  return nowMs();
+}
 
 function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
@@ -70,15 +88,23 @@ export function traceKeyOfEntries(entries: ReadonlyArray<{ body?: unknown }> | u
   return entries !== undefined && entries.length === 1 ? traceKey(entries[0]!.body) : NaN;
 }
 
-/** Records `ev` for `key` now (a NaN key is not traced). */
-export function traceMark(ev: TraceEvent, key: number): void {
+/** Records `ev` for `key` at `at` (default: now; a NaN key is not traced). */
+export function traceMark(ev: TraceEvent, key: number, at = nowMs()): void {
   if (Number.isNaN(key)) return;
   const r = buffer();
   if (n >= CAPACITY) return;
   r[n * 3] = ev;
   r[n * 3 + 1] = key;
-  r[n * 3 + 2] = nowMs();
+  r[n * 3 + 2] = at;
   n++;
+}
+
+/** Records R at `at` for the single-message sends among a WebSocket message's decoded frames. */
+export function traceReceived(decoded: unknown, at: number): void {
+  for (const f of Array.isArray(decoded) ? decoded : [decoded]) {
+    const frame = f as { op?: unknown; args?: { entries?: Array<{ body?: unknown }> } } | null;
+    if (frame?.op === 'sendBatch') traceMark(TraceEvent.R, traceKeyOfEntries(frame.args?.entries), at);
+  }
 }
 
 /** Records `ev` for `key` now and puts it in `group`, to be stamped by its next `markHeld`. */

@@ -18,7 +18,7 @@ import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { IdTable } from '../common/id-table.js';
-import { TraceEvent, TraceGroup, traceHold, traceKeyOfEntries, traceKeysOfPush, traceMarkHeld, tracing } from '../common/trace.js';
+import { TraceEvent, TraceGroup, TraceSpan, traceHold, traceNow, traceSpan, traceKeyOfEntries, traceKeysOfPush, traceMarkHeld, tracing } from '../common/trace.js';
 
 /** An answer to one request: the result, or the error. */
 /** A result may arrive as EncodedCbor (batch replies, received messages): read it with valueOf. */
@@ -111,6 +111,7 @@ export class ShardPool {
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (batch: FromShard[]) => {
+        const start = tracing ? traceNow() : 0;
         for (const m of batch) {
           if (m.t === 'ready') {
             ready = true;
@@ -122,6 +123,7 @@ export class ShardPool {
             this.#onAnswer(shard, m);
           }
         }
+        if (tracing) traceSpan(TraceSpan.shardAnswers, start);
       });
       worker.on('error', (err) => {
         this.#log.error({ shard, err }, 'shard worker error');
@@ -278,7 +280,7 @@ export class ShardPool {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (tracing) traceMarkHeld(TraceGroup.poolFlush, TraceEvent.F);
+    const start = tracing ? traceNow() : 0;
     for (const slot of this.#slots) {
       if (slot.outbox.length === 0 || slot.worker === undefined) continue;
       const transfer: ArrayBuffer[] = [];
@@ -291,6 +293,10 @@ export class ShardPool {
       slot.outbox = [];
       slot.sends = undefined;
       slot.worker.postMessage(batch, transfer);
+    }
+    if (tracing) {
+      traceMarkHeld(TraceGroup.poolFlush, TraceEvent.F);
+      traceSpan(TraceSpan.poolFlush, start);
     }
   }
 

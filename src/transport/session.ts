@@ -19,7 +19,7 @@ import type { DeliveredMessage } from '../protocol/ops.js';
 import { InvalidRequest, queueOf, validateRequest, type ValidRequest } from '../protocol/validate.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
-import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
+import { TraceEvent, TraceGroup, TraceSpan, traceMarkHeld, traceNow, traceReceived, traceSpan, tracing } from '../common/trace.js';
 
 /** What a session needs from the broker: one method per direction. */
 export interface RequestHandler {
@@ -49,11 +49,15 @@ export class FlushScheduler {
   }
 
   flushAll(): void {
+    const start = tracing ? traceNow() : 0;
     this.#scheduled = false;
     const dirty = this.#dirty;
     this.#dirty = new Set();
     for (const s of dirty) s.flush();
-    if (tracing) traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
+    if (tracing) {
+      traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
+      traceSpan(TraceSpan.sessionsFlush, start);
+    }
   }
 }
 
@@ -123,6 +127,7 @@ export class Session {
 
   /** One WebSocket message from the client. The buffer is only valid during this call. */
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
+    const receivedAt = tracing ? traceNow() : 0;
     if (message.byteLength > Limits.maxFrameBytes) {
       this.end(1009, `message of ${message.byteLength} bytes exceeds the ${Limits.maxFrameBytes}-byte frame limit`);
       return;
@@ -141,8 +146,10 @@ export class Session {
       this.#sendError(null, new FerryError(ErrorCodes.BadFrame, `malformed CBOR: ${(err as Error).message}`));
       return;
     }
+    if (tracing) traceReceived(decoded, receivedAt);
     if (Array.isArray(decoded)) for (const frame of decoded) this.#onFrame(frame);
     else this.#onFrame(decoded);
+    if (tracing && message.byteLength >= 16384) traceSpan(TraceSpan.bigMessage, receivedAt);
   }
 
   #onFrame(frame: unknown): void {
