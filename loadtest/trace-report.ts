@@ -105,6 +105,14 @@ function report(label: string, part: number[][]): void {
     console.log(`| ${name} | ${pct(d, 50).toFixed(2)} | ${pct(d, 90).toFixed(2)} | ${pct(d, 99).toFixed(2)} | ${pct(d, 100).toFixed(2)} | ${mean.toFixed(2)} |`);
   }
   mainBusy(part);
+  const from = part[0]![0]!;
+  const to = part[part.length - 1]![7]!;
+  console.log(`\nthe main thread's spans over the part's ${((to - from) / 1000).toFixed(1)} s: kind, count, share of the time, p50 / p99 / max ms`);
+  for (let k = 1; k < SPAN_KINDS.length; k++) {
+    const d = spans[k]!.filter(([a, b]) => a >= from && b <= to).map(([a, b]) => b - a).sort((x, y) => x - y);
+    const sum = d.reduce((s2, x) => s2 + x, 0);
+    console.log(`- ${SPAN_KINDS[k]}: ${d.length}, ${((100 * sum) / (to - from)).toFixed(1)}%, ${pct(d, 50).toFixed(2)} / ${pct(d, 99).toFixed(2)} / ${pct(d, 100).toFixed(2)}`);
+  }
   const totals = part.map((r) => r[7]! - r[0]!).sort((x, y) => x - y);
   const p99 = pct(totals, 99);
   const p90 = pct(totals, 90);

@@ -57,6 +57,11 @@ export class SendPacker {
     return this.#qids.length;
   }
 
+  /** Messages collected (every entry of every request). */
+  get entries(): number {
+    return this.#bodies.length;
+  }
+
   /** A `send` (single: its one entry) or a `sendBatch`. */
   add(r: number, qid: string, single: boolean, entries: readonly SendEntry[]): void {
     this.#reqs.push(r, single ? 0 : entries.length);

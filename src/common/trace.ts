@@ -46,14 +46,17 @@ export function traceSpan(kind: TraceSpan, start: number): void {
   traceMark(TraceEvent.spanEnd, kind);
 }
 
-/** Groups of keys waiting for an event that comes for all of them at once. */
-export const TraceGroup = { poolFlush: 0, turn: 1, posted: 2, sessionFlush: 3 } as const;
-export type TraceGroup = (typeof TraceGroup)[keyof typeof TraceGroup];
+/**
+ * Groups of keys waiting for an event that comes for all of them at once: these, or any object
+ * (the shard pool holds the keys bound for a shard under that shard's slot).
+ */
+export const TraceGroup = { turn: { group: 'turn' }, posted: { group: 'posted' }, sessionFlush: { group: 'sessionFlush' } } as const;
+export type TraceGroup = object;
 
 const CAPACITY = 600_000;
 let records: Float64Array | undefined;
 let n = 0;
-const groups: number[][] = [[], [], [], []];
+const groups = new Map<object, number[]>();
 
 export function traceNow(): number {
   return nowMs();
@@ -111,16 +114,21 @@ export function traceReceived(decoded: unknown, at: number): void {
 export function traceHold(ev: TraceEvent, key: number, group: TraceGroup): void {
   if (Number.isNaN(key)) return;
   traceMark(ev, key);
-  groups[group]!.push(key);
+  const keys = groups.get(group);
+  if (keys === undefined) groups.set(group, [key]);
+  else keys.push(key);
 }
 
 /** Records `ev` now for every key held in `group`, and empties it (into group `next`, if given). */
 export function traceMarkHeld(group: TraceGroup, ev: TraceEvent, next?: TraceGroup): void {
-  const keys = groups[group]!;
-  if (keys.length === 0) return;
-  groups[group] = [];
+  const keys = groups.get(group);
+  if (keys === undefined || keys.length === 0) return;
+  groups.set(group, []);
   for (const k of keys) traceMark(ev, k);
-  if (next !== undefined) groups[next]!.push(...keys);
+  if (next === undefined) return;
+  const after = groups.get(next);
+  if (after === undefined) groups.set(next, keys);
+  else after.push(...keys);
 }
 
 /** The keys of a push's messages, encoded by the shard (decoded again only when tracing). */

@@ -18,6 +18,7 @@ import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { IdTable } from '../common/id-table.js';
+import { lightestFirst } from '../common/lightest-first.js';
 import { TraceEvent, TraceGroup, TraceSpan, traceHold, traceNow, traceSpan, traceKeyOfEntries, traceKeysOfPush, traceMarkHeld, tracing } from '../common/trace.js';
 
 /** An answer to one request: the result, or the error. */
@@ -50,6 +51,13 @@ export interface ShardPoolOptions {
   replicated?: boolean;
   /** Delay before a dead worker is started again. */
   restartDelayMs?: number;
+}
+
+/** What a shard's outbox carries, for the order of the flush: messages of sends, one per other item. */
+function outboxWeight(slot: Slot): number {
+  let w = 0;
+  for (const m of slot.outbox) w += m instanceof SendPacker ? m.entries : 1;
+  return w;
 }
 
 const WORKER_URL = new URL('../actors/shard-worker.js', import.meta.url);
@@ -267,7 +275,7 @@ export class ShardPool {
       if (slot.sends === undefined) slot.outbox.push((slot.sends = new SendPacker()));
       if (m.req.op === 'send') slot.sends.add(m.r, m.qid, true, [m.req.args]);
       else slot.sends.add(m.r, m.qid, false, m.req.args.entries);
-      if (tracing) traceHold(TraceEvent.M, traceKeyOfEntries(m.req.op === 'send' ? [m.req.args] : m.req.args.entries), TraceGroup.poolFlush);
+      if (tracing) traceHold(TraceEvent.M, traceKeyOfEntries(m.req.op === 'send' ? [m.req.args] : m.req.args.entries), slot);
     } else {
       slot.sends = undefined;
       slot.outbox.push(m);
@@ -281,7 +289,9 @@ export class ShardPool {
   #flush(): void {
     this.#flushScheduled = false;
     const start = tracing ? traceNow() : 0;
-    for (const slot of this.#slots) {
+    // The shard with the least to carry goes first (lightest-first.ts): a light queue's one message
+    // is not posted after a saturated queue's batches are packed and posted to another shard.
+    for (const slot of lightestFirst(this.#slots, outboxWeight)) {
       if (slot.outbox.length === 0 || slot.worker === undefined) continue;
       const transfer: ArrayBuffer[] = [];
       const batch = slot.outbox.map((m): ToShard => {
@@ -293,11 +303,9 @@ export class ShardPool {
       slot.outbox = [];
       slot.sends = undefined;
       slot.worker.postMessage(batch, transfer);
+      if (tracing) traceMarkHeld(slot, TraceEvent.F);
     }
-    if (tracing) {
-      traceMarkHeld(TraceGroup.poolFlush, TraceEvent.F);
-      traceSpan(TraceSpan.poolFlush, start);
-    }
+    if (tracing) traceSpan(TraceSpan.poolFlush, start);
   }
 
   /** Lets each worker finish its turn (answers flow back), close RocksDB and exit. */

@@ -19,6 +19,7 @@ import type { DeliveredMessage } from '../protocol/ops.js';
 import { InvalidRequest, queueOf, validateRequest, type ValidRequest } from '../protocol/validate.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
+import { lightestFirst } from '../common/lightest-first.js';
 import { TraceEvent, TraceGroup, TraceSpan, traceMarkHeld, traceNow, traceReceived, traceSpan, tracing } from '../common/trace.js';
 
 /** What a session needs from the broker: one method per direction. */
@@ -53,12 +54,15 @@ export class FlushScheduler {
     this.#scheduled = false;
     const dirty = this.#dirty;
     this.#dirty = new Set();
-    for (const s of dirty) s.flush();
-    if (tracing) {
-      traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
-      traceSpan(TraceSpan.sessionsFlush, start);
-    }
+    // The sessions with the fewest frames first (lightest-first.ts): one push to a light queue's
+    // consumer is not written after the saturating producers' replies.
+    for (const s of lightestFirst([...dirty], pendingFrames)) s.flush();
+    if (tracing) traceSpan(TraceSpan.sessionsFlush, start);
   }
+}
+
+function pendingFrames(s: Session): number {
+  return s.pendingFrames;
 }
 
 /** What one outgoing WebSocket message carries at most, unless a single frame is larger. */
@@ -193,6 +197,11 @@ export class Session {
     this.#enqueue({ id, error: err.toWire() });
   }
 
+  /** Frames waiting for this turn's flush. */
+  get pendingFrames(): number {
+    return this.#out.length;
+  }
+
   push(sub: number, messages: DeliveredMessage[] | EncodedCbor<DeliveredMessage[]>): void {
     this.#enqueue({ sub, messages });
   }
@@ -218,6 +227,8 @@ export class Session {
       this.#heldBytes += bytes.byteLength;
     }
     this.#write();
+    // Pushes' keys wait in one group: the first session written that had a push takes them (in the isolation scenario only one session gets pushes).
+    if (tracing && frames.some((f) => 'messages' in f)) traceMarkHeld(TraceGroup.sessionFlush, TraceEvent.L);
   }
 
   /** uWS: the socket's send buffer drained; hand it what was held back. */
