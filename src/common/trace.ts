@@ -18,6 +18,9 @@
  *   B  main thread: the push of it arrives from the shard
  *   L  main thread: the sessions' output that holds the push is written to the sockets
  *
+ * F and P are stamped when the post returns: the thread at the other end may already have the
+ * message (A before F, B before P) when the poster was preempted by it.
+ *
  * Events that are known only for a group (a pool flush, a turn, a session flush) are recorded for
  * the keys waiting in that group: `hold` puts a key in a group, `markHeld` stamps them all.
  */
@@ -105,8 +108,9 @@ export function traceMark(ev: TraceEvent, key: number, at = nowMs()): void {
 /** Records R at `at` for the single-message sends among a WebSocket message's decoded frames. */
 export function traceReceived(decoded: unknown, at: number): void {
   for (const f of Array.isArray(decoded) ? decoded : [decoded]) {
-    const frame = f as { op?: unknown; args?: { entries?: Array<{ body?: unknown }> } } | null;
+    const frame = f as { op?: unknown; args?: { entries?: Array<{ body?: unknown }>; body?: unknown } } | null;
     if (frame?.op === 'sendBatch') traceMark(TraceEvent.R, traceKeyOfEntries(frame.args?.entries), at);
+    else if (frame?.op === 'send') traceMark(TraceEvent.R, traceKey(frame.args?.body), at);
   }
 }
 
