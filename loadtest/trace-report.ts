@@ -38,8 +38,8 @@ if (dir === undefined) {
 const split = process.argv.includes('--split');
 /** key → time of each event (index as in EVENTS); the first record of an event wins. */
 const byKey = new Map<number, number[]>();
-/** The main thread's busy spans by kind (src/common/trace.ts TraceSpan): [start, end] pairs, in time order. */
-const SPAN_KINDS = ['', 'big client messages', 'shard answers', 'pool flush', 'sessions flush'];
+/** Busy spans by kind (the main thread's, and collections of the main thread and of the shards) (src/common/trace.ts TraceSpan): [start, end] pairs, in time order. */
+const SPAN_KINDS = ['', 'big client messages', 'shard answers', 'pool flush', 'sessions flush', 'main collections', 'shard collections'];
 const spans: Array<Array<[number, number]>> = SPAN_KINDS.map(() => []);
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.f64'))) {
   const b = readFileSync(join(dir, f));
@@ -61,6 +61,7 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.f64'))) {
     if (Number.isNaN(row[ev]!)) row[ev] = a[i + 2]!;
   }
 }
+for (const list of spans) list.sort((x, y) => x[0] - y[0]);
 const rows = [...byKey.values()].filter((r) => r.every((t) => !Number.isNaN(t))).sort((x, y) => x[0]! - y[0]!);
 console.log(`${byKey.size} keys traced, ${rows.length} with every event`);
 

@@ -27,6 +27,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { decodeFrame } from '../protocol/codec.js';
 
 export const TRACE_DIR = process.env.FERRY_TRACE_DIR;
@@ -40,7 +41,7 @@ export type TraceEvent = (typeof TraceEvent)[keyof typeof TraceEvent];
  * What a thread was busy with, recorded as spans (spanStart/spanEnd with the kind as the key), to
  * tell a hop that waited behind other work on its thread from one that waited for a CPU.
  */
-export const TraceSpan = { bigMessage: 1, shardAnswers: 2, poolFlush: 3, sessionsFlush: 4 } as const;
+export const TraceSpan = { bigMessage: 1, shardAnswers: 2, poolFlush: 3, sessionsFlush: 4, mainGc: 5, workerGc: 6 } as const;
 export type TraceSpan = (typeof TraceSpan)[keyof typeof TraceSpan];
 
 /** Records a span of `kind` from `start` to now. */
@@ -69,9 +70,23 @@ function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Records this thread's collections as `gc` spans (their entries' times moved onto the trace's clock). */
+function observeCollections(): void {
+  const origin = nowMs() - performance.now();
+  const kind = threadId === 0 ? TraceSpan.mainGc : TraceSpan.workerGc;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      traceMark(TraceEvent.spanStart, kind, origin + e.startTime);
+      traceMark(TraceEvent.spanEnd, kind, origin + e.startTime + e.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+}
+
 function buffer(): Float64Array {
   if (records === undefined) {
     records = new Float64Array(CAPACITY * 3);
+    observeCollections();
     process.on('exit', () => {
       try {
         writeFileSync(join(TRACE_DIR!, `trace-${process.pid}-${threadId}.f64`), records!.subarray(0, n * 3));
