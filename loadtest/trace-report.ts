@@ -2,12 +2,13 @@
  * Reads the broker's send trace (src/common/trace.ts: run the broker, or the bench, with
  * FERRY_TRACE_DIR=DIR) and prints where single-message sends spent their time, hop by hop.
  *
- *   node dist/loadtest/trace-report.js DIR [--split]
+ *   node dist/loadtest/trace-report.js DIR [--split] [--slow]
  *
  * The key of a traced message is its send stamp (the load generator's clock), so the first hop is
  * "stamped in the load generator → dispatched on the broker's main thread". --split cuts the
  * messages in two at the largest gap between consecutive stamps (the isolation scenario's light
- * queue alone, then beside the saturated one) and reports each part.
+ * queue alone, then beside the saturated one) and reports each part. --slow lists each message at
+ * or over p99 with its hops and the busy spans over 3 ms that overlap it (start from its stamp + length).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +37,7 @@ if (dir === undefined) {
   process.exit(2);
 }
 const split = process.argv.includes('--split');
+const slow = process.argv.includes('--slow');
 /** key → time of each event (index as in EVENTS); the first record of an event wins. */
 const byKey = new Map<number, number[]>();
 /** Busy spans by kind (the main thread's, and collections of the main thread and of the shards) (src/common/trace.ts TraceSpan): [start, end] pairs, in time order. */
@@ -117,6 +119,19 @@ function report(label: string, part: number[][]): void {
   const totals = part.map((r) => r[7]! - r[0]!).sort((x, y) => x - y);
   const p99 = pct(totals, 99);
   const p90 = pct(totals, 90);
+  if (slow) {
+    console.log(`\nmessages at or over p99 (s from the part's first stamp; hops ms; spans over 3 ms overlapping it, @start from its stamp +length):`);
+    const t0 = part[0]![0]!;
+    for (const r of part) {
+      if (r[7]! - r[0]! < p99) continue;
+      const hops = HOPS.slice(0, -1).map(([name, from, to]) => `${name.slice(name.lastIndexOf('(') + 1, -1)} ${(r[to]! - r[from]!).toFixed(1)}`).join(', ');
+      const long: string[] = [];
+      spans.forEach((list, k) => {
+        for (const [a, b] of list) if (b > r[0]! && a < r[7]! && b - a > 3) long.push(`${SPAN_KINDS[k]} @${(a - r[0]!).toFixed(1)} +${(b - a).toFixed(1)}`);
+      });
+      console.log(`- ${((r[0]! - t0) / 1000).toFixed(2)} s, total ${(r[7]! - r[0]!).toFixed(1)}: ${hops}${long.length > 0 ? `; ${long.join('; ')}` : ''}`);
+    }
+  }
   for (const [cut, name] of [[p90, 'p90'], [p99, 'p99']] as const) {
     const worst = new Map<string, number>();
     let n = 0;
