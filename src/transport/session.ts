@@ -56,7 +56,7 @@ export class FlushScheduler {
     this.#dirty = new Set();
     // The sessions with the fewest frames first (lightest-first.ts): one push to a light queue's
     // consumer is not written after the saturating producers' replies.
-    for (const s of lightestFirst([...dirty], pendingFrames)) s.flush();
+    for (const s of dirty.size < 2 ? dirty : lightestFirst([...dirty], pendingFrames)) s.flush();
     if (tracing) traceSpan(TraceSpan.sessionsFlush, start);
   }
 }
