@@ -500,10 +500,11 @@ export class QueueActor<Ref> {
    * releases it); without one, id and body are read from the store when needed.
    */
   #promote(): Msg {
-    const e = this.#backlog.shift()!;
+    const e = this.#backlog.peek()!;
     const body = this.#backlogBodies.take(e.seq);
     const msg = this.#newMsg(e.seq, DERIVED_ID, e.sentAt, e.size, body, undefined, undefined);
-    if (body !== undefined) this.#bodies.charge(e.size);
+    this.#backlog.drop();
+    if (body !== undefined) this.#bodies.charge(msg.size);
     this.#messages.set(msg);
     return msg;
   }

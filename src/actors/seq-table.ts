@@ -110,7 +110,9 @@ export class SeqTable<V extends Sequenced> {
     }
     slots[hole] = undefined;
     this.#size--;
-    if (this.#slots.length > MIN_CAPACITY && 8 * this.#size < this.#slots.length) this.#resize(this.#slots.length / 2);
+    // Shrinks only well below the load it grows at: a queue whose leases come and go in waves of
+    // a push (a thousand set, then a thousand deleted) would otherwise rebuild its table each wave.
+    if (this.#slots.length > MIN_CAPACITY && 16 * this.#size < this.#slots.length) this.#resize(Math.max(MIN_CAPACITY, this.#slots.length / 4));
     if (this.#size === 0) {
       this.#order = [];
       this.#head = 0;
