@@ -25,6 +25,12 @@ export interface Sequenced {
 }
 
 const MIN_CAPACITY = 16;
+/**
+ * A table that grew past this keeps at least this capacity (8 KiB): a queue with a thousand
+ * messages in flight at times keeps room for them, while queues that never hold many (10,000
+ * queues with a few messages each) stay small.
+ */
+const KEEP_CAPACITY = 1024;
 /** Stale insertion-order entries allowed beyond the live ones before compaction. */
 const ORDER_SLACK = 64;
 const TWO_32 = 0x1_0000_0000;
@@ -110,9 +116,10 @@ export class SeqTable<V extends Sequenced> {
     }
     slots[hole] = undefined;
     this.#size--;
-    // Shrinks only well below the load it grows at: a queue whose leases come and go in waves of
-    // a push (a thousand set, then a thousand deleted) would otherwise rebuild its table each wave.
-    if (this.#slots.length > MIN_CAPACITY && 16 * this.#size < this.#slots.length) this.#resize(Math.max(MIN_CAPACITY, this.#slots.length / 4));
+    // Shrinks only well below the load it grows at, and not below KEEP_CAPACITY once past it: a
+    // queue whose leases come and go in waves of a push (a thousand set, then a thousand deleted)
+    // would otherwise rebuild its table each wave.
+    if (this.#slots.length > KEEP_CAPACITY && 16 * this.#size < this.#slots.length) this.#resize(Math.max(KEEP_CAPACITY, this.#slots.length / 4));
     if (this.#size === 0) {
       this.#order = [];
       this.#head = 0;
