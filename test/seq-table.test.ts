@@ -128,4 +128,21 @@ t.test('memory follows the live entries: the table shrinks and the insertion ord
   t.equal(window.size, 100);
   t.ok(window.capacity <= 256, `capacity ${window.capacity}: it never grew past 1024`);
   t.same([...window.values()].map((v) => v.seq), Array.from({ length: 100 }, (_, i) => 999_900 + i));
+  t.ok(window.orderLength <= 2 * 100 + 64 + 1, `insertion order holds ${window.orderLength} entries`);
+});
+
+t.test('the insertion order stays small when first() keeps up with in-order deletes (a queue acked in order)', async (t) => {
+  const table = new SeqTable<Item>();
+  let longest = 0;
+  let firstRight = true;
+  for (let s = 0; s < 1_000_000; s++) {
+    table.set(item(s));
+    if (s >= 1000) table.delete(s - 1000);
+    firstRight &&= table.first()?.seq === Math.max(0, s - 999);
+    longest = Math.max(longest, table.orderLength);
+  }
+  t.ok(firstRight, 'first() is the oldest live entry after every step');
+  t.equal(table.size, 1000);
+  t.ok(longest <= 3 * 1000 + 64, `the order array never held more than ${longest} entries for 1,000 live ones`);
+  t.same([...table.values()].map((v) => v.seq), Array.from({ length: 1000 }, (_, i) => 999_000 + i));
 });

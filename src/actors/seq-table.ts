@@ -50,6 +50,11 @@ export class SeqTable<V extends Sequenced> {
     return this.#size;
   }
 
+  /** Entries kept in the insertion-order array, stale ones included (for tests: memory follows the live entries). */
+  get orderLength(): number {
+    return this.#order.length;
+  }
+
   /** Capacity of the hash table, for tests. */
   get capacity(): number {
     return this.#slots.length;
@@ -169,7 +174,11 @@ export class SeqTable<V extends Sequenced> {
   #append(value: V): void {
     const order = this.#order;
     order.push(value);
-    if (order.length - this.#head > 2 * this.#size + ORDER_SLACK) {
+    // Compacted when stale entries outnumber the live ones, or when the entries `first` already
+    // passed make up half the array (else an array whose head keeps up with the deletes, as in
+    // a queue acked in order, would only ever grow).
+    const head = this.#head;
+    if (order.length - head > 2 * this.#size + ORDER_SLACK || (head > ORDER_SLACK && 2 * head > order.length)) {
       const kept: V[] = [];
       for (let i = this.#head; i < order.length; i++) {
         const v = order[i]!;
