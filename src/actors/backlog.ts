@@ -106,10 +106,17 @@ export class Backlog {
     return this.#length === 0 ? undefined : this.#first.sentAt;
   }
 
-  shift(): BacklogEntry | undefined {
-    if (this.#length === 0) return undefined;
-    const first = this.#first;
-    const entry = { seq: first.seq, sentAt: first.sentAt, size: first.size };
+  /** The first entry, or undefined when empty: valid until the next push, drop or shift (copy what you keep). */
+  peek(): Readonly<BacklogEntry> | undefined {
+    return this.#length === 0 ? undefined : this.#first;
+  }
+
+  /**
+   * Removes the first entry (none: nothing happens). The actor reads it with `peek` first: one
+   * object fewer per delivered message than `shift`.
+   */
+  drop(): void {
+    if (this.#length === 0) return;
     let c = this.#chunks[0]!;
     c.head += this.#firstBytes;
     this.#length--;
@@ -118,8 +125,7 @@ export class Backlog {
       this.#chunks.shift();
       c = this.#chunks[0]!;
     }
-    if (this.#length > 0) this.#decodeFirst(c, entry);
-    return entry;
+    if (this.#length > 0) this.#decodeNext(c);
   }
 
   clear(): void {
@@ -146,23 +152,22 @@ export class Backlog {
     return c;
   }
 
-  /** Decodes the entry at the head of `c` into #first; `prev` is the entry before it. */
-  #decodeFirst(c: Chunk, prev: BacklogEntry): void {
+  /** Decodes the entry at the head of `c` into #first, which holds the entry before it. */
+  #decodeNext(c: Chunk): void {
     const b = c.bytes;
     const first = this.#first;
     const marker = b[c.head]!;
     if (marker < FULL_ENTRY) {
-      first.seq = prev.seq + 1;
-      first.sentAt = prev.sentAt + marker;
-      first.size = prev.size;
+      first.seq += 1;
+      first.sentAt += marker;
       this.#firstBytes = 1;
       return;
     }
     const r = reader;
     r.at = c.head + 1;
-    first.seq = prev.seq + r.varint(b);
+    first.seq += r.varint(b);
     const z = r.varint(b);
-    first.sentAt = prev.sentAt + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+    first.sentAt += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
     first.size = r.varint(b);
     this.#firstBytes = r.at - c.head;
   }

@@ -54,6 +54,7 @@ import { StreamGroups, type StreamDelivery } from './stream-groups.js';
 import { DeadlineHeap, LeaseGroupHeap, type LeaseGroup } from './min-heap.js';
 import { DERIVED_ID, State, type Msg } from './message.js';
 import { HeldLeases } from './held-leases.js';
+import { SeqTable } from './seq-table.js';
 import { keyOf, OrderingWindow } from './ordering-window.js';
 import { qidHalves, readReceipt, readReceiptBytes, RECEIPT_CHARS, receiptString, type ReceiptFields } from './receipt.js';
 import { DeliveredList, LeasedDeliveries, deliveredMessage, type DerivedIds } from './deliveries.js';
@@ -201,9 +202,10 @@ export class QueueActor<Ref> {
   readonly #qidLo: number;
   /**
    * Live messages by sequence, except those in #backlog. Insertion order is acceptance order, so the
-   * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval).
+   * first is the oldest of them; a promoted message joins at the end (see #oldestForRemoval). A
+   * SeqTable, not a Map: one set and one delete per delivered message (seq-table.ts says why).
    */
-  #messages = new Map<number, Msg>();
+  #messages = new SeqTable<Msg>();
   /** Plain visible messages as compact entries (backlog.ts); older than any message promoted after them. */
   readonly #backlog = new Backlog();
   /** Bodies of backlog messages kept in memory, in the same order (body-queue.ts). */
@@ -455,7 +457,7 @@ export class QueueActor<Ref> {
 
   /** Puts a message into the live set (counts, expiry); the caller then places it (hold/delay/visible). */
   #admit(msg: Msg): void {
-    this.#messages.set(msg.seq, msg);
+    this.#messages.set(msg);
     this.#counts.bytes += msg.size;
     if (msg.expiresAt !== Infinity) {
       this.#ttlLive++;
@@ -498,11 +500,12 @@ export class QueueActor<Ref> {
    * releases it); without one, id and body are read from the store when needed.
    */
   #promote(): Msg {
-    const e = this.#backlog.shift()!;
+    const e = this.#backlog.peek()!;
     const body = this.#backlogBodies.take(e.seq);
     const msg = this.#newMsg(e.seq, DERIVED_ID, e.sentAt, e.size, body, undefined, undefined);
-    if (body !== undefined) this.#bodies.charge(e.size);
-    this.#messages.set(msg.seq, msg);
+    this.#backlog.drop();
+    if (body !== undefined) this.#bodies.charge(msg.size);
+    this.#messages.set(msg);
     return msg;
   }
 
@@ -599,8 +602,7 @@ export class QueueActor<Ref> {
   /** The live map's oldest message (stream mode has no backlog: its oldest). */
   #oldest(): Msg | undefined {
     // A queue whose messages all wait in the backlog has none here: no iterator made for that.
-    if (this.#messages.size === 0) return undefined;
-    return this.#messages.values().next().value;
+    return this.#messages.first();
   }
 
   /** Send time of the oldest message held, the backlog included. */
@@ -990,7 +992,9 @@ export class QueueActor<Ref> {
     if (this.#backlog.length > 0) {
       // Every message becomes a full one, and the live map is put back in acceptance order.
       while (this.#backlog.length > 0) this.#promote();
-      this.#messages = new Map([...this.#messages].sort((a, b) => a[0] - b[0]));
+      const sorted = new SeqTable<Msg>();
+      for (const msg of [...this.#messages.values()].sort((a, b) => a.seq - b.seq)) sorted.set(msg);
+      this.#messages = sorted;
     }
     this.#order = newOrder(this.#attrs, this.#backlogged);
     for (const msg of this.#messages.values()) {
