@@ -8,14 +8,14 @@
 //  - a shard worker told to close right after a request that leases a message exits at once;
 //  - a broker that cannot start (its data directory is in use) closes what it started and exits 1.
 import t from 'tap';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type DisconnectInfo, type FerryClient } from '../src/client/index.js';
 import { ShardStore } from '../src/storage/shard-store.js';
-import type { FromShard, ToShard } from '../src/actors/shard-messages.js';
+import type { FromShard, ShardWorkerData, ToShard } from '../src/actors/shard-messages.js';
 import { answerTo } from './helpers/shard-answers.js';
-import { startShardWorker } from './helpers/shard-worker.js';
 import { startBroker as startInProcess } from '../dist/src/supervisor/broker.js';
 import { resolveBrokerConfig } from '../dist/src/supervisor/config.js';
 import { BrokerProcess, startBroker } from './helpers/broker.js';
@@ -111,7 +111,8 @@ t.test('in process: close() leaves no active handle behind and releases the Rock
 t.test('a shard worker told to close right after a leasing request exits at once', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-worker-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const worker = startShardWorker(dir);
+  const workerData: ShardWorkerData = { shard: 0, dir, bodyCacheBytes: 1 << 20 };
+  const worker = new Worker(new URL('../dist/src/actors/shard-worker.js', import.meta.url), { workerData });
   t.teardown(() => worker.terminate());
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   const got: FromShard[] = [];

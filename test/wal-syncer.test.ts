@@ -5,26 +5,18 @@
 //  - ShardHost with deferSync holds every reply (even of a turn that wrote nothing but may rest
 //    on an earlier write) until the store is told the write is durable; pushes (and the subscribe
 //    reply they follow) leave with their turn (docs/delivery.md);
-//  - the syncer reports every sync to the main thread's channel and wakes the shard only when
-//    asked (a turn waits to write its open batch);
-//  - a real shard worker behind a ShardPool (which holds the answers the worker marks `held`),
-//    under strace: between a request and its reply an fdatasync ran that began after the request
-//    was sent (so it covers the request's write), and a closed pool leaves no thread behind (the
-//    process ends by itself).
+//  - a real shard worker, under strace: between a request and its reply an fdatasync ran that
+//    began after the request was sent (so it covers the request's write), and a closed worker
+//    leaves no thread behind (the process ends by itself).
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
 import { HeldTurns } from '../src/actors/held-turns.js';
 import { ShardHost } from '../src/actors/shard-host.js';
 import { ShardStore } from '../src/storage/shard-store.js';
 import type { FromShard, ToShard } from '../src/actors/shard-messages.js';
-import { WalSyncer } from '../dist/src/storage/wal-syncer.js';
-import { waitFor, within } from './helpers/bounded.js';
-import { startShardWorker } from './helpers/shard-worker.js';
 
 const QID = '0123456789abcdef';
 
@@ -190,88 +182,41 @@ t.test('ShardHost with deferSync: a backlog push leaves with its turn once the d
   t.same(pushes(host.released()).length, 1, 'then leaves');
 });
 
-t.test('ShardHost.takeHeld: the held turns with the write each waits for, in turn order; none held after', async (t) => {
-  const store = await ShardStore.open(tempDir(t));
-  t.teardown(() => store.close());
-  const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
-  await host.recover(1);
-  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
-  t.same(host.endTurn(1), []);
-  const first = store.written;
-  t.equal(store.syncRequest(), first, 'a sync is in flight for the create');
-  host.accept(send(2, 'a'), 2);
-  t.same(host.endTurn(2), [], 'the send is staged in the open batch, its reply held');
-  const held = host.takeHeld();
-  t.same(held.map((h) => [h.write, refs(h.items)]), [[first, [1]], [first + 1, [2]]], 'each turn with its write, oldest first');
-  t.notOk(host.holding, 'the host holds nothing after');
-  store.markDurable(first + 1);
-  t.same(host.released(), [], 'and releases nothing later');
-});
-
-t.test('WalSyncer: every sync is reported on the main thread\'s channel; the shard hears of one only when it asked', async (t) => {
-  const store = await ShardStore.open(tempDir(t));
-  const { port1, port2 } = new MessageChannel();
-  const reported: number[] = [];
-  port1.on('message', (n: number) => reported.push(n));
-  const events: number[] = [];
-  const syncer = await WalSyncer.start(store.handle, 'test-syncer', port2, { durable: (n) => events.push(n), failed: (err) => t.fail(String(err)) });
-  try {
-    const attributes = { ...(await import('../src/protocol/ops.js')).DEFAULT_QUEUE_ATTRIBUTES };
-    store.putQueue({ id: QID, name: 'q', attributes, createdAt: 1, purgedBelow: 0 });
-    store.commit({ deferSync: true });
-    syncer.request(store.syncRequest()!);
-    await waitFor(() => reported.includes(1), { timeoutMs: 10_000, what: 'report of write 1' });
-    t.equal(syncer.synced, 1, 'the synced write is in shared memory');
-    t.notOk(syncer.reportWhenSynced(), 'nothing in flight: no event will come, the caller reads synced');
-
-    store.markDurable(syncer.synced);
-    store.putQueue({ id: QID, name: 'q', attributes, createdAt: 2, purgedBelow: 0 });
-    store.commit({ deferSync: true });
-    syncer.request(store.syncRequest()!);
-    if (syncer.reportWhenSynced()) {
-      await waitFor(() => events.includes(2), { timeoutMs: 10_000, what: 'the event the shard asked for' });
-      t.pass('asked during the sync: the event came');
-    } else {
-      t.equal(syncer.synced, 2, 'the sync had ended already: synced says so');
-    }
-    await waitFor(() => reported.includes(2), { timeoutMs: 10_000, what: 'report of write 2' });
-    t.same(reported, [1, 2], 'the main thread hears of every sync, in order');
-    t.notOk(events.includes(1), 'no event for the sync the shard did not ask about');
-  } finally {
-    await syncer.close();
-    port1.close();
-    await store.close();
-  }
-});
-
-t.test('a real shard worker behind a ShardPool: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {
+t.test('a real shard worker: an fdatasync begun after each request completes before its reply (strace); close leaves no thread', async (t) => {
   const dir = tempDir(t);
-  const poolUrl = pathToFileURL(resolve('dist/src/supervisor/shard-pool.js')).href;
+  const workerUrl = resolve('dist/src/actors/shard-worker.js');
   // The parent thread marks each request and reply on stderr (synchronous for a pipe), so strace
-  // shows them in order with every thread's fdatasync. It closes the pool and then has nothing
-  // left: the process exits by itself only if no thread (shard or syncer) is left running. The
-  // worker posts a send's reply with its turn, marked held; the pool lets it go on the syncer's report.
+  // shows them in order with every thread's fdatasync. It closes the worker and then has nothing
+  // left: the process exits by itself only if no thread (shard or syncer) is left running.
   const script = `
-    const { ShardPool } = await import(${JSON.stringify(poolUrl)});
-    const log = { info() {}, error() {}, warn() {} };
-    const events = { shardUp() {}, shardDown() {}, push() {}, subEnd() {}, forward() {}, forwardDone() {} };
-    const pool = new ShardPool({ dataDir: ${JSON.stringify(join(dir, 'data'))}, shards: 1, bodyCacheBytes: 1 << 20 }, log, events);
-    await pool.start();
-    const ask = (build) => new Promise((r) => pool.request(0, build, r));
-    const created = await ask((r) => ({ t: 'create', r, id: '${QID}', name: 'q', attributes: {}, createdAt: 1 }));
-    if ('error' in created) throw new Error(JSON.stringify(created));
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(${JSON.stringify(workerUrl)}, { execArgv: [], workerData: { shard: 0, dir: ${JSON.stringify(dir)}, bodyCacheBytes: 1 << 20 } });
+    const waiting = new Map();
+    let ready;
+    const readyP = new Promise((r) => (ready = r));
+    let closed;
+    const closedP = new Promise((r) => (closed = r));
+    w.on('message', (items) => {
+      for (const a of items) {
+        if (a.t === 'ready') ready();
+        else if (a.t === 'closed') closed();
+        else if (a.t === 'reply' || a.t === 'fail') waiting.get(a.r)?.(a);
+      }
+    });
+    const ask = (m) => new Promise((r) => { waiting.set(m.r, r); w.postMessage([m]); });
+    await readyP;
+    await ask({ t: 'create', r: 0, id: '${QID}', name: 'q', attributes: {}, createdAt: 1 });
     for (let i = 1; i <= 5; i++) {
       process.stderr.write('SEND ' + i + '\\n');
-      const a = await ask((r) => ({ t: 'req', r, qid: '${QID}', session: 1, req: { op: 'send', args: { queue: 'q', body: Buffer.from('m' + i) } } }));
-      if ('error' in a) throw new Error(JSON.stringify(a));
+      const a = await ask({ t: 'req', r: i, qid: '${QID}', session: 1, req: { op: 'send', args: { queue: 'q', body: Buffer.from('m' + i) } } });
+      if (a.t !== 'reply') throw new Error(JSON.stringify(a));
       process.stderr.write('ACK ' + i + '\\n');
     }
-    await pool.close();
+    w.postMessage([{ t: 'close' }]);
+    await closedP;
+    await new Promise((r) => w.once('exit', r));
     process.stderr.write('EXITED\\n');`;
-  // A file rather than `-e`: the pool's worker would inherit `--input-type`, which a worker refuses.
-  const file = join(dir, 'pool.mjs');
-  writeFileSync(file, script);
-  const run = spawnSync('strace', ['-f', '-e', 'trace=fsync,fdatasync,write', '-e', 'signal=none', process.execPath, file], { encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync('strace', ['-f', '-e', 'trace=fsync,fdatasync,write', '-e', 'signal=none', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   t.equal(run.error, undefined, 'strace must be installed (.ci/run installs it), and the process must end by itself');
   t.equal(run.status, 0, run.stderr.slice(-2000));
   t.match(run.stderr, /EXITED/, 'the worker and its syncer closed');
@@ -335,9 +280,11 @@ t.test('ShardStore with deferSync: no write while a sync is in flight; reads see
 t.test('a shard worker that dies right after it started stops its syncer and exits at once (5 times)', async (t) => {
   // A stop that reaches the syncer before it first waits must not be missed: the dying worker
   // waits for its syncer to let go of the database, and would hang for the stop bound.
+  const { Worker } = await import('node:worker_threads');
+  const { within } = await import('./helpers/bounded.js');
   const dir = tempDir(t);
   for (let i = 0; i < 5; i++) {
-    const w = startShardWorker(dir);
+    const w = new Worker(resolve('dist/src/actors/shard-worker.js'), { execArgv: [], workerData: { shard: 0, dir, bodyCacheBytes: 1 << 20 } });
     const exited = new Promise<number>((r) => w.once('exit', r));
     await within(new Promise<void>((r) => w.on('message', (items: FromShard[]) => items.some((a) => a.t === 'ready') && r())), 10_000, 'worker ready');
     w.postMessage([{ t: 'crash' }] satisfies ToShard[]);

@@ -30,13 +30,6 @@ export class HeldTurns<T> {
     return out;
   }
 
-  /** Every held turn, oldest first, and holds none after: someone else holds them from now on. */
-  takeAll(): Array<{ write: number; items: T[] }> {
-    const out: Array<{ write: number; items: T[] }> = [];
-    for (let turn = this.#turns.shift(); turn !== undefined; turn = this.#turns.shift()) out.push(turn);
-    return out;
-  }
-
   /** Whether any turn's answers are held. */
   get holding(): boolean {
     return this.#turns.length > 0;

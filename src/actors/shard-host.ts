@@ -538,15 +538,6 @@ export class ShardHost {
     return this.#held.release(this.#store.durable);
   }
 
-  /**
-   * The held turns' answers, oldest first, each with the write it waits for; the host holds none
-   * after this. The worker hands them to the main thread, which releases them when the syncer
-   * reports their write durable (shard-pool.ts), so a sync need not wake this thread.
-   */
-  takeHeld(): Array<{ write: number; items: FromShard[] }> {
-    return this.#held.takeAll();
-  }
-
   /** Whether answers wait for a write to become durable. */
   get holding(): boolean {
     return this.#held.holding;

@@ -3,7 +3,6 @@
  * produced in one event-loop turn goes in one postMessage (its cost is per message, not per byte).
  * `r` numbers a request on the main thread; the worker's answer carries it back.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../protocol/errors.js';
 import type { OpArgs, OpName, QueueAttributes, QueueStats, SendEntry } from '../protocol/ops.js';
 import type { LogEntry, ReplicaMark } from './replica-log.js';
@@ -100,14 +99,6 @@ export type FromShard =
    * queue was deleted and this was the last of its outbox records here (cluster mode).
    */
   | { t: 'forwardDone'; f: ForwardId; drained?: true }
-  /**
-   * The next `count` items of this batch wait until write number `write` is durable: the main
-   * thread holds them (in turn order, after any earlier held turn) until the shard's syncer
-   * reports it (docs/protocol.md, "Delivery guarantees").
-   */
-  | { t: 'held'; write: number; count: number }
-  /** Every write through number `through` is durable (as the syncer's reports say, in order with this batch). */
-  | { t: 'durable'; through: number }
   | { t: 'closed' };
 
 /** What the main thread passes a shard worker at start. */
@@ -120,6 +111,4 @@ export interface ShardWorkerData {
    * and every commit is tapped for the replication log.
    */
   replicated?: boolean;
-  /** The main thread's channel for the syncer's reports: every synced write number (wal-syncer.ts). */
-  syncReports: MessagePort;
 }

@@ -5,13 +5,10 @@
  *
  * Turns pipeline with fsync: a turn writes its batch without a sync and asks the shard's syncer
  * thread (storage/wal-syncer.ts) to make it durable; the next turns run meanwhile, staging into
- * one open batch that is written once that sync has ended (see ShardStore.commit). A turn's
- * answers that must wait for its write to be durable leave with the turn all the same, marked
- * with the write they wait for (`held`): the main thread holds them until the syncer, which
- * reports every sync to it directly, says that write is durable (shard-pool.ts). So a sync wakes
- * this thread only when a turn kept its batch open meanwhile and needs it written (the syncer's
- * `durable` event, asked for with reportWhenSynced); at a low rate a message costs this thread one
- * wake-up and one postMessage instead of two of each.
+ * one open batch that is written by the turn that the sync's report schedules (see
+ * ShardStore.commit). The host holds each turn's answers until the syncer reports its write
+ * durable; a later turn posts them, in turn order (a report with nothing else to do runs an empty
+ * turn for it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
@@ -28,36 +25,12 @@ const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true,
 const queues = await host.recover(Date.now());
 
 let turnScheduled = false;
-/** The durable write number last told to the main thread with a batch. */
-let toldDurable = 0;
 let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
 let closing = false;
 
 function post(items: FromShard[]): void {
   if (items.length > 0) port!.postMessage(items, movableBuffers(items));
-}
-
-/**
- * Posts a turn's answers that may leave now and the held turns' answers, each held turn after a
- * `held` mark with the write it waits for. A batch begins with the durable write number when it
- * grew since the last one told: answers this thread released because their write is durable
- * must not overtake held turns of the main thread whose release (the syncer's report of that
- * same write) it has not read yet.
- */
-function postTurn(items: FromShard[], held: Array<{ write: number; items: FromShard[] }>): void {
-  if (items.length === 0 && held.length === 0) return;
-  let out = items;
-  if (store.durable > toldDurable) {
-    toldDurable = store.durable;
-    out = [{ t: 'durable', through: toldDurable }];
-    for (const item of items) out.push(item);
-  }
-  for (const turn of held) {
-    out.push({ t: 'held', write: turn.write, count: turn.items.length });
-    for (const item of turn.items) out.push(item);
-  }
-  post(out);
 }
 
 /**
@@ -70,12 +43,14 @@ function die(msg: string, err: unknown): never {
   process.exit(70);
 }
 
-const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`, data.syncReports, {
+const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`, {
   durable: (through) => {
     if (closing) return; // close() syncs the rest itself
     store.markDurable(through);
-    // A turn writes what turns staged during that sync, together with whatever else this
-    // event-loop iteration brings (requests from the main thread arrive in the same poll phase).
+    // A turn writes what turns staged during that sync and posts the answers it released, together
+    // with whatever else this event-loop iteration brings (requests from the main thread arrive in
+    // the same poll phase): one RocksDB write and one postMessage instead of two of each when both
+    // come in one iteration.
     scheduleTurn();
   },
   failed: (err) => die('WAL sync failed', err),
@@ -93,15 +68,12 @@ function endTurn(): void {
   // run after it: it would arm a lease timer that keeps this thread alive once the port is closed
   // (shutdown then waited for the supervisor's force-terminate; test/shutdown.test.ts).
   if (closing) return;
-  store.markDurable(syncer.synced);
   try {
-    postTurn(host.endTurn(Date.now()), host.takeHeld());
+    post(host.endTurn(Date.now()));
   } catch (err) {
     die('commit failed', err);
   }
   requestSync();
-  // A batch kept open during the sync in flight is written by the turn its end brings.
-  if (store.awaitingSync && !syncer.reportWhenSynced()) scheduleTurn();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }
@@ -134,17 +106,15 @@ async function close(): Promise<void> {
   if (timer !== undefined) clearTimeout(timer);
   host.answerWaiters();
   try {
-    store.markDurable(syncer.synced);
-    postTurn(host.endTurn(Date.now()), host.takeHeld());
+    post(host.endTurn(Date.now()));
     // The syncer stops first (it shares the database); one synced write here covers every write
-    // still waiting for it, and the answers the main thread holds for them go out before the
-    // store closes.
+    // still waiting for it, and the answers they hold go out before the store closes.
     await syncer.close();
     store.commit();
   } catch (err) {
     die('commit failed', err);
   }
-  post([{ t: 'durable', through: store.durable }]);
+  post(host.released());
   await store.close();
   port!.postMessage([{ t: 'closed' }] satisfies FromShard[]);
   port!.close();

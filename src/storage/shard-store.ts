@@ -170,14 +170,6 @@ export class ShardStore {
     return this.#written;
   }
 
-  /**
-   * Whether writes wait for a sync in flight to end: a batch kept open (not written) meanwhile, or
-   * a write whose sync could not be asked for yet. The worker then needs the syncer's report.
-   */
-  get awaitingSync(): boolean {
-    return this.#batch !== undefined || this.#written > this.#requested;
-  }
-
   /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
   get handle(): bigint {
     return this.#db.handle;

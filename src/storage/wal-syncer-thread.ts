@@ -1,21 +1,17 @@
 /**
  * Entry point of a shard's syncer thread (see wal-syncer.ts): waits for a request in shared
- * memory, makes every write so far durable with one synced empty batch, publishes the synced
- * write number (shared memory, and a message to the main thread, which holds the shard's answers
- * until then), tells the shard only when it asked, repeats; stops when the shard raises the stop
- * flag. It shares the shard's open database and never closes it.
+ * memory, makes every write so far durable with one synced empty batch, answers, repeats; stops
+ * when the shard raises the stop flag. It shares the shard's open database and never closes it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksLevel } from '@nxtedition/rocksdb';
-import { STATE, STOP, SYNCED, SyncerState, WANT_REPORT, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
+import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const port = parentPort;
 if (port === null) throw new Error('wal-syncer-thread.js must run in a worker thread');
 const data = workerData as WalSyncerData;
 const requested = new BigInt64Array(data.control, 0, 1);
-const syncedWord = new BigInt64Array(data.control);
 const flags = new Int32Array(data.control);
-const reports = data.reports;
 const post = (m: FromSyncer): void => port.postMessage(m);
 
 const db = new RocksLevel(data.handle, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
@@ -40,12 +36,7 @@ for (;;) {
     break;
   }
   synced = through;
-  Atomics.store(syncedWord, SYNCED, through);
-  reports.postMessage(Number(through));
-  // The shard's event loop is woken only when a turn of its waits for this sync (to write the batch
-  // it kept open meanwhile): at low rates most syncs end with the shard idle and nothing to write.
-  if (Atomics.exchange(flags, WANT_REPORT, 0) === 1) post({ t: 'durable', through: Number(through) });
+  post({ t: 'durable', through: Number(through) });
 }
-reports.close();
 Atomics.store(flags, STATE, SyncerState.Stopped);
 Atomics.notify(flags, STATE);

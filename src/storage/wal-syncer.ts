@@ -11,22 +11,17 @@
  * `db_init` with a bigint: no second open, no second LOCK; RocksDB is thread-safe for writes).
  * The syncer never closes it; the shard stops the syncer before it closes the store.
  *
- * Requests cross through shared memory (a store and a notify: no message per turn). Each completed
- * sync's write number goes to shared memory (`synced`, which the shard reads at its next turn) and
- * as a message to `reports`, the main thread's end of a channel: the main thread holds the
- * shard's answers until their write is durable (shard-pool.ts), so a sync does not wake the shard
- * to release them. The shard gets a `durable` event only when it asked for one
- * (`reportWhenSynced`): a turn kept its batch open during the sync and must write it afterwards.
- * At a low rate most syncs end with the shard idle, and its event loop then stays asleep.
+ * Requests cross through shared memory (a store and a notify: no message per turn); answers come
+ * back as messages, which the shard's event loop handles between turns.
  */
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { StorageError } from './shard-store.js';
-import { CONTROL_BYTES, STATE, STOP, SYNCED, SyncerState, WANT_REPORT, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
+import { CONTROL_BYTES, STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const THREAD_URL = new URL('./wal-syncer-thread.js', import.meta.url);
 
 export interface SyncerEvents {
-  /** Every write numbered up to `through` is on disk; only after `reportWhenSynced`. */
+  /** Every write numbered up to `through` is on disk. */
   durable(through: number): void;
   /** A sync failed or the thread died: writes since the last `durable` may be lost (the shard must die). */
   failed(err: StorageError): void;
@@ -37,7 +32,6 @@ const STOP_BOUND_MS = 10_000;
 
 export class WalSyncer {
   readonly #requested: BigInt64Array;
-  readonly #words: BigInt64Array;
   readonly #flags: Int32Array;
   readonly #exited: Promise<void>;
   #asked = 0;
@@ -45,18 +39,14 @@ export class WalSyncer {
 
   private constructor(control: SharedArrayBuffer, exited: Promise<void>) {
     this.#requested = new BigInt64Array(control, 0, 1);
-    this.#words = new BigInt64Array(control);
     this.#flags = new Int32Array(control);
     this.#exited = exited;
   }
 
-  /**
-   * Starts the thread over an open database's `handle`; resolves once it is ready to sync. Every
-   * sync's write number is posted to `reports` (moved to the thread).
-   */
-  static async start(handle: bigint, name: string, reports: MessagePort, events: SyncerEvents): Promise<WalSyncer> {
+  /** Starts the thread over an open database's `handle`; resolves once it is ready to sync. */
+  static async start(handle: bigint, name: string, events: SyncerEvents): Promise<WalSyncer> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const worker = new Worker(THREAD_URL, { workerData: { handle, control, reports } satisfies WalSyncerData, transferList: [reports], name });
+    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const ready = new Promise<void>((resolve, reject) => {
@@ -85,22 +75,6 @@ export class WalSyncer {
     this.#asked = through;
     Atomics.store(this.#requested, 0, BigInt(through));
     Atomics.notify(this.#requested, 0);
-  }
-
-  /** The number of the last write made durable (read from shared memory: no message needed). */
-  get synced(): number {
-    return Number(Atomics.load(this.#words, SYNCED));
-  }
-
-  /**
-   * Asks for a `durable` event once the sync in flight ends. Returns false when it has already
-   * ended (every write asked for is durable: read `synced`); then no event comes for it.
-   */
-  reportWhenSynced(): boolean {
-    Atomics.store(this.#flags, WANT_REPORT, 1);
-    if (this.synced < this.#asked) return true; // the syncer sees the flag after its sync
-    // The sync ended meanwhile: take the flag back; if the syncer took it first, its event comes.
-    return Atomics.exchange(this.#flags, WANT_REPORT, 0) === 0;
   }
 
   /**

@@ -4,14 +4,9 @@
  * and restarts a worker that dies: requests in flight on it fail at once with the retryable
  * ShardUnavailable (never hang), and its queues come back from its RocksDB directory.
  *
- * It also holds a shard's answers that wait for their write to be durable: the shard posts them
- * with its turn, marked `held` with the write number, and its syncer thread reports each sync
- * here directly (a MessageChannel per worker), so that a sync wakes this thread, which sends the
- * replies, but not the shard's (shard-worker.ts). Held answers leave in turn order.
- *
  * Workers run the compiled `dist/` code (tsx does not carry its loader into workers on Node 20).
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
@@ -23,7 +18,6 @@ import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
 import type { ForwardRecord } from '../storage/records.js';
 import { IdTable } from '../common/id-table.js';
-import { HeldTurns } from '../actors/held-turns.js';
 
 /** An answer to one request: the result, or the error. */
 /** A result may arrive as EncodedCbor (batch replies, received messages): read it with valueOf. */
@@ -67,11 +61,6 @@ interface Slot {
   /** The packer at the end of the outbox, while sends arrive one after another. */
   sends: SendPacker | undefined;
   pending: IdTable<(a: Answer) => void>;
-  /** Answers the worker posted that wait for their write to be durable, and the last write known durable. */
-  held: HeldTurns<FromShard>;
-  durable: number;
-  /** This worker's syncer reports (the main thread's end of the channel). */
-  reports: MessagePort | undefined;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
@@ -90,7 +79,7 @@ export class ShardPool {
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], sends: undefined, pending: new IdTable(), held: new HeldTurns(), durable: 0, reports: undefined, closed: undefined, restartTimer: undefined,
+      worker: undefined, up: false, outbox: [], sends: undefined, pending: new IdTable(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -113,37 +102,21 @@ export class ShardPool {
 
   #spawn(shard: number): Promise<void> {
     const slot = this.#slots[shard]!;
-    const channel = new MessageChannel();
-    const data: ShardWorkerData = {
-      shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes, replicated: this.#opts.replicated, syncReports: channel.port2,
-    };
-    const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2], name: `ferry-shard-${shard}` });
+    const data: ShardWorkerData = { shard, dir: join(this.#opts.dataDir, `shard-${shard}`), bodyCacheBytes: this.#opts.bodyCacheBytes, replicated: this.#opts.replicated };
+    const worker = new Worker(WORKER_URL, { workerData: data, name: `ferry-shard-${shard}` });
     slot.worker = worker;
-    slot.held = new HeldTurns();
-    slot.durable = 0;
-    slot.reports = channel.port1;
-    channel.port1.on('message', (through: number) => this.#durable(shard, slot, through));
-    // The port must not keep the process alive: the worker does while it runs.
-    channel.port1.unref();
     let resolveExit!: () => void;
     slot.closed = new Promise((r) => (resolveExit = r));
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (batch: FromShard[]) => {
-        for (let i = 0; i < batch.length; i++) {
-          const m = batch[i]!;
+        for (const m of batch) {
           if (m.t === 'ready') {
             ready = true;
             slot.up = true;
             this.#log.info({ shard, queues: m.queues.length }, 'shard ready');
             this.#events.shardUp(shard, m.queues);
             resolve();
-          } else if (m.t === 'held') {
-            slot.held.hold(m.write, batch.slice(i + 1, i + 1 + m.count));
-            i += m.count;
-            this.#durable(shard, slot, slot.durable);
-          } else if (m.t === 'durable') {
-            this.#durable(shard, slot, m.through);
           } else {
             this.#onAnswer(shard, m);
           }
@@ -155,7 +128,6 @@ export class ShardPool {
       });
       worker.on('exit', (code) => {
         resolveExit();
-        channel.port1.close();
         const wasUp = slot.up;
         slot.up = false;
         slot.worker = undefined;
@@ -172,20 +144,7 @@ export class ShardPool {
     });
   }
 
-  /**
-   * Every write of the shard through `through` is durable: the held answers it covers leave, in
-   * turn order. (A worker's reports and its batches come through two ports; either may be read
-   * first, so each only ever raises the mark.)
-   */
-  #durable(shard: number, slot: Slot, through: number): void {
-    if (through > slot.durable) slot.durable = through;
-    if (!slot.held.holding) return;
-    for (const m of slot.held.release(slot.durable)) this.#onAnswer(shard, m);
-  }
-
   #failPending(slot: Slot, error: WireError): void {
-    // Held answers of a dead worker never leave: their requests fail below (retryable).
-    slot.held = new HeldTurns();
     const pending = slot.pending;
     slot.pending = new IdTable();
     slot.outbox = [];
@@ -242,8 +201,6 @@ export class ShardPool {
         return;
       case 'ready':
       case 'closed':
-      case 'held':
-      case 'durable':
         return;
     }
   }
