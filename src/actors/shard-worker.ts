@@ -9,16 +9,11 @@
  * ShardStore.commit). The host holds each turn's answers until the syncer reports its write
  * durable; a later turn posts them, in turn order (a report with nothing else to do runs an empty
  * turn for it).
- *
- * Syncs are paced: a sync is asked for at most every MIN_SYNC_INTERVAL_MS. Until then turns go on
- * writing their batches (no sync is in flight, so nothing waits for a lock) and the sync asked
- * for when the interval is over covers them all.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
 import { WalSyncer } from '../storage/wal-syncer.js';
 import { ShardHost, movableBuffers } from './shard-host.js';
-import { SyncPacer } from './sync-pacer.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
 
 const port = parentPort;
@@ -29,20 +24,7 @@ const store = await ShardStore.open(data.dir);
 const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true, { deferSync: true });
 const queues = await host.recover(Date.now());
 
-/**
- * Least time between two sync requests, ms. At a high rate a sync and its report's turn take
- * longer than this, so the pacing never waits there. At a low rate each turn (a send, then its
- * consumer's ack a fraction of a millisecond later) got a sync of its own, and on this machine a
- * sync costs far more CPU than its fdatasync: the syncer's two sleeps, the shard's report turn,
- * the main thread's wake-up for the replies and the client's, each a thread wake-up of ~45 µs of
- * CPU (loadtest/analysis.md, sixth session, "lowrate"). Replies wait at most this much longer;
- * pushes do not wait for syncs.
- */
-const MIN_SYNC_INTERVAL_MS = 1;
-
 let turnScheduled = false;
-const pacer = new SyncPacer(MIN_SYNC_INTERVAL_MS);
-let syncTimer: NodeJS.Timeout | undefined;
 let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
 let closing = false;
@@ -76,15 +58,8 @@ const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`,
 process.on('exit', () => syncer.stopNow());
 
 function requestSync(): void {
-  if (syncTimer !== undefined || !store.syncWanted) return;
-  const wait = pacer.wait(performance.now());
-  if (wait > 0) syncTimer = setTimeout(onSyncTimer, wait);
-  else syncer.request(store.syncRequest()!);
-}
-
-function onSyncTimer(): void {
-  syncTimer = undefined;
-  if (!closing) requestSync();
+  const through = store.syncRequest();
+  if (through !== undefined) syncer.request(through);
 }
 
 function endTurn(): void {
@@ -129,7 +104,6 @@ async function close(): Promise<void> {
   if (closing) return;
   closing = true;
   if (timer !== undefined) clearTimeout(timer);
-  if (syncTimer !== undefined) clearTimeout(syncTimer);
   host.answerWaiters();
   try {
     post(host.endTurn(Date.now()));

@@ -160,17 +160,12 @@ export class ShardStore {
     if (through > this.#durable) this.#durable = Math.min(through, this.#written);
   }
 
-  /** Whether `syncRequest` would ask for a sync now. */
-  get syncWanted(): boolean {
-    return this.#written > this.#requested && this.#requested <= this.#durable;
-  }
-
   /**
    * The write number to ask the syncer for now, if any: the last write, when it is not yet
    * durable and no sync is in flight (one in flight is followed by the next once it reports).
    */
   syncRequest(): number | undefined {
-    if (!this.syncWanted) return undefined;
+    if (this.#written <= this.#requested || this.#requested > this.#durable) return undefined;
     this.#requested = this.#written;
     return this.#written;
   }
