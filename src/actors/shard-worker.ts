@@ -56,7 +56,6 @@ const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`,
   failed: (err) => die('WAL sync failed', err),
 });
 process.on('exit', () => syncer.stopNow());
-store.watchSyncer(() => syncer.syncing);
 
 function requestSync(): void {
   const through = store.syncRequest();

@@ -110,13 +110,6 @@ export class ShardStore {
   #durable = 0;
   #requested = 0;
   /**
-   * Whether the syncer is inside a sync now (its flag in shared memory), when the worker gave one:
-   * then a deferred commit writes unless a sync is running this very moment, and a sync may be
-   * asked for while an earlier one is pending (the syncer paces them: wal-syncer.ts). Without it,
-   * a sync asked for and not yet reported counts as running.
-   */
-  #syncing: (() => boolean) | undefined;
-  /**
    * Message and outbox records of the open batch (null: deleted), so that reads see them before
    * the batch is written: a body not kept in memory is read back from the store, maybe in a later
    * turn than its send. Cleared when the batch is written (then RocksDB has them).
@@ -172,14 +165,9 @@ export class ShardStore {
    * durable and no sync is in flight (one in flight is followed by the next once it reports).
    */
   syncRequest(): number | undefined {
-    if (this.#written <= this.#requested || (this.#syncing === undefined && this.#requested > this.#durable)) return undefined;
+    if (this.#written <= this.#requested || this.#requested > this.#durable) return undefined;
     this.#requested = this.#written;
     return this.#written;
-  }
-
-  /** Lets deferred commits ask the syncer whether a sync runs now (see #syncing). */
-  watchSyncer(syncing: () => boolean): void {
-    this.#syncing = syncing;
   }
 
   /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
@@ -493,7 +481,7 @@ export class ShardStore {
       // The operations are sealed into the batch now, whenever it is written: what the tap makes
       // of them leaves the shard only once the batch is durable (ShardHost holds it until then).
       if (tap !== undefined && ops.length > 0) tap.committed(ops);
-      if (this.#syncing === undefined ? this.#requested <= this.#durable : !this.#syncing()) this.#write(false);
+      if (this.#requested <= this.#durable) this.#write(false);
     }
     return this.#batch === undefined ? this.#written : this.#written + 1;
   }

@@ -4,20 +4,16 @@
  * loads nothing else of the broker (its memory stays small).
  */
 
-/** Shared control block: [requested write number: int64][stop flag: int32][state: int32][syncing: int32][unused: int32]. */
-export const CONTROL_BYTES = 24;
+/** Shared control block: [requested write number: int64][stop flag: int32][state: int32]. */
+export const CONTROL_BYTES = 16;
 /** Int32 indexes into the control block. */
 export const STOP = 2;
 export const STATE = 3;
-/** 1 while the syncer's synced write runs (a write by the shard then would wait for RocksDB's lock). */
-export const SYNCING = 4;
 export const SyncerState = { Starting: 0, Running: 1, Stopped: 2 } as const;
 
 export interface WalSyncerData {
   handle: bigint;
   control: SharedArrayBuffer;
-  /** Least time between the starts of two syncs, ms (wal-syncer.ts). */
-  minIntervalMs: number;
 }
 
 export type FromSyncer = { t: 'ready' } | { t: 'durable'; through: number } | { t: 'failed'; message: string };

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksLevel } from '@nxtedition/rocksdb';
-import { STATE, STOP, SYNCING, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
+import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const port = parentPort;
 if (port === null) throw new Error('wal-syncer-thread.js must run in a worker thread');
@@ -23,32 +23,17 @@ Atomics.store(flags, STATE, SyncerState.Running);
 post({ t: 'ready' });
 
 let synced = 0n;
-let lastStart = -Infinity;
 for (;;) {
   // Blocks this thread only: it has nothing else to do.
   Atomics.wait(requested, 0, synced);
   if (Atomics.load(flags, STOP) === 1) break;
-  // Paced (wal-syncer.ts): the shard goes on writing meanwhile, and this sync covers it all.
-  const early = lastStart + data.minIntervalMs - performance.now();
-  if (early > 0) Atomics.wait(flags, STOP, 0, early);
-  if (Atomics.load(flags, STOP) === 1) break;
-  // The flag goes up before the request is read: a write the shard numbered into the request
-  // had returned before, so this sync covers it; a write it starts after seeing the flag down
-  // may land before or after the sync, and is reported with a later one.
-  Atomics.store(flags, SYNCING, 1);
   const through = Atomics.load(requested, 0);
-  if (through === synced) {
-    Atomics.store(flags, SYNCING, 0);
-    continue;
-  }
-  lastStart = performance.now();
+  if (through === synced) continue;
   try {
     empty._writeSync({ sync: true });
   } catch (err) {
     post({ t: 'failed', message: (err as Error).message });
     break;
-  } finally {
-    Atomics.store(flags, SYNCING, 0);
   }
   synced = through;
   post({ t: 'durable', through: Number(through) });

@@ -13,19 +13,10 @@
  *
  * Requests cross through shared memory (a store and a notify: no message per turn); answers come
  * back as messages, which the shard's event loop handles between turns.
- *
- * Syncs are paced: one starts at most every `minIntervalMs` after the previous one started. The
- * wait is this thread's own (an Atomics.wait with a timeout: no event loop to be late), and the
- * shard goes on writing its turns meanwhile (it holds a batch back only while a synced write
- * runs, `syncing`), so the sync that follows covers every turn of the interval. At a high rate a
- * sync and its report take longer than the interval and nothing waits; at a low rate each turn (a
- * send, then its consumer's ack a fraction of a millisecond later) got a sync of its own, and a
- * sync costs several thread wake-ups (loadtest/analysis.md, sixth session, "lowrate"). Replies
- * wait for the sync that covers their write as before, at most one interval longer.
  */
 import { Worker } from 'node:worker_threads';
 import { StorageError } from './shard-store.js';
-import { CONTROL_BYTES, STATE, STOP, SYNCING, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
+import { CONTROL_BYTES, STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
 
 const THREAD_URL = new URL('./wal-syncer-thread.js', import.meta.url);
 
@@ -35,9 +26,6 @@ export interface SyncerEvents {
   /** A sync failed or the thread died: writes since the last `durable` may be lost (the shard must die). */
   failed(err: StorageError): void;
 }
-
-/** Least time between the starts of two syncs, ms (see above). */
-export const MIN_SYNC_INTERVAL_MS = 1;
 
 /** Longest a stop waits for a sync in progress; past it the thread is left to the process's exit. */
 const STOP_BOUND_MS = 10_000;
@@ -56,9 +44,9 @@ export class WalSyncer {
   }
 
   /** Starts the thread over an open database's `handle`; resolves once it is ready to sync. */
-  static async start(handle: bigint, name: string, events: SyncerEvents, minIntervalMs = MIN_SYNC_INTERVAL_MS): Promise<WalSyncer> {
+  static async start(handle: bigint, name: string, events: SyncerEvents): Promise<WalSyncer> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const worker = new Worker(THREAD_URL, { workerData: { handle, control, minIntervalMs } satisfies WalSyncerData, name });
+    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const ready = new Promise<void>((resolve, reject) => {
@@ -89,11 +77,6 @@ export class WalSyncer {
     Atomics.notify(this.#requested, 0);
   }
 
-  /** Whether a synced write runs now (a write of the shard's would wait for it). */
-  get syncing(): boolean {
-    return Atomics.load(this.#flags, SYNCING) === 1;
-  }
-
   /**
    * Stops the thread and returns once it no longer touches the database (at most one sync in
    * progress is waited for). Synchronous, so a shard may call it on its way out (process.exit).
@@ -106,7 +89,6 @@ export class WalSyncer {
     // that came before its wait is never missed.
     Atomics.store(this.#requested, 0, -1n);
     Atomics.notify(this.#requested, 0);
-    Atomics.notify(this.#flags, STOP); // a thread waiting out the interval
     Atomics.wait(this.#flags, STATE, SyncerState.Running, STOP_BOUND_MS);
   }
 
