@@ -390,7 +390,8 @@ t.test('consume: resolve → one deleteBatch, throw → nack, credit back — on
       seen.push(m.seq);
       if (m.seq === 2) throw new Error('boom');
     },
-    { prefetch: 10, visibilityMs: 5000, onError: (e) => failures.push(e) },
+    // ackDelayMs 0: each turn's acks go at its end (the default lets a few acks wait for company).
+    { prefetch: 10, visibilityMs: 5000, ackDelayMs: 0, onError: (e) => failures.push(e) },
   );
   t.match(fake.requests[0], { op: 'subscribe', args: { queue: 'q', credit: 10, visibilityMs: 5000 } });
   const before = fake.messages.length;
@@ -407,6 +408,42 @@ t.test('consume: resolve → one deleteBatch, throw → nack, credit back — on
   await consumer.close();
   t.ok(fake.ops().includes('unsubscribe'));
   await consumer.done;
+});
+
+t.test('consume: a few acks wait up to ackDelayMs and share one request; 64 go at once with the credit; close() sends the waiting ones', async (t) => {
+  const { fake, client } = await setup(t);
+  const acked = (): string[][] => fake.requests.filter((r) => r.op === 'deleteBatch').map((r) => r.args.receipts as string[]);
+  const consumer = await client.queue('q').consume(() => {}, { prefetch: 200, ackDelayMs: 1000 });
+  // Two pushes of one message, the second sent once the first one's credit is back: one request acks both.
+  fake.push(fake.last, { sub: 1, messages: [msg(1)] });
+  await until(() => fake.ops().includes('credit'), 'credit of the first push');
+  t.same(acked(), [], 'the first ack waits');
+  fake.push(fake.last, { sub: 1, messages: [msg(2)] });
+  await until(() => acked().length > 0, 'the acks after the delay');
+  t.same(acked(), [['r1', 'r2']], 'both pushes acked in one request');
+
+  // A turn that ends with 64 acks sends them at once, in the WebSocket message of its credit.
+  const before = fake.messages.length;
+  fake.push(fake.last, { sub: 1, messages: Array.from({ length: 64 }, (_, i) => msg(10 + i)) });
+  await until(() => acked().length === 2, 'the 64 acks');
+  const carrying = fake.messages.slice(before).find((m) => Array.isArray(m) && m.some((f) => (f as Req).op === 'deleteBatch')) as Req[] | undefined;
+  t.ok(carrying?.some((f) => f.op === 'credit'), 'acks and credit in one message');
+  t.equal(acked()[1]!.length, 64);
+
+  // An ack still waiting when the consumer closes is sent by close(), not dropped.
+  fake.push(fake.last, { sub: 1, messages: [msg(99)] });
+  await until(() => consumer.stats.acked === 67, 'the last one handled');
+  t.equal(acked().length, 2, 'it waits');
+  await consumer.close();
+  t.same(acked()[2], ['r99'], 'close() sent it');
+  t.same(consumer.stats, { received: 67, acked: 67, nacked: 0, stale: 0 });
+});
+
+t.test('consume: ackDelayMs is validated at once', async (t) => {
+  const { client } = await setup(t);
+  for (const bad of [-1, 1.5, 1001, Number.NaN]) {
+    await t.rejects(client.queue('q').consume(() => {}, { ackDelayMs: bad }), { name: 'TypeError', message: /ackDelayMs must be an integer from 0 to 1000/ });
+  }
 });
 
 t.test('consume: receipts of 32 characters are acked packed (deleteReceipts); after UnknownOp, as deleteBatch', async (t) => {

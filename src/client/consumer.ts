@@ -35,6 +35,12 @@ export interface ConsumeOptions {
   concurrency?: number;
   /** Delay of a nack after the handler throws, ms. Default 0. */
   nackDelayMs?: number;
+  /**
+   * How long acks may wait for later acks to share their request, ms, 0..1000. Default 2. A turn
+   * that ends with 64 acks or more waiting sends them at once; 0 sends every turn's acks at the end
+   * of that turn.
+   */
+  ackDelayMs?: number;
   /** Called when the handler throws (the message is nacked either way). */
   onError?: (err: unknown, message: DeliveredMessage) => void;
 }
@@ -66,6 +72,11 @@ export interface ConsumerHost {
   logError(err: unknown, msg: string): void;
 }
 
+const DEFAULT_ACK_DELAY_MS = 2;
+const MAX_ACK_DELAY_MS = 1000;
+/** Acks waiting at the end of a turn that go at once: a busy consumer's acks never wait for company. */
+const ACKS_SENT_AT_ONCE = 64;
+
 function positiveInt(name: string, v: unknown, fallback: number, max: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new TypeError(`${name} must be an integer from 1 to ${max}, got ${String(v)}`);
@@ -88,6 +99,9 @@ export class Consumer {
   private closing = false;
   private acks: string[] = [];
   private acksQueued = false;
+  private readonly ackDelayMs: number;
+  /** Set while acks wait for company (ackDelayMs). */
+  private ackTimer: NodeJS.Timeout | undefined;
   /** Acks go as deleteReceipts until the broker answers it with UnknownOp. */
   private packedAcks = true;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -114,6 +128,10 @@ export class Consumer {
     this.nackDelayMs = options.nackDelayMs ?? 0;
     if (!Number.isInteger(this.nackDelayMs) || this.nackDelayMs < 0 || this.nackDelayMs > Limits.maxDelayMs) {
       throw new TypeError(`nackDelayMs must be an integer from 0 to ${Limits.maxDelayMs}`);
+    }
+    this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    if (!Number.isInteger(this.ackDelayMs) || this.ackDelayMs < 0 || this.ackDelayMs > MAX_ACK_DELAY_MS) {
+      throw new TypeError(`ackDelayMs must be an integer from 0 to ${MAX_ACK_DELAY_MS}`);
     }
     this.onError = options.onError;
     this.slice = Math.max(16, Math.ceil(this.prefetch / 2));
@@ -156,6 +174,7 @@ export class Consumer {
   abort(): void {
     this.closing = true;
     this.takeBacklog();
+    this.stopAckTimer();
     this.acks = [];
     this.resolveDone();
   }
@@ -265,7 +284,7 @@ export class Consumer {
       this.acks.push(message.receipt);
       if (!this.acksQueued) {
         this.acksQueued = true;
-        this.host.connection.defer(this.sendAcks);
+        this.host.connection.defer(this.endOfTurnAcks);
       }
       sub.credit(1);
     } else {
@@ -289,8 +308,27 @@ export class Consumer {
     this.track(this.host.connection.request('nack', args));
   }
 
-  private readonly sendAcks = (): void => {
+  /**
+   * At the end of a turn with acks: send them now when there are many (a busy consumer: the same
+   * request as without a delay), else let them wait up to ackDelayMs for more. On the broker every
+   * ack request is a shard turn whose reply waits for an fsync of its own, and at a low rate
+   * (a few messages per push) each such sync costs several thread wake-ups; acks of several
+   * pushes in one request share one (loadtest/analysis.md, sixth session).
+   */
+  private readonly endOfTurnAcks = (): void => {
     this.acksQueued = false;
+    if (this.acks.length === 0) return;
+    if (this.ackDelayMs === 0 || this.acks.length >= ACKS_SENT_AT_ONCE) this.sendAcks();
+    else this.ackTimer ??= setTimeout(this.sendAcks, this.ackDelayMs);
+  };
+
+  private stopAckTimer(): void {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  private readonly sendAcks = (): void => {
+    this.stopAckTimer();
     const receipts = this.acks;
     this.acks = [];
     for (let i = 0; i < receipts.length; i += Limits.maxBatchEntries) {
