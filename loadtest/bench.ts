@@ -20,6 +20,7 @@ import { FerryProcess } from './ferry-process.js';
 import { Progress } from './progress.js';
 import { renderResults, type BenchResults, type RunRecord } from './report.js';
 import { CORE, FULL, SCENARIOS, SMOKE, SMOKE_SCENARIOS, type Scenario } from './scenarios.js';
+import { cpuOf, settle, SETTLE, SMOKE_SETTLE } from './settle.js';
 
 const LOADTEST_DIR = fileURLToPath(new URL('../../loadtest/', import.meta.url));
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -176,6 +177,8 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
                 await ferry.restart();
                 await adapter.open();
               }
+              progress.detail('waiting for the broker to go quiet');
+              const settled = await settle(() => cpuOf(adapter.serverPids()), opts.smoke ? SMOKE_SETTLE : SETTLE);
               const id = ++runId;
               record.measurement = await scenario.run({
                 adapter, sizes, progress: (text) => progress.detail(text),
@@ -194,6 +197,9 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
                 } : undefined,
                 ferryUrl: ferry.url,
               });
+              if (!settled.quiet && settled.lastCores !== undefined) {
+                (record.measurement.notes ??= []).push(`started with the broker still busy: ${settled.lastCores.toFixed(2)} cores after ${(settled.waitedMs / 1000).toFixed(1)} s of waiting`);
+              }
             } catch (err) {
               Object.assign(record, err instanceof Unsupported ? { status: 'unsupported', reason: err.message } : { status: 'failed', reason: (err as Error).message });
             }
