@@ -77,9 +77,10 @@ const MAX_ACK_DELAY_MS = 1000;
 /** Acks waiting at the end of a turn that go at once: a busy consumer's acks never wait for company. */
 const ACKS_SENT_AT_ONCE = 64;
 
-function positiveInt(name: string, v: unknown, fallback: number, max: number): number {
+/** An integer option from min to max, or `fallback` when absent. */
+function intOption(name: string, v: unknown, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new TypeError(`${name} must be an integer from 1 to ${max}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
   return v;
 }
 
@@ -121,18 +122,12 @@ export class Consumer {
     options: ConsumeOptions = {},
   ) {
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
-    this.prefetch = positiveInt('prefetch', options.prefetch, 100, Limits.maxCredit);
-    this.concurrency = positiveInt('concurrency', options.concurrency, this.prefetch, Limits.maxCredit);
-    if (options.visibilityMs !== undefined) positiveInt('visibilityMs', options.visibilityMs, 0, Limits.maxVisibilityMs);
+    this.prefetch = intOption('prefetch', options.prefetch, 100, 1, Limits.maxCredit);
+    this.concurrency = intOption('concurrency', options.concurrency, this.prefetch, 1, Limits.maxCredit);
+    intOption('visibilityMs', options.visibilityMs, 0, 1, Limits.maxVisibilityMs);
     this.visibilityMs = options.visibilityMs;
-    this.nackDelayMs = options.nackDelayMs ?? 0;
-    if (!Number.isInteger(this.nackDelayMs) || this.nackDelayMs < 0 || this.nackDelayMs > Limits.maxDelayMs) {
-      throw new TypeError(`nackDelayMs must be an integer from 0 to ${Limits.maxDelayMs}`);
-    }
-    this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
-    if (!Number.isInteger(this.ackDelayMs) || this.ackDelayMs < 0 || this.ackDelayMs > MAX_ACK_DELAY_MS) {
-      throw new TypeError(`ackDelayMs must be an integer from 0 to ${MAX_ACK_DELAY_MS}`);
-    }
+    this.nackDelayMs = intOption('nackDelayMs', options.nackDelayMs, 0, 0, Limits.maxDelayMs);
+    this.ackDelayMs = intOption('ackDelayMs', options.ackDelayMs, DEFAULT_ACK_DELAY_MS, 0, MAX_ACK_DELAY_MS);
     this.onError = options.onError;
     this.slice = Math.max(16, Math.ceil(this.prefetch / 2));
     this.done = new Promise<void>((resolve, reject) => {
