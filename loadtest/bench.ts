@@ -16,11 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
 import type { FerryAdapter } from './adapters/ferry.js';
 import { ALL_BROKERS, makeAdapter } from './brokers.js';
+import { CpuMeter } from './cpu.js';
 import { FerryProcess } from './ferry-process.js';
 import { Progress } from './progress.js';
 import { renderResults, type BenchResults, type RunRecord } from './report.js';
 import { CORE, FULL, SCENARIOS, SMOKE, SMOKE_SCENARIOS, type Scenario } from './scenarios.js';
-import { cpuOf, settle, SETTLE, SMOKE_SETTLE } from './settle.js';
+import { settle, SETTLE, SMOKE_SETTLE } from './settle.js';
 
 const LOADTEST_DIR = fileURLToPath(new URL('../../loadtest/', import.meta.url));
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -178,7 +179,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
                 await adapter.open();
               }
               progress.detail('waiting for the broker to go quiet');
-              const settled = await settle(() => cpuOf(adapter.serverPids()), opts.smoke ? SMOKE_SETTLE : SETTLE);
+              const settled = await settle(() => new CpuMeter(adapter.serverPids()), opts.smoke ? SMOKE_SETTLE : SETTLE);
               const id = ++runId;
               record.measurement = await scenario.run({
                 adapter, sizes, progress: (text) => progress.detail(text),

@@ -6,7 +6,7 @@
  * session). The same rule for every broker: its server processes' CPU over a window, from /proc.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds } from './cpu.js';
+import type { CpuMeter } from './cpu.js';
 
 export interface SettleOptions {
   /** Quiet means at most this share of one core over a window. */
@@ -29,33 +29,22 @@ export interface Settled {
 }
 
 /**
- * Waits window by window until one window's CPU is at most `quietCores`. `readCpu` gives the
- * processes' total CPU seconds so far (undefined: unreadable, e.g. no process); `wait` sleeps.
+ * Waits window by window until one window's CPU is at most `quietCores`. `startMeter` starts a
+ * meter of the broker's processes for one window (cpu.ts's CpuMeter; its `elapsed()` is undefined
+ * when they cannot be read, e.g. no process); `wait` sleeps.
  */
-export async function settle(readCpu: () => number | undefined, opts: SettleOptions = SETTLE, wait: (ms: number) => Promise<unknown> = sleep): Promise<Settled> {
+export async function settle(startMeter: () => Pick<CpuMeter, 'elapsed'>, opts: SettleOptions = SETTLE, wait: (ms: number) => Promise<unknown> = sleep): Promise<Settled> {
   let waitedMs = 0;
   let lastCores: number | undefined;
   while (waitedMs < opts.maxMs) {
-    const before = readCpu();
-    if (before === undefined) return { quiet: false, waitedMs, lastCores };
+    const meter = startMeter();
+    if (meter.elapsed() === undefined) return { quiet: false, waitedMs, lastCores };
     await wait(opts.windowMs);
     waitedMs += opts.windowMs;
-    const after = readCpu();
-    if (after === undefined) return { quiet: false, waitedMs, lastCores };
-    lastCores = (after - before) / (opts.windowMs / 1000);
+    const used = meter.elapsed();
+    if (used === undefined) return { quiet: false, waitedMs, lastCores };
+    lastCores = used / (opts.windowMs / 1000);
     if (lastCores <= opts.quietCores) return { quiet: true, waitedMs, lastCores };
   }
   return { quiet: false, waitedMs, lastCores };
-}
-
-/** Total CPU seconds of `pids`, or undefined when there are none or one cannot be read. */
-export function cpuOf(pids: readonly number[]): number | undefined {
-  if (pids.length === 0) return undefined;
-  let total = 0;
-  for (const pid of pids) {
-    const s = cpuSeconds(pid);
-    if (s === undefined) return undefined;
-    total += s;
-  }
-  return total;
 }

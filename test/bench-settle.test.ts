@@ -4,12 +4,18 @@ import { settle, type SettleOptions } from '../loadtest/settle.js';
 
 const OPTS: SettleOptions = { quietCores: 0.1, windowMs: 500, maxMs: 3000 };
 
-/** A CPU clock that advances by `perWindow[i]` CPU-seconds during the i-th window (the last repeats). */
-function cpuClock(perWindow: number[]): { read: () => number; wait: () => Promise<void> } {
+/**
+ * A CPU clock that advances by `perWindow[i]` CPU-seconds during the i-th window (the last
+ * repeats), and meters of it as settle starts them (cpu.ts's CpuMeter over a real process).
+ */
+function cpuClock(perWindow: number[]): { read: () => { elapsed: () => number }; wait: () => Promise<void> } {
   let cpu = 8;
   let window = 0;
   return {
-    read: () => cpu,
+    read: () => {
+      const start = cpu;
+      return { elapsed: () => cpu - start };
+    },
     wait: async () => {
       cpu += perWindow[Math.min(window, perWindow.length - 1)]!;
       window++;
@@ -38,7 +44,7 @@ t.test('a broker that stays busy is given up on at maxMs, with its last load', a
 
 t.test('unreadable CPU (no process) does not wait', async (t) => {
   let waits = 0;
-  const r = await settle(() => undefined, OPTS, async () => void waits++);
+  const r = await settle(() => ({ elapsed: () => undefined }), OPTS, async () => void waits++);
   t.same(r, { quiet: false, waitedMs: 0, lastCores: undefined });
   t.equal(waits, 0);
 });
