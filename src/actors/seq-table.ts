@@ -37,14 +37,18 @@ const ORDER_SLACK = 64;
 const TWO_32 = 0x1_0000_0000;
 
 export class SeqTable<V extends Sequenced> {
-  #slots: Array<V | undefined> = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
-  #mask = MIN_CAPACITY - 1;
+  #slots!: Array<V | undefined>;
+  #mask!: number;
   /** 32 − log2(capacity): the hash's top bits index the table. */
-  #shift = 32 - Math.log2(MIN_CAPACITY);
+  #shift!: number;
   #size = 0;
   /** Values in insertion order from #head on, stale ones included (see the module comment). */
   #order: V[] = [];
   #head = 0;
+
+  constructor() {
+    this.#allocate(MIN_CAPACITY);
+  }
 
   get size(): number {
     return this.#size;
@@ -138,7 +142,7 @@ export class SeqTable<V extends Sequenced> {
     const order = this.#order;
     while (this.#head < order.length) {
       const v = order[this.#head]!;
-      if (this.get(v.seq) === v) return v;
+      if (this.#holds(v)) return v;
       order[this.#head++] = undefined as unknown as V; // let it go now
     }
     return undefined;
@@ -152,14 +156,12 @@ export class SeqTable<V extends Sequenced> {
     const order = this.#order;
     for (let i = this.#head; i < order.length; i++) {
       const v = order[i]!;
-      if (v !== undefined && this.get(v.seq) === v) yield v;
+      if (v !== undefined && this.#holds(v)) yield v;
     }
   }
 
   clear(): void {
-    this.#slots = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
-    this.#mask = MIN_CAPACITY - 1;
-    this.#shift = 32 - Math.log2(MIN_CAPACITY);
+    this.#allocate(MIN_CAPACITY);
     this.#size = 0;
     this.#order = [];
     this.#head = 0;
@@ -182,18 +184,28 @@ export class SeqTable<V extends Sequenced> {
       const kept: V[] = [];
       for (let i = this.#head; i < order.length; i++) {
         const v = order[i]!;
-        if (v !== undefined && this.get(v.seq) === v) kept.push(v);
+        if (v !== undefined && this.#holds(v)) kept.push(v);
       }
       this.#order = kept;
       this.#head = 0;
     }
   }
 
-  #resize(capacity: number): void {
-    const old = this.#slots;
+  /** Whether `v` is still in the table (an insertion-order entry not yet stale). */
+  #holds(v: V): boolean {
+    return this.get(v.seq) === v;
+  }
+
+  /** An empty hash table of `capacity` slots (a power of two), with its mask and shift. */
+  #allocate(capacity: number): void {
     this.#slots = new Array<V | undefined>(capacity).fill(undefined);
     this.#mask = capacity - 1;
     this.#shift = 32 - Math.log2(capacity);
+  }
+
+  #resize(capacity: number): void {
+    const old = this.#slots;
+    this.#allocate(capacity);
     const slots = this.#slots;
     for (const v of old) {
       if (v === undefined) continue;
