@@ -20,6 +20,7 @@ import { ErrorCodes, FerryError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import { Limits } from '../protocol/limits.js';
 import type { Connection } from './connection.js';
+import { intOption } from './options.js';
 import type { Subscription } from './subscription.js';
 
 export type MessageHandler = (message: DeliveredMessage) => Promise<void> | void;
@@ -76,13 +77,6 @@ const DEFAULT_ACK_DELAY_MS = 2;
 const MAX_ACK_DELAY_MS = 1000;
 /** Acks waiting at the end of a turn that go at once: a busy consumer's acks never wait for company. */
 const ACKS_SENT_AT_ONCE = 64;
-
-/** An integer option from min to max, or `fallback` when absent. */
-function intOption(name: string, v: unknown, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
-  return v;
-}
 
 export class Consumer {
   readonly prefetch: number;

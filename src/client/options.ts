@@ -59,12 +59,18 @@ const BACKOFF_KEYS = new Set(['initialMs', 'maxMs', 'jitter']);
 /** setTimeout's ceiling. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function positiveInt(name: string, value: unknown, fallback: number): number {
+/** An integer option from min to max, or `fallback` when absent; a bad one throws a TypeError naming it. */
+export function intOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new TypeError(`${name} must be an integer from 1 to ${MAX_TIMER_MS} (ms), got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+/** A timer's length in ms: from 1 to setTimeout's ceiling. */
+function timerMs(name: string, value: unknown, fallback: number): number {
+  return intOption(name, value, fallback, 1, MAX_TIMER_MS);
 }
 
 export function validateUrls(urls: unknown): string[] {
@@ -94,7 +100,7 @@ function resolveRetry(value: unknown): Required<RetryOptions> | undefined {
   if (r.sends !== undefined && !SEND_RETRY.includes(r.sends as SendRetry)) {
     throw new TypeError(`retry.sends must be one of ${SEND_RETRY.join(', ')}, got ${String(r.sends)}`);
   }
-  return { budgetMs: positiveInt('retry.budgetMs', r.budgetMs, DEFAULT_RETRY.budgetMs), sends: (r.sends as SendRetry | undefined) ?? DEFAULT_RETRY.sends };
+  return { budgetMs: timerMs('retry.budgetMs', r.budgetMs, DEFAULT_RETRY.budgetMs), sends: (r.sends as SendRetry | undefined) ?? DEFAULT_RETRY.sends };
 }
 
 export function resolveOptions(urls: unknown, options: unknown): ResolvedOptions {
@@ -106,8 +112,8 @@ export function resolveOptions(urls: unknown, options: unknown): ResolvedOptions
   const b = (o.backoff ?? {}) as Record<string, unknown>;
   if (typeof b !== 'object' || Array.isArray(b)) throw new TypeError('backoff must be an object');
   for (const key of Object.keys(b)) if (!BACKOFF_KEYS.has(key)) throw new TypeError(`unknown option "backoff.${key}"`);
-  const initialMs = positiveInt('backoff.initialMs', b.initialMs, 100);
-  const maxMs = positiveInt('backoff.maxMs', b.maxMs, Math.max(5000, initialMs));
+  const initialMs = timerMs('backoff.initialMs', b.initialMs, 100);
+  const maxMs = timerMs('backoff.maxMs', b.maxMs, Math.max(5000, initialMs));
   if (maxMs < initialMs) throw new TypeError('backoff.maxMs must be at least backoff.initialMs');
   const jitter = b.jitter ?? 0.5;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new TypeError(`backoff.jitter must be a number from 0 to 1, got ${String(jitter)}`);
@@ -117,8 +123,8 @@ export function resolveOptions(urls: unknown, options: unknown): ResolvedOptions
   }
   return {
     urls: list,
-    requestTimeoutMs: positiveInt('requestTimeoutMs', o.requestTimeoutMs, 30_000),
-    connectTimeoutMs: positiveInt('connectTimeoutMs', o.connectTimeoutMs, 10_000),
+    requestTimeoutMs: timerMs('requestTimeoutMs', o.requestTimeoutMs, 30_000),
+    connectTimeoutMs: timerMs('connectTimeoutMs', o.connectTimeoutMs, 10_000),
     reconnect: (o.reconnect as boolean | undefined) ?? true,
     backoff: { initialMs, maxMs, jitter },
     retry: resolveRetry(o.retry),

@@ -291,8 +291,10 @@ export class ShardPool {
     const start = tracing ? traceNow() : 0;
     // The shard with the least to carry goes first (lightest-first.ts): a light queue's one message
     // is not posted after a saturated queue's batches are packed and posted to another shard.
-    for (const slot of lightestFirst(this.#slots, outboxWeight)) {
-      if (slot.outbox.length === 0 || slot.worker === undefined) continue;
+    // Only the slots with something to post are weighed: one busy shard, the usual case at a low
+    // rate, costs no sort.
+    const busy = this.#slots.filter((slot): slot is Slot & { worker: Worker } => slot.outbox.length > 0 && slot.worker !== undefined);
+    for (const slot of lightestFirst(busy, outboxWeight)) {
       const transfer: ArrayBuffer[] = [];
       const batch = slot.outbox.map((m): ToShard => {
         if (!(m instanceof SendPacker)) return m;
