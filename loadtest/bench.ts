@@ -125,6 +125,19 @@ function oneLine(r: RunRecord): string {
   return `${Math.round(m.msgsPerSec).toLocaleString('en-US')} msg/s`;
 }
 
+/**
+ * The order of the runs, each on every broker in turn: repetition by repetition, every scenario
+ * in each (interleaved, so a slow minute of the machine does not land on one scenario's every
+ * run); a scenario marked `once` only in the first repetition.
+ */
+export function benchPlan<S extends Pick<Scenario, 'once'>>(scenarios: readonly S[], reps: number): Array<{ rep: number; scenario: S }> {
+  const plan: Array<{ rep: number; scenario: S }> = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const scenario of scenarios) if (rep === 1 || scenario.once !== true) plan.push({ rep, scenario });
+  }
+  return plan;
+}
+
 export async function runBench(opts: BenchOptions, command: string): Promise<BenchResults> {
   const sizes = { ...(opts.smoke ? SMOKE : FULL) };
   if (opts.memoryMessages !== undefined) sizes.memoryMessages = opts.memoryMessages;
@@ -135,7 +148,8 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   const runs: RunRecord[] = [];
   const versions: Record<string, string> = {};
   const adapters = new Map<string, BrokerAdapter | string>();
-  const progress = new Progress(opts.reps * scenarios.length * opts.brokers.length);
+  const plan = benchPlan(scenarios, opts.reps);
+  const progress = new Progress(plan.length * opts.brokers.length);
   const started = new Date();
   const loadAvgStart = loadavg()[0]!;
   let runId = 0;
@@ -159,56 +173,54 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
         progress.note(`${name}: skipped, ${adapters.get(name) as string}`);
       }
     }
-    for (let rep = 1; rep <= opts.reps; rep++) {
-      for (const scenario of scenarios) {
-        for (const name of opts.brokers) {
-          const label = `rep ${rep}/${opts.reps} ${scenario.id} ${name}`;
-          progress.step(label);
-          const adapter = adapters.get(name)!;
-          const applies = scenario.appliesTo(name);
-          const record: RunRecord = { scenario: scenario.id, broker: name, rep, status: 'ok' };
-          if (typeof adapter === 'string') Object.assign(record, { status: 'skipped', reason: adapter });
-          else if (applies !== true) Object.assign(record, { status: 'skipped', reason: applies });
-          else {
-            const t0 = performance.now();
-            try {
-              if (scenario.freshBroker === true && name === 'ferry') {
-                progress.detail('starting a fresh broker');
-                await adapter.close();
-                await ferry.restart();
-                await adapter.open();
-              }
-              progress.detail('waiting for the broker to go quiet');
-              const settled = await settle(() => new CpuMeter(adapter.serverPids()), opts.smoke ? SMOKE_SETTLE : SETTLE);
-              const id = ++runId;
-              record.measurement = await scenario.run({
-                adapter, sizes, progress: (text) => progress.detail(text),
-                names: (n) => Array.from({ length: n }, (_, i) => `bench${process.pid}r${id}-${scenario.id}-${i}`),
-                ferry: name === 'ferry' ? {
-                  httpUrl: ferry.httpUrl,
-                  get admin() {
-                    return (adapter as FerryAdapter).admin;
-                  },
-                  async restart(readyTimeoutMs) {
-                    await adapter.close();
-                    const r = await ferry.restartInPlace(readyTimeoutMs);
-                    await adapter.open();
-                    return r;
-                  },
-                } : undefined,
-                ferryUrl: ferry.url,
-              });
-              if (!settled.quiet && settled.lastCores !== undefined) {
-                (record.measurement.notes ??= []).push(`started with the broker still busy: ${settled.lastCores.toFixed(2)} cores after ${(settled.waitedMs / 1000).toFixed(1)} s of waiting`);
-              }
-            } catch (err) {
-              Object.assign(record, err instanceof Unsupported ? { status: 'unsupported', reason: err.message } : { status: 'failed', reason: (err as Error).message });
+    for (const { rep, scenario } of plan) {
+      for (const name of opts.brokers) {
+        const label = `rep ${rep}/${opts.reps} ${scenario.id} ${name}`;
+        progress.step(label);
+        const adapter = adapters.get(name)!;
+        const applies = scenario.appliesTo(name);
+        const record: RunRecord = { scenario: scenario.id, broker: name, rep, status: 'ok' };
+        if (typeof adapter === 'string') Object.assign(record, { status: 'skipped', reason: adapter });
+        else if (applies !== true) Object.assign(record, { status: 'skipped', reason: applies });
+        else {
+          const t0 = performance.now();
+          try {
+            if (scenario.freshBroker === true && name === 'ferry') {
+              progress.detail('starting a fresh broker');
+              await adapter.close();
+              await ferry.restart();
+              await adapter.open();
             }
-            record.wallSeconds = (performance.now() - t0) / 1000;
+            progress.detail('waiting for the broker to go quiet');
+            const settled = await settle(() => new CpuMeter(adapter.serverPids()), opts.smoke ? SMOKE_SETTLE : SETTLE);
+            const id = ++runId;
+            record.measurement = await scenario.run({
+              adapter, sizes, progress: (text) => progress.detail(text),
+              names: (n) => Array.from({ length: n }, (_, i) => `bench${process.pid}r${id}-${scenario.id}-${i}`),
+              ferry: name === 'ferry' ? {
+                httpUrl: ferry.httpUrl,
+                get admin() {
+                  return (adapter as FerryAdapter).admin;
+                },
+                async restart(readyTimeoutMs) {
+                  await adapter.close();
+                  const r = await ferry.restartInPlace(readyTimeoutMs);
+                  await adapter.open();
+                  return r;
+                },
+              } : undefined,
+              ferryUrl: ferry.url,
+            });
+            if (!settled.quiet && settled.lastCores !== undefined) {
+              (record.measurement.notes ??= []).push(`started with the broker still busy: ${settled.lastCores.toFixed(2)} cores after ${(settled.waitedMs / 1000).toFixed(1)} s of waiting`);
+            }
+          } catch (err) {
+            Object.assign(record, err instanceof Unsupported ? { status: 'unsupported', reason: err.message } : { status: 'failed', reason: (err as Error).message });
           }
-          runs.push(record);
-          progress.done(`${label}: ${oneLine(record)}`);
+          record.wallSeconds = (performance.now() - t0) / 1000;
         }
+        runs.push(record);
+        progress.done(`${label}: ${oneLine(record)}`);
       }
     }
   } finally {
@@ -221,7 +233,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   const results: BenchResults = {
     command, date: started.toISOString(), smoke: opts.smoke, reps: opts.reps, shards: opts.shards,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version, loadAvgStart, loadAvgEnd: loadavg()[0]! },
-    versions, sizes, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, kind: s.kind })), runs,
+    versions, sizes, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, kind: s.kind, ...(s.once === true ? { once: true } : {}) })), runs,
   };
   mkdirSync(opts.outDir, { recursive: true });
   writeFileSync(join(opts.outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);

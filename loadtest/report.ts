@@ -29,7 +29,7 @@ export interface BenchResults {
   machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadAvgStart?: number; loadAvgEnd?: number };
   versions: Record<string, string>;
   sizes: Sizes;
-  scenarios: Array<{ id: string; title: string; kind: Scenario['kind'] }>;
+  scenarios: Array<{ id: string; title: string; kind: Scenario['kind']; once?: boolean }>;
   runs: RunRecord[];
   /** Remarks about the run added by whoever made it (shown under the header). */
   notes?: string[];
@@ -260,7 +260,8 @@ export function renderResults(r: BenchResults, med: Median): string {
   }
   for (const note of r.notes ?? []) out.push(`- Note: ${note}`);
   out.push(`- Versions: ${Object.entries(r.versions).map(([b, v]) => `${b} ${v}`).join('; ') || 'none reachable'}`);
-  out.push(`- Repetitions: ${r.reps}, interleaved (each repetition runs every scenario on every broker in turn); medians with min–max`);
+  const once = r.reps > 1 ? r.scenarios.filter((s) => s.once === true).map((s) => s.id) : [];
+  out.push(`- Repetitions: ${r.reps}, interleaved (each repetition runs every scenario on every broker in turn); medians with min–max${once.length > 0 ? `; ${once.join(' and ')} ran once per broker (a peak over minutes of filling, not a rate)` : ''}`);
   out.push(`- Durability: Ferry and RabbitMQ confirm after fsync; NATS 2.9 and Redis (AOF everysec) confirm before the disk sync`);
   out.push(`- Raw runs: \`results.json\` beside this file; plots: \`npm run bench:plot\` (throughput.svg, latency.svg)`);
   out.push('', '## Summary', '', ...summaryRows(r, med), '');

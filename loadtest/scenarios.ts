@@ -134,6 +134,11 @@ export interface Scenario {
   kind: 'throughput' | 'latency' | 'isolation' | 'memory';
   /** Ferry runs it on a broker of its own (started for it), so its peak memory is its own. */
   freshBroker?: boolean;
+  /**
+   * Runs once per broker whatever `--reps` says: the memory scenarios fill 10 million messages or
+   * open 10,000 connections (minutes per broker) and report a peak, which does not need a median.
+   */
+  once?: boolean;
   /** True when the scenario runs on this broker, else the reason it is skipped. */
   appliesTo(broker: string): true | string;
   run(ctx: ScenarioContext): Promise<Measurement>;
@@ -647,12 +652,12 @@ export const SCENARIOS: Scenario[] = [
   { id: 'fifo-strict', title: 'strict FIFO, 100 message groups, consume + ack', kind: 'throughput', appliesTo: ferryOnly, run: fifoScenario },
   { id: 'sqs', title: 'SQS API (AWS SDK): receive + delete batch, 16 workers', kind: 'throughput', appliesTo: ferryOnly, run: sqsScenario },
   {
-    id: 'memory-queued', title: 'memory: 10 million queued messages (256 B) in one queue', kind: 'memory', freshBroker: true,
+    id: 'memory-queued', title: 'memory: 10 million queued messages (256 B) in one queue', kind: 'memory', freshBroker: true, once: true,
     // RabbitMQ and NATS publish 13–30k msg/s here: filling 10 million would take 6–13 minutes each.
     appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
     run: queuedMemoryScenario,
   },
-  { id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, appliesTo: every, run: idleMemoryScenario },
+  { id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, once: true, appliesTo: every, run: idleMemoryScenario },
 ];
 
 /** The issue-2 scenarios, run first. */

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from '../loadtest/bench.js';
+import { benchPlan, parseArgs } from '../loadtest/bench.js';
+import { SCENARIOS } from '../loadtest/scenarios.js';
 
 t.test('smoke mode is Ferry only, one repetition, and never writes over loadtest/RESULTS.md', async (t) => {
   const smoke = parseArgs(['--smoke']);
@@ -20,6 +21,15 @@ t.test('scenarios, brokers and repetitions as given', async (t) => {
   t.same(o.scenarios, ['publish-1', 'latency']);
   t.same(o.brokers, ['ferry', 'rabbitmq-classic', 'rabbitmq-quorum'], 'rabbitmq means both queue types');
   t.equal(o.reps, 2);
+});
+
+t.test('the plan interleaves repetitions, and a scenario marked once runs in the first only', async (t) => {
+  const scenarios: Array<{ id: string; once?: boolean }> = [{ id: 'a' }, { id: 'm', once: true }, { id: 'b' }];
+  const plan = benchPlan(scenarios, 3);
+  t.same(plan.map((p) => `${p.rep}:${p.scenario.id}`), ['1:a', '1:m', '1:b', '2:a', '2:b', '3:a', '3:b']);
+  t.same(benchPlan(scenarios, 1).map((p) => p.scenario.id), ['a', 'm', 'b'], 'one repetition: every scenario once');
+  const once = SCENARIOS.filter((s) => s.once === true).map((s) => s.id).sort();
+  t.same(once, ['memory-idle', 'memory-queued'], 'the memory scenarios (a peak over minutes of filling) run once');
 });
 
 t.test('bad flags are refused with the flag named', async (t) => {
