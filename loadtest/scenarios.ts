@@ -13,6 +13,7 @@ import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
 import { LatencyConsumer } from './latency-consumer.js';
+import { isFloor } from './brokers.js';
 import { closeAll, drain, openProducers, publish, publishAtRate, randomBody, type RateOutcome } from './load.js';
 
 export interface Sizes {
@@ -74,7 +75,7 @@ export interface ScenarioContext {
   /** The live detail line; pass a function when calling per batch or message (formatted only when drawn). */
   progress(text: string | (() => string)): void;
   ferry: FerryExtras | undefined;
-  /** Ferry's WebSocket URL (for load run in worker threads). */
+  /** Ferry's WebSocket URL, or a floor's (for load run in worker threads: they make adapters of their own). */
   ferryUrl: string;
 }
 
@@ -652,7 +653,10 @@ export const SCENARIOS: Scenario[] = [
     appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
     run: queuedMemoryScenario,
   },
-  { id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, appliesTo: every, run: idleMemoryScenario },
+  {
+    id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true,
+    appliesTo: (b) => (isFloor(b) ? 'a floor measures the thread shape, not memory' : true), run: idleMemoryScenario,
+  },
 ];
 
 /** The issue-2 scenarios, run first. */
