@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
 import type { FerryAdapter } from './adapters/ferry.js';
-import { ALL_BROKERS, FLOOR_BROKERS, isFloor, launchFloor, makeAdapter } from './brokers.js';
+import { ALL_BROKERS, launchFloor, makeAdapter } from './brokers.js';
+import { FLOOR_BROKERS, isFloor } from './floor-process.js';
 import { FloorAdapter } from './adapters/floor.js';
 import { CpuMeter } from './cpu.js';
 import { FerryProcess } from './ferry-process.js';
@@ -143,8 +144,10 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   let runId = 0;
   // Interrupted (Ctrl-C, kill): the broker process and its data directory go too.
   const onSignal = (signal: NodeJS.Signals): void => {
-    progress.note(`bench: ${signal}, stopping the Ferry broker`);
-    void ferry.stop().finally(() => process.exit(130));
+    progress.note(`bench: ${signal}, stopping the Ferry broker and the floors`);
+    // A floor's adapter stops the floor server it started (the peers are not ours to stop).
+    const floors = [...adapters.values()].filter((a): a is FloorAdapter => a instanceof FloorAdapter);
+    void Promise.allSettled([ferry.stop(), ...floors.map((a) => a.close())]).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

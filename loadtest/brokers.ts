@@ -3,27 +3,13 @@ import { join } from 'node:path';
 import type { BrokerAdapter } from './adapters/adapter.js';
 import { FerryAdapter } from './adapters/ferry.js';
 import { FloorAdapter } from './adapters/floor.js';
-import { FLOOR_MODES } from './floor-process.js';
+import { isFloor } from './floor-process.js';
 import { NatsAdapter } from './adapters/nats.js';
 import { RabbitAdapter } from './adapters/rabbitmq.js';
 import { RedisAdapter } from './adapters/redis.js';
 
+/** Ferry and the peers: the default of --brokers. The floors (FLOOR_BROKERS) run only when named. */
 export const ALL_BROKERS = ['ferry', 'rabbitmq-classic', 'rabbitmq-quorum', 'nats', 'redis'];
-
-/**
- * The floors (loadtest/floor-server.ts): Ferry's thread shape without its logic, what that shape
- * alone costs here. Not peers, and not in the default list: `--brokers ferry,floor-2,…`.
- */
-export const FLOOR_BROKERS = Object.keys(FLOOR_MODES);
-
-export function isFloor(name: string): boolean {
-  return FLOOR_BROKERS.includes(name);
-}
-
-/** How reports name a broker: a floor says it is one. */
-export function brokerLabel(name: string): string {
-  return isFloor(name) ? `${name} (floor)` : name;
-}
 
 /** Where loadtest/peers.sh keeps pid files. */
 export const PEERS_DIR = process.env.FERRY_PEERS_DIR ?? '/tmp/ferry-peers';

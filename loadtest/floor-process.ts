@@ -16,26 +16,57 @@ export const FLOOR_MODES: Record<string, readonly string[]> = {
   'floor-4-sync': ['--hops', '4', '--workers', '2', '--sync'],
 };
 
+/**
+ * The floors: Ferry's thread shape without its logic, what that shape alone costs here. Not
+ * peers, and not in the harness's default list: `--brokers ferry,floor-2,…`.
+ */
+export const FLOOR_BROKERS = Object.keys(FLOOR_MODES);
+
+export function isFloor(name: string): boolean {
+  return FLOOR_BROKERS.includes(name);
+}
+
+/** How reports and plots name a broker: a floor says it is one. */
+export function brokerLabel(name: string): string {
+  return isFloor(name) ? `${name} (floor)` : name;
+}
+
 export interface FloorExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
+/** What the server's ready line says. */
+export interface FloorReady {
+  port: number;
+  hops: number;
+  workers: number;
+  sync: boolean;
+  /** sync: the directory of its files. */
+  dir?: string;
+  pid: number;
+}
+
 export class FloorProcess {
   #proc: ChildProcess | undefined;
   #exit: Promise<FloorExit> | undefined;
-  #port = 0;
+  #ready: FloorReady | undefined;
   /** What the process wrote (stdout and stderr), the last 16 kB. */
   output = '';
 
   constructor(readonly args: readonly string[]) {}
 
   get url(): string {
-    return `ws://127.0.0.1:${this.#port}/ws`;
+    return `ws://127.0.0.1:${this.port}/ws`;
   }
 
   get port(): number {
-    return this.#port;
+    return this.#ready?.port ?? 0;
+  }
+
+  /** The ready line, once started. */
+  get ready(): FloorReady | undefined {
+    return this.#ready;
   }
 
   get pid(): number | undefined {
@@ -57,8 +88,8 @@ export class FloorProcess {
       proc.stdout!.on('data', (c: Buffer) => {
         keep(c);
         const m = /floor ready (\{.*\})/.exec(this.output);
-        if (m === null || this.#port !== 0) return;
-        this.#port = (JSON.parse(m[1]!) as { port: number }).port;
+        if (m === null || this.#ready !== undefined) return;
+        this.#ready = JSON.parse(m[1]!) as FloorReady;
         clearTimeout(timer);
         resolve();
       });

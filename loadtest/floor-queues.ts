@@ -23,32 +23,88 @@ interface Consumer {
   credit: number;
 }
 
+/**
+ * A publish's bodies as they arrived: ranges of one buffer. A queue holds these, not one object
+ * per body: a saturated queue with no consumer (the isolation scenario) holds millions of bodies,
+ * and an object each made the holding thread's collections take tens to hundreds of ms, a cost
+ * Ferry (bodies in RocksDB, off the heap) does not have.
+ */
+export interface Bodies {
+  bytes: Uint8Array;
+  /** Start and end offset in `bytes` of each body. */
+  starts: Uint32Array;
+  ends: Uint32Array;
+}
+
+/** Bodies given as views into one buffer (a decoded frame's) as a Bodies. */
+export function bodiesOf(bytes: Uint8Array, views: readonly Uint8Array[]): Bodies {
+  const starts = new Uint32Array(views.length);
+  const ends = new Uint32Array(views.length);
+  for (let i = 0; i < views.length; i++) {
+    starts[i] = views[i]!.byteOffset - bytes.byteOffset;
+    ends[i] = starts[i]! + views[i]!.byteLength;
+  }
+  return { bytes, starts, ends };
+}
+
+/**
+ * A queue keeps at most this many bytes of bodies; past it the oldest are dropped (and counted), so
+ * a queue published to for minutes without a consumer cannot take the machine's memory.
+ */
+export const MAX_QUEUE_BYTES = 512 * 1024 * 1024;
+
 class Queue {
-  /** Queued bodies from `head` on. */
-  items: Uint8Array[] = [];
+  /** Publishes not wholly taken, oldest first, from `head` on; `next` is the first body of the oldest not taken. */
+  segments: Array<Bodies | undefined> = [];
   head = 0;
+  next = 0;
+  depth = 0;
+  bytes = 0;
+  dropped = 0;
   consumer: Consumer | undefined;
   dirty = false;
   /** Deleted during the turn that marked it dirty: nothing more to push. */
   deleted = false;
 
-  get depth(): number {
-    return this.items.length - this.head;
+  add(b: Bodies): void {
+    this.segments.push(b);
+    this.depth += b.starts.length;
+    this.bytes += b.ends[b.ends.length - 1]! - b.starts[0]!;
+    while (this.bytes > MAX_QUEUE_BYTES && this.depth > b.starts.length) {
+      const oldest = this.segments[this.head]!;
+      const rest = oldest.starts.length - this.next;
+      this.dropped += rest;
+      this.depth -= rest;
+      this.#shift(oldest);
+    }
   }
 
-  /** Up to `n` bodies from the head. */
+  /** Up to `n` bodies from the head, as views. */
   take(n: number): Uint8Array[] {
-    const out = this.items.slice(this.head, this.head + n);
-    this.head += out.length;
-    // Drop the taken prefix once it is most of the array, so the array does not grow for ever.
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+    const out: Uint8Array[] = [];
+    while (out.length < n && this.depth > 0) {
+      const seg = this.segments[this.head]!;
+      const upto = Math.min(seg.starts.length, this.next + n - out.length);
+      for (let i = this.next; i < upto; i++) out.push(seg.bytes.subarray(seg.starts[i]!, seg.ends[i]!));
+      this.depth -= upto - this.next;
+      if (upto === seg.starts.length) this.#shift(seg);
+      else this.next = upto;
     }
     return out;
+  }
+
+  /** Lets the oldest segment go (its bodies were taken or dropped, and counted so). */
+  #shift(seg: Bodies): void {
+    this.bytes -= seg.ends[seg.ends.length - 1]! - seg.starts[0]!;
+    this.segments[this.head++] = undefined;
+    this.next = 0;
+    if (this.head === this.segments.length) {
+      this.segments = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.segments.length) {
+      this.segments = this.segments.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 
@@ -88,14 +144,19 @@ export class FloorQueues {
     this.#out.ok(session, id);
   }
 
+  /** Bodies dropped from `name` because it held MAX_QUEUE_BYTES (undefined: no such queue). */
+  dropped(name: string): number | undefined {
+    return this.#queues.get(name)?.dropped;
+  }
+
   /** True when the bodies were queued (else an error was answered). */
-  publish(session: number, id: number, name: string, bodies: Uint8Array[]): boolean {
+  publish(session: number, id: number, name: string, bodies: Bodies): boolean {
     const q = this.#queues.get(name);
     if (q === undefined) {
       this.#out.error(session, id, 'NoSuchQueue', `queue ${name} does not exist`);
       return false;
     }
-    for (const b of bodies) q.items.push(b);
+    q.add(bodies);
     this.#mark(q);
     this.#out.confirm(session, id);
     return true;

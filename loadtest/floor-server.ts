@@ -31,7 +31,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { assertNativeUws } from '../src/transport/server.js';
 import { FloorFrameError, FrameReader, Op, type ClientFrame } from './floor-frames.js';
 import { BodyPacker, FramesOutput, GONE, SessionFrames, type FloorReq, type FloorWorkerData, type FromFloorWorker, type ToFloorWorker } from './floor-messages.js';
-import { FloorQueues } from './floor-queues.js';
+import { bodiesOf, FloorQueues } from './floor-queues.js';
 
 export interface FloorOptions {
   hops: 2 | 4;
@@ -125,6 +125,7 @@ export class FloorServer {
   readonly #workers: WorkerSlot[] = [];
   readonly #placement = new Map<string, WorkerSlot>();
   #ownDir: string | undefined;
+  #syncDir: string | undefined;
 
   constructor(opts: FloorOptions) {
     assertNativeUws();
@@ -155,15 +156,19 @@ export class FloorServer {
     });
   }
 
+  /** Where the sync files are (sync mode). */
+  get syncDir(): string | undefined {
+    return this.#syncDir;
+  }
+
   get port(): number {
     return this.#listen === undefined ? 0 : uWS.us_socket_local_port(this.#listen as unknown as uWS.us_socket);
   }
 
   async start(): Promise<number> {
     if (this.#opts.hops === 4) {
-      let syncDir: string | undefined;
-      if (this.#opts.sync) syncDir = this.#opts.dir ?? (this.#ownDir = mkdtempSync(join(tmpdir(), 'ferry-floor-')));
-      for (let i = 0; i < this.#opts.workers; i++) this.#workers.push(this.#spawn(i, syncDir === undefined ? undefined : join(syncDir, `worker-${i}.log`)));
+      const dir = this.#opts.sync ? (this.#syncDir = this.#opts.dir ?? (this.#ownDir = mkdtempSync(join(tmpdir(), 'ferry-floor-')))) : undefined;
+      for (let i = 0; i < this.#opts.workers; i++) this.#workers.push(this.#spawn(i, dir === undefined ? undefined : join(dir, `worker-${i}.log`)));
     }
     return new Promise((resolve, reject) => {
       this.#app.listen(this.#opts.host, this.#opts.port, (socket) => {
@@ -214,17 +219,17 @@ export class FloorServer {
         this.#error(s, err instanceof FloorFrameError ? err.id : 0, err instanceof FloorFrameError ? err : new FloorFrameError('BadFrame', String(err)));
         break;
       }
-      if (this.#opts.hops === 2) this.#local(s, f);
+      if (this.#opts.hops === 2) this.#local(s, f, bytes);
       else this.#route(s, f);
     }
     this.#scheduleTurn();
   }
 
   /** hops=2: the queues are here. */
-  #local(s: Session, f: ClientFrame): void {
+  #local(s: Session, f: ClientFrame, bytes: Uint8Array): void {
     const q = this.#queues;
     switch (f.op) {
-      case Op.publish: q.publish(s.id, f.id, f.queue, f.bodies); break;
+      case Op.publish: q.publish(s.id, f.id, f.queue, bodiesOf(bytes, f.bodies)); break;
       case Op.subscribe: q.subscribe(s.id, f.id, f.queue, f.prefetch); break;
       case Op.ack: q.ack(s.id, f.id, f.queue, f.count); break;
       case Op.create: q.create(s.id, f.id, f.queue); break;
@@ -346,7 +351,7 @@ async function main(): Promise<void> {
   }
   const server = new FloorServer(opts);
   const port = await server.start();
-  process.stdout.write(`floor ready ${JSON.stringify({ port, hops: opts.hops, workers: opts.hops === 4 ? opts.workers : 0, sync: opts.sync, pid: process.pid })}\n`);
+  process.stdout.write(`floor ready ${JSON.stringify({ port, hops: opts.hops, workers: opts.hops === 4 ? opts.workers : 0, sync: opts.sync, dir: server.syncDir, pid: process.pid })}\n`);
   const stop = (): void => {
     void server.close().then(() => {
       // Nothing should be left to keep the process alive; if something is, say so and go.

@@ -119,20 +119,16 @@ port.on('message', (m: ToFloorWorker) => {
       fail('append failed', err);
     }
   }
+  // Body i of the batch runs from ends[i - 1] (0 for the first) to ends[i]; a publish takes n in order.
+  const starts = new Uint32Array(m.ends.length);
+  for (let i = 1; i < m.ends.length; i++) starts[i] = m.ends[i - 1]!;
   let body = 0;
-  let start = 0;
   for (const [op, session, id, queue, n] of m.reqs) {
     switch (op) {
-      case Op.publish: {
-        const bodies = new Array<Uint8Array>(n);
-        for (let i = 0; i < n; i++) {
-          const end = m.ends[body++]!;
-          bodies[i] = m.bytes.subarray(start, end);
-          start = end;
-        }
-        queues.publish(session, id, queue, bodies);
+      case Op.publish:
+        queues.publish(session, id, queue, { bytes: m.bytes, starts: starts.subarray(body, body + n), ends: m.ends.subarray(body, body + n) });
+        body += n;
         break;
-      }
       case Op.subscribe:
         queues.subscribe(session, id, queue, n);
         break;

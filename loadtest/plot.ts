@@ -6,10 +6,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brokerLabel } from './floor-process.js';
 import type { BenchResults } from './report.js';
 
+/** Peers in colours; the floors (brokers.ts) in greys, lightest for the fewest hops, labelled "(floor)". */
 const COLORS: Record<string, string> = {
   ferry: '#1f77b4', 'rabbitmq-classic': '#ff7f0e', 'rabbitmq-quorum': '#d62728', nats: '#2ca02c', redis: '#9467bd',
+  'floor-2': '#d0d0d0', 'floor-4': '#a8a8a8', 'floor-4-sync': '#707070',
 };
 
 function median(xs: number[]): number {
@@ -33,7 +36,7 @@ function svg(width: number, height: number, body: string[]): string {
 function legend(brokers: string[], x: number, y: number): string[] {
   return brokers.flatMap((b, i) => [
     `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${COLORS[b] ?? '#888'}"/>`,
-    `<text x="${x + 18}" y="${y + i * 18 + 10}">${esc(b)}</text>`,
+    `<text x="${x + 18}" y="${y + i * 18 + 10}">${esc(brokerLabel(b))}</text>`,
   ]);
 }
 

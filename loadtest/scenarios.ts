@@ -13,7 +13,7 @@ import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
 import { LatencyConsumer } from './latency-consumer.js';
-import { isFloor } from './brokers.js';
+import { isFloor } from './floor-process.js';
 import { closeAll, drain, openProducers, publish, publishAtRate, randomBody, type RateOutcome } from './load.js';
 
 export interface Sizes {
