@@ -66,11 +66,12 @@ class Queue {
   /** Deleted during the turn that marked it dirty: nothing more to push. */
   deleted = false;
 
-  add(b: Bodies): void {
+  /** Queues `b`, dropping the oldest publishes while the queue holds more than `maxBytes` (never `b` itself). */
+  add(b: Bodies, maxBytes: number): void {
     this.segments.push(b);
     this.depth += b.starts.length;
     this.bytes += b.ends[b.ends.length - 1]! - b.starts[0]!;
-    while (this.bytes > MAX_QUEUE_BYTES && this.depth > b.starts.length) {
+    while (this.bytes > maxBytes && this.depth > b.starts.length) {
       const oldest = this.segments[this.head]!;
       const rest = oldest.starts.length - this.next;
       this.dropped += rest;
@@ -113,12 +114,14 @@ const MAX_PUSH = 1000;
 
 export class FloorQueues {
   readonly #out: FloorOutput;
+  readonly #maxQueueBytes: number;
   readonly #queues = new Map<string, Queue>();
   /** Queues with something to push at the end of the turn. */
   #dirty: Queue[] = [];
 
-  constructor(out: FloorOutput) {
+  constructor(out: FloorOutput, maxQueueBytes = MAX_QUEUE_BYTES) {
     this.#out = out;
+    this.#maxQueueBytes = maxQueueBytes;
   }
 
   get size(): number {
@@ -156,7 +159,7 @@ export class FloorQueues {
       this.#out.error(session, id, 'NoSuchQueue', `queue ${name} does not exist`);
       return false;
     }
-    q.add(bodies);
+    q.add(bodies, this.#maxQueueBytes);
     this.#mark(q);
     this.#out.confirm(session, id);
     return true;

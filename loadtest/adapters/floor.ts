@@ -12,7 +12,7 @@
 import WebSocket from 'ws';
 import { IdTable } from '../../src/common/id-table.js';
 import { FrameWriter, Op, readServerFrames, type ServerFrame } from '../floor-frames.js';
-import { FLOOR_MODES, FloorProcess } from '../floor-process.js';
+import { FLOOR_MODES, FloorProcess, type FloorReady } from '../floor-process.js';
 import { BrokerUnavailable, Unsupported, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 /** Acks sent at the end of the turn once this many wait (the SDK's ACKS_SENT_AT_ONCE) … */
@@ -184,6 +184,11 @@ export class FloorAdapter implements BrokerAdapter {
     this.version = `floor ${args.join(' ')} (Ferry's thread shape without its logic)`;
     this.#process = url === undefined ? new FloorProcess(args) : undefined;
     this.#url = url ?? '';
+  }
+
+  /** The ready line of the server this adapter started (undefined before open, or when it only connects). */
+  get ready(): FloorReady | undefined {
+    return this.#process?.ready;
   }
 
   /** The server's WebSocket URL (for adapters in worker threads). */
