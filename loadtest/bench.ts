@@ -6,7 +6,9 @@
  * repetition, each scenario, each broker. Writes RESULTS.md (medians with min–max, ratios) and
  * results.json (every run) into --out (default: loadtest/). A peer that is not reachable is
  * reported as skipped. --smoke: Ferry only, tiny counts, a few seconds (CI); written to --out or
- * $TMPDIR/ferry-bench-smoke, never over loadtest/RESULTS.md.
+ * $TMPDIR/ferry-bench-smoke, never over loadtest/RESULTS.md. The floors (floor-2, floor-4,
+ * floor-4-sync: Ferry's thread shape without its logic, floor-server.ts) run only when --brokers
+ * names them; each starts its own server process, stopped at the end or on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

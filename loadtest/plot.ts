@@ -60,7 +60,7 @@ export function throughputSvg(r: BenchResults): string {
   const max = niceMax(Math.max(1, ...groups.flatMap((g) => g.bars.flatMap((b) => b.rates))));
   const left = 70, top = 40, plotH = 320, barW = 16, gap = 28;
   const groupW = brokers.length * barW + gap;
-  const width = left + groups.length * groupW + 170;
+  const width = left + groups.length * groupW + 190; // room for the legend, "floor-4-sync (floor)" included
   const height = top + plotH + 80;
   const y = (v: number): number => top + plotH - (v / max) * plotH;
   const body: string[] = [`<text x="${left}" y="22" font-size="15">Throughput, msg/s (median, min–max) — ${esc(r.date)}</text>`];
@@ -101,7 +101,7 @@ export function latencySvg(r: BenchResults): string {
   const lo = 0.1, hi = niceMax(Math.max(1, ...all));
   const left = 60, top = 40, plotH = 300, barW = 18, gap = 40;
   const groupW = brokers.length * barW + gap;
-  const width = left + keys.length * groupW + 170;
+  const width = left + keys.length * groupW + 190;
   const height = top + plotH + 70;
   const y = (v: number): number => top + plotH - ((Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotH;
   const rate = r.sizes.latencyRate.toLocaleString('en-US');
