@@ -641,7 +641,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'queues-10k', title: 'publish spread over 10,000 queues, 16 producers', kind: 'throughput',
-    appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'setting up 10,000 queues/streams takes minutes on this peer here'),
+    appliesTo: (b) => (b === 'ferry' || b === 'redis' || isFloor(b) ? true : 'setting up 10,000 queues/streams takes minutes on this peer here'),
     run: (ctx) => publishScenario(ctx, ctx.sizes.manyQueues, ctx.sizes.producers, ctx.sizes.manyQueuesCount, ctx.sizes.bodyBytes, 10, 100),
   },
   { id: 'isolation', title: 'light queue at 100 msg/s beside a saturated queue', kind: 'isolation', appliesTo: every, run: isolationScenario },
@@ -650,7 +650,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'memory-queued', title: 'memory: 10 million queued messages (256 B) in one queue', kind: 'memory', freshBroker: true,
     // RabbitMQ and NATS publish 13–30k msg/s here: filling 10 million would take 6–13 minutes each.
-    appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
+    appliesTo: (b) => (isFloor(b) ? 'a floor measures the thread shape, not memory' : b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
     run: queuedMemoryScenario,
   },
   {
