@@ -22,6 +22,11 @@ t.test('scenarios, brokers and repetitions as given', async (t) => {
   t.equal(o.reps, 2);
 });
 
+t.test('the floors run only when named', async (t) => {
+  t.notOk(parseArgs([]).brokers.some((b) => b.startsWith('floor')), 'not in the default list');
+  t.same(parseArgs(['--brokers', 'ferry,floor-2,floor-4,floor-4-sync']).brokers, ['ferry', 'floor-2', 'floor-4', 'floor-4-sync']);
+});
+
 t.test('bad flags are refused with the flag named', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--reps', '0'], /--reps must be an integer/],
