@@ -198,7 +198,8 @@ function isolationTable(r: BenchResults, id: string, med: Median): string[] {
 export function floorNote(r: BenchResults, scenario?: string): string[] {
   const floors = brokersOf(r).filter((b) => isFloor(b) && (scenario === undefined || r.runs.some((x) => x.broker === b && x.scenario === scenario)));
   if (floors.length === 0) return [];
-  return ['', `${floors.join(', ')}: floors, not peers: Ferry's thread shape without its logic (loadtest/floor-server.ts; loadtest/README.md "Floors"), the least that shape costs on this machine; "Ferry ÷ broker" against a floor is Ferry's distance from it.`];
+  const durability = scenario === undefined ? ' floor-4-sync confirms after an fdatasync; floor-2 and floor-4 keep messages in memory only.' : '';
+  return ['', `${floors.join(', ')}: floors, not peers: Ferry's thread shape without its logic (loadtest/floor-server.ts; loadtest/README.md "Floors"), the least that shape costs on this machine; "Ferry ÷ broker" against a floor is Ferry's distance from it.${durability}`];
 }
 
 function ferryViewRows(r: BenchResults): string[] {
