@@ -6,7 +6,9 @@
  * repetition, each scenario, each broker. Writes RESULTS.md (medians with min–max, ratios) and
  * results.json (every run) into --out (default: loadtest/). A peer that is not reachable is
  * reported as skipped. --smoke: Ferry only, tiny counts, a few seconds (CI); written to --out or
- * $TMPDIR/ferry-bench-smoke, never over loadtest/RESULTS.md.
+ * $TMPDIR/ferry-bench-smoke, never over loadtest/RESULTS.md. The floors (floor-2, floor-4,
+ * floor-4-sync: Ferry's thread shape without its logic, floor-server.ts) run only when --brokers
+ * names them; each starts its own server process, stopped at the end or on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerUnavailable, Unsupported, type BrokerAdapter } from './adapters/adapter.js';
 import type { FerryAdapter } from './adapters/ferry.js';
-import { ALL_BROKERS, makeAdapter } from './brokers.js';
+import { ALL_BROKERS, launchFloor, makeAdapter } from './brokers.js';
+import { FLOOR_BROKERS, isFloor } from './floor-process.js';
+import { FloorAdapter } from './adapters/floor.js';
 import { CpuMeter } from './cpu.js';
 import { FerryProcess } from './ferry-process.js';
 import { Progress } from './progress.js';
@@ -60,7 +64,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--brokers') {
       brokersGiven = true;
       opts.brokers = value().split(',').flatMap((b) => (b === 'rabbitmq' ? ['rabbitmq-classic', 'rabbitmq-quorum'] : [b]));
-      for (const b of opts.brokers) if (!ALL_BROKERS.includes(b)) throw new UsageError(`--brokers: unknown broker ${b} (ferry, rabbitmq, rabbitmq-classic, rabbitmq-quorum, nats, redis)`);
+      for (const b of opts.brokers) if (!ALL_BROKERS.includes(b) && !isFloor(b)) throw new UsageError(`--brokers: unknown broker ${b} (ferry, rabbitmq, rabbitmq-classic, rabbitmq-quorum, nats, redis; floors: ${FLOOR_BROKERS.join(', ')})`);
     } else if (a === '--reps') {
       repsGiven = true;
       opts.reps = Number(value());
@@ -96,6 +100,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [scenario…] [--brokers ferry,rabbitmq,nats,redis] [--reps N] [--smoke] [--out DIR] [--shards N] [--messages N] [--clients N]
+--brokers also takes the floors ${FLOOR_BROKERS.join(', ')} (Ferry's thread shape without its logic; loadtest/README.md), never run by default
 --messages: messages memory-queued leaves queued (default 10000000); --clients: connections of memory-idle (default 10000)
 scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}
 peers: start them first with loadtest/peers.sh start (a peer not running is reported as skipped)`;
@@ -155,15 +160,18 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
   let runId = 0;
   // Interrupted (Ctrl-C, kill): the broker process and its data directory go too.
   const onSignal = (signal: NodeJS.Signals): void => {
-    progress.note(`bench: ${signal}, stopping the Ferry broker`);
-    void ferry.stop().finally(() => process.exit(130));
+    progress.note(`bench: ${signal}, stopping the Ferry broker and the floors`);
+    // A floor's adapter stops the floor server it started (the peers are not ours to stop).
+    const floors = [...adapters.values()].filter((a): a is FloorAdapter => a instanceof FloorAdapter);
+    void Promise.allSettled([ferry.stop(), ...floors.map((a) => a.close())]).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     if (needFerry) await ferry.start();
     for (const name of opts.brokers) {
-      const adapter = makeAdapter(name, ferry.url, () => ferry.pid, ferryVersion());
+      // A floor's adapter starts its own floor server (loadtest/floor-server.ts) when opened.
+      const adapter = isFloor(name) ? launchFloor(name) : makeAdapter(name, ferry.url, () => ferry.pid, ferryVersion());
       try {
         await adapter.open();
         adapters.set(name, adapter);
@@ -209,7 +217,7 @@ export async function runBench(opts: BenchOptions, command: string): Promise<Ben
                   return r;
                 },
               } : undefined,
-              ferryUrl: ferry.url,
+              ferryUrl: adapter instanceof FloorAdapter ? adapter.url : ferry.url,
             });
             if (!settled.quiet && settled.lastCores !== undefined) {
               (record.measurement.notes ??= []).push(`started with the broker still busy: ${settled.lastCores.toFixed(2)} cores after ${(settled.waitedMs / 1000).toFixed(1)} s of waiting`);

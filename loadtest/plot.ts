@@ -6,10 +6,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brokerLabel } from './floor-process.js';
 import type { BenchResults } from './report.js';
 
+/** Peers in colours; the floors (brokers.ts) in greys, lightest for the fewest hops, labelled "(floor)". */
 const COLORS: Record<string, string> = {
   ferry: '#1f77b4', 'rabbitmq-classic': '#ff7f0e', 'rabbitmq-quorum': '#d62728', nats: '#2ca02c', redis: '#9467bd',
+  'floor-2': '#d0d0d0', 'floor-4': '#a8a8a8', 'floor-4-sync': '#707070',
 };
 
 function median(xs: number[]): number {
@@ -33,7 +36,7 @@ function svg(width: number, height: number, body: string[]): string {
 function legend(brokers: string[], x: number, y: number): string[] {
   return brokers.flatMap((b, i) => [
     `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${COLORS[b] ?? '#888'}"/>`,
-    `<text x="${x + 18}" y="${y + i * 18 + 10}">${esc(b)}</text>`,
+    `<text x="${x + 18}" y="${y + i * 18 + 10}">${esc(brokerLabel(b))}</text>`,
   ]);
 }
 
@@ -57,7 +60,7 @@ export function throughputSvg(r: BenchResults): string {
   const max = niceMax(Math.max(1, ...groups.flatMap((g) => g.bars.flatMap((b) => b.rates))));
   const left = 70, top = 40, plotH = 320, barW = 16, gap = 28;
   const groupW = brokers.length * barW + gap;
-  const width = left + groups.length * groupW + 170;
+  const width = left + groups.length * groupW + 190; // room for the legend, "floor-4-sync (floor)" included
   const height = top + plotH + 80;
   const y = (v: number): number => top + plotH - (v / max) * plotH;
   const body: string[] = [`<text x="${left}" y="22" font-size="15">Throughput, msg/s (median, min–max) — ${esc(r.date)}</text>`];
@@ -98,7 +101,7 @@ export function latencySvg(r: BenchResults): string {
   const lo = 0.1, hi = niceMax(Math.max(1, ...all));
   const left = 60, top = 40, plotH = 300, barW = 18, gap = 40;
   const groupW = brokers.length * barW + gap;
-  const width = left + keys.length * groupW + 170;
+  const width = left + keys.length * groupW + 190;
   const height = top + plotH + 70;
   const y = (v: number): number => top + plotH - ((Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotH;
   const rate = r.sizes.latencyRate.toLocaleString('en-US');

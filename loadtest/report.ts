@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryView } from './ferry-metrics.js';
+import { brokerLabel, isFloor } from './floor-process.js';
 import type { Percentiles } from './histogram.js';
 import type { Measurement, MemoryFigures, Scenario, Sizes } from './scenarios.js';
 
@@ -62,12 +63,12 @@ function memoryTable(r: BenchResults, id: string, med: Median): string[] {
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b).filter((m) => m.memory !== undefined);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
+      rows.push(`| ${brokerLabel(b)} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
       continue;
     }
     const mem = runs.map((m) => m.memory!);
     const per = mem.map((m) => m.bytesPerUnit).filter((x): x is number => x !== undefined);
-    rows.push(`| ${b} | ${int(Math.min(...mem.map((m) => m.count)))} ${mem[0]!.unit} | ${spread(mem.map((m) => m.baseline.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.hwmBytes), med, mib)} | ${per.length > 0 ? spread(per, med, int) : 'n/a'} | ${int(med(runs.map((m) => m.msgsPerSec)))}/s | ${restarts(mem, med)} |`);
+    rows.push(`| ${brokerLabel(b)} | ${int(Math.min(...mem.map((m) => m.count)))} ${mem[0]!.unit} | ${spread(mem.map((m) => m.baseline.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.rssBytes), med, mib)} | ${spread(mem.map((m) => m.held.hwmBytes), med, mib)} | ${per.length > 0 ? spread(per, med, int) : 'n/a'} | ${int(med(runs.map((m) => m.msgsPerSec)))}/s | ${restarts(mem, med)} |`);
   }
   return rows;
 }
@@ -128,7 +129,7 @@ function throughputTable(r: BenchResults, id: string, med: Median): string[] {
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | |`);
+      rows.push(`| ${brokerLabel(b)} | ${statusOf(r, id, b) || 'no run'} | | | | |`);
       continue;
     }
     const rates = runs.map((m) => m.msgsPerSec);
@@ -140,7 +141,7 @@ function throughputTable(r: BenchResults, id: string, med: Median): string[] {
     const ratio = b !== 'ferry' && ferryMed !== undefined ? `${(ferryMed / med(rates)).toFixed(2)}×` : '';
     const bounded = runs.some((m) => m.timeBounded) ? ' ⏱' : '';
     const cell = (xs: number[], fmt: (n: number) => string): string => (xs.length > 0 ? spread(xs, med, fmt) : 'n/a');
-    rows.push(`| ${b} | ${spread(rates, med, int)}${bounded} | ${cell(cpu, (n) => n.toFixed(2))} | ${cell(gen, (n) => n.toFixed(2))} | ${cell(ceilings, int)} | ${ratio} |`);
+    rows.push(`| ${brokerLabel(b)} | ${spread(rates, med, int)}${bounded} | ${cell(cpu, (n) => n.toFixed(2))} | ${cell(gen, (n) => n.toFixed(2))} | ${cell(ceilings, int)} | ${ratio} |`);
   }
   return rows;
 }
@@ -151,14 +152,14 @@ function latencyTable(r: BenchResults, id: string, med: Median): string[] {
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
+      rows.push(`| ${brokerLabel(b)} | ${statusOf(r, id, b) || 'no run'} | | | | | | |`);
       continue;
     }
     const get = (k: keyof Percentiles): string => spread(lat(runs, (m) => m.latency, k), med, ms);
     const cpu = runs.map((m) => m.cpuPer100k).filter((c): c is number => c !== undefined);
     const p99 = lat(runs, (m) => m.latency, 'p99');
     const ratio = b !== 'ferry' && ferryP99.length > 0 ? `${(med(ferryP99) / med(p99)).toFixed(2)}×` : '';
-    rows.push(`| ${b} | ${get('p50')} | ${get('p99')} | ${get('p999')} | ${get('max')} | ${cpu.length > 0 ? spread(cpu, med, (n) => n.toFixed(2)) : 'n/a'} | ${ratio} |`);
+    rows.push(`| ${brokerLabel(b)} | ${get('p50')} | ${get('p99')} | ${get('p999')} | ${get('max')} | ${cpu.length > 0 ? spread(cpu, med, (n) => n.toFixed(2)) : 'n/a'} | ${ratio} |`);
   }
   return [...rows, ...heldBackLine(r, id)];
 }
@@ -180,14 +181,25 @@ function isolationTable(r: BenchResults, id: string, med: Median): string[] {
   for (const b of brokersOf(r)) {
     const runs = okRuns(r, id, b);
     if (runs.length === 0) {
-      rows.push(`| ${b} | ${statusOf(r, id, b) || 'no run'} | | | |`);
+      rows.push(`| ${brokerLabel(b)} | ${statusOf(r, id, b) || 'no run'} | | | |`);
       continue;
     }
     const alone = lat(runs, (m) => m.latencyAlone, 'p99');
     const beside = lat(runs, (m) => m.latency, 'p99');
-    rows.push(`| ${b} | ${spread(alone, med, ms)} | ${spread(beside, med, ms)} | ${(med(beside) / med(alone)).toFixed(2)}× | ${int(med(runs.map((m) => m.msgsPerSec)))} msg/s |`);
+    rows.push(`| ${brokerLabel(b)} | ${spread(alone, med, ms)} | ${spread(beside, med, ms)} | ${(med(beside) / med(alone)).toFixed(2)}× | ${int(med(runs.map((m) => m.msgsPerSec)))} msg/s |`);
   }
   return [...rows, ...heldBackLine(r, id)];
+}
+
+/**
+ * Under a table (or the summary, `scenario` undefined) where a floor ran: what a floor is, so
+ * that nobody reads it as a peer. Nothing when no floor ran.
+ */
+export function floorNote(r: BenchResults, scenario?: string): string[] {
+  const floors = brokersOf(r).filter((b) => isFloor(b) && (scenario === undefined || r.runs.some((x) => x.broker === b && x.scenario === scenario)));
+  if (floors.length === 0) return [];
+  const durability = scenario === undefined ? ' floor-4-sync confirms after an fdatasync; floor-2 and floor-4 keep messages in memory only.' : '';
+  return ['', `${floors.join(', ')}: floors, not peers: Ferry's thread shape without its logic (loadtest/floor-server.ts; loadtest/README.md "Floors"), the least that shape costs on this machine; "Ferry ÷ broker" against a floor is Ferry's distance from it.${durability}`];
 }
 
 function ferryViewRows(r: BenchResults): string[] {
@@ -227,7 +239,8 @@ function summaryRows(r: BenchResults, med: Median): string[] {
       const p16 = okRuns(r, 'publish-16', 'ferry');
       if (p16.length > 0) ferryText += ` (${((med(ferry.map((m) => m.msgsPerSec)) / med(p16.map((m) => m.msgsPerSec))) * 100).toFixed(0)}% of publish-16)`;
     }
-    for (const b of brokersOf(r).filter((x) => x !== 'ferry')) {
+    // A floor is not a peer: never the best peer.
+    for (const b of brokersOf(r).filter((x) => x !== 'ferry' && !isFloor(x))) {
       const runs = okRuns(r, s.id, b);
       if (runs.length === 0) continue;
       if (s.kind === 'memory') {
@@ -264,13 +277,14 @@ export function renderResults(r: BenchResults, med: Median): string {
   out.push(`- Repetitions: ${r.reps}, interleaved (each repetition runs every scenario on every broker in turn); medians with min–max${once.length > 0 ? `; ${once.join(' and ')} ran once per broker (a peak over minutes of filling, not a rate)` : ''}`);
   out.push(`- Durability: Ferry and RabbitMQ confirm after fsync; NATS 2.9 and Redis (AOF everysec) confirm before the disk sync`);
   out.push(`- Raw runs: \`results.json\` beside this file; plots: \`npm run bench:plot\` (throughput.svg, latency.svg)`);
-  out.push('', '## Summary', '', ...summaryRows(r, med), '');
+  out.push('', '## Summary', '', ...summaryRows(r, med), ...floorNote(r), '');
   for (const s of r.scenarios) {
     out.push(`## ${s.id}: ${s.title}`, '');
     if (s.kind === 'throughput') out.push(...throughputTable(r, s.id, med));
     else if (s.kind === 'latency') out.push(...latencyTable(r, s.id, med));
     else if (s.kind === 'memory') out.push(...memoryTable(r, s.id, med));
     else out.push(...isolationTable(r, s.id, med));
+    out.push(...floorNote(r, s.id));
     const notes = new Set(r.runs.filter((x) => x.scenario === s.id && x.broker === 'ferry').flatMap((x) => x.measurement?.notes ?? []));
     if (notes.size > 0) out.push('', ...[...notes].slice(0, 3).map((n) => `Ferry note: ${n}`));
     out.push('');

@@ -13,6 +13,7 @@ import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
 import type { SaturateData } from './saturate-worker.js';
 import { LatencyConsumer } from './latency-consumer.js';
+import { isFloor } from './floor-process.js';
 import { closeAll, drain, openProducers, publish, publishAtRate, randomBody, type RateOutcome } from './load.js';
 
 export interface Sizes {
@@ -74,7 +75,7 @@ export interface ScenarioContext {
   /** The live detail line; pass a function when calling per batch or message (formatted only when drawn). */
   progress(text: string | (() => string)): void;
   ferry: FerryExtras | undefined;
-  /** Ferry's WebSocket URL (for load run in worker threads). */
+  /** Ferry's WebSocket URL, or a floor's (for load run in worker threads: they make adapters of their own). */
   ferryUrl: string;
 }
 
@@ -645,7 +646,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'queues-10k', title: 'publish spread over 10,000 queues, 16 producers', kind: 'throughput',
-    appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'setting up 10,000 queues/streams takes minutes on this peer here'),
+    appliesTo: (b) => (b === 'ferry' || b === 'redis' || isFloor(b) ? true : 'setting up 10,000 queues/streams takes minutes on this peer here'),
     run: (ctx) => publishScenario(ctx, ctx.sizes.manyQueues, ctx.sizes.producers, ctx.sizes.manyQueuesCount, ctx.sizes.bodyBytes, 10, 100),
   },
   { id: 'isolation', title: 'light queue at 100 msg/s beside a saturated queue', kind: 'isolation', appliesTo: every, run: isolationScenario },
@@ -654,10 +655,13 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'memory-queued', title: 'memory: 10 million queued messages (256 B) in one queue', kind: 'memory', freshBroker: true, once: true,
     // RabbitMQ and NATS publish 13–30k msg/s here: filling 10 million would take 6–13 minutes each.
-    appliesTo: (b) => (b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
+    appliesTo: (b) => (isFloor(b) ? 'a floor measures the thread shape, not memory' : b === 'ferry' || b === 'redis' ? true : 'filling 10 million messages takes 6–13 minutes on this peer here'),
     run: queuedMemoryScenario,
   },
-  { id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, once: true, appliesTo: every, run: idleMemoryScenario },
+  {
+    id: 'memory-idle', title: 'memory: 10,000 idle client connections', kind: 'memory', freshBroker: true, once: true,
+    appliesTo: (b) => (isFloor(b) ? 'a floor measures the thread shape, not memory' : true), run: idleMemoryScenario,
+  },
 ];
 
 /** The issue-2 scenarios, run first. */

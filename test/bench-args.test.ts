@@ -32,6 +32,11 @@ t.test('the plan interleaves repetitions, and a scenario marked once runs in the
   t.same(once, ['memory-idle', 'memory-queued'], 'the memory scenarios (a peak over minutes of filling) run once');
 });
 
+t.test('the floors run only when named', async (t) => {
+  t.notOk(parseArgs([]).brokers.some((b) => b.startsWith('floor')), 'not in the default list');
+  t.same(parseArgs(['--brokers', 'ferry,floor-2,floor-4,floor-4-sync']).brokers, ['ferry', 'floor-2', 'floor-4', 'floor-4-sync']);
+});
+
 t.test('bad flags are refused with the flag named', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--reps', '0'], /--reps must be an integer/],
