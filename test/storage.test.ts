@@ -242,3 +242,24 @@ t.test('each write carries only what was staged since the one before (its batch 
   const [q] = await store.recover();
   t.same(q!.messages.map((m) => m.seq), [...live].sort((a, b) => a - b), 'and so after a restart');
 });
+
+t.test('unwritten: from a queue\'s first put in the open batch on, its messages are unwritten until the write, write after write', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const put = (qid: string, seq: number): void => store.putMessage(qid, seq, { id: `m${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.from('x') });
+  for (let round = 0; round < 100; round++) {
+    const a = 2 * round;
+    put(QA, a);
+    put(QB, a);
+    put(QA, a + 1);
+    // Sequences only grow: a queue's messages from its first put in the batch on are all in it.
+    const staged = [store.unwritten(QA, a), store.unwritten(QA, a + 1), store.unwritten(QB, a), store.unwritten(QB, a + 1)];
+    if (staged.join() !== 'true,true,true,true') t.fail(`round ${round}: staged ${staged.join()}`);
+    if (round > 0 && (store.unwritten(QA, a - 1) || store.unwritten(QB, a - 2))) t.fail(`round ${round}: a message of the last write still unwritten`);
+    store.commit({ deferSync: round % 2 === 1 });
+    if (store.unwritten(QA, a) || store.unwritten(QB, a)) t.fail(`round ${round}: unwritten after its write`);
+  }
+  put(QB, 1000);
+  t.ok(store.unwritten(QB, 1000));
+  t.notOk(store.unwritten(QA, 1000), 'a queue with nothing in the open batch holds nothing new');
+});

@@ -536,7 +536,9 @@ export class ShardStore {
         batch.close(ignore);
       }
       this.#unwrittenMessages.clear();
-      this.#unwrittenForwards.clear();
+      // Map.clear() allocates a new table even for an empty Map, in the old generation once the
+      // Map is old: per write, that was old-generation garbage for the next full collection.
+      if (this.#unwrittenForwards.size > 0) this.#unwrittenForwards.clear();
     }
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
@@ -748,8 +750,13 @@ class UnwrittenMessages {
   #qids: string[] = [];
   #seqs: number[] = [];
   #values: Array<Buffer | null> = [];
-  /** Per queue, the first message put in the open batch (see putNew); the queue of the last put. */
-  readonly #firstNew = new Map<string, number>();
+  /**
+   * Per queue, the first message put in the open batch (see putNew); the queue of the last put.
+   * A new Map per written batch rather than clear(): clear() allocates the emptied Map's table in
+   * the old generation once the Map is old (garbage for the next full collection at every write
+   * that carried a send), a new Map is young and dies young.
+   */
+  #firstNew = new Map<string, number>();
   #lastQid: string | undefined;
   /** The log indexed, built by the first read after a write; kept up to date while it exists. */
   #index: Map<string, Map<number, Buffer | null>> | undefined;
@@ -792,7 +799,7 @@ class UnwrittenMessages {
   /** The batch was written: RocksDB has them all now. */
   clear(): void {
     this.#lastQid = undefined;
-    if (this.#firstNew.size > 0) this.#firstNew.clear();
+    if (this.#firstNew.size > 0) this.#firstNew = new Map();
     if (this.#qids.length === 0) return;
     this.#qids = [];
     this.#seqs = [];
