@@ -106,10 +106,12 @@ export class ShardStore {
    * The batch last written, emptied, for the next write. abstract-level adds every batch to a
    * Set of the database's open resources and deletes it when the batch closes: a new batch per
    * write was an add and a delete in that long-lived Set for each of the shard's thousands of
-   * writes a second, and V8 replaces such a Set's hash table every few of them, the replaced
-   * table (allocated in the old generation, as the Set is old) keeping the batches it held
+   * writes a second, and V8 replaces such a Set's hash table every few of them, allocating the
+   * new one in the old generation as the Set is old: garbage for the next full collection
    * (loadtest/analysis.md, seventh session). Kept only after a write of at most SPARE_MAX_BYTES:
-   * an emptied native batch keeps its buffer's capacity.
+   * an emptied native batch keeps its buffer's capacity. Reuse relies on staging through the
+   * binding's `_put`/`_del` only: abstract-level's `put`/`del` would keep a copy of every
+   * operation in the batch until it is closed, i.e. forever.
    */
   #spare: ChainedBatch | undefined;
   #staged = 0;
