@@ -191,3 +191,52 @@ t.test('RelaxedOrder without a backlog behaves as before', async (t) => {
   o.visible(msg(1), true);
   t.same(takeAll(o).map((m) => m.seq), [1, 2]);
 });
+
+t.test("RelaxedOrder: group '' leaves the ring and comes back, message after message", async (t) => {
+  // At a low rate with nothing queued, the default group empties after nearly every message.
+  const src = source([]);
+  const o = new RelaxedOrder(src);
+  const got: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    if (i % 2 === 0) o.visible(msg(i), false);
+    else {
+      src.backlog.push(i, 0, 1);
+      o.backlogged();
+    }
+    if (o.groups !== 1) t.fail(`message ${i}: ${o.groups} groups in the ring, expected 1`);
+    const m = o.next();
+    if (m !== undefined) got.push(m.seq);
+    if (o.groups !== 0) t.fail(`message ${i}: ${o.groups} groups left after its delivery`);
+    if (o.next() !== undefined) t.fail(`message ${i}: a second delivery`);
+  }
+  t.same(got, Array.from({ length: 2000 }, (_, i) => i), 'each message once, in order');
+});
+
+t.test("RelaxedOrder: group '' rejoins at the back of the ring, behind the groups already there", async (t) => {
+  const o = new RelaxedOrder(source([]));
+  o.visible(msg(1, 'a'), false);
+  o.visible(msg(2, 'a'), false);
+  o.visible(msg(3), false);
+  t.same([o.next()?.seq, o.next()?.seq], [1, 3], "a, then ''");
+  t.equal(o.groups, 1, "'' left the ring, a is still in it");
+  o.visible(msg(4), false);
+  o.visible(msg(5), true); // released early: first in its group
+  t.equal(o.groups, 2);
+  t.same(takeAll(o).map((m) => `${m.group}${m.seq}`), ['a2', '5', '4']);
+  t.equal(o.groups, 0);
+});
+
+t.test("RelaxedOrder: clear() empties group '' too, which works on afterwards", async (t) => {
+  const src = source([10]);
+  const o = new RelaxedOrder(src);
+  o.backlogged();
+  o.visible(msg(1), false);
+  o.visible(msg(2, 'b'), false);
+  o.clear();
+  t.equal(o.groups, 0);
+  src.backlog.drop();
+  t.equal(o.next(), undefined, 'nothing left after clear');
+  o.visible(msg(3), false);
+  t.equal(o.groups, 1);
+  t.same(takeAll(o).map((m) => m.seq), [3]);
+});

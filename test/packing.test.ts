@@ -3,6 +3,7 @@
 import t from 'tap';
 import { SendPacker, transferables, unpackSends, type PackedSends, type UnpackedSend } from '../src/actors/packing.js';
 import type { SendEntry } from '../src/protocol/ops.js';
+import { sameHiddenClass } from './helpers/hidden-class.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -40,4 +41,13 @@ t.test('plain bodies carry no extras; take starts over', async (t) => {
   const empty = packer.take();
   t.equal(empty.qids.length, 0);
   t.same(unpacked(empty), []);
+});
+
+t.test('entries with extras of one shape come out with one hidden class, not one each', async (t) => {
+  const packer = new SendPacker();
+  for (let i = 0; i < 3000; i++) packer.add(i, 'q', true, [{ queue: 'q', body: bytes(`m${i}`), groupId: `g${i % 10}` } as SendEntry]);
+  const back = unpacked(packer.take());
+  const entries = back.map((s) => s.entries[0]!);
+  t.same(entries.slice(-2).map((e) => [text(e.body), e.groupId]), [['m2998', 'g8'], ['m2999', 'g9']]);
+  t.ok(sameHiddenClass(entries[2998]!, entries[2999]!), 'the last two share their hidden class');
 });

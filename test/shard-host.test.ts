@@ -16,6 +16,8 @@ import { answerTo, answersOf, type ShardAnswer } from './helpers/shard-answers.j
 import { SendPacker } from '../src/actors/packing.js';
 import { countOf } from './helpers/drain.js';
 import { waitFor, within } from './helpers/bounded.js';
+import { sameHiddenClass } from './helpers/hidden-class.js';
+import { QueueActor } from '../src/actors/queue-actor.js';
 
 const QID = '0123456789abcdef';
 
@@ -241,4 +243,34 @@ t.test('a restart rebuilds a backlog far past the body cache: order, ids, bodies
   host.tick(now + 60_001);
   host.accept(req(400, { op: 'receive', args: { queue: 'q', max: 10 } }), now + 60_001);
   t.same(messagesOf(replyTo(host.endTurn(now + 60_001), 400)).map((m) => m.messageId), [ids[2000]], 'the delayed one after its delay');
+});
+
+t.test('requests reach the actor as the objects that arrived, with one hidden class per shape (not one per request)', async (t) => {
+  const { store, host } = await openHost(tempDir(t));
+  t.teardown(() => store.close());
+  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.endTurn(1);
+  const seen: Array<{ ref: number; session?: number; sub?: number; args: object }> = [];
+  const handle = QueueActor.prototype.handle;
+  QueueActor.prototype.handle = function (this: QueueActor<number>, req, now) {
+    seen.push(req as (typeof seen)[number]);
+    return handle.call(this, req, now);
+  };
+  t.teardown(() => {
+    QueueActor.prototype.handle = handle;
+  });
+  // `req` messages as the main thread's arrive (a structured clone each), then packed single sends.
+  for (let r = 10; r < 3010; r++) host.accept(structuredClone(req(r, { op: 'getQueueAttributes', args: { queue: 'q' } }, 7)), 2);
+  const packer = new SendPacker();
+  for (let r = 3010; r < 6010; r++) packer.add(r, QID, true, [{ queue: 'q', body: Buffer.from(`s${r}`) } as SendEntry]);
+  host.accept(structuredClone(packer.take()), 2);
+  const answers = answersOf(host.endTurn(2));
+  t.equal(answers.length, 6000);
+  t.equal(answers.filter((a) => a.t === 'reply').length, 6000, 'every request answered');
+  const [a, b] = seen.slice(2998, 3000);
+  t.same([a!.ref, a!.session, a!.sub, b!.ref], [3008, 7, 0, 3009], 'reference, session and subscription set on the request');
+  t.ok(sameHiddenClass(a!, b!), 'two requests of one shape share their hidden class');
+  const [c, d] = seen.slice(-2);
+  t.same([c!.ref, (c!.args as { queue: string }).queue, d!.ref], [6008, 'q', 6009]);
+  t.ok(sameHiddenClass(c!.args, d!.args), 'and so do two single sends\' arguments');
 });

@@ -192,3 +192,74 @@ t.test('the WAL is written uncompressed (the binding would ZSTD every record by 
   const text = readFileSync(join(dir, file!), 'utf8');
   t.match(text, /^\s*wal_compression=kNoCompression\s*$/m);
 });
+
+t.test('each write carries only what was staged since the one before (its batch is emptied and reused), small and large writes alike', async (t) => {
+  const dir = tempDir(t);
+  let store = await ShardStore.open(dir);
+  store.putQueue({ id: QA, name: 'a', attributes: { ...attributes, maxMessageBytes: 65536 }, createdAt: 1, purgedBelow: 0 });
+  store.commit();
+  const body = (seq: number, size = 8): Buffer => Buffer.alloc(size, seq % 251);
+  const live = new Set<number>();
+  // 200 small writes, synced and not, each one message put and (from the second on) the one before deleted.
+  for (let seq = 0; seq < 200; seq++) {
+    store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: body(seq) });
+    live.add(seq);
+    if (seq % 3 === 1) {
+      store.deleteMessage(QA, seq - 1);
+      live.delete(seq - 1);
+    }
+    t.ok(store.unwritten(QA, seq), `message ${seq} is in the open batch`);
+    store.commit({ deferSync: seq % 2 === 0 });
+    if (store.unwritten(QA, seq)) t.fail(`message ${seq} is still unwritten after its write`);
+  }
+  // Cleared by a range after a write: a later write that carried the earlier ones again would bring them back.
+  store.clearBelow(QA, 100);
+  for (let seq = 0; seq < 100; seq++) live.delete(seq);
+  store.commit();
+  await new Promise((resolve) => setImmediate(resolve)); // the clear runs after the write
+  // A write past the size a reused batch may have (2.4 MB), then small ones again.
+  for (let seq = 200; seq < 500; seq++) {
+    store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: body(seq, 8192) });
+    live.add(seq);
+  }
+  store.commit();
+  for (let seq = 500; seq < 510; seq++) {
+    store.putMessage(QA, seq, { id: `m${seq}`, sentAt: seq, visibleAt: seq, body: body(seq) });
+    live.add(seq);
+    store.deleteMessage(QA, seq - 300);
+    live.delete(seq - 300);
+    store.commit({ deferSync: true });
+  }
+  store.commit();
+  const all = Array.from({ length: 510 }, (_, i) => i);
+  const read = store.readMessages(QA, all);
+  t.same(all.filter((seq) => read[seq] !== undefined), [...live].sort((a, b) => a - b), 'exactly the messages put and not deleted are stored');
+  t.same(Buffer.from(read[400]!.body!), body(400, 8192));
+  await store.close();
+
+  store = await ShardStore.open(dir);
+  t.teardown(() => store.close());
+  const [q] = await store.recover();
+  t.same(q!.messages.map((m) => m.seq), [...live].sort((a, b) => a - b), 'and so after a restart');
+});
+
+t.test('unwritten: from a queue\'s first put in the open batch on, its messages are unwritten until the write, write after write', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const put = (qid: string, seq: number): void => store.putMessage(qid, seq, { id: `m${seq}`, sentAt: 0, visibleAt: 0, body: Buffer.from('x') });
+  for (let round = 0; round < 100; round++) {
+    const a = 2 * round;
+    put(QA, a);
+    put(QB, a);
+    put(QA, a + 1);
+    // Sequences only grow: a queue's messages from its first put in the batch on are all in it.
+    const staged = [store.unwritten(QA, a), store.unwritten(QA, a + 1), store.unwritten(QB, a), store.unwritten(QB, a + 1)];
+    if (staged.join() !== 'true,true,true,true') t.fail(`round ${round}: staged ${staged.join()}`);
+    if (round > 0 && (store.unwritten(QA, a - 1) || store.unwritten(QB, a - 2))) t.fail(`round ${round}: a message of the last write still unwritten`);
+    store.commit({ deferSync: round % 2 === 1 });
+    if (store.unwritten(QA, a) || store.unwritten(QB, a)) t.fail(`round ${round}: unwritten after its write`);
+  }
+  put(QB, 1000);
+  t.ok(store.unwritten(QB, 1000));
+  t.notOk(store.unwritten(QA, 1000), 'a queue with nothing in the open batch holds nothing new');
+});

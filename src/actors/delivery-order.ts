@@ -49,13 +49,23 @@ interface RelaxedGroup {
 }
 
 export class RelaxedOrder implements DeliveryOrder {
+  /** Groups other than the default one, while they are in the ring. */
   readonly #groups = new Map<string, RelaxedGroup>();
+  /**
+   * The default group '' (every message without a groupId), kept for the queue's life: it leaves
+   * the ring whenever it has nothing visible, which at a low rate with nothing queued is after
+   * nearly every message. Deleted from and set into the Map again each time, it cost a new group
+   * object and, once the Map was old, a hash table allocated straight into the old generation per
+   * message or two (V8 replaces a table on such a delete and set), garbage that only a full
+   * collection frees (loadtest/analysis.md, seventh session).
+   */
+  readonly #default: RelaxedGroup = { key: '', visible: new Deque(), inRing: false };
   readonly #ring = new Deque<RelaxedGroup>();
 
   constructor(readonly backlog?: Backlogged) {}
 
   get groups(): number {
-    return this.#groups.size;
+    return this.#groups.size + (this.#default.inRing ? 1 : 0);
   }
 
   accepted(): void {}
@@ -82,7 +92,7 @@ export class RelaxedOrder implements DeliveryOrder {
       if (g.visible.length > 0 || (g.key === '' && this.backlog?.peekSeq() !== undefined)) this.#ring.push(g); // its turn comes again after the others
       else {
         g.inRing = false;
-        this.#groups.delete(g.key);
+        if (g !== this.#default) this.#groups.delete(g.key);
       }
       if (msg !== undefined) return msg;
     }
@@ -91,7 +101,7 @@ export class RelaxedOrder implements DeliveryOrder {
 
   /** The group of `key`, created and put in the ring if needed. */
   #group(key: string): RelaxedGroup {
-    let g = this.#groups.get(key);
+    let g = key === '' ? this.#default : this.#groups.get(key);
     if (g === undefined) this.#groups.set(key, (g = { key, visible: new Deque(), inRing: false }));
     if (!g.inRing) {
       g.inRing = true;
@@ -102,6 +112,8 @@ export class RelaxedOrder implements DeliveryOrder {
 
   clear(): void {
     this.#groups.clear();
+    this.#default.visible.clear();
+    this.#default.inRing = false;
     this.#ring.clear();
   }
 }

@@ -119,8 +119,13 @@ export function unpackSends(packed: PackedSends, each: (s: UnpackedSend) => void
       const end = ends[entry]!;
       const body = bytes.subarray(start, end);
       start = end;
-      if (extras !== undefined && extra < extras.length && extras[extra]![0] === entry) entries[j] = { ...extras[extra++]![1], body };
-      else entries[j] = { body };
+      if (extras !== undefined && extra < extras.length && extras[extra]![0] === entry) {
+        // The body is set on the entry's extras object, not spread into a new one: in this V8 an
+        // object spread with a property after it made a hidden class per object (shard-host.ts).
+        const e = extras[extra++]![1] as SendEntry;
+        e.body = body;
+        entries[j] = e;
+      } else entries[j] = { body };
     }
     each({ r: reqs[2 * i]!, qid: qids[i]!, single: n === 0, entries });
   }

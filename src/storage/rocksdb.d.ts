@@ -6,6 +6,8 @@ declare module '@nxtedition/rocksdb' {
     /** The binding's put: checks, then copies key and value into the native batch (no encodings, no op record). */
     _put(key: Buffer, value: Buffer): void;
     _del(key: Buffer): void;
+    /** Empties the native batch (it stays open, attached to its database, and may be written again). */
+    _clear(): void;
     readonly length: number;
     write(options: { sync: boolean }): Promise<void>;
     /** Synchronous write (this binding writes synchronously anyway). */

@@ -85,6 +85,8 @@ const SLAB_BYTES = 256 * 1024;
  * grow with the data on disk (7 bytes a queued message otherwise, measured at 10 million).
  */
 const MEMTABLE_BUDGET_BYTES = 32 * 1024 * 1024;
+/** A written batch of at most this many key and value bytes is emptied and reused (ShardStore.#spare). */
+const SPARE_MAX_BYTES = 1024 * 1024;
 
 /**
  * Options the binding defaults differently from RocksDB, set here on purpose:
@@ -100,7 +102,21 @@ const OPEN_OPTIONS = {
 export class ShardStore {
   #db: RocksLevel;
   #batch: ChainedBatch | undefined;
+  /**
+   * The batch last written, emptied, for the next write. abstract-level adds every batch to a
+   * Set of the database's open resources and deletes it when the batch closes: a new batch per
+   * write was an add and a delete in that long-lived Set for each of the shard's thousands of
+   * writes a second, and V8 replaces such a Set's hash table every few of them, allocating the
+   * new one in the old generation as the Set is old: garbage for the next full collection
+   * (loadtest/analysis.md, seventh session). Kept only after a write of at most SPARE_MAX_BYTES:
+   * an emptied native batch keeps its buffer's capacity. Reuse relies on staging through the
+   * binding's `_put`/`_del` only: abstract-level's `put`/`del` would keep a copy of every
+   * operation in the batch until it is closed, i.e. forever.
+   */
+  #spare: ChainedBatch | undefined;
   #staged = 0;
+  /** Key and value bytes staged in the open batch. */
+  #stagedBytes = 0;
   /** Range deletions to run after the next commit (purge and queue deletion leave garbage behind). */
   #afterCommit: Array<{ gte: Buffer; lt: Buffer }> = [];
   readonly #clearing = new Set<Promise<void>>();
@@ -193,14 +209,16 @@ export class ShardStore {
    */
   #put(key: Buffer, value: Uint8Array): void {
     this.#staged++;
+    this.#stagedBytes += key.byteLength + value.byteLength;
     const v = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    (this.#batch ??= this.#db.batch())._put(key, v);
+    (this.#batch ??= this.#newBatch())._put(key, v);
     if (this.#tap !== undefined) this.#ops.push({ type: 'put', key, value });
   }
 
   #del(key: Buffer): void {
     this.#staged++;
-    (this.#batch ??= this.#db.batch())._del(key);
+    this.#stagedBytes += key.byteLength;
+    (this.#batch ??= this.#newBatch())._del(key);
     if (this.#tap !== undefined) this.#ops.push({ type: 'del', key });
   }
 
@@ -493,11 +511,13 @@ export class ShardStore {
 
   #write(sync: boolean): void {
     let batch = this.#batch;
-    if (batch === undefined && sync && this.#durable < this.#written) batch = this.#db.batch(); // an empty synced write: syncs the WAL
+    if (batch === undefined && sync && this.#durable < this.#written) batch = this.#newBatch(); // an empty synced write: syncs the WAL
     if (batch !== undefined) {
       this.#batch = undefined;
       const counts = this.#staged > 0;
+      const bytes = this.#stagedBytes;
       this.#staged = 0;
+      this.#stagedBytes = 0;
       try {
         batch._writeSync({ sync });
         if (counts) this.#written++;
@@ -506,15 +526,21 @@ export class ShardStore {
           this.#durable = this.#written;
         }
       } catch (err) {
+        batch.close(ignore);
         throw new StorageError(`${sync ? 'synced' : 'unsynced'} batch write failed: ${(err as Error).message}`, { cause: err });
-      } finally {
-        // _writeSync leaves the batch open: abstract-level keeps an open batch in the database's
-        // resource set, with a copy of every operation (key and value), until it is closed. Not
-        // closing it held every write ever made in memory (issue 5, memory).
+      }
+      // Staged through the binding's `_put`/`_del`, the batch holds no copy of its operations on
+      // the JS side; emptied, it is the next write's (see #spare). A large one is closed instead.
+      if (bytes <= SPARE_MAX_BYTES) {
+        batch._clear();
+        this.#spare = batch;
+      } else {
         batch.close(ignore);
       }
       this.#unwrittenMessages.clear();
-      this.#unwrittenForwards.clear();
+      // Map.clear() allocates a new table even for an empty Map, in the old generation once the
+      // Map is old: per write, that was old-generation garbage for the next full collection.
+      if (this.#unwrittenForwards.size > 0) this.#unwrittenForwards.clear();
     }
     if (this.#afterCommit.length > 0) {
       const ranges = this.#afterCommit;
@@ -527,6 +553,14 @@ export class ShardStore {
         this.#clearing.add(clearing);
       }
     }
+  }
+
+  /** A batch to stage into: the emptied spare, or a new one. */
+  #newBatch(): ChainedBatch {
+    const spare = this.#spare;
+    if (spare === undefined) return this.#db.batch();
+    this.#spare = undefined;
+    return spare;
   }
 
   /** The number the open batch will have once written: what is staged now is written in it. */
@@ -702,6 +736,8 @@ export class ShardStore {
     this.flush();
     // Range clears still running finish first (a clean stop leaves no garbage behind).
     await Promise.all(this.#clearing);
+    this.#spare?.close(ignore);
+    this.#spare = undefined;
     if (this.#db.status === 'open') await this.#db.close();
   }
 }
@@ -716,8 +752,13 @@ class UnwrittenMessages {
   #qids: string[] = [];
   #seqs: number[] = [];
   #values: Array<Buffer | null> = [];
-  /** Per queue, the first message put in the open batch (see putNew); the queue of the last put. */
-  readonly #firstNew = new Map<string, number>();
+  /**
+   * Per queue, the first message put in the open batch (see putNew); the queue of the last put.
+   * A new Map per written batch rather than clear(): clear() allocates the emptied Map's table in
+   * the old generation once the Map is old (garbage for the next full collection at every write
+   * that carried a send), a new Map is young and dies young.
+   */
+  #firstNew = new Map<string, number>();
   #lastQid: string | undefined;
   /** The log indexed, built by the first read after a write; kept up to date while it exists. */
   #index: Map<string, Map<number, Buffer | null>> | undefined;
@@ -760,7 +801,7 @@ class UnwrittenMessages {
   /** The batch was written: RocksDB has them all now. */
   clear(): void {
     this.#lastQid = undefined;
-    if (this.#firstNew.size > 0) this.#firstNew.clear();
+    if (this.#firstNew.size > 0) this.#firstNew = new Map();
     if (this.#qids.length === 0) return;
     this.#qids = [];
     this.#seqs = [];
