@@ -4,6 +4,7 @@
  * and removed at the end. FERRY_BENCH_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { BrokerProcess } from '../test/helpers/broker.js';
+import { benchNodeArgs } from './node-args.js';
 
 /** How long a SIGTERM may take (a --cpu-prof profile is written at exit) before SIGKILL. */
 const STOP_GRACE_MS = 15_000;
@@ -16,8 +17,7 @@ export class FerryProcess {
   }
 
   #newBroker(port?: number): BrokerProcess {
-    const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-    return new BrokerProcess({ shards: this.shards, nodeArgs, ...(port === undefined ? {} : { port }) });
+    return new BrokerProcess({ shards: this.shards, nodeArgs: benchNodeArgs(), ...(port === undefined ? {} : { port }) });
   }
 
   get url(): string {

@@ -4,14 +4,31 @@
  * destination per event-loop turn; a turn's published bodies back to back in one transferred
  * buffer with their end offsets; answers encoded by the worker, per session, ready to write.
  */
-import { FrameWriter } from './floor-frames.js';
-import type { FloorOutput } from './floor-queues.js';
+import { FrameWriter, Op, type ClientFrame } from './floor-frames.js';
+import type { Bodies, FloorOutput, FloorQueues } from './floor-queues.js';
 
 /** A request routed to a worker: [op (floor-frames Op, or GONE), session, id, queue, n]. */
 export type FloorReq = [op: number, session: number, id: number, queue: string, n: number];
 
 /** op of a FloorReq that says a session closed (its subscriptions end). */
 export const GONE = 0;
+
+/** A client frame as a request on the queues; n is a publish's body count, a subscribe's prefetch, an ack's count. */
+export function floorReq(session: number, f: ClientFrame): FloorReq {
+  const n = f.op === Op.publish ? f.bodies.length : f.op === Op.subscribe ? f.prefetch : f.op === Op.ack ? f.count : 0;
+  return [f.op, session, f.id, f.queue, n];
+}
+
+/** Runs one client request on `queues` (a publish's bodies in `bodies`): the main thread's (hops=2) or a worker's. */
+export function applyReq(queues: FloorQueues, [op, session, id, queue, n]: FloorReq, bodies: Bodies | undefined): void {
+  switch (op) {
+    case Op.publish: queues.publish(session, id, queue, bodies!); break;
+    case Op.subscribe: queues.subscribe(session, id, queue, n); break;
+    case Op.ack: queues.ack(session, id, queue, n); break;
+    case Op.create: queues.create(session, id, queue); break;
+    case Op.delete: queues.delete(session, id, queue); break;
+  }
+}
 
 export type ToFloorWorker =
   /** A turn's requests; publish n = its body count, taken in order from bytes/ends. */

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { benchNodeArgs } from './node-args.js';
 
 /** The compiled server (the workers it starts run from dist/ too), also when this module runs from source (tests). */
 export const FLOOR_SERVER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/loadtest/floor-server.js' : './floor-server.js', import.meta.url));
@@ -76,8 +77,7 @@ export class FloorProcess {
 
   /** Starts it; resolves once it listens, rejects if it exits or is not ready within `timeoutMs`. */
   async start(timeoutMs = 20_000): Promise<void> {
-    const nodeArgs = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-    const proc = spawn(process.execPath, [...nodeArgs, FLOOR_SERVER, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...benchNodeArgs(), FLOOR_SERVER, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
     this.#exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     const keep = (c: Buffer): void => {

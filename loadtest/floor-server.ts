@@ -30,7 +30,7 @@ import uWS from 'uWebSockets.js';
 import type { WebSocket } from 'uWebSockets.js';
 import { assertNativeUws } from '../src/transport/server.js';
 import { FloorFrameError, FrameReader, Op, type ClientFrame } from './floor-frames.js';
-import { BodyPacker, FramesOutput, GONE, SessionFrames, type FloorReq, type FloorWorkerData, type FromFloorWorker, type ToFloorWorker } from './floor-messages.js';
+import { applyReq, BodyPacker, floorReq, FramesOutput, GONE, SessionFrames, type FloorReq, type FloorWorkerData, type FromFloorWorker, type ToFloorWorker } from './floor-messages.js';
 import { bodiesOf, FloorQueues } from './floor-queues.js';
 
 export interface FloorOptions {
@@ -227,14 +227,7 @@ export class FloorServer {
 
   /** hops=2: the queues are here. */
   #local(s: Session, f: ClientFrame, bytes: Uint8Array): void {
-    const q = this.#queues;
-    switch (f.op) {
-      case Op.publish: q.publish(s.id, f.id, f.queue, bodiesOf(bytes, f.bodies)); break;
-      case Op.subscribe: q.subscribe(s.id, f.id, f.queue, f.prefetch); break;
-      case Op.ack: q.ack(s.id, f.id, f.queue, f.count); break;
-      case Op.create: q.create(s.id, f.id, f.queue); break;
-      case Op.delete: q.delete(s.id, f.id, f.queue); break;
-    }
+    applyReq(this.#queues, floorReq(s.id, f), f.op === Op.publish ? bodiesOf(bytes, f.bodies) : undefined);
   }
 
   /** hops=4: to the queue's worker, in this turn's batch for it. */
@@ -251,13 +244,8 @@ export class FloorServer {
       w.queues--;
       this.#placement.delete(f.queue);
     }
-    let n = 0;
-    if (f.op === Op.publish) {
-      for (const b of f.bodies) w.bodies.add(b);
-      n = f.bodies.length;
-    } else if (f.op === Op.subscribe) n = f.prefetch;
-    else if (f.op === Op.ack) n = f.count;
-    w.reqs.push([f.op, s.id, f.id, f.queue, n]);
+    if (f.op === Op.publish) for (const b of f.bodies) w.bodies.add(b);
+    w.reqs.push(floorReq(s.id, f));
   }
 
   #error(s: Session, id: number, err: FloorFrameError): void {

@@ -11,8 +11,8 @@
 import { closeSync, fdatasync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Op } from './floor-frames.js';
-import { FramesOutput, GONE, SessionFrames, type FloorWorkerData, type FromFloorWorker, type ToFloorWorker } from './floor-messages.js';
-import { FloorQueues } from './floor-queues.js';
+import { applyReq, FramesOutput, GONE, SessionFrames, type FloorWorkerData, type FromFloorWorker, type ToFloorWorker } from './floor-messages.js';
+import { FloorQueues, type Bodies } from './floor-queues.js';
 
 const port = parentPort;
 if (port === null) throw new Error('floor-worker.js must run in a worker thread');
@@ -123,29 +123,19 @@ port.on('message', (m: ToFloorWorker) => {
   const starts = new Uint32Array(m.ends.length);
   for (let i = 1; i < m.ends.length; i++) starts[i] = m.ends[i - 1]!;
   let body = 0;
-  for (const [op, session, id, queue, n] of m.reqs) {
-    switch (op) {
-      case Op.publish:
-        queues.publish(session, id, queue, { bytes: m.bytes, starts: starts.subarray(body, body + n), ends: m.ends.subarray(body, body + n) });
-        body += n;
-        break;
-      case Op.subscribe:
-        queues.subscribe(session, id, queue, n);
-        break;
-      case Op.ack:
-        queues.ack(session, id, queue, n);
-        break;
-      case Op.create:
-        queues.create(session, id, queue);
-        break;
-      case Op.delete:
-        queues.delete(session, id, queue);
-        break;
-      case GONE:
-        queues.gone(session);
-        output.drop(session);
-        break;
+  for (const req of m.reqs) {
+    const [op, session, , , n] = req;
+    if (op === GONE) {
+      queues.gone(session);
+      output.drop(session);
+      continue;
     }
+    let bodies: Bodies | undefined;
+    if (op === Op.publish) {
+      bodies = { bytes: m.bytes, starts: starts.subarray(body, body + n), ends: m.ends.subarray(body, body + n) };
+      body += n;
+    }
+    applyReq(queues, req, bodies);
   }
   if (!turnScheduled) {
     turnScheduled = true;
