@@ -138,6 +138,41 @@ t.test('ShardHost with deferSync: a push of messages still in the open batch lea
   t.same(now.map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 13], ['push', undefined]], 'the subscribe reply, then the push');
 });
 
+t.test('ShardHost with beforeWrite: pushes that need not wait are handed out before the turn\'s batch is written, the rest after', async (t) => {
+  const store = await ShardStore.open(tempDir(t));
+  t.teardown(() => store.close());
+  const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
+  await host.recover(1);
+  host.accept({ t: 'create', r: 1, id: QID, name: 'q', attributes: {}, createdAt: 1 }, 1);
+  host.endTurn(1);
+  store.markDurable(store.written);
+  host.released();
+  host.accept({ t: 'req', r: 2, qid: QID, session: 5, sub: 1, req: { op: 'subscribe', args: { queue: 'q', credit: 10 } } }, 2);
+  const handed: Array<{ items: FromShard[]; written: number }> = [];
+  const beforeWrite = (items: FromShard[]): void => {
+    handed.push({ items, written: store.written });
+  };
+  t.same(host.endTurn(2, beforeWrite), [], 'the subscribe reply went early: nothing else to answer');
+  t.same(handed.map((h) => refs(h.items)), [[2]]);
+  handed.length = 0;
+
+  const before = store.written;
+  host.accept(send(3, 'fresh'), 3);
+  const after = host.endTurn(3, beforeWrite);
+  t.equal(handed.length, 1, 'one hand-out before the write');
+  t.same(handed[0]!.items.map((a) => a.t), ['push'], 'the push of the message sent in this turn');
+  t.equal(handed[0]!.written, before, 'handed out before the turn\'s batch was written');
+  t.equal(store.written, before + 1, 'then written');
+  t.same(after, [], 'the send reply waits for the sync, as before');
+  store.markDurable(store.written);
+  t.same(refs(host.released()), [3]);
+
+  host.accept({ t: 'stats', r: 4 }, 4);
+  handed.length = 0;
+  t.same(refs(host.endTurn(4, beforeWrite)), [4], 'a turn without early items hands out nothing before its write');
+  t.same(handed, []);
+});
+
 t.test('ShardHost with deferSync: a backlog push leaves with its turn once the delivered mark ahead of it is durable; with a dead-letter queue it waits', async (t) => {
   const store = await ShardStore.open(tempDir(t));
   t.teardown(() => store.close());

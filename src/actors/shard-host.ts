@@ -504,15 +504,18 @@ export class ShardHost {
   /**
    * Ends the turn: dispatch, one commit, then the answers that may leave (this turn's once its
    * write is durable, after any earlier turn's). Throws StorageError if the commit fails — the
-   * caller must then die, because memory is ahead of disk.
+   * caller must then die, because memory is ahead of disk. With `beforeWrite`, the turn's early
+   * items (pushes that need not wait, subscribe replies) are handed to it before the batch is
+   * written, so that they travel while RocksDB writes; else they come first in the result.
    */
-  endTurn(now: number): FromShard[] {
+  endTurn(now: number, beforeWrite?: (early: FromShard[]) => void): FromShard[] {
     const touched = this.#touched;
     this.#touched = [];
     for (const h of touched) {
       h.touched = false;
       if (!h.dropped) h.actor.endTurn(now);
     }
+    if (beforeWrite !== undefined && this.#answers.early.length > 0) beforeWrite(this.#answers.takeEarly());
     const settling = this.#settlingTurn();
     this.#settling = true;
     let write: number;

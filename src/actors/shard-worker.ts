@@ -89,7 +89,9 @@ function endTurn(): void {
   if (closing) return;
   if (tracing) traceMarkHeld(TraceGroup.turn, TraceEvent.T, TraceGroup.posted);
   try {
-    post(host.endTurn(Date.now()));
+    // A push that need not wait for the disk leaves before the batch is written: the main thread
+    // sends it on while this thread writes (docs/protocol.md, "Delivery guarantees").
+    post(host.endTurn(Date.now(), postEarly));
   } catch (err) {
     die('commit failed', err);
   }
@@ -97,6 +99,12 @@ function endTurn(): void {
   requestSync();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();
+}
+
+/** A turn's early items, posted before its batch is written (ShardHost.endTurn). */
+function postEarly(items: FromShard[]): void {
+  post(items);
+  if (tracing) traceMarkHeld(TraceGroup.posted, TraceEvent.P);
 }
 
 function scheduleTurn(): void {
