@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './helpers/paths.js';
 
-const BENCH = fileURLToPath(new URL('../dist/loadtest/bench.js', import.meta.url));
-const COMMITTED = fileURLToPath(new URL('../loadtest/RESULTS.md', import.meta.url));
+const BENCH = repoPath('dist/loadtest/bench.js');
+const COMMITTED = repoPath('loadtest/RESULTS.md');
 
 interface Run {
   scenario: string;

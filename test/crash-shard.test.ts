@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ShardPool, type Answer } from '../dist/src/supervisor/shard-pool.js';
+import { ShardPool, type Answer } from '../src/supervisor/shard-pool.js'; // compiled: dist/src, whose pool starts dist/src/actors/shard-worker.js
 import { connect, ErrorCodes, FerryError, type DeliveredMessage, type FerryClient } from '../src/client/index.js';
 import { startBroker } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';

@@ -6,14 +6,14 @@
 import t from 'tap';
 import type * as Tap from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes } from '../src/protocol/errors.js';
 import { DEFAULT_QUEUE_ATTRIBUTES, OP_NAMES } from '../src/protocol/ops.js';
 import { DEFAULT_PARTITIONING } from '../src/protocol/partitioning.js';
+import { repoPath } from './helpers/paths.js';
 
-const doc = readFileSync(fileURLToPath(new URL('../docs/protocol.md', import.meta.url)), 'utf8');
+const doc = readFileSync(repoPath('docs/protocol.md'), 'utf8');
 /** Queue semantics (issue 3) are documented in their own page, which protocol.md links. */
-const semantics = readFileSync(fileURLToPath(new URL('../docs/queue-semantics.md', import.meta.url)), 'utf8');
+const semantics = readFileSync(repoPath('docs/queue-semantics.md'), 'utf8');
 
 /** Names protocol.md does not cover must be named (in backticks) in docs/queue-semantics.md. */
 function coveredBySemantics(t: Tap.Test, missing: readonly string[], what: string): void {

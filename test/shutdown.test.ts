@@ -16,10 +16,11 @@ import { connect, type DisconnectInfo, type FerryClient } from '../src/client/in
 import { ShardStore } from '../src/storage/shard-store.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../src/actors/shard-messages.js';
 import { answerTo } from './helpers/shard-answers.js';
-import { startBroker as startInProcess } from '../dist/src/supervisor/broker.js';
-import { resolveBrokerConfig } from '../dist/src/supervisor/config.js';
+import { startBroker as startInProcess } from '../src/supervisor/broker.js'; // compiled: dist/src (its shards are worker threads from there)
+import { resolveBrokerConfig } from '../src/supervisor/config.js';
 import { BrokerProcess, startBroker } from './helpers/broker.js';
 import { outcome, waitFor, within } from './helpers/bounded.js';
+import { repoPath } from './helpers/paths.js';
 
 /** Below the shard pool's 10 s force-terminate: a worker that does not close by itself fails this. */
 const EXIT_BOUND_MS = 8_000;
@@ -112,7 +113,7 @@ t.test('a shard worker told to close right after a leasing request exits at once
   const dir = mkdtempSync(join(tmpdir(), 'ferry-worker-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const workerData: ShardWorkerData = { shard: 0, dir, bodyCacheBytes: 1 << 20 };
-  const worker = new Worker(new URL('../dist/src/actors/shard-worker.js', import.meta.url), { workerData });
+  const worker = new Worker(repoPath('dist/src/actors/shard-worker.js'), { workerData });
   t.teardown(() => worker.terminate());
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   const got: FromShard[] = [];

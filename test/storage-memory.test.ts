@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './helpers/paths.js';
 
-const STORE = fileURLToPath(new URL('../dist/src/storage/shard-store.js', import.meta.url));
+const STORE = repoPath('dist/src/storage/shard-store.js');
 
 const SCRIPT = `
 const { ShardStore } = await import(process.env.STORE);

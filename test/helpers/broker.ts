@@ -9,10 +9,10 @@ import { freePort } from '../../loadtest/free-port.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './paths.js';
 
-// From test/helpers (tests) or from dist/test/helpers (the compiled load tests that reuse these helpers).
-export const FERRY_MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/test/') ? '../../src/cli/main.js' : '../../dist/src/cli/main.js', import.meta.url));
+// The built CLI, from test/helpers or dist/test/helpers (tests and the compiled load tests reuse these helpers).
+export const FERRY_MAIN = repoPath('dist/src/cli/main.js');
 
 export interface BrokerOptions {
   /** Loopback address to listen on (127.0.0.0/8). Default 127.0.0.1. */
