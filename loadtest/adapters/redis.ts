@@ -1,7 +1,7 @@
 /**
  * Redis Streams (ioredis), settings of shared/PEERS.md: pipelined XADD (a reply is the broker's
  * confirmation; AOF everysec, so it confirms before the disk sync), consumer groups read with
- * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch.
+ * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch, pipelined with the next read.
  */
 import { Redis } from 'ioredis';
 import { abortable, BrokerUnavailable, IDLE_CONNECT_MS, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
@@ -89,7 +89,12 @@ export class RedisAdapter implements BrokerAdapter {
         if (entries.length === 0) continue;
         const bodies = entries.map(([, fields]) => fields[1]!);
         onBodies(bodies);
-        await r.xack(queue, GROUP, ...entries.map(([id]) => id));
+        // Not awaited: the XACK goes out in the same write as the next XREADGROUP, as a consumer
+        // that pipelines its acks does (one round trip per batch, not two). Replies come in order,
+        // so at most one XACK is unanswered; a failed one ends the loop as a failed read would.
+        r.xack(queue, GROUP, ...entries.map(([id]) => id)).catch(() => {
+          stopped = true;
+        });
       }
     })().catch(() => undefined);
     return {
