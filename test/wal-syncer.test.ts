@@ -36,6 +36,8 @@ t.test('HeldTurns: a turn leaves once its write is durable, and never before an 
   held.hold(2, ['c1']); // wrote nothing: rests on write 2
   held.hold(3, []); // nothing to answer: nothing held
   held.hold(4, ['d1']);
+  t.notOk(held.ready(0), 'not ready before write 1 is durable');
+  t.ok(held.ready(1), 'ready once it is');
   t.same(held.release(0), [], 'nothing durable yet');
   t.same(held.release(1), ['a1']);
   t.same(held.release(3), ['b1', 'b2', 'c1'], 'in turn order, through the durable write');
@@ -138,7 +140,7 @@ t.test('ShardHost with deferSync: a push of messages still in the open batch lea
   t.same(now.map((a) => [a.t, 'r' in a ? a.r : undefined]), [['reply', 13], ['push', undefined]], 'the subscribe reply, then the push');
 });
 
-t.test('ShardHost with beforeWrite: pushes that need not wait are handed out before the turn\'s batch is written, the rest after', async (t) => {
+t.test('ShardHost with beforeWrite: pushes that need not wait are handed out before the turn\'s batch is written, unless the turn posts after its write anyway', async (t) => {
   const store = await ShardStore.open(tempDir(t));
   t.teardown(() => store.close());
   const host = new ShardHost(store, 1 << 20, false, { deferSync: true });
@@ -171,6 +173,26 @@ t.test('ShardHost with beforeWrite: pushes that need not wait are handed out bef
   handed.length = 0;
   t.same(refs(host.endTurn(4, beforeWrite)), [4], 'a turn without early items hands out nothing before its write');
   t.same(handed, []);
+
+  // A turn that posts answers right after its write anyway (a consumer's credit that wrote
+  // nothing, with every earlier write durable): its push waits for that one post instead of a
+  // post of its own.
+  const Q2 = '1111111111111111';
+  host.accept({ t: 'create', r: 5, id: Q2, name: 'q2', attributes: {}, createdAt: 1 }, 5);
+  host.accept({ t: 'req', r: 6, qid: Q2, session: 1, req: { op: 'send', args: { queue: 'q2', body: Buffer.from('b1') } } }, 5);
+  host.accept({ t: 'req', r: 7, qid: Q2, session: 1, req: { op: 'send', args: { queue: 'q2', body: Buffer.from('b2') } } }, 5);
+  host.endTurn(5, beforeWrite);
+  store.markDurable(store.written);
+  host.released();
+  host.accept({ t: 'req', r: 8, qid: Q2, session: 6, sub: 2, req: { op: 'subscribe', args: { queue: 'q2', credit: 1 } } }, 6);
+  host.endTurn(6, beforeWrite);
+  store.markDurable(store.written);
+  t.same(host.released().map((a) => a.t), ['push'], 'the first backlog push, once the delivered mark is durable');
+  handed.length = 0;
+  host.accept({ t: 'req', r: 9, qid: Q2, session: 6, req: { op: 'credit', args: { sub: 2, credit: 1 } } }, 7);
+  const settled = host.endTurn(7, beforeWrite);
+  t.same(handed, [], 'nothing handed out before the write');
+  t.same(settled.map((a) => [a.t, 'r' in a ? a.r : undefined]), [['push', undefined], ['reply', 9]], 'the push, then the credit reply, after it');
 });
 
 t.test('ShardHost with deferSync: a backlog push leaves with its turn once the delivered mark ahead of it is durable; with a dead-letter queue it waits', async (t) => {

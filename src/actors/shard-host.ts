@@ -13,8 +13,7 @@
  * so endTurn returns the turn's own answers. With `deferSync` (the worker) the write is not
  * synced here: the turn's answers are held (held-turns.ts) until the worker's syncer thread
  * reports the write durable, and `released()` hands them out, in turn order, while later turns
- * already run. A turn that only settled deliveries (deletes, visibility changes, credit:
- * #settlingTurn) waits only until its batch is written, and asks for no sync of its own. The host owns no thread and no timer; the worker entry (shard-worker.ts) drives it
+ * already run. The host owns no thread and no timer; the worker entry (shard-worker.ts) drives it
  * from postMessage, the syncer's reports and one timer at `nextDeadline()`.
  */
 import { ErrorCodes, toWireError, type WireError } from '../protocol/errors.js';
@@ -81,8 +80,6 @@ class HeldAnswers implements ActorOutbox<number> {
   items: FromShard[] = [];
   /** What leaves with the turn, durable or not: subscribe replies and pushes that need not wait (see ActorOutbox.push). */
   early: FromShard[] = [];
-  /** Whether a reply of this turn hands out messages (a long poll answered): see ShardHost#settlingTurn. */
-  delivered = false;
   readonly #replies = new CborWriter();
   #block: ReplyBlock | undefined;
 
@@ -98,7 +95,6 @@ class HeldAnswers implements ActorOutbox<number> {
       block = this.#block = { rs: [], ends: [], counts: [], item };
       this.items.push(item);
     }
-    if (count > 0 && Array.isArray((result as { messages?: unknown }).messages)) this.delivered = true;
     block.rs.push(r);
     block.ends.push(this.#replies.append(result));
     block.counts.push(count);
@@ -135,7 +131,6 @@ class HeldAnswers implements ActorOutbox<number> {
     }
     this.items = [];
     this.#block = undefined;
-    this.delivered = false;
     return items;
   }
 }
@@ -236,8 +231,6 @@ export class ShardHost {
   readonly #deferSync: boolean;
   /** Answers of turns whose write is not yet durable (only with deferSync). */
   readonly #held = new HeldTurns<FromShard>();
-  /** Whether everything the turn so far did only settles deliveries (see SETTLING_OPS). */
-  #settling = true;
 
   /** With `deferSync`, turns write without a sync and the caller reports durability (see top). */
   constructor(store: ShardStore, bodyCacheBytes: number, replicated = false, options: { deferSync?: boolean } = {}) {
@@ -320,7 +313,6 @@ export class ShardHost {
 
   /** Applies one message from the main thread. Answers are held until endTurn. */
   accept(m: ToShard, now: number): void {
-    if (m.t !== 'req' || !SETTLING_OPS.has(m.req.op)) this.#settling = false;
     switch (m.t) {
       case 'req': {
         const hosted = this.#actors.get(m.qid);
@@ -480,7 +472,6 @@ export class ShardHost {
 
   /** Shutdown: answers every long poll so the last turn carries their replies. */
   answerWaiters(): void {
-    this.#settling = false;
     for (const hosted of this.#actors.values()) {
       hosted.actor.answerWaiters();
       this.#touch(hosted);
@@ -495,7 +486,6 @@ export class ShardHost {
       deadlines.pop();
       if (hosted === undefined || hosted.registered !== at) continue;
       hosted.registered = Infinity;
-      this.#settling = false;
       hosted.actor.tick(now);
       this.#touch(hosted);
     }
@@ -506,7 +496,8 @@ export class ShardHost {
    * write is durable, after any earlier turn's). Throws StorageError if the commit fails — the
    * caller must then die, because memory is ahead of disk. With `beforeWrite`, the turn's early
    * items (pushes that need not wait, subscribe replies) are handed to it before the batch is
-   * written, so that they travel while RocksDB writes; else they come first in the result.
+   * written, so that they travel while RocksDB writes, unless the turn posts answers right after
+   * its write anyway; else they come first in the result.
    */
   endTurn(now: number, beforeWrite?: (early: FromShard[]) => void): FromShard[] {
     const touched = this.#touched;
@@ -515,12 +506,14 @@ export class ShardHost {
       h.touched = false;
       if (!h.dropped) h.actor.endTurn(now);
     }
-    if (beforeWrite !== undefined && this.#answers.early.length > 0) beforeWrite(this.#answers.takeEarly());
-    const settling = this.#settlingTurn();
-    this.#settling = true;
+    // Early items go before the write unless this turn posts answers after it anyway (held ones
+    // that are durable now, e.g. in the turn a sync's report runs, which a consumer's acks and
+    // credit often share; or its own when it wrote nothing after the last durable write): one
+    // post then carries both.
+    if (beforeWrite !== undefined && this.#answers.early.length > 0 && !this.#postsAfterWrite()) beforeWrite(this.#answers.takeEarly());
     let write: number;
     try {
-      write = this.#store.commit({ deferSync: this.#deferSync, settling });
+      write = this.#store.commit({ deferSync: this.#deferSync });
     } catch (err) {
       // The turn's writes are lost: its answers must never leave, not even with a later turn.
       this.#answers.take();
@@ -541,8 +534,8 @@ export class ShardHost {
     // The log goes first: the main thread must know a batch's entries before it sees the replies
     // that depend on them (it holds those replies until the followers acknowledge the entries).
     if (entries !== undefined && entries.length > 0) answers.unshift({ t: 'log', entries });
-    this.#held.hold(write, answers, !settling);
-    const released = this.#held.release(this.#store.durable, this.#store.written);
+    this.#held.hold(write, answers);
+    const released = this.#held.release(this.#store.durable);
     const early = this.#answers.takeEarly();
     if (early.length === 0) return released;
     // Early items first: a subscribe reply must reach the main thread before any push of its
@@ -553,24 +546,14 @@ export class ShardHost {
 
   /** The answers of held turns whose write has become durable since (store.markDurable), in turn order. */
   released(): FromShard[] {
-    return this.#held.release(this.#store.durable, this.#store.written);
+    return this.#held.release(this.#store.durable);
   }
 
-  /**
-   * Whether the ending turn only settled deliveries: every request was one of SETTLING_OPS, no
-   * timer ran, and its answers are replies that hand out no message (a visibility change or a
-   * delete can free a message for a waiting long poll, and a credit can make a push wait for its
-   * write, e.g. one that counts a receive for maxReceives: a delivery's lease needs the sync like
-   * a send's reply; so does a move to another queue). Such a turn's answers go once its batch is written, and its
-   * write asks for no sync of its own (docs/protocol.md, "Delivery guarantees"). Only with
-   * deferSync and outside cluster mode, whose replies wait for the followers' copies of the
-   * batch anyway.
-   */
-  #settlingTurn(): boolean {
-    if (!this.#settling || !this.#deferSync || this.#replicas !== undefined) return false;
-    if (this.#forwardQueue.length > 0 || this.#forwardsDone.length > 0 || this.#answers.delivered) return false;
-    for (const item of this.#answers.items) if (item.t !== 'replies' && item.t !== 'reply' && item.t !== 'fail') return false;
-    return true;
+  /** Whether the ending turn will post answers after its write (see endTurn). */
+  #postsAfterWrite(): boolean {
+    const store = this.#store;
+    if (this.#held.ready(store.durable)) return true;
+    return store.staged === 0 && store.written <= store.durable && this.#answers.items.length > 0;
   }
 
   /** Whether answers wait for a write to become durable. */
@@ -664,13 +647,6 @@ export class ShardHost {
  */
 
 /** A `req` message's request, with its reference, session and subscription set on it. */
-/**
- * Requests that only settle deliveries already made: losing one in a machine crash (its write not
- * yet synced) brings back a message or a lease at-least-once allows anyway, so their replies do
- * not wait for a sync (ShardHost#settlingTurn).
- */
-const SETTLING_OPS: ReadonlySet<string> = new Set<QueueRequest['op']>(['delete', 'deleteBatch', 'deleteReceipts', 'changeVisibility', 'credit']);
-
 function actorRequest(m: Extract<ToShard, { t: 'req' }>): ActorRequest<number> {
   const req = m.req as QueueRequest & { ref: number; session: number; sub: number };
   req.ref = m.r;

@@ -8,9 +8,7 @@
  * one open batch that is written by the turn that the sync's report schedules (see
  * ShardStore.commit). The host holds each turn's answers until the syncer reports its write
  * durable; a later turn posts them, in turn order (a report with nothing else to do runs an empty
- * turn for it). A turn that only settled deliveries (deletes, visibility changes, credit) asks for
- * no sync: its answers go once written, and its write is synced with the next turn that needs a
- * sync, or LAZY_SYNC_MS after it at the latest.
+ * turn for it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardStore } from '../storage/shard-store.js';
@@ -31,14 +29,6 @@ let turnScheduled = false;
 let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
 let closing = false;
-/**
- * How long a settling write may stay unsynced when no other write asks for a sync: the window in
- * which a machine crash (not a kill of the process: the write is in the OS) can undo a delete, so
- * that the message is delivered again. 10 ms costs at most 100 syncs a second while consumers
- * only settle (a drain), against one per turn before.
- */
-const LAZY_SYNC_MS = 10;
-let lazySyncTimer: NodeJS.Timeout | undefined;
 
 function post(items: FromShard[]): void {
   if (items.length > 0) port!.postMessage(items, movableBuffers(items));
@@ -70,14 +60,6 @@ process.on('exit', () => syncer.stopNow());
 
 function requestSync(): void {
   const through = store.syncRequest();
-  if (through !== undefined) syncer.request(through);
-  else if (store.unsynced && lazySyncTimer === undefined) lazySyncTimer = setTimeout(lazySync, LAZY_SYNC_MS);
-}
-
-function lazySync(): void {
-  lazySyncTimer = undefined;
-  // With a sync in flight this asks nothing: its report runs a turn, whose requestSync comes back here.
-  const through = store.syncRequest({ lazy: true });
   if (through !== undefined) syncer.request(through);
 }
 
@@ -133,7 +115,6 @@ async function close(): Promise<void> {
   if (closing) return;
   closing = true;
   if (timer !== undefined) clearTimeout(timer);
-  if (lazySyncTimer !== undefined) clearTimeout(lazySyncTimer);
   host.answerWaiters();
   try {
     post(host.endTurn(Date.now()));

@@ -300,10 +300,9 @@ export class Consumer {
   /**
    * At the end of a turn with acks: send them now when there are many (a busy consumer: the same
    * request as without a delay), else let them wait up to ackDelayMs for more. On the broker every
-   * ack request is a shard turn (a write, and a wake-up of the main thread and of the shard), and
-   * at a low rate (a few messages per push) acks of several pushes in one request share one
-   * (loadtest/analysis.md, sixth session; an ack's turn no longer waits for an fsync since the
-   * eighth: docs/protocol.md, "Delivery guarantees").
+   * ack request is a shard turn whose reply waits for an fsync of its own, and at a low rate
+   * (a few messages per push) each such sync costs several thread wake-ups; acks of several
+   * pushes in one request share one (loadtest/analysis.md, sixth session).
    */
   private readonly endOfTurnAcks = (): void => {
     this.acksQueued = false;

@@ -125,8 +125,6 @@ export class ShardStore {
   #written = 0;
   #durable = 0;
   #requested = 0;
-  /** The last write number a commit needs durable (a settling commit needs it only written). */
-  #needed = 0;
   /**
    * Message and outbox records of the open batch (null: deleted), so that reads see them before
    * the batch is written: a body not kept in memory is read back from the store, maybe in a later
@@ -179,22 +177,13 @@ export class ShardStore {
   }
 
   /**
-   * The write number to ask the syncer for now, if any: the last write, when a commit needs it
+   * The write number to ask the syncer for now, if any: the last write, when it is not yet
    * durable and no sync is in flight (one in flight is followed by the next once it reports).
-   * With `lazy`, also when only settling commits wrote since the last sync (the worker asks so
-   * a few milliseconds after such a write, so that it does not stay unsynced for long).
    */
-  syncRequest(options?: { lazy?: boolean }): number | undefined {
-    const covered = Math.max(this.#requested, this.#durable);
-    if (this.#written <= covered || this.#requested > this.#durable) return undefined;
-    if (options?.lazy !== true && this.#needed <= covered) return undefined;
+  syncRequest(): number | undefined {
+    if (this.#written <= this.#requested || this.#requested > this.#durable) return undefined;
     this.#requested = this.#written;
     return this.#written;
-  }
-
-  /** Whether writes were made that no sync covers or was asked for (settling commits: see syncRequest). */
-  get unsynced(): boolean {
-    return this.#written > Math.max(this.#requested, this.#durable);
   }
 
   /** The open database's native handle, for the syncer thread to share (see wal-syncer.ts). */
@@ -492,7 +481,7 @@ export class ShardStore {
    * then it stays open until `flush()`. Throws StorageError when a write fails; the caller must
    * then treat its in-memory state as lost (the worker exits and recovers).
    */
-  commit(options?: { deferSync?: boolean; settling?: boolean }): number {
+  commit(options?: { deferSync?: boolean }): number {
     const sync = options?.deferSync !== true;
     const tap = this.#tap;
     if (tap !== undefined) {
@@ -512,9 +501,7 @@ export class ShardStore {
       if (tap !== undefined && ops.length > 0) tap.committed(ops);
       if (this.#requested <= this.#durable) this.#write(false);
     }
-    const write = this.#batch === undefined ? this.#written : this.#written + 1;
-    if (options?.settling !== true && write > this.#needed) this.#needed = write;
-    return write;
+    return this.#batch === undefined ? this.#written : this.#written + 1;
   }
 
   /** Writes the open batch now, without a sync (the sync in flight has ended, or a read needs everything in RocksDB). */

@@ -47,7 +47,7 @@ export class BrokerMetrics {
     });
     this.#errors = new Counter({ name: 'ferry_request_errors_total', help: 'Failed requests by op and error code', labelNames: ['op', 'code'], registers });
     this.#duration = new Histogram({
-      name: 'ferry_request_duration_seconds', help: 'Time from request decoded to answer ready (includes the fsync the answer waits for; settling ops wait for the write only)', labelNames: ['op'], registers,
+      name: 'ferry_request_duration_seconds', help: 'Time from request decoded to answer ready (includes fsync)', labelNames: ['op'], registers,
       buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 20],
     });
     new Counter({
