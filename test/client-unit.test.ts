@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, ErrorCodes, FerryError, type DeliveredMessage, type FerryClient } from '../src/client/index.js';
 import { decodeFrame, encodeFrame } from '../src/protocol/codec.js';
 import { backoffDelay } from '../src/client/backoff.js';
-import { IDEMPOTENT_OPS, mayRetry, withRetry } from '../src/client/retry.js';
+import { IDEMPOTENT_OPS, mayRepeat, mayRetry, withRetry } from '../src/client/retry.js';
 
 interface Req {
   id: number;
@@ -604,6 +604,11 @@ t.test('retry policy: which requests repeat after which errors', async (t) => {
   t.ok(mayRetry('sendBatch', { entries: [{ body: 'a', dedupId: '1' }, { body: 'b', dedupId: '2' }] }, notLeader, 'dedupId'), 'sendBatch, every entry with a dedupId: yes');
   t.notOk(mayRetry('sendBatch', { entries: [{ body: 'a', dedupId: '1' }, { body: 'b' }] }, notLeader, 'dedupId'), 'sendBatch, one entry without: no');
   t.notOk(mayRetry('send', { body: 'b', dedupId: 'd' }, new FerryError(ErrorCodes.QueueFull, 'x'), 'always'), 'a non-retryable code never');
+  // mayRepeat decides, before a request leaves, whether it takes the retry loop at all.
+  t.ok(mayRepeat('receive', {}, 'never'), 'mayRepeat: an idempotent op, whatever the send policy');
+  t.notOk(mayRepeat('sendBatch', { entries: [{ body: 'a' }] }, 'dedupId'), 'mayRepeat: a batch without dedup ids goes out once');
+  t.ok(mayRepeat('sendBatch', { entries: [{ body: 'a' }] }, 'always'), 'mayRepeat: sends always');
+  t.notOk(mayRepeat('purgeQueue', {}, 'always'), 'mayRepeat: purgeQueue never');
 });
 
 t.test('withRetry: backoff between attempts, bounded by the budget and by close', async (t) => {

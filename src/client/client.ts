@@ -10,7 +10,7 @@ import { Connection, type ConnectionState, type DisconnectInfo, type ReconnectIn
 import { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { QueueClient } from './queue.js';
-import { mayRetry, withRetry } from './retry.js';
+import { mayRepeat, mayRetry, withRetry } from './retry.js';
 import { Subscription, type MessagesHandler, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 
 export type ClientEvents = {
@@ -107,7 +107,11 @@ export class FerryClient extends (EventEmitter as new () => TypedEmitter.default
     }
     const send = (): Promise<OpResult<O>> => this.connection.request(op, args as Record<string, unknown>, { timeoutMs }) as Promise<OpResult<O>>;
     const retry = this.options.retry;
-    if (retry === undefined) return send();
+    // A request that may never be repeated (a send without dedup ids, by default) goes out once,
+    // without the retry loop: its async frame and closures, and its arguments kept alive for a
+    // second attempt until the reply, were a per-request cost of a producer with many small
+    // batches in flight (loadtest/analysis.md, ninth session).
+    if (retry === undefined || !mayRepeat(op, args as Record<string, unknown>, retry.sends)) return send();
     return withRetry(send, (err) => mayRetry(op, args as Record<string, unknown>, err, retry.sends), {
       budgetMs: retry.budgetMs,
       backoff: this.options.backoff,

@@ -48,12 +48,16 @@ function everyEntryHasDedupId(op: OpName, args: Record<string, unknown>): boolea
   return Array.isArray(entries) && entries.length > 0 && entries.every((e: unknown) => typeof (e as { dedupId?: unknown } | null)?.dedupId === 'string');
 }
 
-/** Whether request `op(args)` may be sent again after `err` (see the top comment). */
-export function mayRetry(op: OpName, args: Record<string, unknown>, err: FerryError, sends: SendRetry): boolean {
-  if (!err.retryable) return false;
+/** Whether request `op(args)` may ever be sent a second time, whatever the error (see the top comment). */
+export function mayRepeat(op: OpName, args: Record<string, unknown>, sends: SendRetry): boolean {
   if (IDEMPOTENT_OPS.has(op)) return true;
   if (op === 'send' || op === 'sendBatch') return sends === 'always' || (sends === 'dedupId' && everyEntryHasDedupId(op, args));
   return false;
+}
+
+/** Whether request `op(args)` may be sent again after `err` (see the top comment). */
+export function mayRetry(op: OpName, args: Record<string, unknown>, err: FerryError, sends: SendRetry): boolean {
+  return err.retryable && mayRepeat(op, args, sends);
 }
 
 export interface RetryRun {
