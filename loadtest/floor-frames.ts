@@ -141,9 +141,20 @@ export class FrameReader {
   }
 }
 
+/**
+ * `buf` if it has room for `extra` more bytes after its first `used`, else a buffer twice as big
+ * (or as big as needed) holding those `used` bytes: the growth rule of every append buffer here.
+ */
+export function withRoom(buf: Uint8Array<ArrayBuffer>, used: number, extra: number): Uint8Array<ArrayBuffer> {
+  if (used + extra <= buf.byteLength) return buf;
+  const bigger = new Uint8Array(Math.max(buf.byteLength * 2, used + extra));
+  bigger.set(buf.subarray(0, used));
+  return bigger;
+}
+
 /** Appends frames to a growing buffer; `take()` hands the bytes out and starts again. */
 export class FrameWriter {
-  #buf: Uint8Array;
+  #buf: Uint8Array<ArrayBuffer>;
   #view: DataView;
   #at = 0;
   readonly #initial: number;
@@ -159,11 +170,10 @@ export class FrameWriter {
   }
 
   #room(n: number): void {
-    if (this.#at + n <= this.#buf.byteLength) return;
-    const bigger = new Uint8Array(Math.max(this.#buf.byteLength * 2, this.#at + n));
-    bigger.set(this.#buf.subarray(0, this.#at));
-    this.#buf = bigger;
-    this.#view = new DataView(bigger.buffer);
+    const buf = withRoom(this.#buf, this.#at, n);
+    if (buf === this.#buf) return;
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer);
   }
 
   #head(op: number, id: number): void {

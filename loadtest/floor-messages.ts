@@ -4,7 +4,7 @@
  * destination per event-loop turn; a turn's published bodies back to back in one transferred
  * buffer with their end offsets; answers encoded by the worker, per session, ready to write.
  */
-import { FrameWriter, Op, type ClientFrame } from './floor-frames.js';
+import { FrameWriter, Op, withRoom, type ClientFrame } from './floor-frames.js';
 import type { Bodies, FloorOutput, FloorQueues } from './floor-queues.js';
 
 /** A request routed to a worker: [op (floor-frames Op, or GONE), session, id, queue, n]. */
@@ -57,11 +57,7 @@ export class BodyPacker {
   }
 
   add(body: Uint8Array): void {
-    if (this.#at + body.byteLength > this.#bytes.byteLength) {
-      const bigger = new Uint8Array(Math.max(this.#bytes.byteLength * 2, this.#at + body.byteLength));
-      bigger.set(this.#bytes.subarray(0, this.#at));
-      this.#bytes = bigger;
-    }
+    this.#bytes = withRoom(this.#bytes, this.#at, body.byteLength);
     this.#bytes.set(body, this.#at);
     this.#at += body.byteLength;
     this.#ends.push(this.#at);
