@@ -73,18 +73,20 @@ function endTurn(): void {
   try {
     // A push that need not wait for the disk leaves before the batch is written: the main thread
     // sends it on while this thread writes (docs/protocol.md, "Delivery guarantees").
-    post(host.endTurn(Date.now(), postEarly));
+    postTraced(host.endTurn(Date.now(), postTraced));
   } catch (err) {
     die('commit failed', err);
   }
-  if (tracing) traceMarkHeld(TraceGroup.posted, TraceEvent.P);
   requestSync();
   if (host.forwardsWaiting) scheduleTurn();
   armTimer();
 }
 
-/** A turn's early items, posted before its batch is written (ShardHost.endTurn). */
-function postEarly(items: FromShard[]): void {
+/**
+ * Posts a turn's items and marks the traced ones posted: its early items before its batch is
+ * written (ShardHost.endTurn's beforeWrite), the rest after.
+ */
+function postTraced(items: FromShard[]): void {
   post(items);
   if (tracing) traceMarkHeld(TraceGroup.posted, TraceEvent.P);
 }
