@@ -217,6 +217,35 @@ function ferryViewRows(r: BenchResults): string[] {
   return rows;
 }
 
+/** Thread groups of ferry_thread_cpu_seconds_total, in table order: a label's group is its name up to a `-N` suffix. */
+const THREAD_GROUPS = [
+  ['main', 'main'], ['shard', 'shards'], ['syncer', 'WAL syncers'], ['rocksdb', 'RocksDB flush + compaction'], ['other', 'other (V8 GC and compiler, libuv)'],
+] as const;
+
+/** Sums a view's thread CPU by group (shard-0 and shard-1 are `shard`). */
+export function threadGroups(threads: Readonly<Record<string, number>>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [thread, seconds] of Object.entries(threads)) {
+    const group = thread.replace(/-\d+$/, '');
+    out.set(group, (out.get(group) ?? 0) + seconds);
+  }
+  return out;
+}
+
+/** Ferry's broker CPU per message by thread, for the throughput scenarios (first repetition). */
+function threadCpuRows(r: BenchResults): string[] {
+  const rows = [`| scenario | ${THREAD_GROUPS.map(([, title]) => title).join(' | ')} | all |`, `|---|${THREAD_GROUPS.map(() => '---|').join('')}---|`];
+  for (const s of r.scenarios.filter((x) => x.kind === 'throughput')) {
+    const m = okRuns(r, s.id, 'ferry').find((x) => x.ferry?.threads !== undefined);
+    if (m === undefined || m.messages <= 0) continue;
+    const groups = threadGroups(m.ferry!.threads!);
+    const us = (seconds: number): string => ((seconds / m.messages) * 1e6).toFixed(2);
+    const all = [...groups.values()].reduce((a, b) => a + b, 0);
+    rows.push(`| ${s.id} | ${THREAD_GROUPS.map(([group]) => us(groups.get(group) ?? 0)).join(' | ')} | ${us(all)} |`);
+  }
+  return rows.length > 2 ? rows : [];
+}
+
 function summaryRows(r: BenchResults, med: Median): string[] {
   const rows = ['| scenario | Ferry | best peer here | Ferry target (issue 5) |', '|---|---|---|---|'];
   for (const s of r.scenarios) {
@@ -291,13 +320,19 @@ export function renderResults(r: BenchResults, med: Median): string {
   }
   out.push('⏱ = stopped by its time bound before its message count; the rate is over what was confirmed.', '');
   out.push('## Ferry\'s own view (GET /metrics, first repetition)', '', 'Request duration is measured in the broker from the decoded request to the answer being ready, fsync included.', '', ...ferryViewRows(r), '');
+  const threads = threadCpuRows(r);
+  if (threads.length > 0) {
+    out.push('### Broker CPU by thread, µs per message (ferry_thread_cpu_seconds_total, first repetition)', '',
+      'Where the broker CPU of each throughput scenario went: the main thread (sockets, frames, routing), the shard workers (queue actors, the store, RocksDB writes), their WAL syncers, RocksDB\'s own flush and compaction threads, and the rest (V8\'s garbage collector and compiler threads, libuv). /proc counts in 10 ms ticks per thread.', '',
+      ...threads, '');
+  }
   out.push('## Settings', '', `Counts and bounds: ${JSON.stringify(r.sizes)}.`, '',
     'Every scenario on every broker starts once the broker\'s processes have gone quiet (at most 0.1 of a core over 0.5 s, waiting up to 20 s; a run that started busy says so in a note), so that it does not pay for background work the previous scenario left (loadtest/settle.ts).',
     'Publish: batches of 100 (10 for 64 KiB and 10,000 queues) with 10 batches (100 for 10,000 queues) unconfirmed per producer, so at most 1,000 unconfirmed. Ferry uses sendBatch; RabbitMQ a confirm channel with persistent messages; NATS awaits each PubAck; Redis pipelines XADD.',
     'Consume: queues filled first (not timed), then one consumer per queue with prefetch 1,000 until all are acked. Ferry uses the SDK\'s consume() (push with credit, acks coalesced into deleteReceipts per turn, or up to 2 ms when fewer than 64); RabbitMQ one ack per message; NATS a durable pull consumer, explicit ack, max_ack_pending 1,000; Redis XREADGROUP COUNT 1000 BLOCK 100 and one XACK per batch.',
     'Latency: one producer sends single messages at the fixed rate (a 1 ms pacing tick), stamped on CLOCK_MONOTONIC (loadtest/clock.ts); one consumer (prefetch 1,000) in a worker thread of its own records receive time minus stamp into a log-bucket histogram (< 0.8% error).',
     'Isolation: the light queue\'s latency run at 100 msg/s, first alone, then while 4 producers publish as fast as they can to another queue.',
-    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase; load generator CPU: the same for the harness\'s own process (every client of the run lives in it).',
+    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase; load generator CPU: the same for the harness\'s own process (every client of the run lives in it). Ferry\'s CPU by thread: its own ferry_thread_cpu_seconds_total, scraped before and after the phase.',
     'CPU ceiling: the machine\'s cores × 100,000 ÷ (broker + load generator CPU seconds per 100k messages), i.e. the rate at which the two together would keep every core busy. A rate near its ceiling was bound by CPU; one far below it by something else (round trips, syncs, locks).', '');
   if (existsSync(ANALYSIS)) out.push(readFileSync(ANALYSIS, 'utf8').trimEnd(), '');
   if (existsSync(MEMORY_NOTES)) out.push(readFileSync(MEMORY_NOTES, 'utf8').trimEnd(), '');

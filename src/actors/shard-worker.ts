@@ -16,6 +16,7 @@ import { WalSyncer } from '../storage/wal-syncer.js';
 import { ShardHost, movableBuffers } from './shard-host.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
 import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
+import { osThreadId } from '../common/thread-cpu.js';
 
 const port = parentPort;
 if (port === null) throw new Error('shard-worker.js must run in a worker thread');
@@ -147,5 +148,5 @@ port.on('message', (batch: ToShard[]) => {
   scheduleTurn();
 });
 
-post([{ t: 'ready', queues }]);
+post([{ t: 'ready', queues, threads: { worker: osThreadId(), syncer: syncer.threadId } }]);
 scheduleTurn();

@@ -16,4 +16,5 @@ export interface WalSyncerData {
   control: SharedArrayBuffer;
 }
 
-export type FromSyncer = { t: 'ready' } | { t: 'durable'; through: number } | { t: 'failed'; message: string };
+/** `ready` carries the thread's kernel id (thread-cpu.ts), for the broker's CPU by thread. */
+export type FromSyncer = { t: 'ready'; tid: number | undefined } | { t: 'durable'; through: number } | { t: 'failed'; message: string };

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksLevel } from '@nxtedition/rocksdb';
 import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
+import { osThreadId } from '../common/thread-cpu.js';
 
 const port = parentPort;
 if (port === null) throw new Error('wal-syncer-thread.js must run in a worker thread');
@@ -20,7 +21,7 @@ await db.open({ createIfMissing: false });
 // every WAL file not yet synced, which covers all earlier unsynced writes of any thread.
 const empty = db.batch();
 Atomics.store(flags, STATE, SyncerState.Running);
-post({ t: 'ready' });
+post({ t: 'ready', tid: osThreadId() });
 
 let synced = 0n;
 for (;;) {

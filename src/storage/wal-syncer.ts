@@ -37,7 +37,8 @@ export class WalSyncer {
   #asked = 0;
   #stopping = false;
 
-  private constructor(control: SharedArrayBuffer, exited: Promise<void>) {
+  /** @param threadId the syncer thread's kernel id, if known (thread-cpu.ts) */
+  private constructor(control: SharedArrayBuffer, exited: Promise<void>, readonly threadId: number | undefined) {
     this.#requested = new BigInt64Array(control, 0, 1);
     this.#flags = new Int32Array(control);
     this.#exited = exited;
@@ -49,9 +50,9 @@ export class WalSyncer {
     const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    const ready = new Promise<void>((resolve, reject) => {
+    const ready = new Promise<number | undefined>((resolve, reject) => {
       worker.on('message', (m: FromSyncer) => {
-        if (m.t === 'ready') resolve();
+        if (m.t === 'ready') resolve(m.tid);
         else if (m.t === 'durable') events.durable(m.through);
         else events.failed(new StorageError(`WAL sync failed: ${m.message}`));
       });
@@ -64,8 +65,7 @@ export class WalSyncer {
         if (syncer !== undefined && !syncer.#stopping) events.failed(new StorageError(`WAL syncer thread exited (${code})`));
       });
     });
-    await ready;
-    syncer = new WalSyncer(control, exited);
+    syncer = new WalSyncer(control, exited, await ready);
     return syncer;
   }
 

@@ -7,6 +7,7 @@ import type { ShardQueueStats } from '../actors/shard-messages.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
 import { EncodedCbor } from '../protocol/encoded.js';
+import { cpuByRole, osThreadId, processCpuSeconds, processThreads } from '../common/thread-cpu.js';
 
 /** QueueStats counters exported as ferry_queue_outcomes_total. */
 const OUTCOMES = ['expired', 'deadLettered', 'dropped', 'late', 'duplicates'] as const;
@@ -33,8 +34,13 @@ export class BrokerMetrics {
   readonly #messageCounts = new Map<string, QueueCounts>();
   readonly connections: Gauge;
 
-  constructor(queueStats: () => Promise<ShardQueueStats[]>) {
+  /**
+   * @param queueStats the shards' queue statistics, asked at scrape time
+   * @param threadNames the shards' threads by kernel id (ShardPool.threadNames), for ferry_thread_cpu_seconds_total
+   */
+  constructor(queueStats: () => Promise<ShardQueueStats[]>, threadNames: () => ReadonlyMap<number, string> = () => new Map()) {
     const registers = [this.registry];
+    const mainThread = osThreadId();
     const requestCounts = this.#requestCounts;
     const messageCounts = this.#messageCounts;
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
@@ -60,6 +66,20 @@ export class BrokerMetrics {
             if (n !== undefined) this.inc({ queue, event }, n);
           }
         }
+      },
+    });
+    new Counter({
+      name: 'ferry_thread_cpu_seconds_total',
+      help: 'CPU seconds of this process by thread: main, shard-N, syncer-N (its WAL syncer), rocksdb (flush and compaction), other (V8 garbage collection and compiler, libuv, and threads that ended, e.g. a shard restarted after a crash); Linux only. A restarted shard starts again from 0',
+      labelNames: ['thread'], registers,
+      collect() {
+        this.reset();
+        const threads = processThreads();
+        const total = processCpuSeconds();
+        if (threads === undefined || total === undefined) return;
+        const roles = new Map(threadNames());
+        if (mainThread !== undefined) roles.set(mainThread, 'main');
+        for (const [thread, seconds] of cpuByRole(threads, roles, total)) this.inc({ thread }, seconds);
       },
     });
     this.connections = new Gauge({ name: 'ferry_connections', help: 'Open WebSocket connections', registers });
