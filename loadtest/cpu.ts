@@ -1,5 +1,5 @@
-/** Broker CPU time from /proc: utime + stime of a process (all its threads), in seconds. */
-import { processCpuSeconds } from '../src/common/thread-cpu.js';
+/** Broker CPU time from /proc: utime + stime of a process (all its threads), in seconds; Ferry's also by thread. */
+import { processCpuByRole, processCpuSeconds } from '../src/common/thread-cpu.js';
 
 /** Measures CPU seconds of a set of processes across a phase. */
 export class CpuMeter {
@@ -22,5 +22,32 @@ export class CpuMeter {
       total += s1 - s0;
     }
     return total;
+  }
+}
+
+/**
+ * Measures a Ferry broker's CPU seconds by thread role (src/common/thread-cpu.ts: main, shard-N,
+ * syncer-N, rocksdb, other) across a phase, from /proc like CpuMeter: read by the harness at the
+ * phase's edges, not scraped, so the scrape's own work is not counted.
+ */
+export class ThreadCpuMeter {
+  readonly #start: Map<string, number> | undefined;
+  constructor(readonly pid: number) {
+    this.#start = processCpuByRole(pid);
+  }
+
+  /**
+   * Seconds each role used since construction (a role that used none is left out, and so is one
+   * whose count went down: a shard restarted meanwhile), or undefined when /proc could not be read.
+   */
+  elapsed(): Record<string, number> | undefined {
+    const end = processCpuByRole(this.pid);
+    if (this.#start === undefined || end === undefined) return undefined;
+    const out: Record<string, number> = {};
+    for (const [role, seconds] of end) {
+      const d = seconds - (this.#start.get(role) ?? 0);
+      if (d > 0) out[role] = d;
+    }
+    return out;
   }
 }

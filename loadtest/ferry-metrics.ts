@@ -1,8 +1,7 @@
 /**
  * Ferry's own view of a scenario, from its Prometheus endpoint (GET /metrics): the request-duration
- * histogram per op (decode → answer ready, fsync included), the message counters and the CPU
- * seconds of each of the broker's threads, as the difference between a scrape before and one after
- * the measured phase.
+ * histogram per op (decode → answer ready, fsync included) and the message counters, as the
+ * difference between a scrape before and one after the measured phase.
  */
 
 export interface OpView {
@@ -17,8 +16,6 @@ export interface FerryView {
   ops: Record<string, OpView>;
   /** ferry_messages_total by event (sent, received, deleted, pushed), summed over queues. */
   messages: Record<string, number>;
-  /** ferry_thread_cpu_seconds_total by thread (main, shard-N, syncer-N, rocksdb, other); absent off Linux. */
-  threads?: Record<string, number>;
 }
 
 interface Scrape {
@@ -26,7 +23,6 @@ interface Scrape {
   sums: Map<string, number>;
   counts: Map<string, number>;
   messages: Map<string, number>;
-  threads: Map<string, number>;
 }
 
 const SAMPLE = /^([a-z_]+)(?:\{([^}]*)\})?\s+(\S+)$/;
@@ -39,7 +35,7 @@ function labels(text: string | undefined): Record<string, string> {
 }
 
 export function parseMetrics(text: string): Scrape {
-  const s: Scrape = { buckets: new Map(), sums: new Map(), counts: new Map(), messages: new Map(), threads: new Map() };
+  const s: Scrape = { buckets: new Map(), sums: new Map(), counts: new Map(), messages: new Map() };
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = SAMPLE.exec(line.trim());
@@ -58,8 +54,6 @@ export function parseMetrics(text: string): Scrape {
       s.counts.set(l.op, value);
     } else if (name === 'ferry_messages_total' && l.event !== undefined) {
       s.messages.set(l.event, (s.messages.get(l.event) ?? 0) + value);
-    } else if (name === 'ferry_thread_cpu_seconds_total' && l.thread !== undefined) {
-      s.threads.set(l.thread, value);
     }
   }
   return s;
@@ -93,17 +87,10 @@ export function diffView(before: Scrape, after: Scrape): FerryView {
       .sort((a, b) => a[0] - b[0]);
     ops[op] = { requests, meanMs: (sum / requests) * 1000, p50LeMs: quantileLe(cumulative, requests, 0.5), p99LeMs: quantileLe(cumulative, requests, 0.99) };
   }
-  const messages = increases(before.messages, after.messages);
-  if (after.threads.size === 0) return { ops, messages };
-  return { ops, messages, threads: increases(before.threads, after.threads) };
-}
-
-/** What each counter gained between two scrapes; a counter that did not gain (or was reset: a restarted shard's thread) is left out. */
-function increases(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, n] of after) {
-    const d = n - (before.get(key) ?? 0);
-    if (d > 0) out[key] = d;
+  const messages: Record<string, number> = {};
+  for (const [event, n] of after.messages) {
+    const d = n - (before.messages.get(event) ?? 0);
+    if (d > 0) messages[event] = d;
   }
-  return out;
+  return { ops, messages };
 }

@@ -236,9 +236,9 @@ export function threadGroups(threads: Readonly<Record<string, number>>): Map<str
 function threadCpuRows(r: BenchResults): string[] {
   const rows = [`| scenario | ${THREAD_GROUPS.map(([, title]) => title).join(' | ')} | all |`, `|---|${THREAD_GROUPS.map(() => '---|').join('')}---|`];
   for (const s of r.scenarios.filter((x) => x.kind === 'throughput')) {
-    const m = okRuns(r, s.id, 'ferry').find((x) => x.ferry?.threads !== undefined);
+    const m = okRuns(r, s.id, 'ferry').find((x) => x.threadCpu !== undefined);
     if (m === undefined || m.messages <= 0) continue;
-    const groups = threadGroups(m.ferry!.threads!);
+    const groups = threadGroups(m.threadCpu!);
     const us = (seconds: number): string => ((seconds / m.messages) * 1e6).toFixed(2);
     const all = [...groups.values()].reduce((a, b) => a + b, 0);
     rows.push(`| ${s.id} | ${THREAD_GROUPS.map(([group]) => us(groups.get(group) ?? 0)).join(' | ')} | ${us(all)} |`);
@@ -322,8 +322,8 @@ export function renderResults(r: BenchResults, med: Median): string {
   out.push('## Ferry\'s own view (GET /metrics, first repetition)', '', 'Request duration is measured in the broker from the decoded request to the answer being ready, fsync included.', '', ...ferryViewRows(r), '');
   const threads = threadCpuRows(r);
   if (threads.length > 0) {
-    out.push('### Broker CPU by thread, µs per message (ferry_thread_cpu_seconds_total, first repetition)', '',
-      'Where the broker CPU of each throughput scenario went: the main thread (sockets, frames, routing), the shard workers (queue actors, the store, RocksDB writes), their WAL syncers, RocksDB\'s own flush and compaction threads, and the rest (V8\'s garbage collector and compiler threads, libuv). /proc counts in 10 ms ticks per thread.', '',
+    out.push('### Broker CPU by thread, µs per message (first repetition)', '',
+      'Where the broker CPU of each throughput scenario went: the main thread (sockets, frames, routing), the shard workers (queue actors, the store, RocksDB writes), their WAL syncers, RocksDB\'s own flush and compaction threads, and the rest (V8\'s garbage collector and compiler threads, libuv). Read from /proc/PID/task at the edges of the measured phase (the threads name themselves; the broker exports the same split as ferry_thread_cpu_seconds_total); /proc counts in 10 ms ticks per thread.', '',
       ...threads, '');
   }
   out.push('## Settings', '', `Counts and bounds: ${JSON.stringify(r.sizes)}.`, '',
@@ -332,7 +332,7 @@ export function renderResults(r: BenchResults, med: Median): string {
     'Consume: queues filled first (not timed), then one consumer per queue with prefetch 1,000 until all are acked. Ferry uses the SDK\'s consume() (push with credit, acks coalesced into deleteReceipts per turn, or up to 2 ms when fewer than 64); RabbitMQ one ack per message; NATS a durable pull consumer, explicit ack, max_ack_pending 1,000; Redis XREADGROUP COUNT 1000 BLOCK 100 and one XACK per batch.',
     'Latency: one producer sends single messages at the fixed rate (a 1 ms pacing tick), stamped on CLOCK_MONOTONIC (loadtest/clock.ts); one consumer (prefetch 1,000) in a worker thread of its own records receive time minus stamp into a log-bucket histogram (< 0.8% error).',
     'Isolation: the light queue\'s latency run at 100 msg/s, first alone, then while 4 producers publish as fast as they can to another queue.',
-    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase; load generator CPU: the same for the harness\'s own process (every client of the run lives in it). Ferry\'s CPU by thread: its own ferry_thread_cpu_seconds_total, scraped before and after the phase.',
+    'Broker CPU: utime + stime of the broker process (all threads) from /proc/PID/stat, across the measured phase; load generator CPU: the same for the harness\'s own process (every client of the run lives in it). Ferry\'s CPU by thread: the same for each of its threads (/proc/PID/task), by the names the threads give themselves.',
     'CPU ceiling: the machine\'s cores × 100,000 ÷ (broker + load generator CPU seconds per 100k messages), i.e. the rate at which the two together would keep every core busy. A rate near its ceiling was bound by CPU; one far below it by something else (round trips, syncs, locks).', '');
   if (existsSync(ANALYSIS)) out.push(readFileSync(ANALYSIS, 'utf8').trimEnd(), '');
   if (existsSync(MEMORY_NOTES)) out.push(readFileSync(MEMORY_NOTES, 'utf8').trimEnd(), '');

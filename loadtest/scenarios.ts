@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { FerryClient } from '../src/client/index.js';
 import { IDLE_CLOSE_MS, Unsupported, type BrokerAdapter, type Producer } from './adapters/adapter.js';
 import { closeMany, openMany, type Closable } from './bounded.js';
-import { CpuMeter } from './cpu.js';
+import { CpuMeter, ThreadCpuMeter } from './cpu.js';
 import { diffView, scrape, type FerryView } from './ferry-metrics.js';
 import { LatencyHistogram, type Percentiles } from './histogram.js';
 import { MB, memoryOfAll, openFilesLimit, slope, type MemorySample, type MemoryUse } from './memory.js';
@@ -100,6 +100,8 @@ export interface Measurement {
   timeBounded?: boolean;
   notes?: string[];
   ferry?: FerryView;
+  /** Ferry only: the broker's CPU seconds in the measured phase by thread (cpu.ts ThreadCpuMeter). */
+  threadCpu?: Record<string, number>;
   memory?: MemoryFigures;
 }
 
@@ -150,8 +152,11 @@ async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: n
   const before = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
   const cpu = new CpuMeter(ctx.adapter.serverPids());
   const loadGen = new CpuMeter([process.pid]);
+  const brokerPid = ctx.ferry === undefined ? undefined : ctx.adapter.serverPids()[0];
+  const threads = brokerPid === undefined ? undefined : new ThreadCpuMeter(brokerPid);
   const r = await phase();
   const cpuSeconds = cpu.elapsed();
+  const threadCpu = threads?.elapsed();
   const loadGenSeconds = loadGen.elapsed();
   const after = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
   const m: Measurement = {
@@ -163,6 +168,7 @@ async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: n
   if (cpuSeconds !== undefined && r.messages > 0) m.cpuPer100k = (cpuSeconds / r.messages) * 100_000;
   if (loadGenSeconds !== undefined && r.messages > 0) m.loadGenCpuPer100k = (loadGenSeconds / r.messages) * 100_000;
   if (before !== undefined && after !== undefined) m.ferry = diffView(before, after);
+  if (threadCpu !== undefined) m.threadCpu = threadCpu;
   return m;
 }
 

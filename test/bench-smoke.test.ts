@@ -15,7 +15,7 @@ interface Run {
   broker: string;
   status: string;
   reason?: string;
-  measurement?: { messages: number; msgsPerSec: number; cpuPer100k?: number; loadGenCpuPer100k?: number; latency?: { count: number; p50: number; p99: number; p999: number; max: number }; notes?: string[] };
+  measurement?: { messages: number; msgsPerSec: number; cpuPer100k?: number; loadGenCpuPer100k?: number; threadCpu?: Record<string, number>; latency?: { count: number; p50: number; p99: number; p999: number; max: number }; notes?: string[] };
 }
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -51,6 +51,10 @@ t.test('bench --smoke runs the core scenarios on Ferry and writes numbers to --o
     t.ok((r.measurement?.cpuPer100k ?? 0) > 0, `${r.scenario}: broker CPU measured`);
     t.ok((r.measurement?.loadGenCpuPer100k ?? 0) > 0, `${r.scenario}: load generator CPU measured`);
   }
+  // The broker's CPU by thread: the shard that holds publish-1's queue worked, and so did the main thread.
+  const byThread = results.runs.find((r) => r.scenario === 'publish-1')!.measurement!.threadCpu ?? {};
+  t.ok((byThread['shard-0'] ?? 0) + (byThread['shard-1'] ?? 0) > 0 && (byThread.main ?? 0) > 0, `publish-1: CPU by thread ${JSON.stringify(byThread)}`);
+  t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /### Broker CPU by thread, µs per message[^]*\| publish-1 \| [\d.]+ \| [\d.]+ \|/, 'and RESULTS.md shows it');
   const latencyRun = results.runs.find((r) => r.scenario === 'latency')!.measurement!;
   const latency = latencyRun.latency!;
   t.ok(latency.count > 0, 'latency samples recorded');

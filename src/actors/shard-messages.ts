@@ -75,15 +75,8 @@ export interface ShardQueueStats extends QueueStats {
   name: string;
 }
 
-/** Kernel thread ids of a shard's two threads, for the broker's CPU by thread (undefined where unknown). */
-export interface ShardThreads {
-  worker: number | undefined;
-  syncer: number | undefined;
-}
-
 export type FromShard =
-  /** The shard has recovered its queues; `threads`: kernel ids of its worker and syncer threads (thread-cpu.ts), if known. */
-  | { t: 'ready'; queues: QueueInfo[]; threads: ShardThreads }
+  | { t: 'ready'; queues: QueueInfo[] }
   /** An answer (batch replies and received messages travel in `replies` instead). */
   | { t: 'reply'; r: number; result: unknown }
   /**

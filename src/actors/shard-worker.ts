@@ -16,11 +16,12 @@ import { WalSyncer } from '../storage/wal-syncer.js';
 import { ShardHost, movableBuffers } from './shard-host.js';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-messages.js';
 import { TraceEvent, TraceGroup, traceMarkHeld, tracing } from '../common/trace.js';
-import { osThreadId } from '../common/thread-cpu.js';
+import { nameThisThread, shardThreadName, syncerThreadName } from '../common/thread-cpu.js';
 
 const port = parentPort;
 if (port === null) throw new Error('shard-worker.js must run in a worker thread');
 const data = workerData as ShardWorkerData;
+nameThisThread(shardThreadName(data.shard)); // for top -H, and the broker's CPU by thread (metrics.ts)
 
 const store = await ShardStore.open(data.dir);
 const host = new ShardHost(store, data.bodyCacheBytes, data.replicated === true, { deferSync: true });
@@ -45,7 +46,7 @@ function die(msg: string, err: unknown): never {
   process.exit(70);
 }
 
-const syncer = await WalSyncer.start(store.handle, `ferry-syncer-${data.shard}`, {
+const syncer = await WalSyncer.start(store.handle, syncerThreadName(data.shard), {
   durable: (through) => {
     if (closing) return; // close() syncs the rest itself
     store.markDurable(through);
@@ -148,5 +149,5 @@ port.on('message', (batch: ToShard[]) => {
   scheduleTurn();
 });
 
-post([{ t: 'ready', queues, threads: { worker: osThreadId(), syncer: syncer.threadId } }]);
+post([{ t: 'ready', queues }]);
 scheduleTurn();

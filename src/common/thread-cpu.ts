@@ -6,7 +6,7 @@
  * CPU-seconds per 100k messages, broken down). Elsewhere than Linux every function here answers
  * undefined and callers report nothing.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc stat times (USER_HZ: 100 on Linux x86-64 and arm64). */
 const TICKS_PER_SECOND = 100;
@@ -42,22 +42,32 @@ function readStat(path: string): StatTimes | undefined {
 }
 
 /** CPU seconds a process has used, all its threads (ended ones included), or undefined. */
-export function processCpuSeconds(pid: number | 'self' = 'self'): number | undefined {
+export function processCpuSeconds(pid: number): number | undefined {
   return readStat(`/proc/${pid}/stat`)?.seconds;
 }
 
-/** The calling thread's kernel thread id (what /proc/PID/task lists), or undefined where unknown. */
-export function osThreadId(): number | undefined {
+/**
+ * Names the calling thread in the kernel (proc(5): /proc/thread-self/comm, at most 15 bytes), so
+ * that `top -H`, `ps -T`, perf and this module tell a broker's threads apart: Node names none of
+ * its worker threads. Best effort: false where it cannot (not Linux).
+ */
+export function nameThisThread(name: string): boolean {
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isSafeInteger(tid) && tid > 0 ? tid : undefined;
+    writeFileSync('/proc/thread-self/comm', name.slice(0, 15));
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
+/** Kernel names of a shard's worker and WAL syncer threads (nameThisThread), and the roles they report as. */
+export const shardThreadName = (shard: number): string => `ferry-shard-${shard}`;
+export const syncerThreadName = (shard: number): string => `ferry-sync-${shard}`;
+const SHARD_THREAD = /^ferry-shard-(\d+)$/;
+const SYNCER_THREAD = /^ferry-sync-(\d+)$/;
+
 /** Each live thread of a process by kernel thread id, with its name and CPU seconds; undefined where unknown. */
-export function processThreads(pid: number | 'self' = 'self'): Map<number, StatTimes> | undefined {
+export function processThreads(pid: number): Map<number, StatTimes> | undefined {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -72,22 +82,33 @@ export function processThreads(pid: number | 'self' = 'self'): Map<number, StatT
   return out;
 }
 
-/** Name of the CPU left over: threads without a role, and threads that have ended. */
+/** The role of the CPU left over: threads without one, and threads that have ended. */
 export const OTHER_THREADS = 'other';
-/** Name of RocksDB's own background threads (flush, compaction), which name themselves `rocksdb:…`. */
-export const STORAGE_THREADS = 'rocksdb';
 
 /**
- * A process's CPU seconds by thread role. `roles` names threads by kernel id (the main thread,
- * each shard, each syncer); RocksDB's threads are found by their name; the rest of `total` (V8's
- * helpers, libuv's pool, and every thread that has ended, e.g. a shard restarted after a crash) is
- * OTHER_THREADS, so the parts add up to the process's CPU.
+ * The role a broker thread's CPU is reported under: `main` (the thread whose id is the process's),
+ * `shard-N` and `syncer-N` (named by nameThisThread), `rocksdb` (RocksDB's flush and compaction
+ * threads name themselves `rocksdb:…`), or undefined for the rest (V8's helpers, libuv's pool).
  */
-export function cpuByRole(threads: ReadonlyMap<number, StatTimes>, roles: ReadonlyMap<number, string>, total: number): Map<string, number> {
+export function threadRole(pid: number, tid: number, name: string): string | undefined {
+  if (tid === pid) return 'main';
+  const shard = SHARD_THREAD.exec(name);
+  if (shard !== null) return `shard-${shard[1]}`;
+  const syncer = SYNCER_THREAD.exec(name);
+  if (syncer !== null) return `syncer-${syncer[1]}`;
+  return name.startsWith('rocksdb') ? 'rocksdb' : undefined;
+}
+
+/**
+ * A process's CPU seconds by thread role (threadRole); the rest of `total` (threads without a role,
+ * and every thread that has ended, e.g. a shard restarted after a crash) is OTHER_THREADS, so the
+ * parts add up to the process's CPU.
+ */
+export function cpuByRole(pid: number, threads: ReadonlyMap<number, StatTimes>, total: number): Map<string, number> {
   const out = new Map<string, number>();
   let named = 0;
   for (const [tid, t] of threads) {
-    const role = roles.get(tid) ?? (t.name.startsWith('rocksdb') ? STORAGE_THREADS : undefined);
+    const role = threadRole(pid, tid, t.name);
     if (role === undefined) continue;
     out.set(role, (out.get(role) ?? 0) + t.seconds);
     named += t.seconds;
@@ -95,4 +116,11 @@ export function cpuByRole(threads: ReadonlyMap<number, StatTimes>, roles: Readon
   // /proc rounds each thread to a tick: the rest is never below zero.
   out.set(OTHER_THREADS, Math.max(0, total - named));
   return out;
+}
+
+/** cpuByRole of a live process read from /proc now, or undefined where it cannot be read. */
+export function processCpuByRole(pid: number): Map<string, number> | undefined {
+  const threads = processThreads(pid);
+  const total = processCpuSeconds(pid);
+  return threads === undefined || total === undefined ? undefined : cpuByRole(pid, threads, total);
 }

@@ -14,7 +14,8 @@ export const SyncerState = { Starting: 0, Running: 1, Stopped: 2 } as const;
 export interface WalSyncerData {
   handle: bigint;
   control: SharedArrayBuffer;
+  /** The thread's name, for the kernel too (thread-cpu.ts nameThisThread). */
+  name: string;
 }
 
-/** `ready` carries the thread's kernel id (thread-cpu.ts), for the broker's CPU by thread. */
-export type FromSyncer = { t: 'ready'; tid: number | undefined } | { t: 'durable'; through: number } | { t: 'failed'; message: string };
+export type FromSyncer = { t: 'ready' } | { t: 'durable'; through: number } | { t: 'failed'; message: string };

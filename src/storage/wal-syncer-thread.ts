@@ -6,11 +6,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RocksLevel } from '@nxtedition/rocksdb';
 import { STATE, STOP, SyncerState, type FromSyncer, type WalSyncerData } from './wal-syncer-control.js';
-import { osThreadId } from '../common/thread-cpu.js';
+import { nameThisThread } from '../common/thread-cpu.js';
 
 const port = parentPort;
 if (port === null) throw new Error('wal-syncer-thread.js must run in a worker thread');
 const data = workerData as WalSyncerData;
+nameThisThread(data.name);
 const requested = new BigInt64Array(data.control, 0, 1);
 const flags = new Int32Array(data.control);
 const post = (m: FromSyncer): void => port.postMessage(m);
@@ -21,7 +22,7 @@ await db.open({ createIfMissing: false });
 // every WAL file not yet synced, which covers all earlier unsynced writes of any thread.
 const empty = db.batch();
 Atomics.store(flags, STATE, SyncerState.Running);
-post({ t: 'ready', tid: osThreadId() });
+post({ t: 'ready' });
 
 let synced = 0n;
 for (;;) {

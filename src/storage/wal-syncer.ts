@@ -37,22 +37,21 @@ export class WalSyncer {
   #asked = 0;
   #stopping = false;
 
-  /** @param threadId the syncer thread's kernel id, if known (thread-cpu.ts) */
-  private constructor(control: SharedArrayBuffer, exited: Promise<void>, readonly threadId: number | undefined) {
+  private constructor(control: SharedArrayBuffer, exited: Promise<void>) {
     this.#requested = new BigInt64Array(control, 0, 1);
     this.#flags = new Int32Array(control);
     this.#exited = exited;
   }
 
-  /** Starts the thread over an open database's `handle`; resolves once it is ready to sync. */
+  /** Starts the thread (named `name`, in the kernel too) over an open database's `handle`; resolves once it is ready to sync. */
   static async start(handle: bigint, name: string, events: SyncerEvents): Promise<WalSyncer> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const worker = new Worker(THREAD_URL, { workerData: { handle, control } satisfies WalSyncerData, name });
+    const worker = new Worker(THREAD_URL, { workerData: { handle, control, name } satisfies WalSyncerData, name });
     let syncer: WalSyncer | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    const ready = new Promise<number | undefined>((resolve, reject) => {
+    const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromSyncer) => {
-        if (m.t === 'ready') resolve(m.tid);
+        if (m.t === 'ready') resolve();
         else if (m.t === 'durable') events.durable(m.through);
         else events.failed(new StorageError(`WAL sync failed: ${m.message}`));
       });
@@ -65,7 +64,8 @@ export class WalSyncer {
         if (syncer !== undefined && !syncer.#stopping) events.failed(new StorageError(`WAL syncer thread exited (${code})`));
       });
     });
-    syncer = new WalSyncer(control, exited, await ready);
+    await ready;
+    syncer = new WalSyncer(control, exited);
     return syncer;
   }
 

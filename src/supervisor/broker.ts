@@ -70,7 +70,7 @@ export async function startBroker(config: BrokerConfig, logger?: Logger): Promis
   }, log, cluster?.poolEvents ?? router);
   router.attach(pool);
   cluster?.attach(router, pool);
-  const metrics = new BrokerMetrics(() => pool.stats(), () => pool.threadNames());
+  const metrics = new BrokerMetrics(() => pool.stats());
 
   const handler: RequestHandler = {
     dispatch: cluster === undefined

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type WireError } from '../protocol/errors.js';
 import type { DeliveredMessage } from '../protocol/ops.js';
 import type { LogEntry } from '../actors/replica-log.js';
-import type { FromShard, QueueInfo, ShardQueueStats, ShardThreads, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
+import type { FromShard, QueueInfo, ShardQueueStats, ShardWorkerData, ToShard } from '../actors/shard-messages.js';
 import { SendPacker, transferables } from '../actors/packing.js';
 import { EncodedCbor } from '../protocol/encoded.js';
 import type { ForwardId } from '../storage/keys.js';
@@ -72,8 +72,6 @@ interface Slot {
   pending: IdTable<(a: Answer) => void>;
   closed: Promise<void> | undefined;
   restartTimer: NodeJS.Timeout | undefined;
-  /** The running worker's threads, from its `ready` (threadNames). */
-  threads: ShardThreads | undefined;
 }
 
 export class ShardPool {
@@ -90,7 +88,7 @@ export class ShardPool {
     this.#log = log;
     this.#events = events;
     this.#slots = Array.from({ length: opts.shards }, () => ({
-      worker: undefined, up: false, outbox: [], sends: undefined, pending: new IdTable(), closed: undefined, restartTimer: undefined, threads: undefined,
+      worker: undefined, up: false, outbox: [], sends: undefined, pending: new IdTable(), closed: undefined, restartTimer: undefined,
     }));
   }
 
@@ -100,19 +98,6 @@ export class ShardPool {
 
   isUp(shard: number): boolean {
     return this.#slots[shard]?.up === true;
-  }
-
-  /**
-   * Names of the running shards' threads by kernel thread id (`shard-N`, `syncer-N`), for the
-   * broker's CPU by thread (metrics.ts). A shard that is down has none.
-   */
-  threadNames(): Map<number, string> {
-    const names = new Map<number, string>();
-    this.#slots.forEach((slot, shard) => {
-      if (slot.threads?.worker !== undefined) names.set(slot.threads.worker, `shard-${shard}`);
-      if (slot.threads?.syncer !== undefined) names.set(slot.threads.syncer, `syncer-${shard}`);
-    });
-    return names;
   }
 
   get allUp(): boolean {
@@ -139,7 +124,6 @@ export class ShardPool {
           if (m.t === 'ready') {
             ready = true;
             slot.up = true;
-            slot.threads = m.threads;
             this.#log.info({ shard, queues: m.queues.length }, 'shard ready');
             this.#events.shardUp(shard, m.queues);
             resolve();
@@ -158,7 +142,6 @@ export class ShardPool {
         const wasUp = slot.up;
         slot.up = false;
         slot.worker = undefined;
-        slot.threads = undefined;
         this.#failPending(slot, { code: ErrorCodes.ShardUnavailable, message: `shard ${shard} stopped; retry`, retryable: true });
         if (this.#closing) return;
         this.#log.error({ shard, code }, 'shard worker died; restarting');

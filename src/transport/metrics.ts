@@ -7,7 +7,7 @@ import type { ShardQueueStats } from '../actors/shard-messages.js';
 import type { Answer } from '../supervisor/shard-pool.js';
 import type { OpName } from '../protocol/ops.js';
 import { EncodedCbor } from '../protocol/encoded.js';
-import { cpuByRole, osThreadId, processCpuSeconds, processThreads } from '../common/thread-cpu.js';
+import { processCpuByRole } from '../common/thread-cpu.js';
 
 /** QueueStats counters exported as ferry_queue_outcomes_total. */
 const OUTCOMES = ['expired', 'deadLettered', 'dropped', 'late', 'duplicates'] as const;
@@ -34,13 +34,8 @@ export class BrokerMetrics {
   readonly #messageCounts = new Map<string, QueueCounts>();
   readonly connections: Gauge;
 
-  /**
-   * @param queueStats the shards' queue statistics, asked at scrape time
-   * @param threadNames the shards' threads by kernel id (ShardPool.threadNames), for ferry_thread_cpu_seconds_total
-   */
-  constructor(queueStats: () => Promise<ShardQueueStats[]>, threadNames: () => ReadonlyMap<number, string> = () => new Map()) {
+  constructor(queueStats: () => Promise<ShardQueueStats[]>) {
     const registers = [this.registry];
-    const mainThread = osThreadId();
     const requestCounts = this.#requestCounts;
     const messageCounts = this.#messageCounts;
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
@@ -74,12 +69,7 @@ export class BrokerMetrics {
       labelNames: ['thread'], registers,
       collect() {
         this.reset();
-        const threads = processThreads();
-        const total = processCpuSeconds();
-        if (threads === undefined || total === undefined) return;
-        const roles = new Map(threadNames());
-        if (mainThread !== undefined) roles.set(mainThread, 'main');
-        for (const [thread, seconds] of cpuByRole(threads, roles, total)) this.inc({ thread }, seconds);
+        for (const [thread, seconds] of processCpuByRole(process.pid) ?? []) this.inc({ thread }, seconds);
       },
     });
     this.connections = new Gauge({ name: 'ferry_connections', help: 'Open WebSocket connections', registers });
