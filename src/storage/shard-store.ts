@@ -80,11 +80,16 @@ const SLAB_BYTES = 256 * 1024;
  * write buffers, two of them, plus allocator slack: about 170 MB resident under a steady write
  * load, measured, more than the compact index of 10 million queued messages (issue 5, memory).
  * With a budget it uses level compaction with write buffers of a quarter of it (up to 6 of them,
- * flushed two at a time). 32 MiB: 8 MiB buffers, ~30,000 messages of 256 bytes each.
+ * flushed two at a time), compacting level 0 into level 1 every two flushes, so every `budget`
+ * bytes written, and level 1 holds `budget` bytes.
+ * 64 MiB: 16 MiB buffers, ~60,000 messages of 256 bytes each. At 32 MiB RocksDB's compaction
+ * threads cost 1.1 µs of CPU per message in publish ×1 and 1.1–1.6 µs in publish ×16 (the
+ * broker's CPU by thread, loadtest/analysis.md, tenth session); at 64 MiB 0.3 and 0.5–0.7 µs,
+ * for 20 MB more resident with 10 million messages queued (357 MB against 337 MB).
  * Index blocks of the tables live in the (8 MiB) block cache rather than beside it, so they do not
  * grow with the data on disk (7 bytes a queued message otherwise, measured at 10 million).
  */
-const MEMTABLE_BUDGET_BYTES = 32 * 1024 * 1024;
+const MEMTABLE_BUDGET_BYTES = 64 * 1024 * 1024;
 /** A written batch of at most this many key and value bytes is emptied and reused (ShardStore.#spare). */
 const SPARE_MAX_BYTES = 1024 * 1024;
 
