@@ -1,5 +1,6 @@
 /** Broker CPU time from /proc: utime + stime of a process (all its threads), in seconds; Ferry's also by thread. */
 import { processCpuByRole, processCpuSeconds } from '../src/common/thread-cpu.js';
+import { increases } from './increases.js';
 
 /** Measures CPU seconds of a set of processes across a phase. */
 export class CpuMeter {
@@ -42,12 +43,6 @@ export class ThreadCpuMeter {
    */
   elapsed(): Record<string, number> | undefined {
     const end = processCpuByRole(this.pid);
-    if (this.#start === undefined || end === undefined) return undefined;
-    const out: Record<string, number> = {};
-    for (const [role, seconds] of end) {
-      const d = seconds - (this.#start.get(role) ?? 0);
-      if (d > 0) out[role] = d;
-    }
-    return out;
+    return this.#start === undefined || end === undefined ? undefined : increases(this.#start, end);
   }
 }

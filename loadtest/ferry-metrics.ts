@@ -3,6 +3,7 @@
  * histogram per op (decode → answer ready, fsync included) and the message counters, as the
  * difference between a scrape before and one after the measured phase.
  */
+import { increases } from './increases.js';
 
 export interface OpView {
   requests: number;
@@ -87,10 +88,5 @@ export function diffView(before: Scrape, after: Scrape): FerryView {
       .sort((a, b) => a[0] - b[0]);
     ops[op] = { requests, meanMs: (sum / requests) * 1000, p50LeMs: quantileLe(cumulative, requests, 0.5), p99LeMs: quantileLe(cumulative, requests, 0.99) };
   }
-  const messages: Record<string, number> = {};
-  for (const [event, n] of after.messages) {
-    const d = n - (before.messages.get(event) ?? 0);
-    if (d > 0) messages[event] = d;
-  }
-  return { ops, messages };
+  return { ops, messages: increases(before.messages, after.messages) };
 }

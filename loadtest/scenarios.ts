@@ -152,7 +152,7 @@ async function measured(ctx: ScenarioContext, phase: () => Promise<{ messages: n
   const before = ctx.ferry ? await scrape(ctx.ferry.httpUrl) : undefined;
   const cpu = new CpuMeter(ctx.adapter.serverPids());
   const loadGen = new CpuMeter([process.pid]);
-  const brokerPid = ctx.ferry === undefined ? undefined : ctx.adapter.serverPids()[0];
+  const brokerPid = ctx.ferry === undefined ? undefined : cpu.pids[0];
   const threads = brokerPid === undefined ? undefined : new ThreadCpuMeter(brokerPid);
   const r = await phase();
   const cpuSeconds = cpu.elapsed();

@@ -83,7 +83,7 @@ export function processThreads(pid: number): Map<number, StatTimes> | undefined 
 }
 
 /** The role of the CPU left over: threads without one, and threads that have ended. */
-export const OTHER_THREADS = 'other';
+const OTHER_THREADS = 'other';
 
 /**
  * The role a broker thread's CPU is reported under: `main` (the thread whose id is the process's),
