@@ -67,7 +67,7 @@ export async function closeOrDestroy(close: () => Promise<unknown>, destroy: () 
 }
 
 /** Runs `fn` with `onAbort` armed: once `signal` aborts, onAbort runs (and `fn` is expected to fail). */
-export async function abortable<T>(signal: AbortSignal, onAbort: () => void, fn: () => Promise<T>): Promise<T> {
+async function abortable<T>(signal: AbortSignal, onAbort: () => void, fn: () => Promise<T>): Promise<T> {
   if (signal.aborted) throw new Error('aborted');
   signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -75,6 +75,21 @@ export async function abortable<T>(signal: AbortSignal, onAbort: () => void, fn:
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * An idle client (memory-idle) whose fresh connection passed `check` (its queue is there): if the
+ * check fails, or `signal` aborts it (`onAbort` drops the connection at once), the connection is
+ * closed before the error goes on, so a failed open never leaves a socket behind.
+ */
+export async function checkedIdleClient(signal: AbortSignal, onAbort: () => void, check: () => Promise<unknown>, close: () => Promise<void>): Promise<IdleClient> {
+  try {
+    await abortable(signal, onAbort, check);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { close };
 }
 
 /** The broker is not installed or not running: the report says "skipped", never a number. */

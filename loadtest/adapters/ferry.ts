@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import { connect, type FerryClient } from '../../src/client/index.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
-import { abortable, BrokerUnavailable, IDLE_CONNECT_MS, Unsupported, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
+import { BrokerUnavailable, checkedIdleClient, IDLE_CONNECT_MS, Unsupported, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer, type QueueOptions } from './adapter.js';
 
 export class FerryAdapter implements BrokerAdapter {
   readonly name = 'ferry';
@@ -95,19 +95,15 @@ export class FerryAdapter implements BrokerAdapter {
         clearTimeout(t);
       }
     };
-    try {
-      const reply = await abortable(signal, () => ws.terminate(), () => new Promise<Record<string, unknown>>((resolve, reject) => {
+    return checkedIdleClient(signal, () => ws.terminate(), async () => {
+      const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
         ws.once('open', () => ws.send(encodeFrame({ id: 1, op: 'getQueueAttributes', args: { queue } })));
         ws.once('message', (data: Buffer) => resolve(decodeFrame(new Uint8Array(data)) as Record<string, unknown>));
         ws.once('error', reject);
         void closed.then(() => reject(new Error('closed before the reply')));
-      }));
+      });
       if (reply.error !== undefined) throw new Error(`getQueueAttributes failed: ${JSON.stringify(reply.error)}`);
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { close };
+    }, close);
   }
 
   /** The admin client, for scenarios that use Ferry-only features. */

@@ -5,7 +5,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { AckPolicy, connect, RetentionPolicy, StorageType, type JetStreamManager, type NatsConnection } from 'nats';
-import { abortable, BrokerUnavailable, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, checkedIdleClient, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const SERVER = '127.0.0.1:4222';
 
@@ -109,13 +109,7 @@ export class NatsAdapter implements BrokerAdapter {
     await greeted(this.server, signal);
     const nc = await connect({ servers: this.server, reconnect: false, timeout: IDLE_CONNECT_MS });
     const close = (): Promise<void> => closeOrDestroy(() => nc.close(), () => void nc.close().catch(() => undefined));
-    try {
-      await abortable(signal, () => void nc.close().catch(() => undefined), () => nc.jetstreamManager().then((jsm) => jsm.streams.info(queue)));
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { close };
+    return checkedIdleClient(signal, () => void nc.close().catch(() => undefined), () => nc.jetstreamManager().then((jsm) => jsm.streams.info(queue)), close);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  * quorum), persistent messages on a confirm channel, consumers with prefetch and one ack per message.
  */
 import amqp from 'amqplib';
-import { abortable, BrokerUnavailable, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, checkedIdleClient, closeOrDestroy, IDLE_CONNECT_MS, pidFromFile, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -98,16 +98,10 @@ export class RabbitAdapter implements BrokerAdapter {
     conn.on('error', () => undefined);
     const destroy = (): void => socketOf(conn)?.destroy();
     const close = (): Promise<void> => closeOrDestroy(() => conn.close(), destroy);
-    try {
-      await abortable(signal, destroy, async () => {
-        const ch = await conn.createChannel();
-        await ch.checkQueue(queue);
-      });
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { close };
+    return checkedIdleClient(signal, destroy, async () => {
+      const ch = await conn.createChannel();
+      await ch.checkQueue(queue);
+    }, close);
   }
 
   async close(): Promise<void> {

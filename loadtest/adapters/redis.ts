@@ -4,7 +4,7 @@
  * XREADGROUP COUNT <prefetch> BLOCK 100 and one XACK per batch, pipelined with the next read.
  */
 import { Redis } from 'ioredis';
-import { abortable, BrokerUnavailable, IDLE_CONNECT_MS, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
+import { BrokerUnavailable, checkedIdleClient, IDLE_CONNECT_MS, withTimeout, type BrokerAdapter, type ConsumerHandle, type IdleClient, type OnBodies, type Producer } from './adapter.js';
 
 const GROUP = 'bench';
 
@@ -111,16 +111,10 @@ export class RedisAdapter implements BrokerAdapter {
     r.on('error', () => undefined);
     // disconnect() drops the socket at once (no QUIT handshake to wait for), so close is bounded.
     const close = async (): Promise<void> => r.disconnect();
-    try {
-      await abortable(signal, () => r.disconnect(), async () => {
-        await r.connect();
-        await r.xlen(queue);
-      });
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { close };
+    return checkedIdleClient(signal, () => r.disconnect(), async () => {
+      await r.connect();
+      await r.xlen(queue);
+    }, close);
   }
 
   async close(): Promise<void> {
